@@ -1,0 +1,115 @@
+//! The one model of a problem fluxgate reports. Every check, render error and parse error
+//! becomes a [`Finding`]; reporters only format findings.
+
+use serde::Serialize;
+
+use crate::rules::Rule;
+
+/// How bad a finding is. Only `Error` fails the gate by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// Which Kubernetes object a finding is about.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// `Kind/namespace/name` (namespace `_` when cluster-scoped or unset), the stable test name.
+    pub fn display(&self) -> String {
+        format!("{}/{}/{}", self.kind, self.namespace.as_deref().unwrap_or("_"), self.name)
+    }
+}
+
+/// Where in the repository a finding points: a root-relative `/` path and 1-based line:column.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Location {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// One problem (or note) found in the repository.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: Rule,
+    pub severity: Severity,
+    /// The entry point (overlay directory or Flux entry point) being checked; `None` for
+    /// problems found outside any one entry point.
+    pub entry_point: Option<String>,
+    pub object: Option<ObjectRef>,
+    pub location: Option<Location>,
+    pub message: String,
+    pub help: Option<String>,
+    /// Set when a suppression (annotation or config) silenced this finding; it is still reported,
+    /// as skipped, never dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
+}
+
+impl Finding {
+    /// A finding with the rule's default severity.
+    pub fn new(rule: Rule, message: impl Into<String>) -> Finding {
+        Finding {
+            rule,
+            severity: rule.default_severity(),
+            entry_point: None,
+            object: None,
+            location: None,
+            message: message.into(),
+            help: None,
+            suppressed: None,
+        }
+    }
+
+    pub fn at(mut self, location: Option<Location>) -> Self {
+        self.location = location;
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn object(mut self, object: Option<ObjectRef>) -> Self {
+        self.object = object;
+        self
+    }
+
+    pub fn entry_point(mut self, ep: impl Into<String>) -> Self {
+        self.entry_point = Some(ep.into());
+        self
+    }
+
+    /// The one sort key that makes every report deterministic.
+    pub fn sort_key(&self) -> impl Ord + '_ {
+        (
+            self.entry_point.as_deref(),
+            self.location.as_ref().map(|l| (l.file.as_str(), l.line, l.column)),
+            self.rule.id(),
+            self.object.as_ref(),
+            self.message.as_str(),
+        )
+    }
+}

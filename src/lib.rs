@@ -1,0 +1,6 @@
+//! fluxgate: the merge gate of a GitOps repository. Renders every kustomize overlay and Flux
+//! entry point natively, checks what it renders, and reports findings.
+
+pub mod finding;
+pub mod rules;
+pub mod source;

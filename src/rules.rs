@@ -1,0 +1,100 @@
+//! The registry of rule ids. Ids are stable contracts (CI configs and suppressions name them):
+//! add new ones, never rename.
+
+use serde::{Serialize, Serializer};
+
+use crate::finding::Severity;
+
+macro_rules! rules {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $id:literal, $sev:ident, $summary:literal; )*) => {
+        /// A typed rule id.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Rule { $( $(#[doc = $doc])* $variant, )* }
+
+        impl Rule {
+            /// Every rule, in documentation order.
+            pub const ALL: &'static [Rule] = &[ $( Rule::$variant, )* ];
+
+            /// The stable kebab-case id.
+            pub fn id(self) -> &'static str {
+                match self { $( Rule::$variant => $id, )* }
+            }
+
+            pub fn default_severity(self) -> Severity {
+                match self { $( Rule::$variant => Severity::$sev, )* }
+            }
+
+            /// One line saying what the rule catches.
+            pub fn summary(self) -> &'static str {
+                match self { $( Rule::$variant => $summary, )* }
+            }
+
+            pub fn from_id(id: &str) -> Option<Rule> {
+                Rule::ALL.iter().copied().find(|r| r.id() == id)
+            }
+        }
+    };
+}
+
+rules! {
+    /// The file is not valid YAML; kustomize rejects it and Flux cannot apply it.
+    YamlSyntax = "yaml-syntax", Error, "a YAML file does not parse";
+    /// A mapping repeats a key; which value wins depends on the tool, so it is an error.
+    YamlDuplicateKey = "yaml-duplicate-key", Error, "a YAML mapping defines the same key twice";
+    /// Alias expansion, nesting depth, size or document count crossed a safety bound.
+    YamlLimitExceeded = "yaml-limit-exceeded", Error, "a YAML file crosses a size, nesting or alias-expansion bound";
+    /// A path named in a kustomization (resource, patch, generator file) does not exist.
+    FileNotFound = "file-not-found", Error, "a file or directory that a kustomization names does not exist";
+    /// A path leaves the repository root (`../`, absolute path, symlink); it is never read.
+    PathOutsideRoot = "path-outside-root", Error, "a path leaves the repository root";
+    /// `kustomization.yaml` has a field kustomize does not know (often a typo).
+    KustomizationUnknownField = "kustomization-unknown-field", Error, "a kustomization has a field kustomize does not know";
+    /// A kustomization field has the wrong type or an invalid value.
+    KustomizationInvalid = "kustomization-invalid", Error, "a kustomization field has a wrong type or value";
+    /// Kustomizations include each other in a loop.
+    KustomizationCycle = "kustomization-cycle", Error, "kustomizations include each other in a cycle";
+    /// A patch names a target that is not in the overlay's resources.
+    PatchTargetNotFound = "patch-target-not-found", Error, "a patch matches no resource";
+    /// A patch could not be applied (JSON 6902 path missing, test failed, bad patch document).
+    PatchFailed = "patch-failed", Error, "a patch cannot be applied";
+    /// Two resources in one render have the same group, kind, namespace and name.
+    DuplicateObject = "duplicate-object", Error, "the same object is defined twice in one render";
+    /// A document is not a Kubernetes object: no `apiVersion`, `kind` or `metadata.name`, or not a map.
+    ObjectInvalid = "object-invalid", Error, "a document is not a well-formed Kubernetes object";
+    /// `apiVersion`/`kind` name no kind that Kubernetes serves in that group and version.
+    UnknownKind = "unknown-kind", Error, "a built-in API group and version has no such kind";
+    /// A custom resource has no schema anywhere (no CRD in the repo or the bundled schemas).
+    SchemaMissing = "schema-missing", Warning, "a custom resource has no schema to check it against";
+    /// A kustomize feature that needs the network or runs code (remote bases, helmCharts,
+    /// plugins) was skipped; what it would add is not checked.
+    RenderSkipped = "render-skipped", Warning, "part of a kustomization was not rendered (network or plugin)";
+    /// fluxgate itself failed on this entry point; the rest of the run went on.
+    InternalError = "internal-error", Error, "fluxgate failed internally on this entry point";
+}
+
+impl Serialize for Rule {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_kebab_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in Rule::ALL {
+            assert!(seen.insert(r.id()), "duplicate id {}", r.id());
+            assert!(r.id().chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{}", r.id());
+            assert_eq!(Rule::from_id(r.id()), Some(*r));
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Files of the repository under check: reading them (never outside the root), remembering
+//! their text for snippets, and parsing YAML once per run however many overlays include it.
+
+pub mod node;
+pub mod path;
+pub mod yaml;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+pub use node::{Mapping, Node, Value};
+pub use path::RelPath;
+
+/// Index of a file in the run's [`Repo`] file table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub u32);
+
+/// A 1-based line:column position inside a repository file; `Loc::NONE` when a value has no
+/// source (synthesised by fluxgate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Loc {
+    pub file: FileId,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Loc {
+    pub const NONE: Loc = Loc { file: FileId(u32::MAX), line: 0, col: 0 };
+
+    pub fn new(file: FileId, line: u32, col: u32) -> Self {
+        Loc { file, line, col }
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.file.0 == u32::MAX
+    }
+
+    /// This location if it is known, else `other`.
+    pub fn or(self, other: Loc) -> Loc {
+        if self.is_none() { other } else { self }
+    }
+}
+
+/// One file read from the repository: its path relative to the root and its text.
+#[derive(Debug)]
+pub struct SourceFile {
+    pub id: FileId,
+    pub path: RelPath,
+    pub text: String,
+}
+
+impl SourceFile {
+    /// The text of a 1-based line, without its newline.
+    pub fn line_text(&self, line: u32) -> Option<&str> {
+        self.text.lines().nth(line.checked_sub(1)? as usize)
+    }
+}
+
+/// Why a file could not be read.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ReadError {
+    #[error("path '{0}' is outside the repository root")]
+    OutsideRoot(String),
+    #[error("'{0}' does not exist")]
+    NotFound(String),
+    #[error("'{0}' is not valid UTF-8")]
+    NotUtf8(String),
+    #[error("'{path}' is {size} bytes, over the {limit}-byte limit")]
+    TooLarge { path: String, size: u64, limit: u64 },
+    #[error("cannot read '{0}': {1}")]
+    Io(String, String),
+}
+
+/// Bounds on what one file may cost; crossing one is a located finding, not a crash.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_file_bytes: u64,
+    pub max_alias_expansion: usize,
+    pub max_depth: usize,
+    pub max_documents: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_file_bytes: 64 << 20, max_alias_expansion: 100_000, max_depth: 256, max_documents: 50_000 }
+    }
+}
+
+/// The repository being checked: the root directory, the table of files read so far, and the
+/// cache of parsed YAML. Shared (by reference) across all parallel renders of one run.
+pub struct Repo {
+    root: PathBuf,
+    canonical_root: PathBuf,
+    pub limits: Limits,
+    files: RwLock<Vec<Arc<SourceFile>>>,
+    by_path: Mutex<HashMap<RelPath, Result<FileId, ReadError>>>,
+    parsed: Mutex<HashMap<FileId, Arc<yaml::Parsed>>>,
+}
+
+impl Repo {
+    /// Opens a repository rooted at `root` (which must be a directory).
+    pub fn open(root: &Path) -> std::io::Result<Repo> {
+        let canonical_root = root.canonicalize()?;
+        if !canonical_root.is_dir() {
+            return Err(std::io::Error::other(format!("{} is not a directory", root.display())));
+        }
+        Ok(Repo {
+            root: root.to_path_buf(),
+            canonical_root,
+            limits: Limits::default(),
+            files: RwLock::new(Vec::new()),
+            by_path: Mutex::new(HashMap::new()),
+            parsed: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The absolute on-disk path of a repository path.
+    pub fn abs(&self, p: &RelPath) -> PathBuf {
+        if p.as_str().is_empty() { self.canonical_root.clone() } else { self.canonical_root.join(p.as_str()) }
+    }
+
+    /// Turns an on-disk path (e.g. from the command line) into a repository path, or `None`
+    /// when it is outside the root.
+    pub fn rel_of(&self, p: &Path) -> Option<RelPath> {
+        let c = p.canonicalize().ok()?;
+        let r = c.strip_prefix(&self.canonical_root).ok()?;
+        Some(RelPath::from_components(r.components().map(|c| c.as_os_str().to_string_lossy().into_owned())))
+    }
+
+    /// Checks that `p` (after following symlinks) stays inside the root.
+    fn contained(&self, p: &RelPath) -> Result<PathBuf, ReadError> {
+        let abs = self.abs(p);
+        match abs.canonicalize() {
+            Ok(c) if c.starts_with(&self.canonical_root) => Ok(c),
+            Ok(_) => Err(ReadError::OutsideRoot(p.to_string())),
+            Err(_) => Err(ReadError::NotFound(p.to_string())),
+        }
+    }
+
+    pub fn is_dir(&self, p: &RelPath) -> bool {
+        self.contained(p).is_ok_and(|c| c.is_dir())
+    }
+
+    pub fn is_file(&self, p: &RelPath) -> bool {
+        self.contained(p).is_ok_and(|c| c.is_file())
+    }
+
+    /// Entries of a directory inside the root, sorted by name.
+    pub fn list_dir(&self, p: &RelPath) -> Result<Vec<(String, bool)>, ReadError> {
+        let c = self.contained(p)?;
+        let rd = std::fs::read_dir(&c).map_err(|e| ReadError::Io(p.to_string(), e.to_string()))?;
+        let mut out: Vec<(String, bool)> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let is_dir = e.path().is_dir();
+                (name, is_dir)
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Reads a file once per run; later calls return the same [`SourceFile`].
+    pub fn read(&self, p: &RelPath) -> Result<Arc<SourceFile>, ReadError> {
+        let mut by_path = self.by_path.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = by_path.get(p) {
+            return r.clone().map(|id| self.file(id));
+        }
+        let result = self.read_uncached(p);
+        let stored = result.map(|text| {
+            let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+            let id = FileId(files.len() as u32);
+            files.push(Arc::new(SourceFile { id, path: p.clone(), text }));
+            id
+        });
+        by_path.insert(p.clone(), stored.clone());
+        stored.map(|id| self.file(id))
+    }
+
+    fn read_uncached(&self, p: &RelPath) -> Result<String, ReadError> {
+        let c = self.contained(p)?;
+        let meta = std::fs::metadata(&c).map_err(|e| ReadError::Io(p.to_string(), e.to_string()))?;
+        if meta.is_dir() {
+            return Err(ReadError::Io(p.to_string(), "is a directory".into()));
+        }
+        if meta.len() > self.limits.max_file_bytes {
+            return Err(ReadError::TooLarge { path: p.to_string(), size: meta.len(), limit: self.limits.max_file_bytes });
+        }
+        let bytes = std::fs::read(&c).map_err(|e| ReadError::Io(p.to_string(), e.to_string()))?;
+        String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8(p.to_string()))
+    }
+
+    /// The file with this id. Panics only on an id not issued by this repo (a programming error).
+    pub fn file(&self, id: FileId) -> Arc<SourceFile> {
+        self.files.read().unwrap_or_else(|e| e.into_inner())[id.0 as usize].clone()
+    }
+
+    /// The file for a location, if it has one.
+    pub fn file_of(&self, loc: Loc) -> Option<Arc<SourceFile>> {
+        if loc.is_none() {
+            return None;
+        }
+        self.files.read().unwrap_or_else(|e| e.into_inner()).get(loc.file.0 as usize).cloned()
+    }
+
+    /// Parses a YAML file (cached per run) with the resource rules (Go yaml.v3).
+    pub fn load_yaml(&self, p: &RelPath) -> Result<Arc<yaml::Parsed>, ReadError> {
+        let f = self.read(p)?;
+        let mut parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = parsed.get(&f.id) {
+            return Ok(r.clone());
+        }
+        drop(parsed);
+        let r = Arc::new(yaml::parse(&f.text, f.id, yaml::Dialect::Yaml12, &self.limits));
+        parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+        parsed.insert(f.id, r.clone());
+        Ok(r)
+    }
+}

@@ -1,0 +1,477 @@
+//! YAML text → [`Node`] trees, with positions, following the rules kustomize reads YAML by:
+//! Go yaml.v3 scalar typing for resources (`on`/`yes` stay strings, `0777` is 511, `1_000` is
+//! 1000), YAML 1.1 booleans for `kustomization.yaml`, `<<` merge keys, anchors redefined
+//! within a document. The parser is `saphyr-parser`; this module only builds the tree and
+//! enforces bounds (alias expansion, nesting depth, document count).
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+use super::{FileId, Limits, Loc, Mapping, Node, Value};
+
+/// Which scalar typing rules apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// Go yaml.v3 (resources, patches).
+    Yaml12,
+    /// YAML 1.1 booleans (`y`, `yes`, `on`...), as kustomize reads `kustomization.yaml`.
+    Yaml11,
+}
+
+/// What went wrong while loading YAML.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum YamlErrorKind {
+    Syntax,
+    DuplicateKey,
+    LimitExceeded,
+}
+
+/// A located YAML problem.
+#[derive(Clone, Debug)]
+pub struct YamlError {
+    pub kind: YamlErrorKind,
+    pub loc: Loc,
+    pub message: String,
+}
+
+/// The documents of one file. `error` is set when the file is not usable as a whole
+/// (kustomize rejects the whole file on a syntax error); `docs` then holds what came before it.
+#[derive(Clone, Debug, Default)]
+pub struct Parsed {
+    pub docs: Vec<Node>,
+    pub error: Option<YamlError>,
+}
+
+/// Parses `text` (from file `file`) into documents. Empty and null documents are dropped, as
+/// kustomize drops them.
+pub fn parse(text: &str, file: FileId, dialect: Dialect, limits: &Limits) -> Parsed {
+    let mut b = Builder { file, dialect, limits, stack: Vec::new(), anchors: HashMap::new(), expanded: 0, docs: Vec::new() };
+    match b.run(text) {
+        Ok(()) => Parsed { docs: b.docs, error: None },
+        Err(e) => Parsed { docs: b.docs, error: Some(e) },
+    }
+}
+
+enum Frame {
+    Seq { items: Vec<Node>, loc: Loc, anchor: usize },
+    Map { entries: Mapping, merges: Vec<Node>, pending_key: Option<(String, Loc, bool)>, loc: Loc, anchor: usize },
+}
+
+struct Builder<'a> {
+    file: FileId,
+    dialect: Dialect,
+    limits: &'a Limits,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    expanded: usize,
+    docs: Vec<Node>,
+}
+
+fn count_nodes(n: &Node) -> usize {
+    match &n.value {
+        Value::Seq(s) => 1 + s.iter().map(count_nodes).sum::<usize>(),
+        Value::Map(m) => 1 + m.values().map(count_nodes).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+impl Builder<'_> {
+    fn loc(&self, span: &Span) -> Loc {
+        Loc::new(self.file, span.start.line() as u32, span.start.col() as u32 + 1)
+    }
+
+    fn err(&self, kind: YamlErrorKind, loc: Loc, message: String) -> YamlError {
+        YamlError { kind, loc, message }
+    }
+
+    fn run(&mut self, text: &str) -> Result<(), YamlError> {
+        let mut parser = Parser::new_from_str(text);
+        let mut doc_has_root = false;
+        while let Some(ev) = parser.next_event() {
+            let (ev, span) = ev.map_err(|e| {
+                let m = e.marker();
+                self.err(
+                    YamlErrorKind::Syntax,
+                    Loc::new(self.file, m.line() as u32, m.col() as u32 + 1),
+                    format!("YAML syntax error: {}", e.info()),
+                )
+            })?;
+            let loc = self.loc(&span);
+            match ev {
+                Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+                Event::DocumentStart(_) => {
+                    self.anchors.clear();
+                    doc_has_root = false;
+                    if self.docs.len() >= self.limits.max_documents {
+                        return Err(self.err(
+                            YamlErrorKind::LimitExceeded,
+                            loc,
+                            format!("more than {} YAML documents in one file", self.limits.max_documents),
+                        ));
+                    }
+                }
+                Event::DocumentEnd => {
+                    let _ = doc_has_root;
+                }
+                Event::Alias(id) => {
+                    let node = self.anchors.get(&id).cloned().ok_or_else(|| {
+                        self.err(YamlErrorKind::Syntax, loc, "alias refers to an unknown anchor".into())
+                    })?;
+                    self.expanded += count_nodes(&node);
+                    if self.expanded > self.limits.max_alias_expansion {
+                        return Err(self.err(
+                            YamlErrorKind::LimitExceeded,
+                            loc,
+                            format!(
+                                "YAML aliases expand to more than {} nodes (an alias bomb?)",
+                                self.limits.max_alias_expansion
+                            ),
+                        ));
+                    }
+                    self.push_value(node, false)?;
+                }
+                Event::Scalar(text, style, anchor, tag) => {
+                    let tag_suffix = tag.as_ref().map(|t| format!("{}{}", t.handle, t.suffix));
+                    let value = resolve_scalar(&text, style, tag_suffix.as_deref(), self.dialect);
+                    let node = Node::new(value, loc);
+                    if anchor > 0 {
+                        self.anchors.insert(anchor, node.clone());
+                    }
+                    let is_merge_key = style == ScalarStyle::Plain && text == "<<";
+                    self.push_scalar(node, text.into_owned(), is_merge_key)?;
+                }
+                Event::SequenceStart(anchor, _) => {
+                    self.check_depth(loc)?;
+                    self.stack.push(Frame::Seq { items: Vec::new(), loc, anchor });
+                }
+                Event::MappingStart(anchor, _) => {
+                    self.check_depth(loc)?;
+                    self.stack.push(Frame::Map { entries: Mapping::new(), merges: Vec::new(), pending_key: None, loc, anchor });
+                }
+                Event::SequenceEnd => {
+                    if let Some(Frame::Seq { items, loc, anchor }) = self.stack.pop() {
+                        let node = Node::new(Value::Seq(items), loc);
+                        if anchor > 0 {
+                            self.anchors.insert(anchor, node.clone());
+                        }
+                        self.push_value(node, false)?;
+                    }
+                }
+                Event::MappingEnd => {
+                    if let Some(Frame::Map { mut entries, merges, loc, anchor, .. }) = self.stack.pop() {
+                        apply_merges(&mut entries, merges);
+                        let node = Node::new(Value::Map(entries), loc);
+                        if anchor > 0 {
+                            self.anchors.insert(anchor, node.clone());
+                        }
+                        self.push_value(node, false)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_depth(&self, loc: Loc) -> Result<(), YamlError> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(self.err(
+                YamlErrorKind::LimitExceeded,
+                loc,
+                format!("YAML nesting deeper than {} levels", self.limits.max_depth),
+            ));
+        }
+        Ok(())
+    }
+
+    fn push_scalar(&mut self, node: Node, raw: String, is_merge_key: bool) -> Result<(), YamlError> {
+        if let Some(Frame::Map { pending_key: pk @ None, .. }) = self.stack.last_mut() {
+            // A key: keys keep their text (Kubernetes keys are strings).
+            let key = match &node.value {
+                Value::Str(s) => s.clone(),
+                Value::Null => raw,
+                _ => raw,
+            };
+            *pk = Some((key, node.loc, is_merge_key));
+            return Ok(());
+        }
+        self.push_value(node, false)
+    }
+
+    fn push_value(&mut self, node: Node, _from_alias: bool) -> Result<(), YamlError> {
+        let file = self.file;
+        match self.stack.last_mut() {
+            None => {
+                // Document root; empty and null documents are dropped.
+                if !node.is_null() {
+                    self.docs.push(node);
+                }
+                Ok(())
+            }
+            Some(Frame::Seq { items, .. }) => {
+                items.push(node);
+                Ok(())
+            }
+            Some(Frame::Map { entries, merges, pending_key, .. }) => match pending_key.take() {
+                None => Err(YamlError {
+                    kind: YamlErrorKind::Syntax,
+                    loc: node.loc,
+                    message: "a mapping key must be a scalar, not a list or a map".into(),
+                }),
+                Some((_, _, true)) => {
+                    merges.push(node);
+                    Ok(())
+                }
+                Some((key, kloc, false)) => {
+                    if let Some(prev) = entries.get(&key) {
+                        let _ = file;
+                        return Err(YamlError {
+                            kind: YamlErrorKind::DuplicateKey,
+                            loc: kloc,
+                            message: format!("mapping key \"{key}\" already defined at line {}", prev_key_line(prev)),
+                        });
+                    }
+                    let mut node = node;
+                    if node.loc.line > kloc.line && !matches!(node.value, Value::Map(_) | Value::Seq(_)) {
+                        node.loc = node.loc.or(kloc);
+                    }
+                    entries.insert(key, node);
+                    Ok(())
+                }
+            },
+        }
+    }
+}
+
+fn prev_key_line(prev: &Node) -> u32 {
+    prev.loc.line
+}
+
+/// Applies `<<` merge keys: explicit keys win, earlier merge sources win over later ones.
+fn apply_merges(entries: &mut Mapping, merges: Vec<Node>) {
+    for m in merges {
+        let sources: Vec<Node> = match m.value {
+            Value::Seq(items) => items,
+            _ => vec![m],
+        };
+        for src in sources {
+            if let Value::Map(sm) = src.value {
+                for (k, v) in sm {
+                    entries.entry(k).or_insert(v);
+                }
+            }
+        }
+    }
+}
+
+/// Resolves a scalar to its typed value the way Go yaml.v3 does (or YAML 1.1 for `Yaml11`).
+pub fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>, dialect: Dialect) -> Value {
+    if let Some(tag) = tag {
+        let t = tag.trim_start_matches("tag:yaml.org,2002:").trim_start_matches("!!");
+        match t {
+            "str" => return Value::Str(text.to_string()),
+            "int" => {
+                if let Some(i) = parse_int(text) {
+                    return Value::Int(i);
+                }
+            }
+            "float" => {
+                if let Some(f) = parse_float(text) {
+                    return Value::Float(f);
+                }
+            }
+            "bool" => {
+                if let Some(b) = parse_bool(text, dialect) {
+                    return Value::Bool(b);
+                }
+            }
+            "null" => return Value::Null,
+            _ => {}
+        }
+    }
+    if style != ScalarStyle::Plain {
+        return Value::Str(text.to_string());
+    }
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        _ => {}
+    }
+    if let Some(b) = parse_bool(text, dialect) {
+        return Value::Bool(b);
+    }
+    let first = text.as_bytes()[0];
+    if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
+        if let Some(i) = parse_int(text) {
+            return Value::Int(i);
+        }
+        if let Some(f) = parse_float(text) {
+            return Value::Float(f);
+        }
+        if let Some(ts) = parse_timestamp(text) {
+            return Value::Str(ts);
+        }
+    }
+    Value::Str(text.to_string())
+}
+
+fn parse_bool(text: &str, dialect: Dialect) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ if dialect == Dialect::Yaml11 => match text {
+            "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
+            "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    let (neg, body) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if body.is_empty() || body.starts_with('_') {
+        return None;
+    }
+    let clean: String = body.chars().filter(|&c| c != '_').collect();
+    let (digits, radix) = if let Some(h) = clean.strip_prefix("0x") {
+        (h.to_string(), 16)
+    } else if let Some(o) = clean.strip_prefix("0o") {
+        (o.to_string(), 8)
+    } else if let Some(b) = clean.strip_prefix("0b") {
+        (b.to_string(), 2)
+    } else if clean.len() > 1 && clean.starts_with('0') {
+        (clean[1..].to_string(), 8)
+    } else {
+        (clean.clone(), 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let v = i64::from_str_radix(&digits, radix).ok()?;
+    Some(if neg { -v } else { v })
+}
+
+fn parse_float(text: &str) -> Option<f64> {
+    match text {
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
+        _ => {}
+    }
+    let clean: String = text.chars().filter(|&c| c != '_').collect();
+    let body = clean.trim_start_matches(['-', '+']);
+    let ok_chars = body.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'));
+    if !ok_chars || !body.chars().any(|c| c.is_ascii_digit()) || body.starts_with(['e', 'E']) {
+        return None;
+    }
+    clean.parse::<f64>().ok()
+}
+
+/// yaml.v3 turns unquoted dates into timestamps; kustomize then writes them in RFC 3339.
+fn parse_timestamp(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let is_date = b.len() == 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit);
+    if is_date {
+        return Some(format!("{text}T00:00:00Z"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Parsed {
+        parse(text, FileId(0), Dialect::Yaml12, &Limits::default())
+    }
+
+    #[test]
+    fn scalars_follow_go_yaml_v3() {
+        let d = p("a: on\nb: 0777\nc: 1_000\nd: \"3600\"\ne: 3600\nf: yes\ng: 1.5\nh: ~\ni: 2024-01-01\n");
+        let m = &d.docs[0];
+        assert_eq!(m.get("a").unwrap().as_str(), Some("on"));
+        assert_eq!(m.get("b").unwrap().as_i64(), Some(511));
+        assert_eq!(m.get("c").unwrap().as_i64(), Some(1000));
+        assert_eq!(m.get("d").unwrap().as_str(), Some("3600"));
+        assert_eq!(m.get("e").unwrap().as_i64(), Some(3600));
+        assert_eq!(m.get("f").unwrap().as_str(), Some("yes"));
+        assert!(matches!(m.get("g").unwrap().value, Value::Float(f) if f == 1.5));
+        assert!(m.get("h").unwrap().is_null());
+        assert_eq!(m.get("i").unwrap().as_str(), Some("2024-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn yaml11_booleans_for_kustomization() {
+        let d = parse("a: y\nb: off\n", FileId(0), Dialect::Yaml11, &Limits::default());
+        assert_eq!(d.docs[0].get("a").unwrap().as_bool(), Some(true));
+        assert_eq!(d.docs[0].get("b").unwrap().as_bool(), Some(false));
+    }
+
+    #[test]
+    fn positions_are_one_based() {
+        let d = p("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n");
+        let m = &d.docs[0];
+        let name = m.path(&["metadata", "name"]).unwrap();
+        assert_eq!((name.loc.line, name.loc.col), (5, 9));
+        assert_eq!((m.loc.line, m.loc.col), (2, 1));
+    }
+
+    #[test]
+    fn merge_keys_and_redefined_anchors() {
+        let d = p("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\nz: &b 5\nw: *b\n");
+        let m = &d.docs[0];
+        assert_eq!(m.path(&["m", "x"]).unwrap().as_i64(), Some(1));
+        assert_eq!(m.path(&["m", "y"]).unwrap().as_i64(), Some(3));
+        assert_eq!(m.get("w").unwrap().as_i64(), Some(5));
+    }
+
+    #[test]
+    fn multi_document_skips_empty() {
+        let d = p("---\n# only a comment\n---\na: 1\n---\n---\nb: 2\n");
+        assert_eq!(d.docs.len(), 2);
+        assert!(d.error.is_none());
+    }
+
+    #[test]
+    fn duplicate_key_is_located() {
+        let d = p("a: 1\nb: 2\na: 3\n");
+        let e = d.error.unwrap();
+        assert_eq!(e.kind, YamlErrorKind::DuplicateKey);
+        assert_eq!(e.loc.line, 3);
+    }
+
+    #[test]
+    fn syntax_error_is_located() {
+        let d = p("a:\n  b: 1\n c: 2\n");
+        let e = d.error.unwrap();
+        assert_eq!(e.kind, YamlErrorKind::Syntax);
+        assert_eq!(e.loc.line, 3);
+    }
+
+    #[test]
+    fn alias_bomb_is_bounded() {
+        let mut s = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..9 {
+            let prev = if i == 0 { "a".to_string() } else { format!("l{}", i - 1) };
+            s.push_str(&format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        let d = p(&s);
+        assert_eq!(d.error.unwrap().kind, YamlErrorKind::LimitExceeded);
+    }
+
+    #[test]
+    fn trailing_tabs_and_equals_scalars() {
+        let d = p("a: b\t\nc: key=value\n");
+        assert!(d.error.is_none(), "{:?}", d.error);
+        assert_eq!(d.docs[0].get("c").unwrap().as_str(), Some("key=value"));
+    }
+}
