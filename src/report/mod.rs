@@ -1,0 +1,85 @@
+//! Output formats. Each reporter takes the finished [`RunReport`] and a writer; none of them
+//! decides anything, they only format.
+
+use serde::Serialize;
+
+use crate::finding::{Finding, ObjectRef, Severity};
+
+/// What kind of entry point was rendered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryPointKind {
+    /// A directory with a kustomization file.
+    Kustomize,
+    /// A Flux `Kustomization` object.
+    Flux,
+}
+
+/// One rendered entry point and what came out of it.
+#[derive(Clone, Debug, Serialize)]
+pub struct EntryPointReport {
+    /// Stable name: the overlay directory relative to the root (`apps/production/web`).
+    pub name: String,
+    pub kind: EntryPointKind,
+    /// The directory that was rendered, relative to the root.
+    pub path: String,
+    /// Whether rendering succeeded (a failed render still has findings, and no objects).
+    pub rendered: bool,
+    /// The objects rendered, in output order.
+    pub objects: Vec<ObjectRef>,
+}
+
+/// Counts shown in every report.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub entry_points: usize,
+    pub entry_points_failed: usize,
+    pub objects: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+    pub suppressed: usize,
+}
+
+/// The result of a whole run, as every reporter sees it. Findings are sorted by
+/// [`Finding::sort_key`], entry points by name.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub version: u32,
+    pub summary: Summary,
+    pub entry_points: Vec<EntryPointReport>,
+    pub findings: Vec<Finding>,
+}
+
+impl RunReport {
+    /// Builds the report: sorts everything and computes the summary.
+    pub fn new(mut entry_points: Vec<EntryPointReport>, mut findings: Vec<Finding>) -> RunReport {
+        entry_points.sort_by(|a, b| a.name.cmp(&b.name));
+        findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        findings.dedup();
+        let mut summary = Summary {
+            entry_points: entry_points.len(),
+            entry_points_failed: entry_points.iter().filter(|e| !e.rendered).count(),
+            objects: entry_points.iter().map(|e| e.objects.len()).sum(),
+            ..Summary::default()
+        };
+        for f in &findings {
+            if f.suppressed.is_some() {
+                summary.suppressed += 1;
+                continue;
+            }
+            match f.severity {
+                Severity::Error => summary.errors += 1,
+                Severity::Warning => summary.warnings += 1,
+                Severity::Info => summary.infos += 1,
+            }
+        }
+        RunReport { version: 1, summary, entry_points, findings }
+    }
+}
+
+/// Gives reporters the text of source lines for snippets.
+pub trait SourceText {
+    /// The text of 1-based `line` of the repository file `file` (root-relative, `/`-separated).
+    fn line(&self, file: &str, line: u32) -> Option<String>;
+}
