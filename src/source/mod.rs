@@ -25,6 +25,12 @@ pub struct Loc {
     pub col: u32,
 }
 
+impl Default for Loc {
+    fn default() -> Self {
+        Loc::NONE
+    }
+}
+
 impl Loc {
     pub const NONE: Loc = Loc { file: FileId(u32::MAX), line: 0, col: 0 };
 

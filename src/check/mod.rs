@@ -1,0 +1,5 @@
+//! Checks on rendered objects. This stage only finds problems; it never changes objects.
+
+pub mod builtin_kinds;
+pub mod crds;
+pub mod kinds;

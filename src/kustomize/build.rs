@@ -1,0 +1,575 @@
+//! The kustomize build: accumulate resources (files, bases, components), run generators, run
+//! the builtin transformers in kustomize's order, then add hash suffixes and fix name
+//! references. Bases are built once per run and shared.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use crate::rules::Rule;
+use crate::source::yaml::{self, Dialect, YamlErrorKind};
+use crate::source::{Loc, Node, ReadError, RelPath, Repo, Value};
+
+use super::diag::Diag;
+use super::generator::{self, DataEntry};
+use super::kustomization::{Behavior, Kustomization, Located, PatchKind, PatchSource, PatchSpec, FILE_NAMES};
+use super::patch::{json6902, strategic, PatchError};
+use super::resource::{legacy_cmp, Resource, ResId};
+use super::select::Matcher;
+use super::transform;
+
+/// kustomize's `--load-restrictor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadRestrictor {
+    /// Files (patches, generator inputs, resource files) must be in or below the
+    /// kustomization's directory (kustomize's default).
+    RootOnly,
+    /// Any file inside the repository (Flux's kustomize-controller). Nothing outside the
+    /// repository root is read in either mode.
+    None,
+}
+
+/// A finished render of one kustomization directory.
+#[derive(Clone, Debug, Default)]
+pub struct Rendered {
+    pub resources: Vec<Resource>,
+    /// Problems that did not stop the render.
+    pub notes: Vec<Diag>,
+    /// Every file the render read (for change detection).
+    pub files: BTreeSet<RelPath>,
+}
+
+/// A failed render: the problem that stopped it, and notes gathered before.
+#[derive(Clone, Debug)]
+pub struct Failed {
+    pub error: Diag,
+    pub notes: Vec<Diag>,
+}
+
+#[derive(Clone, Default)]
+struct Acc {
+    resources: Vec<Resource>,
+    notes: Vec<Diag>,
+    files: BTreeSet<RelPath>,
+}
+
+type Cached = Arc<Result<Acc, Failed>>;
+
+/// The rendering engine for one run: shares parsed files and built bases across overlays.
+pub struct Engine<'r> {
+    repo: &'r Repo,
+    restrictor: LoadRestrictor,
+    bases: Mutex<HashMap<RelPath, Cached>>,
+}
+
+/// Finds the kustomization file of a directory, if it has one.
+pub fn kustomization_file(repo: &Repo, dir: &RelPath) -> Option<RelPath> {
+    FILE_NAMES.iter().filter_map(|f| dir.join(f)).find(|p| repo.is_file(p))
+}
+
+fn read_diag(e: &ReadError, loc: Loc) -> Diag {
+    match e {
+        ReadError::OutsideRoot(_) => Diag::fatal(Rule::PathOutsideRoot, loc, e.to_string())
+            .help("kustomizations may only refer to files inside the repository"),
+        ReadError::NotFound(_) => Diag::fatal(Rule::FileNotFound, loc, e.to_string()),
+        ReadError::TooLarge { .. } => Diag::fatal(Rule::YamlLimitExceeded, loc, e.to_string()),
+        _ => Diag::fatal(Rule::FileNotFound, loc, e.to_string()),
+    }
+}
+
+fn yaml_diag(e: &yaml::YamlError) -> Diag {
+    let rule = match e.kind {
+        YamlErrorKind::Syntax => Rule::YamlSyntax,
+        YamlErrorKind::DuplicateKey => Rule::YamlDuplicateKey,
+        YamlErrorKind::LimitExceeded => Rule::YamlLimitExceeded,
+    };
+    Diag::fatal(rule, e.loc, e.message.clone())
+}
+
+fn patch_diag(e: PatchError, loc: Loc) -> Diag {
+    Diag::fatal(Rule::PatchFailed, e.loc.unwrap_or(loc), e.message)
+}
+
+fn is_remote(s: &str) -> bool {
+    s.contains("://") || s.starts_with("git@") || s.starts_with("github.com/") || s.starts_with("gitlab.com/")
+        || s.starts_with("bitbucket.org/")
+}
+
+impl<'r> Engine<'r> {
+    pub fn new(repo: &'r Repo, restrictor: LoadRestrictor) -> Engine<'r> {
+        Engine { repo, restrictor, bases: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn repo(&self) -> &Repo {
+        self.repo
+    }
+
+    /// Renders a kustomization directory like `kustomize build DIR`.
+    pub fn render(&self, dir: &RelPath) -> Result<Rendered, Failed> {
+        let mut stack = Vec::new();
+        let acc = self.build_base(dir, &mut stack, Loc::NONE)?;
+        let mut acc = (*acc).clone();
+        // Hash suffixes and name references are done once, at the top.
+        for r in acc.resources.iter_mut().filter(|r| r.needs_hash) {
+            let suffix = generator::hash_suffix(&r.node);
+            let name = format!("{}-{suffix}", r.name());
+            r.set_name(name);
+            r.needs_hash = false;
+        }
+        transform::namereference::apply(&mut acc.resources);
+        acc.resources.sort_by(legacy_cmp);
+        Ok(Rendered { resources: acc.resources, notes: acc.notes, files: acc.files })
+    }
+
+    /// Builds a directory used as a resource (memoised: a base is built once per run).
+    fn build_base(&self, dir: &RelPath, stack: &mut Vec<RelPath>, loc: Loc) -> Result<Arc<Acc>, Failed> {
+        if let Some(pos) = stack.iter().position(|d| d == dir) {
+            let cycle: Vec<String> = stack[pos..].iter().chain(std::iter::once(dir)).map(|d| d.to_string()).collect();
+            return Err(Failed {
+                error: Diag::fatal(Rule::KustomizationCycle, loc, format!("kustomization cycle: {}", cycle.join(" -> ")))
+                    .help("a kustomization may not include itself, directly or through its resources"),
+                notes: Vec::new(),
+            });
+        }
+        if let Some(c) = self.bases.lock().unwrap_or_else(|e| e.into_inner()).get(dir).cloned() {
+            return match &*c {
+                Ok(a) => Ok(Arc::new(a.clone())),
+                Err(f) => Err(f.clone()),
+            };
+        }
+        stack.push(dir.clone());
+        let mut acc = Acc::default();
+        let result = self.build_into(dir, &mut acc, stack, false, loc).map(|()| acc);
+        stack.pop();
+        let cached: Cached = Arc::new(result);
+        self.bases.lock().unwrap_or_else(|e| e.into_inner()).insert(dir.clone(), cached.clone());
+        match &*cached {
+            Ok(a) => Ok(Arc::new(a.clone())),
+            Err(f) => Err(f.clone()),
+        }
+    }
+
+    fn load_kustomization(&self, dir: &RelPath, loc: Loc, acc: &mut Acc) -> Result<Kustomization, Diag> {
+        if !self.repo.is_dir(dir) {
+            return Err(read_diag(&ReadError::NotFound(dir.to_string()), loc));
+        }
+        let file = kustomization_file(self.repo, dir).ok_or_else(|| {
+            Diag::fatal(Rule::FileNotFound, loc, format!("no kustomization.yaml, kustomization.yml or Kustomization in '{dir}'"))
+        })?;
+        let src = self.repo.read(&file).map_err(|e| read_diag(&e, loc))?;
+        acc.files.insert(file.clone());
+        let parsed = yaml::parse(&src.text, src.id, Dialect::Yaml11, &self.repo.limits);
+        if let Some(e) = &parsed.error {
+            return Err(yaml_diag(e));
+        }
+        let doc = match parsed.docs.as_slice() {
+            [d] => d.clone(),
+            [] => Node::empty_map(Loc::new(src.id, 1, 1)),
+            [_, second, ..] => {
+                return Err(Diag::fatal(Rule::KustomizationInvalid, second.loc, "a kustomization file must hold one YAML document"));
+            }
+        };
+        Kustomization::parse(&doc, dir.clone(), file)
+    }
+
+    /// Accumulates one kustomization (or component) into `acc`.
+    fn build_into(&self, dir: &RelPath, acc: &mut Acc, stack: &mut Vec<RelPath>, component: bool, loc: Loc) -> Result<(), Failed> {
+        let fail = |error: Diag, acc: &Acc| Failed { error, notes: acc.notes.clone() };
+        let k = self.load_kustomization(dir, loc, acc).map_err(|e| fail(e, acc))?;
+        if component && !k.is_component {
+            return Err(fail(
+                Diag::fatal(Rule::KustomizationInvalid, loc, format!("'{dir}' is listed as a component but its kind is not 'Component'")),
+                acc,
+            ));
+        }
+        if !component && k.is_component {
+            return Err(fail(
+                Diag::fatal(Rule::KustomizationInvalid, loc.or(k.loc), format!("'{dir}' is a Component; list it under 'components', not 'resources'")),
+                acc,
+            ));
+        }
+        for (field, floc) in &k.skipped {
+            acc.notes.push(Diag::note(Rule::RenderSkipped, *floc, format!("'{field}' is not rendered by fluxgate yet; its effect is not checked")));
+        }
+        for r in &k.resources {
+            self.accumulate_resource(&k, r, acc, stack).map_err(|e| fail(e, acc))?;
+        }
+        for c in &k.components {
+            if is_remote(&c.value) {
+                acc.notes.push(Diag::note(Rule::RenderSkipped, c.loc, format!("remote component '{}' skipped: fluxgate works offline", c.value)));
+                continue;
+            }
+            let cdir = dir.join(&c.value).ok_or_else(|| fail(read_diag(&ReadError::OutsideRoot(c.value.clone()), c.loc), acc))?;
+            if stack.contains(&cdir) {
+                return Err(fail(Diag::fatal(Rule::KustomizationCycle, c.loc, format!("component cycle through '{cdir}'")), acc));
+            }
+            stack.push(cdir.clone());
+            let r = self.build_into(&cdir, acc, stack, true, c.loc);
+            stack.pop();
+            r?;
+        }
+        self.run_generators(&k, acc).map_err(|e| fail(e, acc))?;
+        self.run_transformers(&k, acc).map_err(|e| fail(e, acc))?;
+        Ok(())
+    }
+
+    /// Resolves a file a kustomization names, applying the load restrictor.
+    fn resolve_file(&self, k: &Kustomization, l: &Located) -> Result<RelPath, Diag> {
+        let p = k.dir.join(&l.value).ok_or_else(|| read_diag(&ReadError::OutsideRoot(l.value.clone()), l.loc))?;
+        if self.restrictor == LoadRestrictor::RootOnly && !p.starts_with(&k.dir) {
+            return Err(Diag::fatal(
+                Rule::PathOutsideRoot,
+                l.loc,
+                format!("'{}' is not in or below '{}' (load restrictor LoadRestrictionsRootOnly)", l.value, k.dir),
+            )
+            .help("move the file below the kustomization, or render with --load-restrictor LoadRestrictionsNone"));
+        }
+        Ok(p)
+    }
+
+    fn append(&self, acc: &mut Acc, r: Resource, loc: Loc) -> Result<(), Diag> {
+        let id = r.id();
+        if let Some(prev) = acc.resources.iter().find(|x| x.id() == id) {
+            let prev_loc = prev.loc();
+            let at = self.repo.file_of(prev_loc).map(|f| format!(" (first defined in {}:{})", f.path, prev_loc.line)).unwrap_or_default();
+            return Err(Diag::fatal(Rule::DuplicateObject, r.loc().or(loc), format!("{id} is defined twice in this render{at}"))
+                .help("remove one of the definitions, or patch the base object instead of redefining it"));
+        }
+        acc.resources.push(r);
+        Ok(())
+    }
+
+    fn accumulate_resource(&self, k: &Kustomization, l: &Located, acc: &mut Acc, stack: &mut Vec<RelPath>) -> Result<(), Diag> {
+        if is_remote(&l.value) {
+            acc.notes.push(Diag::note(Rule::RenderSkipped, l.loc, format!("remote resource '{}' skipped: fluxgate works offline", l.value)));
+            return Ok(());
+        }
+        let p = k.dir.join(&l.value).ok_or_else(|| read_diag(&ReadError::OutsideRoot(l.value.clone()), l.loc))?;
+        if self.repo.is_dir(&p) {
+            let base = self.build_base(&p, stack, l.loc).map_err(|f| {
+                acc.notes.extend(f.notes.iter().cloned());
+                f.error
+            })?;
+            acc.notes.extend(base.notes.iter().cloned());
+            acc.files.extend(base.files.iter().cloned());
+            for r in &base.resources {
+                self.append(acc, r.clone(), l.loc)?;
+            }
+            return Ok(());
+        }
+        let p = self.resolve_file(k, l)?;
+        for r in self.load_objects(&p, l.loc, acc)? {
+            self.append(acc, r, l.loc)?;
+        }
+        Ok(())
+    }
+
+    /// Reads a resource file into objects, checking each is a well-formed object.
+    fn load_objects(&self, p: &RelPath, loc: Loc, acc: &mut Acc) -> Result<Vec<Resource>, Diag> {
+        let parsed = self.repo.load_yaml(p).map_err(|e| read_diag(&e, loc))?;
+        acc.files.insert(p.clone());
+        if let Some(e) = &parsed.error {
+            return Err(yaml_diag(e));
+        }
+        let mut out = Vec::new();
+        for doc in &parsed.docs {
+            // A `List` is flattened into its items, as kustomize does.
+            if doc.str_at(&["kind"]).is_some_and(|k| k.ends_with("List")) && doc.get("items").is_some_and(|i| i.as_seq().is_some()) {
+                for item in doc.get("items").and_then(Node::as_seq).into_iter().flatten() {
+                    out.push(Resource::new(check_object(item)?));
+                }
+                continue;
+            }
+            out.push(Resource::new(check_object(doc)?));
+        }
+        Ok(out)
+    }
+
+    fn run_generators(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
+        for g in &k.generators {
+            let mut entries = Vec::new();
+            for lit in &g.literals {
+                let (key, value) = generator::split_literal(&lit.value)
+                    .ok_or_else(|| Diag::fatal(Rule::KustomizationInvalid, lit.loc, format!("literal '{}' is not KEY=VALUE", lit.value)))?;
+                entries.push(DataEntry { key, value: value.into_bytes(), loc: lit.loc });
+            }
+            for f in &g.files {
+                let (key, path) = match f.value.split_once('=') {
+                    Some((k, p)) => (k.to_string(), p.to_string()),
+                    None => (f.value.rsplit('/').next().unwrap_or(&f.value).to_string(), f.value.clone()),
+                };
+                let p = self.resolve_file(k, &Located { value: path, loc: f.loc })?;
+                let bytes = self.read_bytes(&p, f.loc)?;
+                acc.files.insert(p);
+                entries.push(DataEntry { key, value: bytes, loc: f.loc });
+            }
+            for e in &g.envs {
+                let p = self.resolve_file(k, e)?;
+                let src = self.repo.read(&p).map_err(|err| read_diag(&err, e.loc))?;
+                acc.files.insert(p);
+                let kv = generator::parse_env_file(&src.text)
+                    .map_err(|(line, msg)| Diag::fatal(Rule::KustomizationInvalid, Loc::new(src.id, line, 1), msg))?;
+                for (key, value, line) in kv {
+                    entries.push(DataEntry { key, value: value.into_bytes(), loc: Loc::new(src.id, line, 1) });
+                }
+            }
+            let obj = generator::make_object(g, &k.generator_options, entries);
+            let id = obj.id();
+            let existing = acc.resources.iter_mut().find(|r| {
+                let rid = r.id();
+                rid.gvk.kind == id.gvk.kind && r.had_name(&g.name) && (g.namespace.is_none() || rid.namespace == id.namespace)
+            });
+            match (g.behavior, existing) {
+                (Behavior::Create, Some(_)) => {
+                    return Err(Diag::fatal(Rule::DuplicateObject, g.loc, format!("{id} already exists; use 'behavior: merge' or 'behavior: replace'")));
+                }
+                (Behavior::Create, None) => acc.resources.push(obj),
+                (Behavior::Merge, Some(r)) => {
+                    generator::merge_into(&mut r.node, &obj.node);
+                    r.needs_hash = r.needs_hash && obj.needs_hash;
+                }
+                (Behavior::Replace, Some(r)) => {
+                    generator::replace_into(&mut r.node, &obj.node);
+                    r.needs_hash = r.needs_hash && obj.needs_hash;
+                }
+                (_, None) => {
+                    return Err(Diag::fatal(Rule::KustomizationInvalid, g.loc, format!("cannot merge or replace {id}: no such object in the bases")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn read_bytes(&self, p: &RelPath, loc: Loc) -> Result<Vec<u8>, Diag> {
+        match self.repo.read(p) {
+            Ok(f) => Ok(f.text.clone().into_bytes()),
+            Err(ReadError::NotUtf8(_)) => std::fs::read(self.repo.abs(p)).map_err(|e| read_diag(&ReadError::Io(p.to_string(), e.to_string()), loc)),
+            Err(e) => Err(read_diag(&e, loc)),
+        }
+    }
+
+    fn run_transformers(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
+        for p in k.patches.iter().filter(|p| p.kind == PatchKind::LegacyStrategicMerge) {
+            self.apply_patch(k, p, acc)?;
+        }
+        for p in k.patches.iter().filter(|p| p.kind == PatchKind::Auto) {
+            self.apply_patch(k, p, acc)?;
+        }
+        if let Some(ns) = &k.namespace {
+            transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc);
+        }
+        let prefix = k.name_prefix.as_ref().map_or("", |l| l.value.as_str());
+        let suffix = k.name_suffix.as_ref().map_or("", |l| l.value.as_str());
+        transform::name_affix::apply(&mut acc.resources, prefix, suffix);
+        for l in &k.labels {
+            transform::labels::apply(&mut acc.resources, l);
+        }
+        transform::annotations::apply(&mut acc.resources, &k.common_annotations, k.common_annotations_loc);
+        for p in k.patches.iter().filter(|p| p.kind == PatchKind::Json6902) {
+            self.apply_patch(k, p, acc)?;
+        }
+        for spec in transform::replicas::apply(&mut acc.resources, &k.replicas) {
+            acc.notes.push(Diag::note(Rule::PatchTargetNotFound, spec.loc, format!("replicas entry '{}' matches no Deployment, StatefulSet, ReplicaSet or ReplicationController", spec.name)));
+        }
+        transform::images::apply(&mut acc.resources, &k.images);
+        Ok(())
+    }
+
+    /// Loads a patch's documents, located in the file they came from.
+    fn patch_docs(&self, k: &Kustomization, p: &PatchSpec, acc: &mut Acc) -> Result<Vec<Node>, Diag> {
+        match &p.source {
+            PatchSource::Node(n) => Ok(vec![n.clone()]),
+            PatchSource::File(l) => {
+                let path = self.resolve_file(k, l)?;
+                let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
+                acc.files.insert(path);
+                if let Some(e) = &parsed.error {
+                    return Err(yaml_diag(e));
+                }
+                Ok(parsed.docs.clone())
+            }
+            PatchSource::Inline { text, loc, .. } => {
+                let parsed = yaml::parse(text, loc.file, Dialect::Yaml12, &self.repo.limits);
+                let (dl, dc) = self.inline_offset(*loc);
+                let mut docs = parsed.docs;
+                for d in docs.iter_mut() {
+                    shift(d, dl, dc);
+                }
+                if let Some(mut e) = parsed.error {
+                    e.loc.line += dl;
+                    e.loc.col += dc;
+                    return Err(yaml_diag(&e));
+                }
+                Ok(docs)
+            }
+        }
+    }
+
+    /// Where an inline block scalar's text starts relative to its `|` indicator.
+    fn inline_offset(&self, loc: Loc) -> (u32, u32) {
+        let Some(f) = self.repo.file_of(loc) else { return (0, 0) };
+        let indicator = f.line_text(loc.line).unwrap_or("");
+        let after = indicator.get((loc.col as usize).saturating_sub(1)..).unwrap_or("").trim_start();
+        if after.starts_with('|') || after.starts_with('>') {
+            let next = f.line_text(loc.line + 1).unwrap_or("");
+            let indent = next.len() - next.trim_start().len();
+            (loc.line, indent as u32)
+        } else {
+            (loc.line - 1, loc.col)
+        }
+    }
+
+    fn apply_patch(&self, k: &Kustomization, p: &PatchSpec, acc: &mut Acc) -> Result<(), Diag> {
+        let docs = self.patch_docs(k, p, acc)?;
+        let is_json = p.kind == PatchKind::Json6902 || docs.first().is_some_and(|d| d.as_seq().is_some());
+        if is_json {
+            let ops = docs.first().cloned().unwrap_or_else(|| Node::new(Value::Seq(Vec::new()), p.loc));
+            let Some(target) = &p.target else {
+                return Err(Diag::fatal(Rule::KustomizationInvalid, p.loc, "a JSON 6902 patch needs a 'target'"));
+            };
+            let m = Matcher::new(target).map_err(|e| Diag::fatal(Rule::KustomizationInvalid, p.loc, e))?;
+            let mut hit = false;
+            for r in acc.resources.iter_mut().filter(|r| m.matches(r)) {
+                hit = true;
+                let before = r.id();
+                json6902::apply_json6902(&mut r.node, &ops, ops.loc).map_err(|e| patch_diag(e, p.loc))?;
+                check_rename(r, &before, p)?;
+            }
+            if !hit {
+                acc.notes.push(not_found(p, "JSON 6902 patch target"));
+            }
+            return Ok(());
+        }
+        for doc in &docs {
+            if doc.as_map().is_none() {
+                return Err(Diag::fatal(Rule::PatchFailed, doc.loc, "a strategic merge patch must be a map"));
+            }
+            let targets: Vec<usize> = match &p.target {
+                Some(t) => {
+                    let m = Matcher::new(t).map_err(|e| Diag::fatal(Rule::KustomizationInvalid, p.loc, e))?;
+                    acc.resources.iter().enumerate().filter(|(_, r)| m.matches(r)).map(|(i, _)| i).collect()
+                }
+                None => {
+                    let kind = doc.str_at(&["kind"]).unwrap_or("");
+                    let name = doc.str_at(&["metadata", "name"]).unwrap_or("");
+                    let ns = doc.str_at(&["metadata", "namespace"]);
+                    let api = doc.str_at(&["apiVersion"]);
+                    if kind.is_empty() || name.is_empty() {
+                        return Err(Diag::fatal(Rule::PatchFailed, doc.loc, "a strategic merge patch without a target needs 'kind' and 'metadata.name'"));
+                    }
+                    acc.resources
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| {
+                            r.kind() == kind
+                                && r.had_name(name)
+                                && ns.is_none_or(|n| r.namespace() == n || r.previous.iter().any(|(_, pn)| pn == n))
+                                && api.is_none_or(|a| {
+                                    let g = super::resource::Gvk::from_api_version(a, kind);
+                                    g.group == r.gvk().group
+                                })
+                        })
+                        .map(|(i, _)| i)
+                        .collect()
+                }
+            };
+            if targets.is_empty() {
+                if p.target.is_none() {
+                    let what = format!(
+                        "{} '{}'",
+                        doc.str_at(&["kind"]).unwrap_or("?"),
+                        doc.str_at(&["metadata", "name"]).unwrap_or("?")
+                    );
+                    return Err(Diag::fatal(Rule::PatchTargetNotFound, doc.loc, format!("no resource matches strategic merge patch for {what}"))
+                        .help("check the patch's kind and metadata.name against the resources of this kustomization and its bases"));
+                }
+                acc.notes.push(not_found(p, "patch target"));
+                continue;
+            }
+            let mut delete = Vec::new();
+            for i in targets {
+                let r = &mut acc.resources[i];
+                let before = r.id();
+                let mut patch = doc.clone();
+                if p.target.is_some() {
+                    // With an explicit target the patch's own identity fields do not rename it.
+                    if let Some(m) = patch.as_map_mut() {
+                        if let Some(meta) = m.get_mut("metadata").and_then(Node::as_map_mut) {
+                            meta.shift_remove("name");
+                            meta.shift_remove("namespace");
+                        }
+                        m.shift_remove("apiVersion");
+                        m.shift_remove("kind");
+                    }
+                }
+                if patch.str_at(&["$patch"]) == Some("delete") {
+                    delete.push(i);
+                    continue;
+                }
+                strategic::apply_strategic(&mut r.node, &patch).map_err(|e| patch_diag(e, doc.loc))?;
+                check_rename(r, &before, p)?;
+            }
+            for i in delete.into_iter().rev() {
+                acc.resources.remove(i);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn not_found(p: &PatchSpec, what: &str) -> Diag {
+    let t = p.target.clone().unwrap_or_default();
+    let desc: Vec<String> = [("group", &t.group), ("version", &t.version), ("kind", &t.kind), ("name", &t.name), ("namespace", &t.namespace), ("labelSelector", &t.label_selector), ("annotationSelector", &t.annotation_selector)]
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect();
+    Diag::note(Rule::PatchTargetNotFound, p.loc, format!("{what} ({}) matches no resource; the patch does nothing", desc.join(", ")))
+        .help("kustomize ignores this silently; fix the target or remove the patch")
+}
+
+fn check_rename(r: &mut Resource, before: &ResId, p: &PatchSpec) -> Result<(), Diag> {
+    let after = r.id();
+    if after.name != before.name {
+        if !p.allow_name_change {
+            return Err(Diag::fatal(Rule::PatchFailed, p.loc, format!("the patch changes the name of {before}; set options.allowNameChange to allow it")));
+        }
+        let cur = r.name().to_string();
+        if let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut) {
+            m.insert("name".into(), Node::string(before.name.clone(), Loc::NONE));
+        }
+        r.set_name(cur);
+    }
+    if after.gvk.kind != before.gvk.kind && !p.allow_kind_change {
+        return Err(Diag::fatal(Rule::PatchFailed, p.loc, format!("the patch changes the kind of {before}; set options.allowKindChange to allow it")));
+    }
+    Ok(())
+}
+
+fn shift(n: &mut Node, dl: u32, dc: u32) {
+    if !n.loc.is_none() {
+        n.loc.line += dl;
+        n.loc.col += dc;
+    }
+    match &mut n.value {
+        Value::Seq(s) => s.iter_mut().for_each(|c| shift(c, dl, dc)),
+        Value::Map(m) => m.values_mut().for_each(|c| shift(c, dl, dc)),
+        _ => {}
+    }
+}
+
+/// Checks a document is an object kustomize accepts: a map with `kind` and `metadata.name`.
+fn check_object(doc: &Node) -> Result<Node, Diag> {
+    if doc.as_map().is_none() {
+        return Err(Diag::fatal(Rule::ObjectInvalid, doc.loc, format!("a resource must be a map, not a {}", doc.type_name())));
+    }
+    for (path, what) in [(&["apiVersion"][..], "apiVersion"), (&["kind"][..], "kind")] {
+        if doc.path(path).and_then(Node::as_str).is_none_or(str::is_empty) {
+            return Err(Diag::fatal(Rule::ObjectInvalid, doc.loc, format!("this document has no '{what}'"))
+                .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
+        }
+    }
+    if doc.str_at(&["metadata", "name"]).is_none_or(str::is_empty) && doc.str_at(&["metadata", "generateName"]).is_none() {
+        return Err(Diag::fatal(Rule::ObjectInvalid, doc.get("metadata").map_or(doc.loc, |m| m.loc), "this object has no 'metadata.name'")
+            .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
+    }
+    Ok(doc.clone())
+}

@@ -1,0 +1,203 @@
+//! `configMapGenerator` / `secretGenerator`: builds the objects, and the content-hash name
+//! suffix exactly as kustomize computes it.
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use crate::kustomize::kustomization::{GeneratorOptions, GeneratorSpec};
+use crate::kustomize::resource::Resource;
+use crate::source::{Loc, Mapping, Node, Value};
+
+/// One key of generated data, with where its value came from.
+pub struct DataEntry {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub loc: Loc,
+}
+
+/// Builds the ConfigMap or Secret for a generator from already-read data entries.
+pub fn make_object(spec: &GeneratorSpec, global: &GeneratorOptions, entries: Vec<DataEntry>) -> Resource {
+    let loc = spec.loc;
+    let mut meta = Mapping::new();
+    meta.insert("name".into(), Node::string(spec.name.clone(), loc));
+    if let Some(ns) = &spec.namespace {
+        meta.insert("namespace".into(), Node::string(ns.clone(), loc));
+    }
+    let mut labels: Vec<(String, Node)> = global.labels.clone();
+    labels.extend(spec.options.labels.iter().cloned());
+    let mut annotations: Vec<(String, Node)> = global.annotations.clone();
+    annotations.extend(spec.options.annotations.iter().cloned());
+    if !labels.is_empty() {
+        meta.insert("labels".into(), Node::new(Value::Map(labels.into_iter().collect()), loc));
+    }
+    if !annotations.is_empty() {
+        meta.insert("annotations".into(), Node::new(Value::Map(annotations.into_iter().collect()), loc));
+    }
+    let mut obj = Mapping::new();
+    obj.insert("apiVersion".into(), Node::string("v1", loc));
+    obj.insert("kind".into(), Node::string(if spec.is_secret { "Secret" } else { "ConfigMap" }, loc));
+    obj.insert("metadata".into(), Node::new(Value::Map(meta), loc));
+    let mut data = Mapping::new();
+    let mut binary = Mapping::new();
+    for e in entries {
+        if spec.is_secret {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&e.value);
+            data.insert(e.key, Node::string(b64, e.loc));
+        } else {
+            match String::from_utf8(e.value) {
+                Ok(s) => {
+                    data.insert(e.key, Node::string(s, e.loc));
+                }
+                Err(err) => {
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(err.as_bytes());
+                    binary.insert(e.key, Node::string(b64, e.loc));
+                }
+            }
+        }
+    }
+    if !data.is_empty() {
+        obj.insert("data".into(), Node::new(Value::Map(data), loc));
+    }
+    if !binary.is_empty() {
+        obj.insert("binaryData".into(), Node::new(Value::Map(binary), loc));
+    }
+    if spec.is_secret {
+        obj.insert("type".into(), Node::string(spec.secret_type.clone().unwrap_or_else(|| "Opaque".into()), loc));
+    }
+    if spec.options.immutable.or(global.immutable).unwrap_or(false) {
+        obj.insert("immutable".into(), Node::new(Value::Bool(true), loc));
+    }
+    let mut r = Resource::new(Node::new(Value::Map(obj), loc));
+    r.generated = true;
+    r.needs_hash = !spec.options.disable_name_suffix_hash.or(global.disable_name_suffix_hash).unwrap_or(false);
+    r
+}
+
+/// Splits a `KEY=VALUE` literal; surrounding quotes on the value are removed as kustomize does.
+pub fn split_literal(lit: &str) -> Option<(String, String)> {
+    let (k, v) = lit.split_once('=')?;
+    let v = if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+        &v[1..v.len() - 1]
+    } else {
+        v
+    };
+    Some((k.to_string(), v.to_string()))
+}
+
+/// Parses an env file: `KEY=VALUE` lines, `#` comments and blank lines skipped. Returns the
+/// entries or the 1-based line of the first bad line.
+pub fn parse_env_file(text: &str) -> Result<Vec<(String, String, u32)>, (u32, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i as u32 + 1;
+        let t = line.trim_start_matches('\u{feff}').trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        match t.split_once('=') {
+            Some((k, v)) => {
+                let k = k.trim();
+                if k.is_empty() || k.contains(char::is_whitespace) {
+                    return Err((line_no, format!("invalid key '{k}' in env file")));
+                }
+                out.push((k.to_string(), v.to_string(), line_no));
+            }
+            None => {
+                return Err((line_no, format!("'{t}' has no value; fluxgate does not read values from its own environment")));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// kustomize's content hash suffix of a generated ConfigMap or Secret (10 characters).
+pub fn hash_suffix(obj: &Node) -> String {
+    let kind = obj.str_at(&["kind"]).unwrap_or("");
+    let mut m = serde_json::Map::new();
+    m.insert("kind".into(), kind.into());
+    m.insert("name".into(), "".into());
+    m.insert("data".into(), obj.get("data").map_or(serde_json::Value::String(String::new()), Node::to_json));
+    if kind == "Secret" {
+        m.insert("type".into(), obj.get("type").map_or(serde_json::Value::String(String::new()), Node::to_json));
+        if let Some(s) = obj.get("stringData") {
+            m.insert("stringData".into(), s.to_json());
+        }
+    } else if let Some(b) = obj.get("binaryData") {
+        m.insert("binaryData".into(), b.to_json());
+    }
+    let json = serde_json::Value::Object(m).to_string();
+    let json = json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
+    let digest = Sha256::digest(json.as_bytes());
+    let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    hex.chars()
+        .map(|c| match c {
+            '0' => 'g',
+            '1' => 'h',
+            '3' => 'k',
+            'a' => 'm',
+            'e' => 't',
+            c => c,
+        })
+        .collect()
+}
+
+/// Merges a generator's result into an existing generated object (`behavior: merge`).
+pub fn merge_into(existing: &mut Node, new: &Node) {
+    for field in ["data", "binaryData"] {
+        if let Some(nd) = new.get(field).and_then(Node::as_map) {
+            if let Some(m) = existing.ensure_map(&[field], new.loc) {
+                for (k, v) in nd {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    for field in ["labels", "annotations"] {
+        if let Some(nd) = new.path(&["metadata", field]).and_then(Node::as_map) {
+            if let Some(m) = existing.ensure_map(&["metadata", field], new.loc) {
+                for (k, v) in nd {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Replaces an existing generated object's data (`behavior: replace`), keeping its name.
+pub fn replace_into(existing: &mut Node, new: &Node) {
+    if let Some(m) = existing.as_map_mut() {
+        m.shift_remove("data");
+        m.shift_remove("binaryData");
+    }
+    merge_into(existing, new);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::yaml::{parse, Dialect};
+    use crate::source::{FileId, Limits};
+
+    fn node(text: &str) -> Node {
+        parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.remove(0)
+    }
+
+    #[test]
+    fn literal_quotes_are_stripped() {
+        assert_eq!(split_literal("a=\"b=c\""), Some(("a".into(), "b=c".into())));
+        assert_eq!(split_literal("novalue"), None);
+    }
+
+    #[test]
+    fn env_file_reports_bad_line() {
+        assert_eq!(parse_env_file("# c\nA=1\n\nB\n").unwrap_err().0, 4);
+    }
+
+    #[test]
+    fn hash_is_stable_and_ignores_name() {
+        let a = node("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n");
+        let b = node("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, labels: {x: y}}\ndata: {k: v}\n");
+        assert_eq!(hash_suffix(&a), hash_suffix(&b));
+        assert_eq!(hash_suffix(&a).len(), 10);
+    }
+}

@@ -1,0 +1,539 @@
+//! The `kustomization.yaml` model: parsing with located, typed errors (unknown fields are
+//! errors, as in kustomize), and the legacy fields folded into their modern forms.
+
+use crate::rules::Rule;
+use crate::source::{Loc, Mapping, Node, RelPath, Value};
+
+use super::diag::Diag;
+
+/// File names kustomize recognises, in its lookup order.
+pub const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// A string from the kustomization, with where it was written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Located {
+    pub value: String,
+    pub loc: Loc,
+}
+
+/// A patch target selector (`patches[].target`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Selector {
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub label_selector: Option<String>,
+    pub annotation_selector: Option<String>,
+}
+
+/// Where a patch's text comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PatchSource {
+    /// A file relative to the kustomization directory.
+    File(Located),
+    /// Inline text; `loc` is where the text starts, so patch lines map back to the file.
+    Inline { text: String, loc: Loc, block: bool },
+    /// An already-parsed inline node (legacy `patchesStrategicMerge` written as a map).
+    Node(Node),
+}
+
+/// What kind of patch the legacy field declared (modern `patches` decide by content).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchKind {
+    /// `patches`: strategic merge or JSON 6902, decided by content.
+    Auto,
+    /// `patchesStrategicMerge` (runs before `patches`).
+    LegacyStrategicMerge,
+    /// `patchesJson6902` (runs after labels and annotations).
+    Json6902,
+}
+
+/// One patch, from `patches`, `patchesStrategicMerge` or `patchesJson6902`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatchSpec {
+    pub source: PatchSource,
+    pub target: Option<Selector>,
+    pub kind: PatchKind,
+    pub allow_name_change: bool,
+    pub allow_kind_change: bool,
+    pub loc: Loc,
+}
+
+/// An `images` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageSpec {
+    pub name: String,
+    pub new_name: Option<String>,
+    pub new_tag: Option<String>,
+    pub digest: Option<String>,
+    pub loc: Loc,
+}
+
+/// A `replicas` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplicaSpec {
+    pub name: String,
+    pub count: i64,
+    pub loc: Loc,
+}
+
+/// A `labels` entry (or `commonLabels`, which is `includeSelectors: true`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelSpec {
+    pub pairs: Vec<(String, Node)>,
+    pub include_selectors: bool,
+    pub include_templates: bool,
+    pub loc: Loc,
+}
+
+/// `generatorOptions`, or a generator's own `options`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GeneratorOptions {
+    pub labels: Vec<(String, Node)>,
+    pub annotations: Vec<(String, Node)>,
+    pub disable_name_suffix_hash: Option<bool>,
+    pub immutable: Option<bool>,
+}
+
+/// How a generator combines with an object of the same name from a base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behavior {
+    Create,
+    Merge,
+    Replace,
+}
+
+/// A `configMapGenerator` or `secretGenerator` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GeneratorSpec {
+    pub is_secret: bool,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub behavior: Behavior,
+    pub literals: Vec<Located>,
+    pub files: Vec<Located>,
+    pub envs: Vec<Located>,
+    pub secret_type: Option<String>,
+    pub options: GeneratorOptions,
+    pub loc: Loc,
+}
+
+/// A parsed kustomization (or component).
+#[derive(Clone, Debug, Default)]
+pub struct Kustomization {
+    pub dir: RelPath,
+    pub file: RelPath,
+    pub is_component: bool,
+    pub loc: Loc,
+    pub resources: Vec<Located>,
+    pub components: Vec<Located>,
+    pub crds: Vec<Located>,
+    pub namespace: Option<Located>,
+    pub name_prefix: Option<Located>,
+    pub name_suffix: Option<Located>,
+    pub labels: Vec<LabelSpec>,
+    pub common_annotations: Vec<(String, Node)>,
+    pub common_annotations_loc: Loc,
+    pub images: Vec<ImageSpec>,
+    pub replicas: Vec<ReplicaSpec>,
+    pub patches: Vec<PatchSpec>,
+    pub generators: Vec<GeneratorSpec>,
+    pub generator_options: GeneratorOptions,
+    /// Fields fluxgate does not render yet (or cannot offline): each is reported, never silent.
+    pub skipped: Vec<(String, Loc)>,
+}
+
+/// Every field kustomize accepts in a kustomization file.
+const KNOWN_FIELDS: &[&str] = &[
+    "apiVersion", "kind", "metadata", "resources", "bases", "components", "crds", "namespace",
+    "namePrefix", "nameSuffix", "commonLabels", "labels", "commonAnnotations", "images", "imageTags",
+    "replicas", "patches", "patchesStrategicMerge", "patchesJson6902", "configMapGenerator",
+    "secretGenerator", "generatorOptions", "replacements", "vars", "openapi", "configurations",
+    "sortOptions", "buildMetadata", "transformers", "generators", "validators", "helmCharts",
+    "helmGlobals", "helmChartInflationGenerator", "inventory",
+];
+
+/// Fields that kustomize accepts but fluxgate does not render yet.
+const NOT_YET: &[&str] = &[
+    "replacements", "vars", "openapi", "configurations", "sortOptions", "buildMetadata",
+    "transformers", "generators", "validators", "helmCharts", "helmGlobals",
+    "helmChartInflationGenerator", "inventory",
+];
+
+fn invalid(loc: Loc, msg: impl Into<String>) -> Diag {
+    Diag::fatal(Rule::KustomizationInvalid, loc, msg)
+}
+
+/// A scalar as kustomize's string fields read it (numbers and booleans keep their text).
+fn scalar_string(n: &Node) -> Option<String> {
+    match &n.value {
+        Value::Str(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn string(n: &Node, field: &str) -> Result<Located, Diag> {
+    scalar_string(n)
+        .map(|value| Located { value, loc: n.loc })
+        .ok_or_else(|| invalid(n.loc, format!("'{field}' must be a string, not a {}", n.type_name())))
+}
+
+fn string_list(n: &Node, field: &str) -> Result<Vec<Located>, Diag> {
+    if n.is_null() {
+        return Ok(Vec::new());
+    }
+    let seq = n
+        .as_seq()
+        .ok_or_else(|| invalid(n.loc, format!("'{field}' must be a list of strings, not a {}", n.type_name())))?;
+    seq.iter().map(|i| string(i, field)).collect()
+}
+
+fn bool_field(n: &Node, field: &str) -> Result<bool, Diag> {
+    n.as_bool().ok_or_else(|| invalid(n.loc, format!("'{field}' must be true or false, not a {}", n.type_name())))
+}
+
+fn map<'a>(n: &'a Node, field: &str) -> Result<&'a Mapping, Diag> {
+    n.as_map().ok_or_else(|| invalid(n.loc, format!("'{field}' must be a map, not a {}", n.type_name())))
+}
+
+fn check_fields(m: &Mapping, allowed: &[&str], field: &str) -> Result<(), Diag> {
+    for (k, v) in m {
+        if !allowed.contains(&k.as_str()) {
+            return Err(Diag::fatal(
+                Rule::KustomizationUnknownField,
+                v.loc,
+                format!("unknown field '{k}' in {field}"),
+            )
+            .help(format!("known fields: {}", allowed.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+/// Label/annotation maps: values must be scalars; they are kept as nodes (kustomize writes
+/// them as strings).
+fn string_map(n: &Node, field: &str) -> Result<Vec<(String, Node)>, Diag> {
+    if n.is_null() {
+        return Ok(Vec::new());
+    }
+    let m = map(n, field)?;
+    m.iter()
+        .map(|(k, v)| {
+            let s = match &v.value {
+                Value::Null => String::new(),
+                _ => scalar_string(v)
+                    .ok_or_else(|| invalid(v.loc, format!("'{field}.{k}' must be a string, not a {}", v.type_name())))?,
+            };
+            Ok((k.clone(), Node::string(s, v.loc)))
+        })
+        .collect()
+}
+
+fn selector(n: &Node) -> Result<Selector, Diag> {
+    let m = map(n, "target")?;
+    check_fields(
+        m,
+        &["group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"],
+        "patch target",
+    )?;
+    let get = |k: &str| -> Result<Option<String>, Diag> { m.get(k).map(|v| string(v, k).map(|l| l.value)).transpose() };
+    Ok(Selector {
+        group: get("group")?,
+        version: get("version")?,
+        kind: get("kind")?,
+        name: get("name")?,
+        namespace: get("namespace")?,
+        label_selector: get("labelSelector")?,
+        annotation_selector: get("annotationSelector")?,
+    })
+}
+
+fn generator_options(n: &Node, field: &str) -> Result<GeneratorOptions, Diag> {
+    let m = map(n, field)?;
+    check_fields(m, &["labels", "annotations", "disableNameSuffixHash", "immutable"], field)?;
+    Ok(GeneratorOptions {
+        labels: m.get("labels").map(|v| string_map(v, "labels")).transpose()?.unwrap_or_default(),
+        annotations: m.get("annotations").map(|v| string_map(v, "annotations")).transpose()?.unwrap_or_default(),
+        disable_name_suffix_hash: m.get("disableNameSuffixHash").map(|v| bool_field(v, "disableNameSuffixHash")).transpose()?,
+        immutable: m.get("immutable").map(|v| bool_field(v, "immutable")).transpose()?,
+    })
+}
+
+fn generator(n: &Node, is_secret: bool) -> Result<GeneratorSpec, Diag> {
+    let field = if is_secret { "secretGenerator" } else { "configMapGenerator" };
+    let m = map(n, field)?;
+    let mut allowed = vec!["name", "namespace", "behavior", "literals", "files", "envs", "env", "options"];
+    if is_secret {
+        allowed.push("type");
+    }
+    check_fields(m, &allowed, field)?;
+    let name = m
+        .get("name")
+        .map(|v| string(v, "name"))
+        .transpose()?
+        .ok_or_else(|| invalid(n.loc, format!("{field} entry has no 'name'")))?;
+    let behavior = match m.get("behavior").map(|v| string(v, "behavior")).transpose()? {
+        None => Behavior::Create,
+        Some(b) => match b.value.as_str() {
+            "" | "create" => Behavior::Create,
+            "merge" => Behavior::Merge,
+            "replace" => Behavior::Replace,
+            other => return Err(invalid(b.loc, format!("unknown generator behavior '{other}' (use create, merge or replace)"))),
+        },
+    };
+    let mut envs = m.get("envs").map(|v| string_list(v, "envs")).transpose()?.unwrap_or_default();
+    if let Some(e) = m.get("env") {
+        envs.push(string(e, "env")?);
+    }
+    Ok(GeneratorSpec {
+        is_secret,
+        name: name.value,
+        namespace: m.get("namespace").map(|v| string(v, "namespace").map(|l| l.value)).transpose()?,
+        behavior,
+        literals: m.get("literals").map(|v| string_list(v, "literals")).transpose()?.unwrap_or_default(),
+        files: m.get("files").map(|v| string_list(v, "files")).transpose()?.unwrap_or_default(),
+        envs,
+        secret_type: m.get("type").map(|v| string(v, "type").map(|l| l.value)).transpose()?,
+        options: m.get("options").map(|v| generator_options(v, "options")).transpose()?.unwrap_or_default(),
+        loc: n.loc,
+    })
+}
+
+fn patch_entry(n: &Node, legacy_json: bool) -> Result<PatchSpec, Diag> {
+    let m = map(n, "patches")?;
+    check_fields(m, &["path", "patch", "target", "options"], "patch")?;
+    let source = match (m.get("path"), m.get("patch")) {
+        (Some(p), None) => PatchSource::File(string(p, "path")?),
+        (None, Some(p)) => {
+            let s = string(p, "patch")?;
+            PatchSource::Inline { text: s.value, loc: p.loc, block: true }
+        }
+        (Some(_), Some(_)) => return Err(invalid(n.loc, "a patch must have either 'path' or 'patch', not both")),
+        (None, None) => return Err(invalid(n.loc, "a patch must have 'path' or 'patch'")),
+    };
+    let target = m.get("target").map(selector).transpose()?;
+    let (mut allow_name_change, mut allow_kind_change) = (false, false);
+    if let Some(o) = m.get("options") {
+        let om = map(o, "options")?;
+        check_fields(om, &["allowNameChange", "allowKindChange"], "patch options")?;
+        if let Some(v) = om.get("allowNameChange") {
+            allow_name_change = bool_field(v, "allowNameChange")?;
+        }
+        if let Some(v) = om.get("allowKindChange") {
+            allow_kind_change = bool_field(v, "allowKindChange")?;
+        }
+    }
+    if legacy_json && target.is_none() {
+        return Err(invalid(n.loc, "a patchesJson6902 entry needs a 'target'"));
+    }
+    Ok(PatchSpec {
+        source,
+        target,
+        kind: if legacy_json { PatchKind::Json6902 } else { PatchKind::Auto },
+        allow_name_change,
+        allow_kind_change,
+        loc: n.loc,
+    })
+}
+
+impl Kustomization {
+    /// Parses the document of a kustomization file found in `dir`.
+    pub fn parse(doc: &Node, dir: RelPath, file: RelPath) -> Result<Kustomization, Diag> {
+        let m = doc.as_map().ok_or_else(|| invalid(doc.loc, "a kustomization must be a map"))?;
+        let mut k = Kustomization { dir, file, loc: doc.loc, ..Kustomization::default() };
+        for (key, v) in m {
+            if !KNOWN_FIELDS.contains(&key.as_str()) {
+                let mut d = Diag::fatal(Rule::KustomizationUnknownField, v.loc, format!("unknown field '{key}' in kustomization"));
+                if let Some(s) = closest(key, KNOWN_FIELDS) {
+                    d = d.help(format!("did you mean '{s}'?"));
+                }
+                return Err(d);
+            }
+        }
+        if let Some(kind) = m.get("kind") {
+            match kind.as_str() {
+                Some("Kustomization") => {}
+                Some("Component") => k.is_component = true,
+                _ => return Err(invalid(kind.loc, "kind must be 'Kustomization' or 'Component'")),
+            }
+        }
+        for key in ["resources", "bases"] {
+            if let Some(v) = m.get(key) {
+                k.resources.extend(string_list(v, key)?);
+            }
+        }
+        if let Some(v) = m.get("components") {
+            k.components = string_list(v, "components")?;
+        }
+        if let Some(v) = m.get("crds") {
+            k.crds = string_list(v, "crds")?;
+        }
+        k.namespace = m.get("namespace").filter(|v| !v.is_null()).map(|v| string(v, "namespace")).transpose()?;
+        k.name_prefix = m.get("namePrefix").filter(|v| !v.is_null()).map(|v| string(v, "namePrefix")).transpose()?;
+        k.name_suffix = m.get("nameSuffix").filter(|v| !v.is_null()).map(|v| string(v, "nameSuffix")).transpose()?;
+        if let Some(v) = m.get("commonLabels") {
+            let pairs = string_map(v, "commonLabels")?;
+            if !pairs.is_empty() {
+                k.labels.push(LabelSpec { pairs, include_selectors: true, include_templates: false, loc: v.loc });
+            }
+        }
+        if let Some(v) = m.get("labels").filter(|v| !v.is_null()) {
+            let seq = v.as_seq().ok_or_else(|| invalid(v.loc, "'labels' must be a list"))?;
+            for item in seq {
+                let im = map(item, "labels")?;
+                check_fields(im, &["pairs", "includeSelectors", "includeTemplates", "fields"], "labels entry")?;
+                if let Some(f) = im.get("fields") {
+                    k.skipped.push(("labels[].fields".into(), f.loc));
+                }
+                k.labels.push(LabelSpec {
+                    pairs: im.get("pairs").map(|p| string_map(p, "pairs")).transpose()?.unwrap_or_default(),
+                    include_selectors: im.get("includeSelectors").map(|b| bool_field(b, "includeSelectors")).transpose()?.unwrap_or(false),
+                    include_templates: im.get("includeTemplates").map(|b| bool_field(b, "includeTemplates")).transpose()?.unwrap_or(false),
+                    loc: item.loc,
+                });
+            }
+        }
+        if let Some(v) = m.get("commonAnnotations") {
+            k.common_annotations = string_map(v, "commonAnnotations")?;
+            k.common_annotations_loc = v.loc;
+        }
+        for key in ["images", "imageTags"] {
+            if let Some(v) = m.get(key).filter(|v| !v.is_null()) {
+                let seq = v.as_seq().ok_or_else(|| invalid(v.loc, format!("'{key}' must be a list")))?;
+                for item in seq {
+                    let im = map(item, key)?;
+                    check_fields(im, &["name", "newName", "newTag", "digest", "tagSuffix"], "images entry")?;
+                    let get = |f: &str| im.get(f).map(|x| string(x, f).map(|l| l.value)).transpose();
+                    k.images.push(ImageSpec {
+                        name: get("name")?.ok_or_else(|| invalid(item.loc, "images entry has no 'name'"))?,
+                        new_name: get("newName")?,
+                        new_tag: get("newTag")?,
+                        digest: get("digest")?,
+                        loc: item.loc,
+                    });
+                }
+            }
+        }
+        if let Some(v) = m.get("replicas").filter(|v| !v.is_null()) {
+            let seq = v.as_seq().ok_or_else(|| invalid(v.loc, "'replicas' must be a list"))?;
+            for item in seq {
+                let im = map(item, "replicas")?;
+                check_fields(im, &["name", "count"], "replicas entry")?;
+                let name = im.get("name").map(|x| string(x, "name")).transpose()?.ok_or_else(|| invalid(item.loc, "replicas entry has no 'name'"))?;
+                let count_node = im.get("count").ok_or_else(|| invalid(item.loc, "replicas entry has no 'count'"))?;
+                let count = count_node
+                    .as_i64()
+                    .ok_or_else(|| invalid(count_node.loc, format!("replicas 'count' must be an integer, not a {}", count_node.type_name())))?;
+                k.replicas.push(ReplicaSpec { name: name.value, count, loc: item.loc });
+            }
+        }
+        if let Some(v) = m.get("patches").filter(|v| !v.is_null()) {
+            let seq = v.as_seq().ok_or_else(|| invalid(v.loc, "'patches' must be a list"))?;
+            for item in seq {
+                k.patches.push(patch_entry(item, false)?);
+            }
+        }
+        if let Some(v) = m.get("patchesStrategicMerge").filter(|v| !v.is_null()) {
+            let seq = v.as_seq().ok_or_else(|| invalid(v.loc, "'patchesStrategicMerge' must be a list"))?;
+            for item in seq {
+                let source = match &item.value {
+                    Value::Str(s) if !s.contains('\n') && !s.trim_start().starts_with('{') => {
+                        PatchSource::File(Located { value: s.clone(), loc: item.loc })
+                    }
+                    Value::Str(s) => PatchSource::Inline { text: s.clone(), loc: item.loc, block: true },
+                    Value::Map(_) => PatchSource::Node(item.clone()),
+                    _ => return Err(invalid(item.loc, "a patchesStrategicMerge entry must be a file path or a patch")),
+                };
+                k.patches.push(PatchSpec { source, target: None, kind: PatchKind::LegacyStrategicMerge, allow_name_change: false, allow_kind_change: false, loc: item.loc });
+            }
+        }
+        if let Some(v) = m.get("patchesJson6902").filter(|v| !v.is_null()) {
+            let seq = v.as_seq().ok_or_else(|| invalid(v.loc, "'patchesJson6902' must be a list"))?;
+            for item in seq {
+                k.patches.push(patch_entry(item, true)?);
+            }
+        }
+        if let Some(v) = m.get("generatorOptions").filter(|v| !v.is_null()) {
+            k.generator_options = generator_options(v, "generatorOptions")?;
+        }
+        for (key, secret) in [("configMapGenerator", false), ("secretGenerator", true)] {
+            if let Some(v) = m.get(key).filter(|v| !v.is_null()) {
+                let seq = v.as_seq().ok_or_else(|| invalid(v.loc, format!("'{key}' must be a list")))?;
+                for item in seq {
+                    k.generators.push(generator(item, secret)?);
+                }
+            }
+        }
+        for key in NOT_YET {
+            if let Some(v) = m.get(*key).filter(|v| !v.is_null()) {
+                k.skipped.push(((*key).to_string(), v.loc));
+            }
+        }
+        Ok(k)
+    }
+}
+
+/// The known name closest to a misspelt one (edit distance ≤ 3), for "did you mean".
+pub fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(&word.to_lowercase(), &k.to_lowercase()), *k))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::yaml::{parse, Dialect};
+    use crate::source::{FileId, Limits};
+
+    fn k(text: &str) -> Result<Kustomization, Diag> {
+        let p = parse(text, FileId(0), Dialect::Yaml11, &Limits::default());
+        Kustomization::parse(&p.docs[0], RelPath::root(), RelPath::parse("kustomization.yaml").unwrap())
+    }
+
+    #[test]
+    fn unknown_field_suggests_the_right_one() {
+        let e = k("resources: [a.yaml]\nnamePrefx: x-\n").unwrap_err();
+        assert_eq!(e.rule, Rule::KustomizationUnknownField);
+        assert_eq!(e.loc.line, 2);
+        assert_eq!(e.help.as_deref(), Some("did you mean 'namePrefix'?"));
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let e = k("replicas:\n- name: web\n  count: three\n").unwrap_err();
+        assert_eq!(e.rule, Rule::KustomizationInvalid);
+        assert_eq!(e.loc.line, 3);
+    }
+
+    #[test]
+    fn legacy_fields_fold_into_patches_and_labels() {
+        let k = k("bases: [../base]\ncommonLabels: {a: b}\npatchesStrategicMerge: [p.yaml]\npatchesJson6902:\n- path: j.yaml\n  target: {kind: Deployment, name: web}\n").unwrap();
+        assert_eq!(k.resources[0].value, "../base");
+        assert!(k.labels[0].include_selectors);
+        assert_eq!(k.patches.len(), 2);
+        assert_eq!(k.patches[1].kind, PatchKind::Json6902);
+    }
+}

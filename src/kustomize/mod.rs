@@ -1,0 +1,11 @@
+//! The native kustomize engine.
+
+pub mod build;
+pub mod diag;
+pub mod fieldspec;
+pub mod generator;
+pub mod kustomization;
+pub mod patch;
+pub mod resource;
+pub mod select;
+pub mod transform;

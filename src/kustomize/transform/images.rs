@@ -1,0 +1,95 @@
+//! `images`: rewrites container images by name, in every `containers` / `initContainers`
+//! list of any object (custom resources included), as kustomize does.
+
+use crate::kustomize::kustomization::ImageSpec;
+use crate::kustomize::resource::Resource;
+use crate::source::{Node, Value};
+
+/// An image reference split into name, tag and digest.
+#[derive(Debug, PartialEq)]
+pub struct ImageRef<'a> {
+    pub name: &'a str,
+    pub tag: Option<&'a str>,
+    pub digest: Option<&'a str>,
+}
+
+/// Splits `registry:5000/org/app:1.2@sha256:...`; a `:` in the registry host is not a tag.
+pub fn split_image(image: &str) -> ImageRef<'_> {
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (image, None),
+    };
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    match rest[last_slash..].rfind(':') {
+        Some(i) => ImageRef { name: &rest[..last_slash + i], tag: Some(&rest[last_slash + i + 1..]), digest },
+        None => ImageRef { name: rest, tag: None, digest },
+    }
+}
+
+/// Applies the image overrides to every resource.
+pub fn apply(resources: &mut [Resource], specs: &[ImageSpec]) {
+    if specs.is_empty() {
+        return;
+    }
+    for r in resources.iter_mut() {
+        walk(&mut r.node, specs);
+    }
+}
+
+fn walk(node: &mut Node, specs: &[ImageSpec]) {
+    match &mut node.value {
+        Value::Map(m) => {
+            for (k, v) in m.iter_mut() {
+                if matches!(k.as_str(), "containers" | "initContainers")
+                    && let Some(items) = v.as_seq_mut()
+                {
+                    for c in items.iter_mut() {
+                        if let Some(img) = c.get_mut("image") {
+                            rewrite(img, specs);
+                        }
+                    }
+                }
+                walk(v, specs);
+            }
+        }
+        Value::Seq(items) => items.iter_mut().for_each(|i| walk(i, specs)),
+        _ => {}
+    }
+}
+
+fn rewrite(img: &mut Node, specs: &[ImageSpec]) {
+    let Some(cur) = img.as_str() else { return };
+    let parts = split_image(cur);
+    let Some(spec) = specs.iter().find(|s| s.name == parts.name) else { return };
+    let name = spec.new_name.as_deref().unwrap_or(parts.name);
+    let mut out = name.to_string();
+    if let Some(d) = &spec.digest {
+        out.push('@');
+        out.push_str(d);
+    } else if let Some(t) = &spec.new_tag {
+        out.push(':');
+        out.push_str(t);
+    } else {
+        if let Some(t) = parts.tag {
+            out.push(':');
+            out.push_str(t);
+        }
+        if let Some(d) = parts.digest {
+            out.push('@');
+            out.push_str(d);
+        }
+    }
+    *img = Node::string(out, spec.loc);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_registry_port_from_tag() {
+        assert_eq!(split_image("reg:5000/app:1.2"), ImageRef { name: "reg:5000/app", tag: Some("1.2"), digest: None });
+        assert_eq!(split_image("reg:5000/app"), ImageRef { name: "reg:5000/app", tag: None, digest: None });
+        assert_eq!(split_image("app@sha256:ab").digest, Some("sha256:ab"));
+    }
+}

@@ -1,0 +1,92 @@
+//! `commonLabels` and `labels`: metadata labels everywhere, and (as configured) selectors and
+//! pod templates, with the field specs kustomize uses.
+
+use crate::kustomize::fieldspec::{fs, split, visit, FieldSpec};
+use crate::kustomize::kustomization::LabelSpec;
+use crate::kustomize::resource::Resource;
+use crate::source::Node;
+
+const AFFINITY: [&str; 4] = [
+    "spec/template/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+    "spec/template/spec/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+    "spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+    "spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+];
+
+/// Selector fields (only with `includeSelectors`).
+const SELECTORS: &[FieldSpec] = &[
+    fs(Some("Service"), "spec/selector", true),
+    fs(Some("ReplicationController"), "spec/selector", false),
+    fs(Some("Deployment"), "spec/selector/matchLabels", true),
+    fs(Some("Deployment"), AFFINITY[0], false),
+    fs(Some("Deployment"), AFFINITY[1], false),
+    fs(Some("Deployment"), AFFINITY[2], false),
+    fs(Some("Deployment"), AFFINITY[3], false),
+    fs(Some("Deployment"), "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels", false),
+    fs(Some("ReplicaSet"), "spec/selector/matchLabels", true),
+    fs(Some("DaemonSet"), "spec/selector/matchLabels", true),
+    fs(Some("StatefulSet"), "spec/selector/matchLabels", true),
+    fs(Some("StatefulSet"), AFFINITY[0], false),
+    fs(Some("StatefulSet"), AFFINITY[1], false),
+    fs(Some("StatefulSet"), AFFINITY[2], false),
+    fs(Some("StatefulSet"), AFFINITY[3], false),
+    fs(Some("StatefulSet"), "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels", false),
+    fs(Some("Job"), "spec/selector/matchLabels", false),
+    fs(Some("CronJob"), "spec/jobTemplate/spec/selector/matchLabels", false),
+    fs(Some("PodDisruptionBudget"), "spec/selector/matchLabels", false),
+    fs(Some("NetworkPolicy"), "spec/podSelector/matchLabels", false),
+    fs(Some("NetworkPolicy"), "spec/ingress/from/podSelector/matchLabels", false),
+    fs(Some("NetworkPolicy"), "spec/egress/to/podSelector/matchLabels", false),
+];
+
+/// Pod template labels (with `includeSelectors` or `includeTemplates`).
+const TEMPLATES: &[FieldSpec] = &[
+    fs(Some("ReplicationController"), "spec/template/metadata/labels", true),
+    fs(Some("Deployment"), "spec/template/metadata/labels", true),
+    fs(Some("ReplicaSet"), "spec/template/metadata/labels", true),
+    fs(Some("DaemonSet"), "spec/template/metadata/labels", true),
+    fs(Some("StatefulSet"), "spec/template/metadata/labels", true),
+    fs(Some("StatefulSet"), "spec/volumeClaimTemplates/metadata/labels", true),
+    fs(Some("Job"), "spec/template/metadata/labels", true),
+    fs(Some("CronJob"), "spec/jobTemplate/metadata/labels", true),
+    fs(Some("CronJob"), "spec/jobTemplate/spec/template/metadata/labels", true),
+];
+
+const METADATA: FieldSpec = fs(None, "metadata/labels", true);
+
+/// Applies one label set to every resource.
+pub fn apply(resources: &mut [Resource], spec: &LabelSpec) {
+    if spec.pairs.is_empty() {
+        return;
+    }
+    let mut specs: Vec<&FieldSpec> = vec![&METADATA];
+    if spec.include_selectors || spec.include_templates {
+        specs.extend(TEMPLATES.iter());
+    }
+    if spec.include_selectors {
+        specs.extend(SELECTORS.iter());
+    }
+    for r in resources.iter_mut() {
+        let gvk = r.gvk();
+        for s in &specs {
+            if !s.applies(&gvk.group, &gvk.kind) {
+                continue;
+            }
+            set_pairs(&mut r.node, &split(s.path), s.create, &spec.pairs, spec.loc);
+        }
+    }
+}
+
+/// Writes `pairs` into every map found at `path`.
+pub fn set_pairs(node: &mut Node, path: &[&str], create: bool, pairs: &[(String, Node)], loc: crate::source::Loc) {
+    visit(node, path, create, loc, &mut |target| {
+        if target.is_null() {
+            *target = Node::empty_map(loc);
+        }
+        if let Some(m) = target.as_map_mut() {
+            for (k, v) in pairs {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+    });
+}

@@ -1,0 +1,161 @@
+//! Name references: after prefixes, suffixes and hash suffixes rename objects, every field that
+//! refers to a renamed object (a ConfigMap in a volume, a Service in an Ingress, a
+//! ServiceAccount in a RoleBinding...) is updated to the new name, as kustomize does.
+
+use crate::kustomize::fieldspec::{pod_spec_path, split};
+use crate::kustomize::resource::Resource;
+use crate::source::{Node, Value};
+
+/// Where a referrer names an object of `referred` kind.
+struct Ref {
+    referred: &'static str,
+    /// `None`: every workload kind, at `path` below its pod spec.
+    referrer: Option<&'static str>,
+    path: &'static str,
+    /// The map holding the name also says which kind it means (`kind:` sibling must match).
+    kind_sibling: bool,
+}
+
+const fn pod(referred: &'static str, path: &'static str) -> Ref {
+    Ref { referred, referrer: None, path, kind_sibling: false }
+}
+const fn at(referred: &'static str, referrer: &'static str, path: &'static str) -> Ref {
+    Ref { referred, referrer: Some(referrer), path, kind_sibling: false }
+}
+const fn kinded(referred: &'static str, referrer: &'static str, path: &'static str) -> Ref {
+    Ref { referred, referrer: Some(referrer), path, kind_sibling: true }
+}
+
+const REFS: &[Ref] = &[
+    pod("ConfigMap", "volumes/configMap/name"),
+    pod("ConfigMap", "volumes/projected/sources/configMap/name"),
+    pod("ConfigMap", "containers/env/valueFrom/configMapKeyRef/name"),
+    pod("ConfigMap", "initContainers/env/valueFrom/configMapKeyRef/name"),
+    pod("ConfigMap", "ephemeralContainers/env/valueFrom/configMapKeyRef/name"),
+    pod("ConfigMap", "containers/envFrom/configMapRef/name"),
+    pod("ConfigMap", "initContainers/envFrom/configMapRef/name"),
+    pod("ConfigMap", "ephemeralContainers/envFrom/configMapRef/name"),
+    pod("Secret", "volumes/secret/secretName"),
+    pod("Secret", "volumes/projected/sources/secret/name"),
+    pod("Secret", "containers/env/valueFrom/secretKeyRef/name"),
+    pod("Secret", "initContainers/env/valueFrom/secretKeyRef/name"),
+    pod("Secret", "ephemeralContainers/env/valueFrom/secretKeyRef/name"),
+    pod("Secret", "containers/envFrom/secretRef/name"),
+    pod("Secret", "initContainers/envFrom/secretRef/name"),
+    pod("Secret", "ephemeralContainers/envFrom/secretRef/name"),
+    pod("Secret", "imagePullSecrets/name"),
+    at("Secret", "ServiceAccount", "imagePullSecrets/name"),
+    at("Secret", "ServiceAccount", "secrets/name"),
+    at("Secret", "Ingress", "spec/tls/secretName"),
+    pod("ServiceAccount", "serviceAccountName"),
+    pod("ServiceAccount", "serviceAccount"),
+    kinded("ServiceAccount", "RoleBinding", "subjects/name"),
+    kinded("ServiceAccount", "ClusterRoleBinding", "subjects/name"),
+    pod("PersistentVolumeClaim", "volumes/persistentVolumeClaim/claimName"),
+    pod("PriorityClass", "priorityClassName"),
+    at("Service", "Ingress", "spec/rules/http/paths/backend/service/name"),
+    at("Service", "Ingress", "spec/defaultBackend/service/name"),
+    at("Service", "StatefulSet", "spec/serviceName"),
+    at("Service", "APIService", "spec/service/name"),
+    kinded("Role", "RoleBinding", "roleRef/name"),
+    kinded("ClusterRole", "RoleBinding", "roleRef/name"),
+    kinded("ClusterRole", "ClusterRoleBinding", "roleRef/name"),
+    kinded("Deployment", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
+    kinded("StatefulSet", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
+    kinded("ReplicaSet", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
+    at("StorageClass", "PersistentVolumeClaim", "spec/storageClassName"),
+    at("StorageClass", "StatefulSet", "spec/volumeClaimTemplates/spec/storageClassName"),
+    at("IngressClass", "Ingress", "spec/ingressClassName"),
+];
+
+/// A renamed object: its kind, current name and namespace, and the names it had.
+struct Renamed {
+    kind: String,
+    name: String,
+    namespace: String,
+    previous: Vec<(String, String)>,
+}
+
+/// Updates every reference to an object whose name or namespace changed.
+pub fn apply(resources: &mut [Resource]) {
+    let renamed: Vec<Renamed> = resources
+        .iter()
+        .filter(|r| !r.previous.is_empty())
+        .map(|r| Renamed {
+            kind: r.kind().to_string(),
+            name: r.name().to_string(),
+            namespace: r.namespace().to_string(),
+            previous: r.previous.clone(),
+        })
+        .collect();
+    if renamed.is_empty() {
+        return;
+    }
+    for r in resources.iter_mut() {
+        let kind = r.kind().to_string();
+        let ns = r.namespace().to_string();
+        for spec in REFS {
+            if !renamed.iter().any(|c| c.kind == spec.referred) {
+                continue;
+            }
+            let mut path: Vec<&str> = match spec.referrer {
+                Some(k) if k == kind => Vec::new(),
+                Some(_) => continue,
+                None => match pod_spec_path(&kind) {
+                    Some(p) => p.to_vec(),
+                    None => continue,
+                },
+            };
+            path.extend(split(spec.path));
+            let (field, parents) = match path.split_last() {
+                Some(x) => x,
+                None => continue,
+            };
+            for_each_map(&mut r.node, parents, &mut |holder| fix(holder, field, spec, &renamed, &ns));
+        }
+    }
+}
+
+fn for_each_map(node: &mut Node, path: &[&str], f: &mut dyn FnMut(&mut Node)) {
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|i| for_each_map(i, path, f)),
+        Value::Map(m) => match path.split_first() {
+            None => f(node),
+            Some((k, rest)) => {
+                if let Some(c) = m.get_mut(*k) {
+                    for_each_map(c, rest, f);
+                }
+            }
+        },
+        _ => {}
+    }
+}
+
+fn fix(holder: &mut Node, field: &str, spec: &Ref, renamed: &[Renamed], referrer_ns: &str) {
+    if spec.kind_sibling && holder.str_at(&["kind"]).is_some_and(|k| k != spec.referred) {
+        return;
+    }
+    let Some(old) = holder.str_at(&[field]).map(str::to_string) else { return };
+    // A subject names its namespace explicitly; other references live in the referrer's.
+    let explicit_ns = holder.str_at(&["namespace"]).map(str::to_string);
+    let want_ns = explicit_ns.clone().unwrap_or_else(|| referrer_ns.to_string());
+    let candidates: Vec<&Renamed> = renamed
+        .iter()
+        .filter(|c| c.kind == spec.referred && c.previous.iter().any(|(n, _)| *n == old))
+        .collect();
+    let chosen = candidates
+        .iter()
+        .find(|c| c.previous.iter().any(|(n, pns)| *n == old && *pns == want_ns))
+        .or_else(|| candidates.iter().find(|c| c.namespace == referrer_ns))
+        .or(if candidates.len() == 1 { candidates.first() } else { None });
+    let Some(c) = chosen else { return };
+    let Some(m) = holder.as_map_mut() else { return };
+    if let Some(n) = m.get_mut(field) {
+        n.value = Value::Str(c.name.clone());
+    }
+    if spec.kind_sibling && explicit_ns.is_some() && !c.namespace.is_empty() {
+        if let Some(n) = m.get_mut("namespace") {
+            n.value = Value::Str(c.namespace.clone());
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! `namespace:`: moves every namespaced object into the namespace. References to moved
+//! ServiceAccounts (RoleBinding subjects) follow via name references.
+
+use crate::kustomize::resource::{is_cluster_scoped, Resource};
+use crate::source::{Loc, Node};
+
+/// Sets `metadata.namespace` on every namespaced object.
+pub fn apply(resources: &mut [Resource], namespace: &str, loc: Loc) {
+    for r in resources.iter_mut() {
+        if is_cluster_scoped(r.kind()) {
+            continue;
+        }
+        r.remember_name();
+        if let Some(meta) = r.node.ensure_map(&["metadata"], loc) {
+            meta.insert("namespace".into(), Node::string(namespace, loc));
+        }
+    }
+}
