@@ -2,6 +2,7 @@
 //! entry point natively, checks what it renders, and reports findings.
 
 pub mod finding;
+pub mod report;
 pub mod rules;
 pub mod source;
 pub mod kustomize;

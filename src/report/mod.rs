@@ -5,6 +5,13 @@ use serde::Serialize;
 
 use crate::finding::{Finding, ObjectRef, Severity};
 
+pub mod json;
+pub mod junit;
+pub mod terminal;
+
+#[cfg(test)]
+mod fixture;
+
 /// What kind of entry point was rendered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
