@@ -2,7 +2,7 @@
 //! entry point natively, checks what it renders, and reports findings.
 
 pub mod finding;
+pub mod kustomize;
 pub mod report;
 pub mod rules;
 pub mod source;
-pub mod kustomize;

@@ -11,9 +11,9 @@ use crate::source::{Loc, Node, ReadError, RelPath, Repo, Value};
 
 use super::diag::Diag;
 use super::generator::{self, DataEntry};
-use super::kustomization::{Behavior, Kustomization, Located, PatchKind, PatchSource, PatchSpec, FILE_NAMES};
-use super::patch::{json6902, strategic, PatchError};
-use super::resource::{legacy_cmp, Resource, ResId};
+use super::kustomization::{Behavior, FILE_NAMES, Kustomization, Located, PatchKind, PatchSource, PatchSpec};
+use super::patch::{PatchError, json6902, strategic};
+use super::resource::{ResId, Resource, legacy_cmp};
 use super::select::Matcher;
 use super::transform;
 
@@ -90,7 +90,10 @@ fn patch_diag(e: PatchError, loc: Loc) -> Diag {
 }
 
 fn is_remote(s: &str) -> bool {
-    s.contains("://") || s.starts_with("git@") || s.starts_with("github.com/") || s.starts_with("gitlab.com/")
+    s.contains("://")
+        || s.starts_with("git@")
+        || s.starts_with("github.com/")
+        || s.starts_with("gitlab.com/")
         || s.starts_with("bitbucket.org/")
 }
 
@@ -125,8 +128,12 @@ impl<'r> Engine<'r> {
         if let Some(pos) = stack.iter().position(|d| d == dir) {
             let cycle: Vec<String> = stack[pos..].iter().chain(std::iter::once(dir)).map(|d| d.to_string()).collect();
             return Err(Failed {
-                error: Diag::fatal(Rule::KustomizationCycle, loc, format!("kustomization cycle: {}", cycle.join(" -> ")))
-                    .help("a kustomization may not include itself, directly or through its resources"),
+                error: Diag::fatal(
+                    Rule::KustomizationCycle,
+                    loc,
+                    format!("kustomization cycle: {}", cycle.join(" -> ")),
+                )
+                .help("a kustomization may not include itself, directly or through its resources"),
                 notes: Vec::new(),
             });
         }
@@ -153,7 +160,11 @@ impl<'r> Engine<'r> {
             return Err(read_diag(&ReadError::NotFound(dir.to_string()), loc));
         }
         let file = kustomization_file(self.repo, dir).ok_or_else(|| {
-            Diag::fatal(Rule::FileNotFound, loc, format!("no kustomization.yaml, kustomization.yml or Kustomization in '{dir}'"))
+            Diag::fatal(
+                Rule::FileNotFound,
+                loc,
+                format!("no kustomization.yaml, kustomization.yml or Kustomization in '{dir}'"),
+            )
         })?;
         let src = self.repo.read(&file).map_err(|e| read_diag(&e, loc))?;
         acc.files.insert(file.clone());
@@ -165,42 +176,74 @@ impl<'r> Engine<'r> {
             [d] => d.clone(),
             [] => Node::empty_map(Loc::new(src.id, 1, 1)),
             [_, second, ..] => {
-                return Err(Diag::fatal(Rule::KustomizationInvalid, second.loc, "a kustomization file must hold one YAML document"));
+                return Err(Diag::fatal(
+                    Rule::KustomizationInvalid,
+                    second.loc,
+                    "a kustomization file must hold one YAML document",
+                ));
             }
         };
         Kustomization::parse(&doc, dir.clone(), file)
     }
 
     /// Accumulates one kustomization (or component) into `acc`.
-    fn build_into(&self, dir: &RelPath, acc: &mut Acc, stack: &mut Vec<RelPath>, component: bool, loc: Loc) -> Result<(), Failed> {
+    fn build_into(
+        &self,
+        dir: &RelPath,
+        acc: &mut Acc,
+        stack: &mut Vec<RelPath>,
+        component: bool,
+        loc: Loc,
+    ) -> Result<(), Failed> {
         let fail = |error: Diag, acc: &Acc| Failed { error, notes: acc.notes.clone() };
         let k = self.load_kustomization(dir, loc, acc).map_err(|e| fail(e, acc))?;
         if component && !k.is_component {
             return Err(fail(
-                Diag::fatal(Rule::KustomizationInvalid, loc, format!("'{dir}' is listed as a component but its kind is not 'Component'")),
+                Diag::fatal(
+                    Rule::KustomizationInvalid,
+                    loc,
+                    format!("'{dir}' is listed as a component but its kind is not 'Component'"),
+                ),
                 acc,
             ));
         }
         if !component && k.is_component {
             return Err(fail(
-                Diag::fatal(Rule::KustomizationInvalid, loc.or(k.loc), format!("'{dir}' is a Component; list it under 'components', not 'resources'")),
+                Diag::fatal(
+                    Rule::KustomizationInvalid,
+                    loc.or(k.loc),
+                    format!("'{dir}' is a Component; list it under 'components', not 'resources'"),
+                ),
                 acc,
             ));
         }
         for (field, floc) in &k.skipped {
-            acc.notes.push(Diag::note(Rule::RenderSkipped, *floc, format!("'{field}' is not rendered by fluxgate yet; its effect is not checked")));
+            acc.notes.push(Diag::note(
+                Rule::RenderSkipped,
+                *floc,
+                format!("'{field}' is not rendered by fluxgate yet; its effect is not checked"),
+            ));
         }
         for r in &k.resources {
             self.accumulate_resource(&k, r, acc, stack).map_err(|e| fail(e, acc))?;
         }
         for c in &k.components {
             if is_remote(&c.value) {
-                acc.notes.push(Diag::note(Rule::RenderSkipped, c.loc, format!("remote component '{}' skipped: fluxgate works offline", c.value)));
+                acc.notes.push(Diag::note(
+                    Rule::RenderSkipped,
+                    c.loc,
+                    format!("remote component '{}' skipped: fluxgate works offline", c.value),
+                ));
                 continue;
             }
-            let cdir = dir.join(&c.value).ok_or_else(|| fail(read_diag(&ReadError::OutsideRoot(c.value.clone()), c.loc), acc))?;
+            let cdir = dir
+                .join(&c.value)
+                .ok_or_else(|| fail(read_diag(&ReadError::OutsideRoot(c.value.clone()), c.loc), acc))?;
             if stack.contains(&cdir) {
-                return Err(fail(Diag::fatal(Rule::KustomizationCycle, c.loc, format!("component cycle through '{cdir}'")), acc));
+                return Err(fail(
+                    Diag::fatal(Rule::KustomizationCycle, c.loc, format!("component cycle through '{cdir}'")),
+                    acc,
+                ));
             }
             stack.push(cdir.clone());
             let r = self.build_into(&cdir, acc, stack, true, c.loc);
@@ -230,17 +273,35 @@ impl<'r> Engine<'r> {
         let id = r.id();
         if let Some(prev) = acc.resources.iter().find(|x| x.id() == id) {
             let prev_loc = prev.loc();
-            let at = self.repo.file_of(prev_loc).map(|f| format!(" (first defined in {}:{})", f.path, prev_loc.line)).unwrap_or_default();
-            return Err(Diag::fatal(Rule::DuplicateObject, r.loc().or(loc), format!("{id} is defined twice in this render{at}"))
-                .help("remove one of the definitions, or patch the base object instead of redefining it"));
+            let at = self
+                .repo
+                .file_of(prev_loc)
+                .map(|f| format!(" (first defined in {}:{})", f.path, prev_loc.line))
+                .unwrap_or_default();
+            return Err(Diag::fatal(
+                Rule::DuplicateObject,
+                r.loc().or(loc),
+                format!("{id} is defined twice in this render{at}"),
+            )
+            .help("remove one of the definitions, or patch the base object instead of redefining it"));
         }
         acc.resources.push(r);
         Ok(())
     }
 
-    fn accumulate_resource(&self, k: &Kustomization, l: &Located, acc: &mut Acc, stack: &mut Vec<RelPath>) -> Result<(), Diag> {
+    fn accumulate_resource(
+        &self,
+        k: &Kustomization,
+        l: &Located,
+        acc: &mut Acc,
+        stack: &mut Vec<RelPath>,
+    ) -> Result<(), Diag> {
         if is_remote(&l.value) {
-            acc.notes.push(Diag::note(Rule::RenderSkipped, l.loc, format!("remote resource '{}' skipped: fluxgate works offline", l.value)));
+            acc.notes.push(Diag::note(
+                Rule::RenderSkipped,
+                l.loc,
+                format!("remote resource '{}' skipped: fluxgate works offline", l.value),
+            ));
             return Ok(());
         }
         let p = k.dir.join(&l.value).ok_or_else(|| read_diag(&ReadError::OutsideRoot(l.value.clone()), l.loc))?;
@@ -273,7 +334,9 @@ impl<'r> Engine<'r> {
         let mut out = Vec::new();
         for doc in &parsed.docs {
             // A `List` is flattened into its items, as kustomize does.
-            if doc.str_at(&["kind"]).is_some_and(|k| k.ends_with("List")) && doc.get("items").is_some_and(|i| i.as_seq().is_some()) {
+            if doc.str_at(&["kind"]).is_some_and(|k| k.ends_with("List"))
+                && doc.get("items").is_some_and(|i| i.as_seq().is_some())
+            {
                 for item in doc.get("items").and_then(Node::as_seq).into_iter().flatten() {
                     out.push(Resource::new(check_object(item)?));
                 }
@@ -288,8 +351,13 @@ impl<'r> Engine<'r> {
         for g in &k.generators {
             let mut entries = Vec::new();
             for lit in &g.literals {
-                let (key, value) = generator::split_literal(&lit.value)
-                    .ok_or_else(|| Diag::fatal(Rule::KustomizationInvalid, lit.loc, format!("literal '{}' is not KEY=VALUE", lit.value)))?;
+                let (key, value) = generator::split_literal(&lit.value).ok_or_else(|| {
+                    Diag::fatal(
+                        Rule::KustomizationInvalid,
+                        lit.loc,
+                        format!("literal '{}' is not KEY=VALUE", lit.value),
+                    )
+                })?;
                 entries.push(DataEntry { key, value: value.into_bytes(), loc: lit.loc });
             }
             for f in &g.files {
@@ -316,11 +384,17 @@ impl<'r> Engine<'r> {
             let id = obj.id();
             let existing = acc.resources.iter_mut().find(|r| {
                 let rid = r.id();
-                rid.gvk.kind == id.gvk.kind && r.had_name(&g.name) && (g.namespace.is_none() || rid.namespace == id.namespace)
+                rid.gvk.kind == id.gvk.kind
+                    && r.had_name(&g.name)
+                    && (g.namespace.is_none() || rid.namespace == id.namespace)
             });
             match (g.behavior, existing) {
                 (Behavior::Create, Some(_)) => {
-                    return Err(Diag::fatal(Rule::DuplicateObject, g.loc, format!("{id} already exists; use 'behavior: merge' or 'behavior: replace'")));
+                    return Err(Diag::fatal(
+                        Rule::DuplicateObject,
+                        g.loc,
+                        format!("{id} already exists; use 'behavior: merge' or 'behavior: replace'"),
+                    ));
                 }
                 (Behavior::Create, None) => acc.resources.push(obj),
                 (Behavior::Merge, Some(r)) => {
@@ -332,7 +406,11 @@ impl<'r> Engine<'r> {
                     r.needs_hash = r.needs_hash && obj.needs_hash;
                 }
                 (_, None) => {
-                    return Err(Diag::fatal(Rule::KustomizationInvalid, g.loc, format!("cannot merge or replace {id}: no such object in the bases")));
+                    return Err(Diag::fatal(
+                        Rule::KustomizationInvalid,
+                        g.loc,
+                        format!("cannot merge or replace {id}: no such object in the bases"),
+                    ));
                 }
             }
         }
@@ -342,7 +420,8 @@ impl<'r> Engine<'r> {
     fn read_bytes(&self, p: &RelPath, loc: Loc) -> Result<Vec<u8>, Diag> {
         match self.repo.read(p) {
             Ok(f) => Ok(f.text.clone().into_bytes()),
-            Err(ReadError::NotUtf8(_)) => std::fs::read(self.repo.abs(p)).map_err(|e| read_diag(&ReadError::Io(p.to_string(), e.to_string()), loc)),
+            Err(ReadError::NotUtf8(_)) => std::fs::read(self.repo.abs(p))
+                .map_err(|e| read_diag(&ReadError::Io(p.to_string(), e.to_string()), loc)),
             Err(e) => Err(read_diag(&e, loc)),
         }
     }
@@ -368,7 +447,14 @@ impl<'r> Engine<'r> {
             self.apply_patch(k, p, acc)?;
         }
         for spec in transform::replicas::apply(&mut acc.resources, &k.replicas) {
-            acc.notes.push(Diag::note(Rule::PatchTargetNotFound, spec.loc, format!("replicas entry '{}' matches no Deployment, StatefulSet, ReplicaSet or ReplicationController", spec.name)));
+            acc.notes.push(Diag::note(
+                Rule::PatchTargetNotFound,
+                spec.loc,
+                format!(
+                    "replicas entry '{}' matches no Deployment, StatefulSet, ReplicaSet or ReplicationController",
+                    spec.name
+                ),
+            ));
         }
         transform::images::apply(&mut acc.resources, &k.images);
         Ok(())
@@ -454,7 +540,11 @@ impl<'r> Engine<'r> {
                     let ns = doc.str_at(&["metadata", "namespace"]);
                     let api = doc.str_at(&["apiVersion"]);
                     if kind.is_empty() || name.is_empty() {
-                        return Err(Diag::fatal(Rule::PatchFailed, doc.loc, "a strategic merge patch without a target needs 'kind' and 'metadata.name'"));
+                        return Err(Diag::fatal(
+                            Rule::PatchFailed,
+                            doc.loc,
+                            "a strategic merge patch without a target needs 'kind' and 'metadata.name'",
+                        ));
                     }
                     acc.resources
                         .iter()
@@ -518,19 +608,35 @@ impl<'r> Engine<'r> {
 
 fn not_found(p: &PatchSpec, what: &str) -> Diag {
     let t = p.target.clone().unwrap_or_default();
-    let desc: Vec<String> = [("group", &t.group), ("version", &t.version), ("kind", &t.kind), ("name", &t.name), ("namespace", &t.namespace), ("labelSelector", &t.label_selector), ("annotationSelector", &t.annotation_selector)]
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-        .collect();
-    Diag::note(Rule::PatchTargetNotFound, p.loc, format!("{what} ({}) matches no resource; the patch does nothing", desc.join(", ")))
-        .help("kustomize ignores this silently; fix the target or remove the patch")
+    let desc: Vec<String> = [
+        ("group", &t.group),
+        ("version", &t.version),
+        ("kind", &t.kind),
+        ("name", &t.name),
+        ("namespace", &t.namespace),
+        ("labelSelector", &t.label_selector),
+        ("annotationSelector", &t.annotation_selector),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+    .collect();
+    Diag::note(
+        Rule::PatchTargetNotFound,
+        p.loc,
+        format!("{what} ({}) matches no resource; the patch does nothing", desc.join(", ")),
+    )
+    .help("kustomize ignores this silently; fix the target or remove the patch")
 }
 
 fn check_rename(r: &mut Resource, before: &ResId, p: &PatchSpec) -> Result<(), Diag> {
     let after = r.id();
     if after.name != before.name {
         if !p.allow_name_change {
-            return Err(Diag::fatal(Rule::PatchFailed, p.loc, format!("the patch changes the name of {before}; set options.allowNameChange to allow it")));
+            return Err(Diag::fatal(
+                Rule::PatchFailed,
+                p.loc,
+                format!("the patch changes the name of {before}; set options.allowNameChange to allow it"),
+            ));
         }
         let cur = r.name().to_string();
         if let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut) {
@@ -539,7 +645,11 @@ fn check_rename(r: &mut Resource, before: &ResId, p: &PatchSpec) -> Result<(), D
         r.set_name(cur);
     }
     if after.gvk.kind != before.gvk.kind && !p.allow_kind_change {
-        return Err(Diag::fatal(Rule::PatchFailed, p.loc, format!("the patch changes the kind of {before}; set options.allowKindChange to allow it")));
+        return Err(Diag::fatal(
+            Rule::PatchFailed,
+            p.loc,
+            format!("the patch changes the kind of {before}; set options.allowKindChange to allow it"),
+        ));
     }
     Ok(())
 }
@@ -559,7 +669,11 @@ fn shift(n: &mut Node, dl: u32, dc: u32) {
 /// Checks a document is an object kustomize accepts: a map with `kind` and `metadata.name`.
 fn check_object(doc: &Node) -> Result<Node, Diag> {
     if doc.as_map().is_none() {
-        return Err(Diag::fatal(Rule::ObjectInvalid, doc.loc, format!("a resource must be a map, not a {}", doc.type_name())));
+        return Err(Diag::fatal(
+            Rule::ObjectInvalid,
+            doc.loc,
+            format!("a resource must be a map, not a {}", doc.type_name()),
+        ));
     }
     for (path, what) in [(&["apiVersion"][..], "apiVersion"), (&["kind"][..], "kind")] {
         if doc.path(path).and_then(Node::as_str).is_none_or(str::is_empty) {
@@ -567,9 +681,15 @@ fn check_object(doc: &Node) -> Result<Node, Diag> {
                 .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
         }
     }
-    if doc.str_at(&["metadata", "name"]).is_none_or(str::is_empty) && doc.str_at(&["metadata", "generateName"]).is_none() {
-        return Err(Diag::fatal(Rule::ObjectInvalid, doc.get("metadata").map_or(doc.loc, |m| m.loc), "this object has no 'metadata.name'")
-            .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
+    if doc.str_at(&["metadata", "name"]).is_none_or(str::is_empty)
+        && doc.str_at(&["metadata", "generateName"]).is_none()
+    {
+        return Err(Diag::fatal(
+            Rule::ObjectInvalid,
+            doc.get("metadata").map_or(doc.loc, |m| m.loc),
+            "this object has no 'metadata.name'",
+        )
+        .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
     }
     Ok(doc.clone())
 }

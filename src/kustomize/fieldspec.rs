@@ -74,14 +74,19 @@ pub fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::yaml::{parse, Dialect};
+    use crate::source::yaml::{Dialect, parse};
     use crate::source::{FileId, Limits};
 
     #[test]
     fn visits_through_lists_and_creates() {
-        let mut n = parse("spec:\n  containers:\n  - name: a\n  - name: b\n", FileId(0), Dialect::Yaml12, &Limits::default()).docs.remove(0);
+        let mut n =
+            parse("spec:\n  containers:\n  - name: a\n  - name: b\n", FileId(0), Dialect::Yaml12, &Limits::default())
+                .docs
+                .remove(0);
         let mut names = Vec::new();
-        visit(&mut n, &["spec", "containers", "name"], false, Loc::NONE, &mut |x| names.push(x.as_str().unwrap().to_string()));
+        visit(&mut n, &["spec", "containers", "name"], false, Loc::NONE, &mut |x| {
+            names.push(x.as_str().unwrap().to_string())
+        });
         assert_eq!(names, ["a", "b"]);
         let mut count = 0;
         visit(&mut n, &["metadata", "labels"], true, Loc::NONE, &mut |_| count += 1);

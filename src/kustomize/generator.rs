@@ -76,7 +76,8 @@ pub fn make_object(spec: &GeneratorSpec, global: &GeneratorOptions, entries: Vec
 /// Splits a `KEY=VALUE` literal; surrounding quotes on the value are removed as kustomize does.
 pub fn split_literal(lit: &str) -> Option<(String, String)> {
     let (k, v) = lit.split_once('=')?;
-    let v = if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+    let v = if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+    {
         &v[1..v.len() - 1]
     } else {
         v
@@ -103,7 +104,10 @@ pub fn parse_env_file(text: &str) -> Result<Vec<(String, String, u32)>, (u32, St
                 out.push((k.to_string(), v.to_string(), line_no));
             }
             None => {
-                return Err((line_no, format!("'{t}' has no value; fluxgate does not read values from its own environment")));
+                return Err((
+                    line_no,
+                    format!("'{t}' has no value; fluxgate does not read values from its own environment"),
+                ));
             }
         }
     }
@@ -175,7 +179,7 @@ pub fn replace_into(existing: &mut Node, new: &Node) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::yaml::{parse, Dialect};
+    use crate::source::yaml::{Dialect, parse};
     use crate::source::{FileId, Limits};
 
     fn node(text: &str) -> Node {

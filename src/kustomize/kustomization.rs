@@ -147,19 +147,58 @@ pub struct Kustomization {
 
 /// Every field kustomize accepts in a kustomization file.
 const KNOWN_FIELDS: &[&str] = &[
-    "apiVersion", "kind", "metadata", "resources", "bases", "components", "crds", "namespace",
-    "namePrefix", "nameSuffix", "commonLabels", "labels", "commonAnnotations", "images", "imageTags",
-    "replicas", "patches", "patchesStrategicMerge", "patchesJson6902", "configMapGenerator",
-    "secretGenerator", "generatorOptions", "replacements", "vars", "openapi", "configurations",
-    "sortOptions", "buildMetadata", "transformers", "generators", "validators", "helmCharts",
-    "helmGlobals", "helmChartInflationGenerator", "inventory",
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "crds",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "images",
+    "imageTags",
+    "replicas",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "replacements",
+    "vars",
+    "openapi",
+    "configurations",
+    "sortOptions",
+    "buildMetadata",
+    "transformers",
+    "generators",
+    "validators",
+    "helmCharts",
+    "helmGlobals",
+    "helmChartInflationGenerator",
+    "inventory",
 ];
 
 /// Fields that kustomize accepts but fluxgate does not render yet.
 const NOT_YET: &[&str] = &[
-    "replacements", "vars", "openapi", "configurations", "sortOptions", "buildMetadata",
-    "transformers", "generators", "validators", "helmCharts", "helmGlobals",
-    "helmChartInflationGenerator", "inventory",
+    "replacements",
+    "vars",
+    "openapi",
+    "configurations",
+    "sortOptions",
+    "buildMetadata",
+    "transformers",
+    "generators",
+    "validators",
+    "helmCharts",
+    "helmGlobals",
+    "helmChartInflationGenerator",
+    "inventory",
 ];
 
 fn invalid(loc: Loc, msg: impl Into<String>) -> Diag {
@@ -204,12 +243,8 @@ fn map<'a>(n: &'a Node, field: &str) -> Result<&'a Mapping, Diag> {
 fn check_fields(m: &Mapping, allowed: &[&str], field: &str) -> Result<(), Diag> {
     for (k, v) in m {
         if !allowed.contains(&k.as_str()) {
-            return Err(Diag::fatal(
-                Rule::KustomizationUnknownField,
-                v.loc,
-                format!("unknown field '{k}' in {field}"),
-            )
-            .help(format!("known fields: {}", allowed.join(", "))));
+            return Err(Diag::fatal(Rule::KustomizationUnknownField, v.loc, format!("unknown field '{k}' in {field}"))
+                .help(format!("known fields: {}", allowed.join(", "))));
         }
     }
     Ok(())
@@ -226,8 +261,9 @@ fn string_map(n: &Node, field: &str) -> Result<Vec<(String, Node)>, Diag> {
         .map(|(k, v)| {
             let s = match &v.value {
                 Value::Null => String::new(),
-                _ => scalar_string(v)
-                    .ok_or_else(|| invalid(v.loc, format!("'{field}.{k}' must be a string, not a {}", v.type_name())))?,
+                _ => scalar_string(v).ok_or_else(|| {
+                    invalid(v.loc, format!("'{field}.{k}' must be a string, not a {}", v.type_name()))
+                })?,
             };
             Ok((k.clone(), Node::string(s, v.loc)))
         })
@@ -259,7 +295,10 @@ fn generator_options(n: &Node, field: &str) -> Result<GeneratorOptions, Diag> {
     Ok(GeneratorOptions {
         labels: m.get("labels").map(|v| string_map(v, "labels")).transpose()?.unwrap_or_default(),
         annotations: m.get("annotations").map(|v| string_map(v, "annotations")).transpose()?.unwrap_or_default(),
-        disable_name_suffix_hash: m.get("disableNameSuffixHash").map(|v| bool_field(v, "disableNameSuffixHash")).transpose()?,
+        disable_name_suffix_hash: m
+            .get("disableNameSuffixHash")
+            .map(|v| bool_field(v, "disableNameSuffixHash"))
+            .transpose()?,
         immutable: m.get("immutable").map(|v| bool_field(v, "immutable")).transpose()?,
     })
 }
@@ -283,7 +322,12 @@ fn generator(n: &Node, is_secret: bool) -> Result<GeneratorSpec, Diag> {
             "" | "create" => Behavior::Create,
             "merge" => Behavior::Merge,
             "replace" => Behavior::Replace,
-            other => return Err(invalid(b.loc, format!("unknown generator behavior '{other}' (use create, merge or replace)"))),
+            other => {
+                return Err(invalid(
+                    b.loc,
+                    format!("unknown generator behavior '{other}' (use create, merge or replace)"),
+                ));
+            }
         },
     };
     let mut envs = m.get("envs").map(|v| string_list(v, "envs")).transpose()?.unwrap_or_default();
@@ -348,7 +392,11 @@ impl Kustomization {
         let mut k = Kustomization { dir, file, loc: doc.loc, ..Kustomization::default() };
         for (key, v) in m {
             if !KNOWN_FIELDS.contains(&key.as_str()) {
-                let mut d = Diag::fatal(Rule::KustomizationUnknownField, v.loc, format!("unknown field '{key}' in kustomization"));
+                let mut d = Diag::fatal(
+                    Rule::KustomizationUnknownField,
+                    v.loc,
+                    format!("unknown field '{key}' in kustomization"),
+                );
                 if let Some(s) = closest(key, KNOWN_FIELDS) {
                     d = d.help(format!("did you mean '{s}'?"));
                 }
@@ -392,8 +440,16 @@ impl Kustomization {
                 }
                 k.labels.push(LabelSpec {
                     pairs: im.get("pairs").map(|p| string_map(p, "pairs")).transpose()?.unwrap_or_default(),
-                    include_selectors: im.get("includeSelectors").map(|b| bool_field(b, "includeSelectors")).transpose()?.unwrap_or(false),
-                    include_templates: im.get("includeTemplates").map(|b| bool_field(b, "includeTemplates")).transpose()?.unwrap_or(false),
+                    include_selectors: im
+                        .get("includeSelectors")
+                        .map(|b| bool_field(b, "includeSelectors"))
+                        .transpose()?
+                        .unwrap_or(false),
+                    include_templates: im
+                        .get("includeTemplates")
+                        .map(|b| bool_field(b, "includeTemplates"))
+                        .transpose()?
+                        .unwrap_or(false),
                     loc: item.loc,
                 });
             }
@@ -424,11 +480,18 @@ impl Kustomization {
             for item in seq {
                 let im = map(item, "replicas")?;
                 check_fields(im, &["name", "count"], "replicas entry")?;
-                let name = im.get("name").map(|x| string(x, "name")).transpose()?.ok_or_else(|| invalid(item.loc, "replicas entry has no 'name'"))?;
+                let name = im
+                    .get("name")
+                    .map(|x| string(x, "name"))
+                    .transpose()?
+                    .ok_or_else(|| invalid(item.loc, "replicas entry has no 'name'"))?;
                 let count_node = im.get("count").ok_or_else(|| invalid(item.loc, "replicas entry has no 'count'"))?;
-                let count = count_node
-                    .as_i64()
-                    .ok_or_else(|| invalid(count_node.loc, format!("replicas 'count' must be an integer, not a {}", count_node.type_name())))?;
+                let count = count_node.as_i64().ok_or_else(|| {
+                    invalid(
+                        count_node.loc,
+                        format!("replicas 'count' must be an integer, not a {}", count_node.type_name()),
+                    )
+                })?;
                 k.replicas.push(ReplicaSpec { name: name.value, count, loc: item.loc });
             }
         }
@@ -449,7 +512,14 @@ impl Kustomization {
                     Value::Map(_) => PatchSource::Node(item.clone()),
                     _ => return Err(invalid(item.loc, "a patchesStrategicMerge entry must be a file path or a patch")),
                 };
-                k.patches.push(PatchSpec { source, target: None, kind: PatchKind::LegacyStrategicMerge, allow_name_change: false, allow_kind_change: false, loc: item.loc });
+                k.patches.push(PatchSpec {
+                    source,
+                    target: None,
+                    kind: PatchKind::LegacyStrategicMerge,
+                    allow_name_change: false,
+                    allow_kind_change: false,
+                    loc: item.loc,
+                });
             }
         }
         if let Some(v) = m.get("patchesJson6902").filter(|v| !v.is_null()) {
@@ -505,7 +575,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::yaml::{parse, Dialect};
+    use crate::source::yaml::{Dialect, parse};
     use crate::source::{FileId, Limits};
 
     fn k(text: &str) -> Result<Kustomization, Diag> {

@@ -37,7 +37,11 @@ impl LabelSelector {
                     .strip_suffix(')')
                     .ok_or_else(|| format!("missing ')' in '{p}'"))?;
                 let vals = rest.split(',').map(|v| v.trim().to_string()).collect();
-                reqs.push(if words[1] == "in" { Req::In(words[0].into(), vals) } else { Req::NotIn(words[0].into(), vals) });
+                reqs.push(if words[1] == "in" {
+                    Req::In(words[0].into(), vals)
+                } else {
+                    Req::NotIn(words[0].into(), vals)
+                });
             } else if let Some((k, v)) = p.split_once("!=") {
                 reqs.push(Req::NotEq(k.trim().into(), v.trim().into()));
             } else if let Some((k, v)) = p.split_once("==").or_else(|| p.split_once('=')) {

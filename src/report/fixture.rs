@@ -15,34 +15,17 @@ pub struct FakeSource(pub HashMap<&'static str, &'static str>);
 impl SourceText for FakeSource {
     fn line(&self, file: &str, line: u32) -> Option<String> {
         let text = self.0.get(file)?;
-        text.lines()
-            .nth(line.checked_sub(1)? as usize)
-            .map(str::to_owned)
+        text.lines().nth(line.checked_sub(1)? as usize).map(str::to_owned)
     }
 }
 
 pub fn source() -> FakeSource {
     FakeSource(HashMap::from([
-        (
-            "apps/base/deploy.yaml",
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n",
-        ),
-        (
-            "apps/base/patch.yaml",
-            "spec:\n  template:\n    spec:\n      containers: oops\n",
-        ),
-        (
-            "apps/base/settings.yaml",
-            "apiVersion: v1\nkind: ConfigMap\n",
-        ),
-        (
-            "apps/broken/kustomization.yaml",
-            "resources:\n  - a.yaml\n  - [b.yaml\n",
-        ),
-        (
-            "clusters/prod/evil.yaml",
-            "kind: Evil\nmetadata:\n  name: \"<script>]]>\\u0001\"\n",
-        ),
+        ("apps/base/deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"),
+        ("apps/base/patch.yaml", "spec:\n  template:\n    spec:\n      containers: oops\n"),
+        ("apps/base/settings.yaml", "apiVersion: v1\nkind: ConfigMap\n"),
+        ("apps/broken/kustomization.yaml", "resources:\n  - a.yaml\n  - [b.yaml\n"),
+        ("clusters/prod/evil.yaml", "kind: Evil\nmetadata:\n  name: \"<script>]]>\\u0001\"\n"),
     ]))
 }
 
@@ -56,11 +39,7 @@ pub fn obj(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -
 }
 
 fn loc(file: &str, line: u32, column: u32) -> Option<Location> {
-    Some(Location {
-        file: file.into(),
-        line,
-        column,
-    })
+    Some(Location { file: file.into(), line, column })
 }
 
 pub fn web() -> ObjectRef {
@@ -72,12 +51,7 @@ pub fn settings() -> ObjectRef {
 }
 
 pub fn podinfo() -> ObjectRef {
-    obj(
-        "helm.toolkit.fluxcd.io/v2",
-        "HelmRelease",
-        Some("podinfo"),
-        "podinfo",
-    )
+    obj("helm.toolkit.fluxcd.io/v2", "HelmRelease", Some("podinfo"), "podinfo")
 }
 
 pub fn evil() -> ObjectRef {
@@ -122,53 +96,41 @@ pub fn report() -> RunReport {
         .at(loc("clusters/prod/evil.yaml", 1, 1));
     suppressed_warning.suppressed = Some("config".into());
     let findings = vec![
-        Finding::new(
-            Rule::PatchFailed,
-            "cannot apply patch: containers must be a list",
-        )
-        .entry_point("apps/base")
-        .object(Some(web()))
-        .at(loc("apps/base/patch.yaml", 4, 19))
-        .help("write `containers:` as a list of maps"),
-        Finding::new(
-            Rule::DuplicateObject,
-            "Deployment default/web is defined twice",
-        )
-        .entry_point("apps/base")
-        .object(Some(web()))
-        .at(loc("apps/base/deploy.yaml", 1, 1))
-        .help("remove one of the definitions"),
+        Finding::new(Rule::PatchFailed, "cannot apply patch: containers must be a list")
+            .entry_point("apps/base")
+            .object(Some(web()))
+            .at(loc("apps/base/patch.yaml", 4, 19))
+            .help("write `containers:` as a list of maps"),
+        Finding::new(Rule::DuplicateObject, "Deployment default/web is defined twice")
+            .entry_point("apps/base")
+            .object(Some(web()))
+            .at(loc("apps/base/deploy.yaml", 1, 1))
+            .help("remove one of the definitions"),
         Finding::new(Rule::SchemaMissing, "no schema for ConfigMap settings.v2")
             .entry_point("apps/base")
             .object(Some(settings()))
             .at(loc("apps/base/settings.yaml", 2, 7)),
         suppressed_error,
-        Finding::new(
-            Rule::UnknownKind,
-            format!("unknown kind Evil for object {HOSTILE}"),
-        )
-        .entry_point("clusters/prod/podinfo.v2")
-        .object(Some(evil()))
-        .at(loc("clusters/prod/evil.yaml", 3, 9))
-        .help(format!("check the apiVersion of {HOSTILE}")),
+        Finding::new(Rule::UnknownKind, format!("unknown kind Evil for object {HOSTILE}"))
+            .entry_point("clusters/prod/podinfo.v2")
+            .object(Some(evil()))
+            .at(loc("clusters/prod/evil.yaml", 3, 9))
+            .help(format!("check the apiVersion of {HOSTILE}")),
         suppressed_warning,
-        Finding::new(Rule::YamlSyntax, "unterminated flow sequence")
-            .entry_point("apps/broken")
-            .at(loc("apps/broken/kustomization.yaml", 3, 5)),
-        Finding::new(Rule::InternalError, "render aborted")
-            .entry_point("apps/broken")
-            .help("report this as a bug"),
-        Finding::new(
-            Rule::PathOutsideRoot,
-            "path '../secrets' leaves the repository root",
-        )
-        .at(loc("stray/kustomization.yaml", 2, 5)),
+        Finding::new(Rule::YamlSyntax, "unterminated flow sequence").entry_point("apps/broken").at(loc(
+            "apps/broken/kustomization.yaml",
+            3,
+            5,
+        )),
+        Finding::new(Rule::InternalError, "render aborted").entry_point("apps/broken").help("report this as a bug"),
+        Finding::new(Rule::PathOutsideRoot, "path '../secrets' leaves the repository root").at(loc(
+            "stray/kustomization.yaml",
+            2,
+            5,
+        )),
         Finding {
             severity: Severity::Warning,
-            ..Finding::new(
-                Rule::InternalError,
-                "--kube-version 1.99 is not known; using 1.37",
-            )
+            ..Finding::new(Rule::InternalError, "--kube-version 1.99 is not known; using 1.37")
         },
     ];
     RunReport::new(entry_points, findings)

@@ -52,23 +52,12 @@ mod tests {
     #[test]
     fn exact_contract_keys() {
         let (text, v) = json(&fixture::report());
-        assert!(
-            text.ends_with("}\n") && text.starts_with("{\n  \"version\": 1,\n"),
-            "{text}"
-        );
+        assert!(text.ends_with("}\n") && text.starts_with("{\n  \"version\": 1,\n"), "{text}");
         assert_eq!(keys(&v), ["entry_points", "findings", "summary", "version"]);
         assert_eq!(v["version"], 1);
         assert_eq!(
             keys(&v["summary"]),
-            [
-                "entry_points",
-                "entry_points_failed",
-                "errors",
-                "infos",
-                "objects",
-                "suppressed",
-                "warnings"
-            ]
+            ["entry_points", "entry_points_failed", "errors", "infos", "objects", "suppressed", "warnings"]
         );
         assert_eq!(v["summary"]["errors"], 6);
         assert_eq!(v["summary"]["warnings"], 2);
@@ -82,15 +71,7 @@ mod tests {
 
         let findings = v["findings"].as_array().unwrap();
         assert_eq!(findings.len(), 10);
-        let contract = [
-            "entry_point",
-            "help",
-            "location",
-            "message",
-            "object",
-            "rule",
-            "severity",
-        ];
+        let contract = ["entry_point", "help", "location", "message", "object", "rule", "severity"];
         for f in findings {
             let mut expected = contract.to_vec();
             if f.get("suppressed").is_some() {
@@ -101,22 +82,13 @@ mod tests {
             assert_eq!(keys(f), expected, "{f}");
             assert!(["error", "warning", "info"].contains(&f["severity"].as_str().unwrap()));
             if !f["object"].is_null() {
-                assert_eq!(
-                    keys(&f["object"]),
-                    ["apiVersion", "kind", "name", "namespace"]
-                );
+                assert_eq!(keys(&f["object"]), ["apiVersion", "kind", "name", "namespace"]);
             }
             if !f["location"].is_null() {
                 assert_eq!(keys(&f["location"]), ["column", "file", "line"]);
             }
         }
-        assert_eq!(
-            findings
-                .iter()
-                .filter(|f| f.get("suppressed").is_some())
-                .count(),
-            2
-        );
+        assert_eq!(findings.iter().filter(|f| f.get("suppressed").is_some()).count(), 2);
     }
 
     #[test]
@@ -128,23 +100,14 @@ mod tests {
         assert!(no_ep["entry_point"].is_null() && no_ep["object"].is_null());
         assert!(no_ep["location"].is_null() && no_ep["help"].is_null());
         assert_eq!(no_ep["severity"], "warning");
-        let dup = findings
-            .iter()
-            .find(|f| f["rule"] == "duplicate-object")
-            .unwrap();
+        let dup = findings.iter().find(|f| f["rule"] == "duplicate-object").unwrap();
         assert_eq!(
             dup["object"],
             serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "default", "name": "web"})
         );
-        assert_eq!(
-            dup["location"],
-            serde_json::json!({"file": "apps/base/deploy.yaml", "line": 1, "column": 1})
-        );
+        assert_eq!(dup["location"], serde_json::json!({"file": "apps/base/deploy.yaml", "line": 1, "column": 1}));
         assert_eq!(dup["help"], "remove one of the definitions");
-        let evil = findings
-            .iter()
-            .find(|f| f["rule"] == "unknown-kind" && f.get("suppressed").is_none())
-            .unwrap();
+        let evil = findings.iter().find(|f| f["rule"] == "unknown-kind" && f.get("suppressed").is_none()).unwrap();
         assert_eq!(evil["object"]["name"], fixture::HOSTILE);
         assert!(evil["object"]["namespace"].is_null());
     }

@@ -36,31 +36,16 @@ pub const RUN_SUITE: &str = "fluxgate";
 pub const RENDER_CASE: &str = "render";
 
 /// Writes `report` as a JUnit XML document (`<testsuites name="fluxgate">`).
-pub fn write_junit(
-    report: &RunReport,
-    src: &dyn SourceText,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+pub fn write_junit(report: &RunReport, src: &dyn SourceText, out: &mut dyn Write) -> io::Result<()> {
     let renderer = Renderer::plain();
     let mut by_entry_point: BTreeMap<Option<&str>, Vec<&Finding>> = BTreeMap::new();
     for f in &report.findings {
-        by_entry_point
-            .entry(f.entry_point.as_deref())
-            .or_default()
-            .push(f);
+        by_entry_point.entry(f.entry_point.as_deref()).or_default().push(f);
     }
     let mut junit = Report::new(RUN_SUITE);
     for ep in &report.entry_points {
-        let findings = by_entry_point
-            .remove(&Some(ep.name.as_str()))
-            .unwrap_or_default();
-        junit.add_test_suite(entry_point_suite(
-            &ep.name,
-            Some(ep),
-            &findings,
-            &renderer,
-            src,
-        ));
+        let findings = by_entry_point.remove(&Some(ep.name.as_str())).unwrap_or_default();
+        junit.add_test_suite(entry_point_suite(&ep.name, Some(ep), &findings, &renderer, src));
     }
     // Findings naming an entry point the report does not list still get a suite of their own.
     let run_findings = by_entry_point.remove(&None);
@@ -102,13 +87,7 @@ fn entry_point_suite(
         cases.entry(case).or_default().push(f);
     }
     let render_failed = ep.is_some_and(|e| !e.rendered);
-    build_suite(
-        name,
-        cases.into_iter().collect(),
-        render_failed,
-        renderer,
-        src,
-    )
+    build_suite(name, cases.into_iter().collect(), render_failed, renderer, src)
 }
 
 fn run_suite(findings: &[&Finding], renderer: &Renderer, src: &dyn SourceText) -> TestSuite {
@@ -150,15 +129,11 @@ fn build_suite(
             n += 1;
             test_name = format!("{base}_{n}");
         }
-        let forced =
-            (case == Case::Render && render_failed).then_some("the entry point failed to render");
+        let forced = (case == Case::Render && render_failed).then_some("the entry point failed to render");
         let mut test = TestCase::new(test_name, status(&findings, forced, renderer, src));
-        test.set_classname(classname.clone())
-            .set_time(Duration::ZERO);
+        test.set_classname(classname.clone()).set_time(Duration::ZERO);
         let passing_text = findings.iter().any(|f| f.suppressed.is_none())
-            && !findings
-                .iter()
-                .any(|f| f.suppressed.is_none() && f.severity == Severity::Error)
+            && !findings.iter().any(|f| f.suppressed.is_none() && f.severity == Severity::Error)
             && forced.is_none();
         if passing_text {
             test.set_system_out(body(&findings, renderer, src));
@@ -169,15 +144,8 @@ fn build_suite(
 }
 
 /// Failure (any unsuppressed error, or `forced`), skipped (only suppressed findings), or success.
-fn status(
-    findings: &[&Finding],
-    forced: Option<&str>,
-    renderer: &Renderer,
-    src: &dyn SourceText,
-) -> TestCaseStatus {
-    let first_error = findings
-        .iter()
-        .find(|f| f.suppressed.is_none() && f.severity == Severity::Error);
+fn status(findings: &[&Finding], forced: Option<&str>, renderer: &Renderer, src: &dyn SourceText) -> TestCaseStatus {
+    let first_error = findings.iter().find(|f| f.suppressed.is_none() && f.severity == Severity::Error);
     if let Some(first) = first_error {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
         status
@@ -194,10 +162,7 @@ fn status(
         }
         return status;
     }
-    if let Some(first) = findings
-        .first()
-        .filter(|_| findings.iter().all(|f| f.suppressed.is_some()))
-    {
+    if let Some(first) = findings.first().filter(|_| findings.iter().all(|f| f.suppressed.is_some())) {
         let mut status = TestCaseStatus::skipped();
         let reason = first.suppressed.as_deref().unwrap_or_default();
         status
@@ -211,13 +176,8 @@ fn status(
 
 /// Every finding in terminal style, unsuppressed ones first, separated by blank lines.
 fn body(findings: &[&Finding], renderer: &Renderer, src: &dyn SourceText) -> String {
-    let (active, suppressed): (Vec<&&Finding>, Vec<&&Finding>) =
-        findings.iter().partition(|f| f.suppressed.is_none());
-    let blocks: Vec<String> = active
-        .iter()
-        .chain(&suppressed)
-        .map(|f| render_finding(renderer, f, src))
-        .collect();
+    let (active, suppressed): (Vec<&&Finding>, Vec<&&Finding>) = findings.iter().partition(|f| f.suppressed.is_none());
+    let blocks: Vec<String> = active.iter().chain(&suppressed).map(|f| render_finding(renderer, f, src)).collect();
     xml_text(&(blocks.join("\n\n") + "\n"))
 }
 
@@ -263,11 +223,7 @@ mod tests {
     fn attr(e: &quick_xml::events::BytesStart, key: &str) -> String {
         e.try_get_attribute(key)
             .unwrap()
-            .map(|a| {
-                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .unwrap()
-                    .into_owned()
-            })
+            .map(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).unwrap().into_owned())
             .unwrap_or_default()
     }
 
@@ -358,56 +314,24 @@ mod tests {
         );
         let names: Vec<(&str, &str, &str, Option<&str>)> = cases
             .iter()
-            .map(|c| {
-                (
-                    c.suite.as_str(),
-                    c.classname.as_str(),
-                    c.name.as_str(),
-                    c.status.as_deref(),
-                )
-            })
+            .map(|c| (c.suite.as_str(), c.classname.as_str(), c.name.as_str(), c.status.as_deref()))
             .collect();
         assert_eq!(
             names,
             [
                 ("apps/base", "apps/base", "render", None),
-                (
-                    "apps/base",
-                    "apps/base",
-                    "ConfigMap/default/settings_v2",
-                    None
-                ),
-                (
-                    "apps/base",
-                    "apps/base",
-                    "Deployment/default/web",
-                    Some("failure")
-                ),
+                ("apps/base", "apps/base", "ConfigMap/default/settings_v2", None),
+                ("apps/base", "apps/base", "Deployment/default/web", Some("failure")),
                 ("apps/broken", "apps/broken", "render", Some("failure")),
-                (
-                    "clusters/prod/podinfo.v2",
-                    "clusters/prod/podinfo_v2",
-                    "render",
-                    None
-                ),
+                ("clusters/prod/podinfo.v2", "clusters/prod/podinfo_v2", "render", None),
                 (
                     "clusters/prod/podinfo.v2",
                     "clusters/prod/podinfo_v2",
                     "HelmRelease/podinfo/podinfo",
                     Some("skipped")
                 ),
-                (
-                    "clusters/prod/podinfo.v2",
-                    "clusters/prod/podinfo_v2",
-                    "Evil/_/<script>]]>",
-                    Some("failure")
-                ),
-                (
-                    "fluxgate",
-                    "fluxgate",
-                    "stray/kustomization_yaml",
-                    Some("failure")
-                ),
+                ("clusters/prod/podinfo.v2", "clusters/prod/podinfo_v2", "Evil/_/<script>]]>", Some("failure")),
+                ("fluxgate", "fluxgate", "stray/kustomization_yaml", Some("failure")),
                 ("fluxgate", "fluxgate", "run", None),
             ]
         );
@@ -419,74 +343,43 @@ mod tests {
     #[test]
     fn one_failure_holds_every_finding_of_the_object() {
         let (_, cases) = parse(&xml(&fixture::report()));
-        let web = cases
-            .iter()
-            .find(|c| c.name == "Deployment/default/web")
-            .unwrap();
+        let web = cases.iter().find(|c| c.name == "Deployment/default/web").unwrap();
         // Findings are in report order: deploy.yaml sorts before patch.yaml.
         assert_eq!(web.message, "Deployment default/web is defined twice");
         assert_eq!(web.ty, "duplicate-object");
-        assert!(web.text.starts_with("error[duplicate-object]: Deployment default/web is defined twice\n --> apps/base/deploy.yaml:1:1\n"), "{}", web.text);
+        assert!(
+            web.text.starts_with(
+                "error[duplicate-object]: Deployment default/web is defined twice\n --> apps/base/deploy.yaml:1:1\n"
+            ),
+            "{}",
+            web.text
+        );
         assert!(web.text.contains("error[patch-failed]: cannot apply patch"));
-        assert!(
-            web.text
-                .contains("  = help: write `containers:` as a list of maps\n")
-        );
-        assert!(
-            web.text
-                .contains("4 |       containers: oops\n  |                   ^^^^\n")
-        );
+        assert!(web.text.contains("  = help: write `containers:` as a list of maps\n"));
+        assert!(web.text.contains("4 |       containers: oops\n  |                   ^^^^\n"));
 
         let broken = cases.iter().find(|c| c.suite == "apps/broken").unwrap();
         assert_eq!(broken.ty, "internal-error");
-        assert!(
-            broken
-                .text
-                .contains("error[yaml-syntax]: unterminated flow sequence")
-        );
+        assert!(broken.text.contains("error[yaml-syntax]: unterminated flow sequence"));
 
-        let settings = cases
-            .iter()
-            .find(|c| c.name.starts_with("ConfigMap"))
-            .unwrap();
+        let settings = cases.iter().find(|c| c.name.starts_with("ConfigMap")).unwrap();
         assert!(settings.system_out.contains("warning[schema-missing]"));
-        assert!(
-            settings
-                .system_out
-                .contains("object ConfigMap/default/settings.v2"),
-            "real name in text"
-        );
+        assert!(settings.system_out.contains("object ConfigMap/default/settings.v2"), "real name in text");
 
-        let helm = cases
-            .iter()
-            .find(|c| c.name.starts_with("HelmRelease"))
-            .unwrap();
-        assert_eq!(
-            helm.message,
-            "suppressed: annotation fluxgate.io/ignore: CRD installed later"
-        );
+        let helm = cases.iter().find(|c| c.name.starts_with("HelmRelease")).unwrap();
+        assert_eq!(helm.message, "suppressed: annotation fluxgate.io/ignore: CRD installed later");
         assert!(helm.text.contains("= note: suppressed: annotation"));
 
         let evil = cases.iter().find(|c| c.name.starts_with("Evil")).unwrap();
         assert_eq!(evil.ty, "unknown-kind");
         assert!(evil.text.contains("error[unknown-kind]"));
-        assert!(
-            evil.text
-                .contains("warning[schema-missing]: no schema for Evil"),
-            "suppressed listed"
-        );
+        assert!(evil.text.contains("warning[schema-missing]: no schema for Evil"), "suppressed listed");
         assert!(evil.text.contains("= note: suppressed: config"));
         assert!(evil.text.find("unknown-kind") < evil.text.find("schema-missing"));
-        assert!(
-            evil.text.contains("entry point clusters/prod/podinfo.v2"),
-            "real name in text"
-        );
+        assert!(evil.text.contains("entry point clusters/prod/podinfo.v2"), "real name in text");
 
         let run = cases.iter().find(|c| c.name == "run").unwrap();
-        assert!(
-            run.system_out
-                .contains("warning[internal-error]: --kube-version 1.99")
-        );
+        assert!(run.system_out.contains("warning[internal-error]: --kube-version 1.99"));
     }
 
     #[test]
@@ -514,16 +407,7 @@ mod tests {
         assert_eq!(suites[0].0, "a.b/<x>]]>\"'&");
         assert_eq!(cases[0].classname, "a_b/<x>]]>\"'&");
         let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "render",
-                "Evil/_/<script>]]>",
-                "Evil/_/<script>]]>_2",
-                "A/_/x_y",
-                "A/_/x_y_2"
-            ]
-        );
+        assert_eq!(names, ["render", "Evil/_/<script>]]>", "Evil/_/<script>]]>_2", "A/_/x_y", "A/_/x_y_2"]);
         assert_eq!(cases[0].status.as_deref(), Some("failure"));
         assert_eq!(cases[0].message, "the entry point failed to render");
     }

@@ -19,9 +19,7 @@ use std::io::{self, Write};
 use std::ops::Range;
 
 use annotate_snippets::renderer::{AnsiColor, Effects, Style};
-use annotate_snippets::{
-    AnnotationKind, Group, Level, Origin, Renderer, Snippet, normalize_untrusted_str,
-};
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet, normalize_untrusted_str};
 
 use super::{RunReport, SourceText};
 use crate::finding::{Finding, Severity};
@@ -29,31 +27,15 @@ use crate::finding::{Finding, Severity};
 /// Writes every unsuppressed finding of `report` in compiler style, a count of suppressed
 /// findings, and a summary line. ANSI colour only when `color` is true (the caller decides from
 /// TTY and `NO_COLOR`).
-pub fn write_terminal(
-    report: &RunReport,
-    src: &dyn SourceText,
-    color: bool,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let renderer = if color {
-        Renderer::styled()
-    } else {
-        Renderer::plain()
-    };
+pub fn write_terminal(report: &RunReport, src: &dyn SourceText, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
     for f in report.findings.iter().filter(|f| f.suppressed.is_none()) {
         writeln!(out, "{}\n", render_finding(&renderer, f, src))?;
     }
     let s = &report.summary;
     if s.suppressed > 0 {
-        let line = format!(
-            "{} suppressed (not shown; see the JSON or JUnit report)",
-            plural(s.suppressed, "finding")
-        );
-        writeln!(
-            out,
-            "{}",
-            paint(color, Style::new().effects(Effects::DIMMED), &line)
-        )?;
+        let line = format!("{} suppressed (not shown; see the JSON or JUnit report)", plural(s.suppressed, "finding"));
+        writeln!(out, "{}", paint(color, Style::new().effects(Effects::DIMMED), &line))?;
     }
     let mut entry_points = plural(s.entry_points, "entry point");
     if s.entry_points_failed > 0 {
@@ -64,34 +46,13 @@ pub fn write_terminal(
     let warnings = plural(s.warnings, "warning");
     let mut counts = format!(
         "{}, {}",
-        if s.errors > 0 {
-            paint(
-                color,
-                bold.fg_color(Some(AnsiColor::BrightRed.into())),
-                &errors,
-            )
-        } else {
-            errors
-        },
-        if s.warnings > 0 {
-            paint(
-                color,
-                bold.fg_color(Some(AnsiColor::Yellow.into())),
-                &warnings,
-            )
-        } else {
-            warnings
-        },
+        if s.errors > 0 { paint(color, bold.fg_color(Some(AnsiColor::BrightRed.into())), &errors,) } else { errors },
+        if s.warnings > 0 { paint(color, bold.fg_color(Some(AnsiColor::Yellow.into())), &warnings,) } else { warnings },
     );
     if s.infos > 0 {
         counts.push_str(&format!(", {} info", s.infos));
     }
-    writeln!(
-        out,
-        "{}: {entry_points}, {}: {counts}",
-        paint(color, bold, "fluxgate"),
-        plural(s.objects, "object")
-    )
+    writeln!(out, "{}: {entry_points}, {}: {counts}", paint(color, bold, "fluxgate"), plural(s.objects, "object"))
 }
 
 /// Renders one finding as a compiler-style block (no trailing newline). Shared with the JUnit
@@ -107,10 +68,7 @@ pub(crate) fn render_finding(renderer: &Renderer, f: &Finding, src: &dyn SourceT
         // The snippet normalises its own text and keeps the span right; only C1 is ours to do.
         let line_text = src.line(&loc.file, loc.line).map(|t| replace_c1(&t));
         let file = clean(&loc.file);
-        match line_text
-            .as_deref()
-            .and_then(|t| underline(t, loc.column).map(|r| (t, r)))
-        {
+        match line_text.as_deref().and_then(|t| underline(t, loc.column).map(|r| (t, r))) {
             Some((text, span)) => {
                 group = group.element(
                     Snippet::source(text.to_owned())
@@ -121,11 +79,7 @@ pub(crate) fn render_finding(renderer: &Renderer, f: &Finding, src: &dyn SourceT
             }
             // No text for that line (file gone, or it changed): still say where.
             None => {
-                group = group.element(
-                    Origin::path(file)
-                        .line(loc.line as usize)
-                        .char_column(loc.column as usize),
-                );
+                group = group.element(Origin::path(file).line(loc.line as usize).char_column(loc.column as usize));
             }
         }
     }
@@ -181,19 +135,11 @@ fn replace_c1(s: &str) -> String {
 
 /// `1 error`, `2 errors`.
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
 fn paint(color: bool, style: Style, text: &str) -> String {
-    if color {
-        format!("{style}{text}{style:#}")
-    } else {
-        text.to_owned()
-    }
+    if color { format!("{style}{text}{style:#}") } else { text.to_owned() }
 }
 
 #[cfg(test)]
@@ -295,10 +241,7 @@ fluxgate: 3 entry points (1 failed to render), 4 objects: 6 errors, 2 warnings
         let one = RunReport::new(vec![ep.clone()], vec![warn, err]);
         assert!(plain(&one).ends_with("\nfluxgate: 1 entry point, 1 object: 1 error, 1 warning\n"));
         let empty = RunReport::new(vec![], vec![]);
-        assert_eq!(
-            plain(&empty),
-            "fluxgate: 0 entry points, 0 objects: 0 errors, 0 warnings\n"
-        );
+        assert_eq!(plain(&empty), "fluxgate: 0 entry points, 0 objects: 0 errors, 0 warnings\n");
     }
 
     #[test]
@@ -317,26 +260,13 @@ fluxgate: 3 entry points (1 failed to render), 4 objects: 6 errors, 2 warnings
         let f = Finding::new(crate::rules::Rule::ObjectInvalid, nasty)
             .help(nasty)
             .entry_point(nasty)
-            .at(Some(crate::finding::Location {
-                file: "x.yaml".into(),
-                line: 1,
-                column: 1,
-            }));
+            .at(Some(crate::finding::Location { file: "x.yaml".into(), line: 1, column: 1 }));
         let src = fixture::FakeSource([("x.yaml", "a\u{9b}2Jc: \u{1b}[0m")].into());
         let text = render_finding(&Renderer::plain(), &f, &src);
-        assert!(
-            !text.chars().any(|c| c.is_control() && c != '\n'),
-            "{text:?}"
-        );
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
         assert!(!text.contains('\u{202e}'));
-        assert!(
-            text.starts_with("error[object-invalid]: a␛[31mb\u{fffd}2Jc\u{fffd}d␇\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("1 | a\u{fffd}2Jc: ␛[0m\n  | ^^^^^^^^^^^\n"),
-            "{text}"
-        );
+        assert!(text.starts_with("error[object-invalid]: a␛[31mb\u{fffd}2Jc\u{fffd}d␇\n"), "{text}");
+        assert!(text.contains("1 | a\u{fffd}2Jc: ␛[0m\n  | ^^^^^^^^^^^\n"), "{text}");
     }
 
     #[test]

@@ -196,7 +196,11 @@ impl Repo {
             return Err(ReadError::Io(p.to_string(), "is a directory".into()));
         }
         if meta.len() > self.limits.max_file_bytes {
-            return Err(ReadError::TooLarge { path: p.to_string(), size: meta.len(), limit: self.limits.max_file_bytes });
+            return Err(ReadError::TooLarge {
+                path: p.to_string(),
+                size: meta.len(),
+                limit: self.limits.max_file_bytes,
+            });
         }
         let bytes = std::fs::read(&c).map_err(|e| ReadError::Io(p.to_string(), e.to_string()))?;
         String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8(p.to_string()))

@@ -46,7 +46,8 @@ pub struct Parsed {
 /// Parses `text` (from file `file`) into documents. Empty and null documents are dropped, as
 /// kustomize drops them.
 pub fn parse(text: &str, file: FileId, dialect: Dialect, limits: &Limits) -> Parsed {
-    let mut b = Builder { file, dialect, limits, stack: Vec::new(), anchors: HashMap::new(), expanded: 0, docs: Vec::new() };
+    let mut b =
+        Builder { file, dialect, limits, stack: Vec::new(), anchors: HashMap::new(), expanded: 0, docs: Vec::new() };
     match b.run(text) {
         Ok(()) => Parsed { docs: b.docs, error: None },
         Err(e) => Parsed { docs: b.docs, error: Some(e) },
@@ -147,7 +148,13 @@ impl Builder<'_> {
                 }
                 Event::MappingStart(anchor, _) => {
                     self.check_depth(loc)?;
-                    self.stack.push(Frame::Map { entries: Mapping::new(), merges: Vec::new(), pending_key: None, loc, anchor });
+                    self.stack.push(Frame::Map {
+                        entries: Mapping::new(),
+                        merges: Vec::new(),
+                        pending_key: None,
+                        loc,
+                        anchor,
+                    });
                 }
                 Event::SequenceEnd => {
                     if let Some(Frame::Seq { items, loc, anchor }) = self.stack.pop() {

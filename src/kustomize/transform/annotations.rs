@@ -1,6 +1,6 @@
 //! `commonAnnotations`: metadata annotations everywhere and on pod templates.
 
-use crate::kustomize::fieldspec::{fs, split, FieldSpec};
+use crate::kustomize::fieldspec::{FieldSpec, fs, split};
 use crate::kustomize::resource::Resource;
 use crate::kustomize::transform::labels::set_pairs;
 use crate::source::{Loc, Node};

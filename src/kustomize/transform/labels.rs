@@ -1,7 +1,7 @@
 //! `commonLabels` and `labels`: metadata labels everywhere, and (as configured) selectors and
 //! pod templates, with the field specs kustomize uses.
 
-use crate::kustomize::fieldspec::{fs, split, visit, FieldSpec};
+use crate::kustomize::fieldspec::{FieldSpec, fs, split, visit};
 use crate::kustomize::kustomization::LabelSpec;
 use crate::kustomize::resource::Resource;
 use crate::source::Node;

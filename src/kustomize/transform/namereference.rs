@@ -139,10 +139,8 @@ fn fix(holder: &mut Node, field: &str, spec: &Ref, renamed: &[Renamed], referrer
     // A subject names its namespace explicitly; other references live in the referrer's.
     let explicit_ns = holder.str_at(&["namespace"]).map(str::to_string);
     let want_ns = explicit_ns.clone().unwrap_or_else(|| referrer_ns.to_string());
-    let candidates: Vec<&Renamed> = renamed
-        .iter()
-        .filter(|c| c.kind == spec.referred && c.previous.iter().any(|(n, _)| *n == old))
-        .collect();
+    let candidates: Vec<&Renamed> =
+        renamed.iter().filter(|c| c.kind == spec.referred && c.previous.iter().any(|(n, _)| *n == old)).collect();
     let chosen = candidates
         .iter()
         .find(|c| c.previous.iter().any(|(n, pns)| *n == old && *pns == want_ns))

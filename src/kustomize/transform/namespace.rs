@@ -1,7 +1,7 @@
 //! `namespace:`: moves every namespaced object into the namespace. References to moved
 //! ServiceAccounts (RoleBinding subjects) follow via name references.
 
-use crate::kustomize::resource::{is_cluster_scoped, Resource};
+use crate::kustomize::resource::{Resource, is_cluster_scoped};
 use crate::source::{Loc, Node};
 
 /// Sets `metadata.namespace` on every namespaced object.
