@@ -1,8 +1,12 @@
 //! fluxgate: the merge gate of a GitOps repository. Renders every kustomize overlay and Flux
 //! entry point natively, checks what it renders, and reports findings.
 
+pub mod check;
+pub mod config;
+pub mod discover;
 pub mod finding;
 pub mod kustomize;
 pub mod report;
 pub mod rules;
+pub mod run;
 pub mod source;

@@ -1,1 +1,246 @@
-fn main() {}
+//! The `fluxgate` command line: parses flags, calls the library, maps the outcome to an exit
+//! code (0 clean, 1 error findings, 2 fluxgate could not run).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use fluxgate::config::{self, Config};
+use fluxgate::finding::Severity;
+use fluxgate::kustomize::build::{Engine, LoadRestrictor};
+use fluxgate::report::{json, junit, terminal};
+use fluxgate::rules::Rule;
+use fluxgate::source::{emit, Repo};
+
+/// The merge gate of a Flux GitOps repository: renders every kustomize overlay natively and
+/// checks what it renders.
+#[derive(Parser)]
+#[command(name = "fluxgate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render and check every kustomize overlay of a repository.
+    Validate(ValidateArgs),
+    /// Print the rendered YAML of one kustomize directory, like `kustomize build DIR`.
+    Render(RenderArgs),
+    /// List every rule with its id, default severity and summary.
+    Rules,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Compiler-style report for people.
+    Text,
+    /// One JSON document (see the README for its fields).
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum FailOn {
+    Error,
+    Warning,
+}
+
+#[derive(clap::Args)]
+struct ValidateArgs {
+    /// Repository root (default: the current directory).
+    #[arg(default_value = ".")]
+    root: PathBuf,
+    /// Format of the report on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Also write a JUnit XML report to this file (TeamCity's XML Report Processing reads it).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write the JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Skip paths matching this glob (relative to the root); repeatable. Adds to the config's `ignore`.
+    #[arg(long, value_name = "GLOB")]
+    ignore: Vec<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Lowest severity that fails the run (exit code 1).
+    #[arg(long, value_enum, default_value = "error")]
+    fail_on: FailOn,
+    /// When to colour the terminal report.
+    #[arg(long, value_enum, default_value = "auto")]
+    color: ColorChoice,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Restrictor {
+    #[value(name = "LoadRestrictionsRootOnly")]
+    RootOnly,
+    #[value(name = "LoadRestrictionsNone")]
+    None,
+}
+
+#[derive(clap::Args)]
+struct RenderArgs {
+    /// The kustomization directory.
+    dir: PathBuf,
+    /// Which files a kustomization may read (kustomize's flag and default). Nothing outside
+    /// the repository root is read either way.
+    #[arg(long, value_enum, default_value = "LoadRestrictionsRootOnly")]
+    load_restrictor: Restrictor,
+    /// The repository root, which bounds what may be read (default: the enclosing git
+    /// repository, else the directory itself).
+    #[arg(long)]
+    root: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(a) => validate(a),
+        Command::Render(a) => render(a),
+        Command::Rules => rules(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("fluxgate: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_config(root: &Path) -> Result<Config, String> {
+    let p = root.join(config::FILE_NAME);
+    match std::fs::read_to_string(&p) {
+        Ok(text) => Config::parse(&text).map_err(|e| e.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(e) => Err(format!("cannot read {}: {e}", p.display())),
+    }
+}
+
+fn write_file(path: &Path, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), String> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let file = std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    f(&mut w).and_then(|()| w.flush()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
+    if !a.root.is_dir() {
+        return Err(format!("{} is not a directory", a.root.display()));
+    }
+    let mut config = load_config(&a.root)?;
+    config.add_ignores(&a.ignore)?;
+    if let Some(j) = a.jobs {
+        rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().map_err(|e| e.to_string())?;
+    }
+    let repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
+    let report = fluxgate::run::validate(&repo, &config);
+    if let Some(p) = &a.junit {
+        write_file(p, |w| junit::write_junit(&report, &repo, w))?;
+    }
+    if let Some(p) = &a.json {
+        write_file(p, |w| json::write_json(&report, w))?;
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let res = match a.format {
+        Format::Json => json::write_json(&report, &mut out),
+        Format::Text => {
+            let color = match a.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            };
+            terminal::write_terminal(&report, &repo, color, &mut out)
+        }
+    };
+    if let Err(e) = res.and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e.to_string());
+        }
+    }
+    let failing = report.findings.iter().filter(|f| f.suppressed.is_none()).any(|f| match a.fail_on {
+        FailOn::Error => f.severity == Severity::Error,
+        FailOn::Warning => f.severity <= Severity::Warning,
+    });
+    Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The repository root for `render`: `--root`, else the enclosing git work tree, else DIR.
+fn render_root(a: &RenderArgs) -> Result<PathBuf, String> {
+    if let Some(r) = &a.root {
+        return Ok(r.clone());
+    }
+    let dir = a.dir.canonicalize().map_err(|e| format!("{}: {e}", a.dir.display()))?;
+    let mut cur = Some(dir.as_path());
+    while let Some(c) = cur {
+        if c.join(".git").exists() {
+            return Ok(c.to_path_buf());
+        }
+        cur = c.parent();
+    }
+    Ok(dir)
+}
+
+fn render(a: RenderArgs) -> Result<ExitCode, String> {
+    let root = render_root(&a)?;
+    let repo = Repo::open(&root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+    let Some(dir) = repo.rel_of(&a.dir) else {
+        return Err(format!("{} is not inside the repository root {}", a.dir.display(), root.display()));
+    };
+    let restrictor = match a.load_restrictor {
+        Restrictor::RootOnly => LoadRestrictor::RootOnly,
+        Restrictor::None => LoadRestrictor::None,
+    };
+    let engine = Engine::new(&repo, restrictor);
+    match engine.render(&dir) {
+        Ok(rendered) => {
+            let docs: Vec<&fluxgate::source::Node> = rendered.resources.iter().map(|r| &r.node).collect();
+            let text = emit::emit_documents(&docs);
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(e.to_string());
+                }
+            }
+            for n in &rendered.notes {
+                eprintln!("warning[{}]: {}{}", n.rule, n.message, at(&repo, n.loc));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failed) => {
+            let e = &failed.error;
+            eprintln!("error[{}]: {}{}", e.rule, e.message, at(&repo, e.loc));
+            if let Some(h) = &e.help {
+                eprintln!("  = help: {h}");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn at(repo: &Repo, loc: fluxgate::source::Loc) -> String {
+    fluxgate::run::location(repo, loc).map(|l| format!("\n  --> {}:{}:{}", l.file, l.line, l.column)).unwrap_or_default()
+}
+
+fn rules() -> Result<ExitCode, String> {
+    let mut out = std::io::stdout().lock();
+    for r in Rule::ALL {
+        let _ = writeln!(out, "{:<28} {:<8} {}", r.id(), r.default_severity().as_str(), r.summary());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -21,7 +21,7 @@ pub fn check(r: &Resource, crds: &CrdIndex) -> Option<ObjectFinding> {
     let kind_loc = r.node.get("kind").map_or(r.loc(), |n| n.loc);
     let api_loc = r.node.get("apiVersion").map_or(r.loc(), |n| n.loc);
     if is_builtin_group(&gvk.group) {
-        if kinds_of(r.api_version()).is_some_and(|k| k.contains(&gvk.kind)) {
+        if kinds_of(r.api_version()).is_some_and(|k| k.contains(&gvk.kind.as_str())) {
             return None;
         }
         let others = versions_serving(&gvk.group, &gvk.kind);

@@ -1,6 +1,7 @@
 //! Files of the repository under check: reading them (never outside the root), remembering
 //! their text for snippets, and parsing YAML once per run however many overlays include it.
 
+pub mod emit;
 pub mod node;
 pub mod path;
 pub mod yaml;
@@ -164,7 +165,8 @@ impl Repo {
             .filter_map(|e| e.ok())
             .map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let is_dir = e.path().is_dir();
+                // Symlinks are not followed when listing: no loops, no escapes.
+                let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
                 (name, is_dir)
             })
             .collect();

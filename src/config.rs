@@ -1,0 +1,102 @@
+//! `.fluxgate.yaml` at the repository root. Every setting has a working default, so a
+//! repository without the file still gets a useful run.
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::source::yaml::{self, Dialect};
+use crate::source::{Limits, RelPath};
+
+/// The config file's name at the repository root.
+pub const FILE_NAME: &str = ".fluxgate.yaml";
+
+/// Settings for one run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Globs (relative to the root) of paths that are neither discovered nor scanned.
+    pub ignore: Vec<String>,
+    ignore_set: GlobSet,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { ignore: Vec::new(), ignore_set: GlobSet::empty() }
+    }
+}
+
+/// Why the config could not be used (exit code 2: fluxgate cannot run as configured).
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub line: u32,
+    pub message: String,
+}
+
+impl Config {
+    /// Parses the config text; unknown keys are errors so typos do not silently do nothing.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let err = |line: u32, message: String| ConfigError { file: FILE_NAME.into(), line, message };
+        let parsed = yaml::parse(text, crate::source::FileId(0), Dialect::Yaml12, &Limits::default());
+        if let Some(e) = parsed.error {
+            return Err(err(e.loc.line, e.message));
+        }
+        let mut cfg = Config::default();
+        let Some(doc) = parsed.docs.first() else { return Ok(cfg) };
+        let m = doc.as_map().ok_or_else(|| err(doc.loc.line, "the config must be a map".into()))?;
+        for (k, v) in m {
+            match k.as_str() {
+                "ignore" => {
+                    let seq = v.as_seq().ok_or_else(|| err(v.loc.line, "'ignore' must be a list of globs".into()))?;
+                    for g in seq {
+                        let s = g.as_str().ok_or_else(|| err(g.loc.line, "'ignore' entries must be strings".into()))?;
+                        cfg.ignore.push(s.to_string());
+                    }
+                }
+                other => return Err(err(v.loc.line, format!("unknown setting '{other}'"))),
+            }
+        }
+        cfg.compile().map_err(|m| err(doc.loc.line, m))?;
+        Ok(cfg)
+    }
+
+    /// Adds ignore globs (e.g. from the command line).
+    pub fn add_ignores(&mut self, globs: &[String]) -> Result<(), String> {
+        self.ignore.extend(globs.iter().cloned());
+        self.compile()
+    }
+
+    fn compile(&mut self) -> Result<(), String> {
+        let mut b = GlobSetBuilder::new();
+        for g in &self.ignore {
+            let g = g.trim_end_matches('/');
+            b.add(Glob::new(g).map_err(|e| format!("bad ignore glob '{g}': {e}"))?);
+            b.add(Glob::new(&format!("{g}/**")).map_err(|e| format!("bad ignore glob '{g}': {e}"))?);
+        }
+        self.ignore_set = b.build().map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Whether a path is excluded by the ignore globs.
+    pub fn is_ignored(&self, p: &RelPath) -> bool {
+        !p.is_root() && self.ignore_set.is_match(p.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ignore_globs_match_dirs_and_below() {
+        let c = Config::parse("ignore:\n- 'legacy/**'\n- vendor\n").unwrap();
+        assert!(c.is_ignored(&RelPath::parse("legacy/app").unwrap()));
+        assert!(c.is_ignored(&RelPath::parse("vendor/x/y").unwrap()));
+        assert!(!c.is_ignored(&RelPath::parse("apps/web").unwrap()));
+    }
+
+    #[test]
+    fn unknown_setting_is_an_error_with_line() {
+        let e = Config::parse("ignore: []\nignores: [x]\n").unwrap_err();
+        assert_eq!(e.line, 2);
+    }
+}

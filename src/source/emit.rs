@@ -1,0 +1,1 @@
+pub fn emit_documents(_d: &[&super::Node]) -> String { String::new() }
