@@ -1,0 +1,130 @@
+//! Differential tests: `fluxgate render` against the real `kubectl kustomize` on every
+//! kustomization under `fixtures/` (broken samples excepted), object for object and in order.
+//! Skips, with a printed reason, where kubectl is not installed. Cases listed in
+//! `tests/known-differences.txt` (one `path  reason` per line) are reported, not failed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use fluxgate::source::yaml::{parse, Dialect};
+use fluxgate::source::{FileId, Limits, Node, Value};
+
+fn kubectl_available() -> bool {
+    Command::new("kubectl").args(["version", "--client"]).output().is_ok_and(|o| o.status.success())
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Every kustomization directory below `dir`, skipping broken samples.
+fn kustomize_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "broken") {
+                continue;
+            }
+            kustomize_dirs(&p, out);
+        } else if p.file_name().is_some_and(|n| n == "kustomization.yaml" || n == "kustomization.yml" || n == "Kustomization") {
+            out.push(dir.to_path_buf());
+        }
+    }
+}
+
+fn docs(yaml: &str) -> Vec<Node> {
+    let p = parse(yaml, FileId(0), Dialect::Yaml12, &Limits::default());
+    assert!(p.error.is_none(), "unparseable output: {:?}", p.error);
+    p.docs
+}
+
+/// The first path at which two values differ.
+fn first_diff(a: &Node, b: &Node, path: &str) -> Option<String> {
+    match (&a.value, &b.value) {
+        (Value::Map(x), Value::Map(y)) => {
+            for (k, v) in x {
+                match y.get(k) {
+                    None => return Some(format!("{path}.{k}: only in fluxgate")),
+                    Some(w) => {
+                        if let Some(d) = first_diff(v, w, &format!("{path}.{k}")) {
+                            return Some(d);
+                        }
+                    }
+                }
+            }
+            y.keys().find(|k| !x.contains_key(*k)).map(|k| format!("{path}.{k}: only in kustomize"))
+        }
+        (Value::Seq(x), Value::Seq(y)) => {
+            if x.len() != y.len() {
+                return Some(format!("{path}: {} items in fluxgate, {} in kustomize", x.len(), y.len()));
+            }
+            x.iter().zip(y).enumerate().find_map(|(i, (v, w))| first_diff(v, w, &format!("{path}[{i}]")))
+        }
+        _ if a == b => None,
+        _ => Some(format!("{path}: fluxgate {:?} != kustomize {:?}", a.to_json(), b.to_json())),
+    }
+}
+
+fn id(n: &Node) -> String {
+    format!(
+        "{}/{}/{}",
+        n.str_at(&["kind"]).unwrap_or("?"),
+        n.str_at(&["metadata", "namespace"]).unwrap_or("_"),
+        n.str_at(&["metadata", "name"]).unwrap_or("?")
+    )
+}
+
+/// Compares the two renders; `None` when they agree object for object and in order.
+pub fn compare(ours: &str, theirs: &str) -> Option<String> {
+    let (a, b) = (docs(ours), docs(theirs));
+    let ids_a: Vec<String> = a.iter().map(id).collect();
+    let ids_b: Vec<String> = b.iter().map(id).collect();
+    if ids_a != ids_b {
+        return Some(format!("objects differ:\n  fluxgate:  {ids_a:?}\n  kustomize: {ids_b:?}"));
+    }
+    a.iter().zip(&b).find_map(|(x, y)| first_diff(x, y, "").map(|d| format!("{}: {d}", id(x))))
+}
+
+fn known_differences() -> Vec<String> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/known-differences.txt");
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn render_matches_kubectl_kustomize_on_every_fixture() {
+    if !kubectl_available() {
+        println!("skipped: kubectl not found on PATH; differential tests need `kubectl kustomize`");
+        return;
+    }
+    let root = fixtures();
+    let mut dirs = Vec::new();
+    kustomize_dirs(&root, &mut dirs);
+    assert!(!dirs.is_empty());
+    let known = known_differences();
+    let (mut agree, mut failures, mut listed) = (0, Vec::new(), 0);
+    for dir in &dirs {
+        let rel = dir.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+        let theirs = Command::new("kubectl").arg("kustomize").arg(dir).output().unwrap();
+        let ours = Command::new(env!("CARGO_BIN_EXE_fluxgate")).args(["render", "--root"]).arg(&root).arg(dir).output().unwrap();
+        let verdict = match (theirs.status.success(), ours.status.success()) {
+            (true, true) => compare(&String::from_utf8_lossy(&ours.stdout), &String::from_utf8_lossy(&theirs.stdout)),
+            (false, false) => None,
+            (true, false) => Some(format!("fluxgate failed: {}", String::from_utf8_lossy(&ours.stderr))),
+            (false, true) => Some(format!("kustomize failed but fluxgate did not: {}", String::from_utf8_lossy(&theirs.stderr))),
+        };
+        match verdict {
+            None => agree += 1,
+            Some(_) if known.contains(&rel) => listed += 1,
+            Some(d) => failures.push(format!("{rel}: {d}")),
+        }
+    }
+    println!("differential: {agree} of {} kustomizations agree with kubectl kustomize; {listed} known differences", dirs.len());
+    assert!(failures.is_empty(), "{} disagree:\n{}", failures.len(), failures.join("\n"));
+}
