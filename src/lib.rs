@@ -2,5 +2,6 @@
 //! entry point natively, checks what it renders, and reports findings.
 
 pub mod finding;
+pub mod kustomize;
 pub mod rules;
 pub mod source;

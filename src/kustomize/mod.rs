@@ -1,0 +1,3 @@
+//! Native re-implementation of the parts of kustomize fluxgate renders with.
+
+pub mod patch;
