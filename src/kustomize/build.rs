@@ -595,7 +595,8 @@ impl<'r> Engine<'r> {
                     delete.push(i);
                     continue;
                 }
-                strategic::apply_strategic(&mut r.node, &patch).map_err(|e| patch_diag(e, doc.loc))?;
+                let meta = super::patch::meta::BuiltinMeta::for_object(&r.node);
+                strategic::apply_strategic(&mut r.node, &patch, &meta).map_err(|e| patch_diag(e, doc.loc))?;
                 check_rename(r, &before, p)?;
             }
             for i in delete.into_iter().rev() {

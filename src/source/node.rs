@@ -218,7 +218,8 @@ impl Node {
             *self = old.clone();
             return;
         }
-        if std::mem::discriminant(&self.value) == std::mem::discriminant(&old.value) {
+        // A changed scalar keeps its new location; a changed map or list is still the old container.
+        if matches!((&self.value, &old.value), (Value::Map(_), Value::Map(_)) | (Value::Seq(_), Value::Seq(_))) {
             self.loc = old.loc;
         }
         match (&mut self.value, &old.value) {
