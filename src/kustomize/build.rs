@@ -597,6 +597,10 @@ impl<'r> Engine<'r> {
                 }
                 let meta = super::patch::meta::BuiltinMeta::for_object(&r.node);
                 strategic::apply_strategic(&mut r.node, &patch, &meta).map_err(|e| patch_diag(e, doc.loc))?;
+                if r.node.is_null() {
+                    delete.push(i);
+                    continue;
+                }
                 check_rename(r, &before, p)?;
             }
             for i in delete.into_iter().rev() {

@@ -1,0 +1,115 @@
+//! End-to-end tests of the `fluxgate` command line: exit codes, outputs, determinism.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fluxgate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fluxgate")).args(args).output().unwrap()
+}
+
+fn fixture(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(p)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn sample_repository_is_clean_and_junit_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("out/junit.xml");
+    let out = fluxgate(&["validate", s(&fixture("flux-gsf")), "--junit", s(&junit), "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors: Vec<&serde_json::Value> =
+        json["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "error").collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(json["summary"]["entry_points"].as_u64().unwrap() >= 30);
+    assert_eq!(json["summary"]["entry_points_failed"], 0);
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert_eq!(xml.matches("<testsuite ").count() as u64, json["summary"]["entry_points"].as_u64().unwrap());
+}
+
+#[test]
+fn reports_are_byte_identical_across_runs_and_job_counts() {
+    let root = fixture("flux-gsf");
+    let a = fluxgate(&["validate", s(&root), "--format", "json"]);
+    let b = fluxgate(&["validate", s(&root), "--format", "json", "--jobs", "1"]);
+    assert_eq!(a.stdout, b.stdout);
+    let dir = tempfile::tempdir().unwrap();
+    let (j1, j2) = (dir.path().join("1.xml"), dir.path().join("2.xml"));
+    let broken = fixture("broken");
+    fluxgate(&["validate", s(&broken), "--junit", s(&j1), "--color", "never"]);
+    fluxgate(&["validate", s(&broken), "--junit", s(&j2), "--jobs", "1", "--color", "never"]);
+    assert_eq!(std::fs::read(j1).unwrap(), std::fs::read(j2).unwrap());
+}
+
+#[test]
+fn broken_tree_still_checks_every_other_overlay() {
+    let out = fluxgate(&["validate", s(&fixture("broken")), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let eps = json["entry_points"].as_array().unwrap();
+    assert!(eps.len() > 16);
+    assert!(eps.iter().any(|e| e["rendered"] == true), "healthy bases are still rendered");
+}
+
+#[test]
+fn unusable_input_exits_2() {
+    let out = fluxgate(&["validate", "/definitely/not/here"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
+    let out = fluxgate(&["validate", "--format", "yaml", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".fluxgate.yaml"), "ignore: [a]\nignroe: [b]\n").unwrap();
+    let out = fluxgate(&["validate", s(dir.path())]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".fluxgate.yaml:2"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn render_fails_like_kustomize_with_the_error_on_stderr() {
+    let case = fixture("broken/02-missing-resource");
+    let out = fluxgate(&["render", "--root", s(&case), s(&case.join("app"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error[file-not-found]") && err.contains("app/kustomization.yaml:3"), "{err}");
+}
+
+#[test]
+fn render_load_restrictor_is_kustomizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("app")).unwrap();
+    std::fs::write(root.join("shared.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n").unwrap();
+    std::fs::write(root.join("app/kustomization.yaml"), "resources:\n- ../shared.yaml\n").unwrap();
+    let app = root.join("app");
+    let strict = fluxgate(&["render", "--root", s(root), s(&app)]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("LoadRestrictionsRootOnly"));
+    let none = fluxgate(&["render", "--root", s(root), "--load-restrictor", "LoadRestrictionsNone", s(&app)]);
+    assert_eq!(none.status.code(), Some(0), "{}", String::from_utf8_lossy(&none.stderr));
+    assert!(String::from_utf8_lossy(&none.stdout).contains("name: shared"));
+}
+
+#[test]
+fn text_report_is_compiler_style_without_colour_off_a_tty() {
+    let out = fluxgate(&["validate", s(&fixture("broken/03-typo-field"))]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("error[kustomization-unknown-field]: unknown field 'namespce' in kustomization"), "{text}");
+    assert!(text.contains("--> app/kustomization.yaml:3:"), "{text}");
+    assert!(text.contains("help: did you mean 'namespace'?"), "{text}");
+    assert!(!text.contains('\u{1b}'), "no colour when stdout is not a terminal");
+}
+
+#[test]
+fn rules_lists_every_rule() {
+    let out = fluxgate(&["rules"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for id in ["yaml-syntax", "patch-target-not-found", "duplicate-object", "schema-missing"] {
+        assert!(text.contains(id));
+    }
+}
