@@ -1,0 +1,203 @@
+import jetbrains.buildServer.configs.kotlin.*
+import jetbrains.buildServer.configs.kotlin.buildFeatures.XmlReport
+import jetbrains.buildServer.configs.kotlin.buildFeatures.commitStatusPublisher
+import jetbrains.buildServer.configs.kotlin.buildFeatures.pullRequests
+import jetbrains.buildServer.configs.kotlin.buildFeatures.xmlReport
+import jetbrains.buildServer.configs.kotlin.buildSteps.script
+import jetbrains.buildServer.configs.kotlin.triggers.VcsTrigger
+import jetbrains.buildServer.configs.kotlin.triggers.vcs
+import jetbrains.buildServer.configs.kotlin.vcs.GitVcsRoot
+
+/*
+ * fluxgate: pull-request gate for a Flux GitOps repository on Bitbucket Server / Data Center.
+ *
+ * What this configures
+ *   - a VCS root for the GitOps repository (the one the pull requests are opened against),
+ *   - a VCS root for the fluxgate sources (built on the agent, checked out into .fluxgate-src/),
+ *   - one build configuration that builds fluxgate, runs `fluxgate validate` on the repository,
+ *     imports the JUnit report and publishes the build status back to Bitbucket.
+ *
+ * Values marked "SET ME" must be changed for your installation. Secrets are never stored here:
+ * create them in TeamCity (Project Settings > Parameters, or "Generate token for a secure value"
+ * under Versioned Settings > Tokens) and paste the resulting credentialsJSON:... reference.
+ *
+ * MERGE CHECK: the Pull Requests feature and the Commit Status Publisher only *report* to Bitbucket.
+ * To block merging on a failed validation, open the Bitbucket repository's
+ *   Repository settings > Required builds
+ * and add this build configuration's ID (its external ID, e.g. "FluxGsf_FluxgatePrValidation": the
+ * parent project's ID + "_" + the id("...") below; shown under Build Configuration Settings > General).
+ * The Commit Status Publisher reports builds to Bitbucket under that ID as the build key, so the
+ * names must match exactly.
+ */
+
+version = "2024.03"
+
+project {
+    // The project ID itself comes from the TeamCity project these versioned settings are attached to
+    // (SET ME in the UI when enabling Versioned Settings; e.g. "FluxGsf"). It prefixes every ID below.
+    description = "Pull-request validation of the flux-gsf GitOps repository with fluxgate"
+
+    vcsRoot(GitOpsRepo)
+    vcsRoot(FluxgateSource)
+    buildType(FluxgatePrValidation)
+
+    params {
+        // SET ME: base URL of Bitbucket Server / Data Center (HTTPS, no trailing slash, no /scm path).
+        param("bitbucket.url", "https://bitbucket.gsf.example.com")
+        // SET ME: the Bitbucket service account that publishes build statuses and reads pull requests.
+        // It needs REPO_READ on the GitOps repository.
+        param("bitbucket.username", "svc-teamcity")
+        // SET ME: an HTTP access token of that account (repository read). Generate a credentialsJSON
+        // reference for it in TeamCity and paste it here; never paste the token itself.
+        password("bitbucket.token", "credentialsJSON:00000000-0000-0000-0000-000000000000",
+            label = "Bitbucket HTTP access token", display = ParameterDisplay.HIDDEN)
+        // SET ME (optional): the Rust toolchain installed when the agent has none.
+        param("rust.toolchain", "stable")
+    }
+}
+
+object GitOpsRepo : GitVcsRoot({
+    name = "flux-gsf (GitOps repository)"
+    // SET ME: the SSH clone URL of the GitOps repository (Bitbucket: Clone > SSH).
+    url = "ssh://git@bitbucket.gsf.example.com:7999/plat/flux-gsf.git"
+    // SET ME: the repository's default branch (the branch the Flux GitRepository objects track).
+    branch = "refs/heads/main"
+    // All branches. The Pull Requests feature (below) adds pull-request information to the source
+    // branches of open pull requests; do not add refs/pull-requests/* here (the feature forbids
+    // branch specs that overlap its own branches).
+    branchSpec = "+:refs/heads/*"
+    checkoutPolicy = GitVcsRoot.AgentCheckoutPolicy.USE_MIRRORS
+    authMethod = uploadedKey {
+        // SET ME: name of an SSH key uploaded to this project (Project Settings > SSH Keys) whose public
+        // half is an access key with read permission on the Bitbucket repository.
+        uploadedKey = "teamcity-flux-gsf"
+    }
+})
+
+object FluxgateSource : GitVcsRoot({
+    name = "fluxgate (tool sources)"
+    // SET ME: where your copy of the fluxgate sources lives.
+    url = "ssh://git@bitbucket.gsf.example.com:7999/plat/fluxgate.git"
+    // SET ME: pin the gate to a release branch or tag so PR results do not change under you.
+    branch = "refs/heads/main"
+    authMethod = uploadedKey {
+        // SET ME: as above (may be the same key).
+        uploadedKey = "teamcity-flux-gsf"
+    }
+})
+
+object FluxgatePrValidation : BuildType({
+    // The build configuration ID. Bitbucket's "Required builds" merge check must list the full
+    // external ID (<project id>_FluxgatePrValidation), see the note at the top of this file.
+    id("FluxgatePrValidation")
+    name = "fluxgate: validate pull request"
+    description = "Renders every kustomize overlay and Flux Kustomization and checks schemas and policies"
+
+    // The report is only read from files written during this build, so it is safe to publish it
+    // as an artifact too (useful for the HTML/JSON formats later).
+    artifactRules = "target/fluxgate-junit.xml"
+
+    vcs {
+        // The GitOps repository is the checkout root: `fluxgate validate .` sees exactly the
+        // repository contents, with paths in reports relative to it.
+        root(GitOpsRepo)
+        // fluxgate's sources go into a hidden directory; list it (and target/) under `ignore` in the
+        // repository's .fluxgate.yaml so they are not scanned as manifests.
+        root(FluxgateSource, "+:. => .fluxgate-src")
+        cleanCheckout = false
+    }
+
+    steps {
+        script {
+            name = "Build fluxgate and validate the repository"
+            // Exit codes of fluxgate: 0 = no error findings, 1 = error findings (fails the build),
+            // 2 = fluxgate could not run (also fails the build). `set -e` passes them through.
+            scriptContent = """
+                #!/usr/bin/env bash
+                set -euo pipefail
+
+                # Install a Rust toolchain only when the agent has none (agents with a system-wide
+                # rustup keep theirs).
+                if ! command -v cargo >/dev/null 2>&1; then
+                    if [ ! -x "${'$'}HOME/.cargo/bin/cargo" ]; then
+                        echo "cargo not found: installing Rust (%rust.toolchain%) with rustup"
+                        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
+                            | sh -s -- -y --profile minimal --default-toolchain "%rust.toolchain%"
+                    fi
+                    export PATH="${'$'}HOME/.cargo/bin:${'$'}PATH"
+                fi
+                cargo --version
+
+                # Build with the committed Cargo.lock; the binary lands in ./target/release/fluxgate.
+                cargo build --release --locked \
+                    --manifest-path .fluxgate-src/Cargo.toml \
+                    --target-dir target
+
+                target/release/fluxgate validate . --junit target/fluxgate-junit.xml
+            """.trimIndent()
+        }
+    }
+
+    triggers {
+        vcs {
+            // The Pull Requests feature does not start builds; this trigger does. It fires for the
+            // source branches of pull requests (and any other branch pushed), but not for the
+            // default branch, which Flux itself reconciles.
+            branchFilter = """
+                +:*
+                -:<default>
+            """.trimIndent()
+            // Wait for a quiet period so a burst of pushes yields one build.
+            quietPeriodMode = VcsTrigger.QuietPeriodMode.USE_CUSTOM
+            quietPeriod = 30
+        }
+    }
+
+    failureConditions {
+        // Any non-zero exit code fails the build (fluxgate exits 1 on error findings).
+        nonZeroExitCode = true
+        // Failed JUnit test cases (imported below) also fail the build and show up as test failures.
+        testFailure = true
+        executionTimeoutMin = 30
+    }
+
+    features {
+        pullRequests {
+            vcsRootExtId = "${GitOpsRepo.id}"
+            provider = bitbucketServer {
+                serverUrl = "%bitbucket.url%"
+                authType = password {
+                    username = "%bitbucket.username%"
+                    password = "%bitbucket.token%"
+                }
+                // SET ME: only pull requests into the default branch are gated. Branch filters here
+                // take fully qualified ref names.
+                filterTargetBranch = "+:refs/heads/main"
+            }
+        }
+
+        commitStatusPublisher {
+            vcsRootExtId = "${GitOpsRepo.id}"
+            publisher = bitbucketServer {
+                url = "%bitbucket.url%"
+                authType = password {
+                    userName = "%bitbucket.username%"
+                    password = "%bitbucket.token%"
+                }
+            }
+        }
+
+        xmlReport {
+            // JUnit XML written by `fluxgate validate --junit`: one suite per entry point, one test per
+            // object and check group. The path is relative to the checkout directory.
+            reportType = XmlReport.XmlReportType.JUNIT
+            rules = "+:target/fluxgate-junit.xml"
+            verbose = true
+        }
+    }
+
+    requirements {
+        // SET ME if your Linux agents are labelled differently.
+        equals("teamcity.agent.jvm.os.family", "Linux")
+    }
+})
