@@ -109,8 +109,15 @@ impl<'r> Engine<'r> {
     /// Renders a kustomization directory like `kustomize build DIR`.
     pub fn render(&self, dir: &RelPath) -> Result<Rendered, Failed> {
         let mut stack = Vec::new();
-        let acc = self.build_base(dir, &mut stack, Loc::NONE)?;
-        let mut acc = (*acc).clone();
+        let mut acc = if self.is_component_dir(dir) {
+            // kustomize builds a Component on its own as if it had no input resources.
+            let mut acc = Acc::default();
+            stack.push(dir.clone());
+            self.build_into(dir, &mut acc, &mut stack, true, Loc::NONE)?;
+            acc
+        } else {
+            (*self.build_base(dir, &mut stack, Loc::NONE)?).clone()
+        };
         // Hash suffixes and name references are done once, at the top.
         for r in acc.resources.iter_mut().filter(|r| r.needs_hash) {
             let suffix = generator::hash_suffix(&r.node);
@@ -121,6 +128,11 @@ impl<'r> Engine<'r> {
         transform::namereference::apply(&mut acc.resources);
         acc.resources.sort_by(legacy_cmp);
         Ok(Rendered { resources: acc.resources, notes: acc.notes, files: acc.files })
+    }
+
+    fn is_component_dir(&self, dir: &RelPath) -> bool {
+        let mut scratch = Acc::default();
+        self.load_kustomization(dir, Loc::NONE, &mut scratch).is_ok_and(|k| k.is_component)
     }
 
     /// Builds a directory used as a resource (memoised: a base is built once per run).
@@ -520,7 +532,8 @@ impl<'r> Engine<'r> {
                 json6902::apply_json6902(&mut r.node, &ops, ops.loc).map_err(|e| patch_diag(e, p.loc))?;
                 check_rename(r, &before, p)?;
             }
-            if !hit {
+            // A component's patches are meant for whatever it is applied to: no match is fine.
+            if !hit && !k.is_component {
                 acc.notes.push(not_found(p, "JSON 6902 patch target"));
             }
             return Ok(());
@@ -572,7 +585,9 @@ impl<'r> Engine<'r> {
                     return Err(Diag::fatal(Rule::PatchTargetNotFound, doc.loc, format!("no resource matches strategic merge patch for {what}"))
                         .help("check the patch's kind and metadata.name against the resources of this kustomization and its bases"));
                 }
-                acc.notes.push(not_found(p, "patch target"));
+                if !k.is_component {
+                    acc.notes.push(not_found(p, "patch target"));
+                }
                 continue;
             }
             let mut delete = Vec::new();
