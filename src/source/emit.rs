@@ -1,1 +1,0 @@
-pub fn emit_documents(_d: &[&super::Node]) -> String { String::new() }
