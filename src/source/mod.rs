@@ -1,6 +1,7 @@
 //! Files of the repository under check: reading them (never outside the root), remembering
 //! their text for snippets, and parsing YAML once per run however many overlays include it.
 
+pub mod emit;
 pub mod node;
 pub mod path;
 pub mod yaml;
