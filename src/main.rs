@@ -12,7 +12,7 @@ use fluxgate::finding::Severity;
 use fluxgate::kustomize::build::{Engine, LoadRestrictor};
 use fluxgate::report::{json, junit, terminal};
 use fluxgate::rules::Rule;
-use fluxgate::source::{emit, Repo};
+use fluxgate::source::{Repo, emit};
 
 /// The merge gate of a Flux GitOps repository: renders every kustomize overlay natively and
 /// checks what it renders.
@@ -163,7 +163,9 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
             let color = match a.color {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
-                ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+                ColorChoice::Auto => {
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                }
             };
             terminal::write_terminal(&report, &repo, color, &mut out)
         }
@@ -234,7 +236,9 @@ fn render(a: RenderArgs) -> Result<ExitCode, String> {
 }
 
 fn at(repo: &Repo, loc: fluxgate::source::Loc) -> String {
-    fluxgate::run::location(repo, loc).map(|l| format!("\n  --> {}:{}:{}", l.file, l.line, l.column)).unwrap_or_default()
+    fluxgate::run::location(repo, loc)
+        .map(|l| format!("\n  --> {}:{}:{}", l.file, l.line, l.column))
+        .unwrap_or_default()
 }
 
 fn rules() -> Result<ExitCode, String> {
