@@ -239,6 +239,9 @@ impl<'r> Engine<'r> {
         for r in &k.resources {
             self.accumulate_resource(&k, r, acc, stack).map_err(|e| fail(e, acc))?;
         }
+        // kustomize v5 runs this kustomization's generators before its components (measured:
+        // a component's labels reach the overlay's generated ConfigMaps).
+        self.run_generators(&k, acc).map_err(|e| fail(e, acc))?;
         for c in &k.components {
             if is_remote(&c.value) {
                 acc.notes.push(Diag::note(
@@ -262,7 +265,6 @@ impl<'r> Engine<'r> {
             stack.pop();
             r?;
         }
-        self.run_generators(&k, acc).map_err(|e| fail(e, acc))?;
         self.run_transformers(&k, acc).map_err(|e| fail(e, acc))?;
         Ok(())
     }
