@@ -170,10 +170,10 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
             terminal::write_terminal(&report, &repo, color, &mut out)
         }
     };
-    if let Err(e) = res.and_then(|()| out.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(e.to_string());
-        }
+    if let Err(e) = res.and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e.to_string());
     }
     let failing = report.findings.iter().filter(|f| f.suppressed.is_none()).any(|f| match a.fail_on {
         FailOn::Error => f.severity == Severity::Error,
@@ -214,10 +214,10 @@ fn render(a: RenderArgs) -> Result<ExitCode, String> {
             let docs: Vec<&fluxgate::source::Node> = rendered.resources.iter().map(|r| &r.node).collect();
             let text = emit::emit_documents(&docs);
             let mut out = std::io::stdout().lock();
-            if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(e.to_string());
-                }
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(e.to_string());
             }
             for n in &rendered.notes {
                 eprintln!("warning[{}]: {}{}", n.rule, n.message, at(&repo, n.loc));

@@ -80,7 +80,13 @@ fn junit_has_a_suite_per_entry_point_and_a_failing_case_per_error() {
             match reader.read_event().unwrap() {
                 quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => match e.name().as_ref() {
                     b"testsuite" => {
-                        let name = e.try_get_attribute("name").unwrap().unwrap().unescape_value().unwrap().to_string();
+                        let name = e
+                            .try_get_attribute("name")
+                            .unwrap()
+                            .unwrap()
+                            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .unwrap()
+                            .to_string();
                         suites.push(name);
                     }
                     b"failure" => failures += 1,

@@ -85,9 +85,12 @@ pub fn split_literal(lit: &str) -> Option<(String, String)> {
     Some((k.to_string(), v.to_string()))
 }
 
+/// One `KEY=VALUE` line of an env file: key, value and 1-based line.
+pub type EnvEntry = (String, String, u32);
+
 /// Parses an env file: `KEY=VALUE` lines, `#` comments and blank lines skipped. Returns the
 /// entries or the 1-based line of the first bad line.
-pub fn parse_env_file(text: &str) -> Result<Vec<(String, String, u32)>, (u32, String)> {
+pub fn parse_env_file(text: &str) -> Result<Vec<EnvEntry>, (u32, String)> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i as u32 + 1;
@@ -148,20 +151,20 @@ pub fn hash_suffix(obj: &Node) -> String {
 /// Merges a generator's result into an existing generated object (`behavior: merge`).
 pub fn merge_into(existing: &mut Node, new: &Node) {
     for field in ["data", "binaryData"] {
-        if let Some(nd) = new.get(field).and_then(Node::as_map) {
-            if let Some(m) = existing.ensure_map(&[field], new.loc) {
-                for (k, v) in nd {
-                    m.insert(k.clone(), v.clone());
-                }
+        if let Some(nd) = new.get(field).and_then(Node::as_map)
+            && let Some(m) = existing.ensure_map(&[field], new.loc)
+        {
+            for (k, v) in nd {
+                m.insert(k.clone(), v.clone());
             }
         }
     }
     for field in ["labels", "annotations"] {
-        if let Some(nd) = new.path(&["metadata", field]).and_then(Node::as_map) {
-            if let Some(m) = existing.ensure_map(&["metadata", field], new.loc) {
-                for (k, v) in nd {
-                    m.insert(k.clone(), v.clone());
-                }
+        if let Some(nd) = new.path(&["metadata", field]).and_then(Node::as_map)
+            && let Some(m) = existing.ensure_map(&["metadata", field], new.loc)
+        {
+            for (k, v) in nd {
+                m.insert(k.clone(), v.clone());
             }
         }
     }

@@ -151,9 +151,11 @@ fn fix(holder: &mut Node, field: &str, spec: &Ref, renamed: &[Renamed], referrer
     if let Some(n) = m.get_mut(field) {
         n.value = Value::Str(c.name.clone());
     }
-    if spec.kind_sibling && explicit_ns.is_some() && !c.namespace.is_empty() {
-        if let Some(n) = m.get_mut("namespace") {
-            n.value = Value::Str(c.namespace.clone());
-        }
+    if spec.kind_sibling
+        && explicit_ns.is_some()
+        && !c.namespace.is_empty()
+        && let Some(n) = m.get_mut("namespace")
+    {
+        n.value = Value::Str(c.namespace.clone());
     }
 }
