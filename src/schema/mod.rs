@@ -5,6 +5,8 @@
 pub mod bundled;
 pub mod cel;
 pub mod crd;
+pub mod metadata;
+pub mod removed;
 pub mod validate;
 
 use crate::rules::Rule;
