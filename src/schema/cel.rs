@@ -1,7 +1,7 @@
 //! CRD `x-kubernetes-validations` rules, evaluated offline the way the API server evaluates them
 //! on create: each rule sees `self` = the value at the schema node it is declared on, after the
-//! schema's defaults were applied, with JSON numbers typed by the schema (an `integer` is a CEL
-//! `int`, a `number` a `double`).
+//! schema's defaults were applied, with values typed by the schema (an `integer` is a CEL `int`,
+//! a `number` a `double`, a `format: duration` string a duration, `date`/`date-time` a timestamp).
 //!
 //! The `cel` crate lacks most of the Kubernetes CEL library; the common pieces are registered here
 //! (list `isSorted`/`sum`/`min`/`max`/`indexOf`/`lastIndexOf`, regex `find`/`findAll`, `isURL`/`url`,
@@ -409,7 +409,7 @@ fn to_cel(node: &Node, schema: Option<&J>) -> CelValue {
         Value::Int(i) if schema_type(schema) == Some("number") => CelValue::Float(*i as f64),
         Value::Int(i) => CelValue::Int(*i),
         Value::Float(f) => CelValue::Float(*f),
-        Value::Str(s) => CelValue::String(Arc::new(s.clone())),
+        Value::Str(s) => string_to_cel(s, schema.and_then(|s| s.get("format")).and_then(J::as_str)),
         Value::Seq(items) => {
             let item_schema = schema.and_then(|s| s.get("items"));
             CelValue::List(Arc::new(items.iter().map(|n| to_cel(n, item_schema)).collect()))
@@ -443,6 +443,66 @@ fn to_cel(node: &Node, schema: Option<&J>) -> CelValue {
             CelValue::Map(Map { map: Arc::new(map) })
         }
     }
+}
+
+/// A string typed by its schema `format`, as Kubernetes types it: `duration` is a CEL duration,
+/// `date`/`date-time` a timestamp. A value that does not parse stays a string (the schema check
+/// reports the bad format).
+fn string_to_cel(s: &str, format: Option<&str>) -> CelValue {
+    let typed = match format {
+        Some("duration") => parse_go_duration(s).map(CelValue::Duration),
+        Some("date-time") => chrono::DateTime::parse_from_rfc3339(s).ok().map(CelValue::Timestamp),
+        Some("date") => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|dt| CelValue::Timestamp(dt.and_utc().fixed_offset())),
+        _ => None,
+    };
+    typed.unwrap_or_else(|| CelValue::String(Arc::new(s.to_string())))
+}
+
+/// Parses a Go duration (`1h30m`, `500ms`, `-1.5s`, `0`).
+fn parse_go_duration(s: &str) -> Option<chrono::Duration> {
+    let (negative, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Some(chrono::Duration::zero());
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut nanos: i128 = 0;
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let unit_end =
+            rest[num_end..].find(|c: char| c.is_ascii_digit() || c == '.').map_or(rest.len(), |i| num_end + i);
+        let (number, unit) = (&rest[..num_end], &rest[num_end..unit_end]);
+        let per_unit: i128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
+        if (int_part.is_empty() && frac_part.is_empty()) || frac_part.contains('.') {
+            return None;
+        }
+        let int: i128 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
+        nanos = nanos.checked_add(int.checked_mul(per_unit)?)?;
+        let mut scale = per_unit;
+        for b in frac_part.bytes().take(18) {
+            scale /= 10;
+            nanos = nanos.checked_add(i128::from(b - b'0').checked_mul(scale)?)?;
+        }
+        rest = &rest[unit_end..];
+    }
+    let nanos = i64::try_from(if negative { -nanos } else { nanos }).ok()?;
+    Some(chrono::Duration::nanoseconds(nanos))
 }
 
 /// The Kubernetes CEL library functions implemented on top of the `cel` crate.
@@ -1331,6 +1391,38 @@ properties:
         let ok = r.evaluate(&yaml("size: 2Gi"));
         assert!(ok.violations.is_empty(), "{:#?}", ok.violations);
         assert_eq!(r.evaluate(&yaml("size: 20Gi")).violations.len(), 2);
+    }
+
+    #[test]
+    fn formats_type_strings() {
+        assert_eq!(parse_go_duration("1h30m"), Some(chrono::Duration::minutes(90)));
+        assert_eq!(parse_go_duration("1.5s"), Some(chrono::Duration::milliseconds(1500)));
+        assert_eq!(parse_go_duration("-500ms"), Some(chrono::Duration::milliseconds(-500)));
+        for bad in ["", "1", "h", "1x", "1..2s", "-", "99999999999999999999h"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad}");
+        }
+        let r = rules(
+            r#"
+type: object
+x-kubernetes-validations:
+  - rule: self.timeout <= duration('1h') && self.timeout > duration('0s')
+  - rule: self.at > timestamp('2020-01-01T00:00:00Z') && self.day < self.at
+  - rule: self.plain == '5m'
+properties:
+  timeout: {type: string, format: duration}
+  at: {type: string, format: date-time}
+  day: {type: string, format: date}
+  plain: {type: string}
+"#,
+        );
+        let out = r.evaluate(&yaml("timeout: 10m\nat: '2024-05-01T10:00:00Z'\nday: '2024-05-01'\nplain: 5m"));
+        assert!(out.violations.is_empty(), "{:#?}", out.violations);
+        let out = r.evaluate(&yaml("timeout: 2h\nat: '2024-05-01T10:00:00Z'\nday: '2024-05-01'\nplain: 5m"));
+        assert_eq!(out.violations.len(), 1, "{:#?}", out.violations);
+        assert_eq!(
+            out.violations[0].message,
+            "failed rule: self.timeout <= duration('1h') && self.timeout > duration('0s')"
+        );
     }
 
     #[test]
