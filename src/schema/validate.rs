@@ -330,7 +330,7 @@ fn value_message(kind: &ValidationErrorKind, instance: &Value, err: &ValidationE
         ValidationErrorKind::Enum { options } => {
             let allowed: Vec<String> = options
                 .as_array()
-                .map(|a| a.iter().map(|o| o.to_string()).collect())
+                .map(|a| a.iter().filter(|o| !o.is_null()).map(|o| o.to_string()).collect())
                 .unwrap_or_else(|| vec![options.to_string()]);
             format!("{v} is not one of the allowed values: {}", allowed.join(", "))
         }
