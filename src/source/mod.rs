@@ -176,11 +176,15 @@ impl Repo {
 
     /// Reads a file once per run; later calls return the same [`SourceFile`].
     pub fn read(&self, p: &RelPath) -> Result<Arc<SourceFile>, ReadError> {
+        if let Some(r) = self.by_path.lock().unwrap_or_else(|e| e.into_inner()).get(p) {
+            return r.clone().map(|id| self.file(id));
+        }
+        // Read outside the lock so parallel renders do not queue behind disk I/O.
+        let result = self.read_uncached(p);
         let mut by_path = self.by_path.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(r) = by_path.get(p) {
             return r.clone().map(|id| self.file(id));
         }
-        let result = self.read_uncached(p);
         let stored = result.map(|text| {
             let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
             let id = FileId(files.len() as u32);
@@ -188,6 +192,7 @@ impl Repo {
             id
         });
         by_path.insert(p.clone(), stored.clone());
+        drop(by_path);
         stored.map(|id| self.file(id))
     }
 
