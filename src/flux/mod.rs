@@ -1,3 +1,4 @@
 //! Flux semantics on top of the kustomize engine: what Flux's kustomize-controller applies.
 
+pub mod envsubst;
 pub mod substitute;
