@@ -12,7 +12,7 @@ use fluxgate::finding::Severity;
 use fluxgate::kustomize::build::{Engine, LoadRestrictor};
 use fluxgate::report::{json, junit, terminal};
 use fluxgate::rules::Rule;
-use fluxgate::source::{emit, Repo};
+use fluxgate::source::{Repo, emit};
 
 /// The merge gate of a Flux GitOps repository: renders every kustomize overlay natively and
 /// checks what it renders.
@@ -163,15 +163,17 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
             let color = match a.color {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
-                ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+                ColorChoice::Auto => {
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                }
             };
             terminal::write_terminal(&report, &repo, color, &mut out)
         }
     };
-    if let Err(e) = res.and_then(|()| out.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(e.to_string());
-        }
+    if let Err(e) = res.and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e.to_string());
     }
     let failing = report.findings.iter().filter(|f| f.suppressed.is_none()).any(|f| match a.fail_on {
         FailOn::Error => f.severity == Severity::Error,
@@ -212,10 +214,10 @@ fn render(a: RenderArgs) -> Result<ExitCode, String> {
             let docs: Vec<&fluxgate::source::Node> = rendered.resources.iter().map(|r| &r.node).collect();
             let text = emit::emit_documents(&docs);
             let mut out = std::io::stdout().lock();
-            if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(e.to_string());
-                }
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(e.to_string());
             }
             for n in &rendered.notes {
                 eprintln!("warning[{}]: {}{}", n.rule, n.message, at(&repo, n.loc));
@@ -234,7 +236,9 @@ fn render(a: RenderArgs) -> Result<ExitCode, String> {
 }
 
 fn at(repo: &Repo, loc: fluxgate::source::Loc) -> String {
-    fluxgate::run::location(repo, loc).map(|l| format!("\n  --> {}:{}:{}", l.file, l.line, l.column)).unwrap_or_default()
+    fluxgate::run::location(repo, loc)
+        .map(|l| format!("\n  --> {}:{}:{}", l.file, l.line, l.column))
+        .unwrap_or_default()
 }
 
 fn rules() -> Result<ExitCode, String> {

@@ -10,7 +10,8 @@ fn bin() -> &'static str {
 
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/broken");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     v.sort();
     v
 }
@@ -36,7 +37,11 @@ fn each_broken_sample_reports_its_expected_error() {
         let out = Command::new(bin()).args(["validate", "--format", "json"]).arg(&case).output().unwrap();
         let name = case.file_name().unwrap().to_string_lossy().to_string();
         if out.status.code() != Some(1) {
-            failures.push(format!("{name}: exit code {:?}, want 1; stderr: {}", out.status.code(), String::from_utf8_lossy(&out.stderr)));
+            failures.push(format!(
+                "{name}: exit code {:?}, want 1; stderr: {}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
             continue;
         }
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -61,7 +66,12 @@ fn junit_has_a_suite_per_entry_point_and_a_failing_case_per_error() {
     let dir = tempfile::tempdir().unwrap();
     for case in cases() {
         let junit = dir.path().join("junit.xml");
-        let out = Command::new(bin()).args(["validate", "--format", "json", "--junit"]).arg(&junit).arg(&case).output().unwrap();
+        let out = Command::new(bin())
+            .args(["validate", "--format", "json", "--junit"])
+            .arg(&junit)
+            .arg(&case)
+            .output()
+            .unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let xml = std::fs::read_to_string(&junit).unwrap();
         let mut reader = quick_xml::Reader::from_str(&xml);
@@ -70,7 +80,13 @@ fn junit_has_a_suite_per_entry_point_and_a_failing_case_per_error() {
             match reader.read_event().unwrap() {
                 quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => match e.name().as_ref() {
                     b"testsuite" => {
-                        let name = e.try_get_attribute("name").unwrap().unwrap().unescape_value().unwrap().to_string();
+                        let name = e
+                            .try_get_attribute("name")
+                            .unwrap()
+                            .unwrap()
+                            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .unwrap()
+                            .to_string();
                         suites.push(name);
                     }
                     b"failure" => failures += 1,
