@@ -239,6 +239,8 @@ impl<'r> Engine<'r> {
         for r in &k.resources {
             self.accumulate_resource(&k, r, acc, stack).map_err(|e| fail(e, acc))?;
         }
+        // Since kustomize 5.1 a kustomization's own generators run before its components.
+        self.run_generators(&k, acc).map_err(|e| fail(e, acc))?;
         for c in &k.components {
             if is_remote(&c.value) {
                 acc.notes.push(Diag::note(
@@ -262,7 +264,6 @@ impl<'r> Engine<'r> {
             stack.pop();
             r?;
         }
-        self.run_generators(&k, acc).map_err(|e| fail(e, acc))?;
         self.run_transformers(&k, acc).map_err(|e| fail(e, acc))?;
         Ok(())
     }
@@ -530,7 +531,7 @@ impl<'r> Engine<'r> {
                 hit = true;
                 let before = r.id();
                 json6902::apply_json6902(&mut r.node, &ops, ops.loc).map_err(|e| patch_diag(e, p.loc))?;
-                check_rename(r, &before, p)?;
+                check_rename(r, &before, p, true)?;
             }
             // A component's patches are meant for whatever it is applied to: no match is fine.
             if !hit && !k.is_component {
@@ -616,7 +617,7 @@ impl<'r> Engine<'r> {
                     delete.push(i);
                     continue;
                 }
-                check_rename(r, &before, p)?;
+                check_rename(r, &before, p, false)?;
             }
             for i in delete.into_iter().rev() {
                 acc.resources.remove(i);
@@ -648,28 +649,42 @@ fn not_found(p: &PatchSpec, what: &str) -> Diag {
     .help("kustomize ignores this silently; fix the target or remove the patch")
 }
 
-fn check_rename(r: &mut Resource, before: &ResId, p: &PatchSpec) -> Result<(), Diag> {
+/// After a patch: kustomize lets a JSON 6902 patch rename or re-kind an object freely (the old
+/// name is remembered so references follow); a strategic merge patch's name and kind changes
+/// are silently undone unless `allowNameChange` / `allowKindChange` is set, and its namespace
+/// change always is.
+fn check_rename(r: &mut Resource, before: &ResId, p: &PatchSpec, json: bool) -> Result<(), Diag> {
     let after = r.id();
-    if after.name != before.name {
-        if !p.allow_name_change {
-            return Err(Diag::fatal(
-                Rule::PatchFailed,
-                p.loc,
-                format!("the patch changes the name of {before}; set options.allowNameChange to allow it"),
-            ));
+    if !json {
+        if after.namespace != before.namespace {
+            let ns = before.namespace.clone();
+            if let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut) {
+                if ns.is_empty() {
+                    m.shift_remove("namespace");
+                } else {
+                    m.insert("namespace".into(), Node::string(ns, Loc::NONE));
+                }
+            }
         }
-        let cur = r.name().to_string();
+        if after.gvk.kind != before.gvk.kind
+            && !p.allow_kind_change
+            && let Some(m) = r.node.as_map_mut()
+        {
+            m.insert("kind".into(), Node::string(before.gvk.kind.clone(), Loc::NONE));
+        }
+        if after.name != before.name && !p.allow_name_change {
+            if let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut) {
+                m.insert("name".into(), Node::string(before.name.clone(), Loc::NONE));
+            }
+            return Ok(());
+        }
+    }
+    let cur = r.name().to_string();
+    if cur != before.name {
         if let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut) {
             m.insert("name".into(), Node::string(before.name.clone(), Loc::NONE));
         }
         r.set_name(cur);
-    }
-    if after.gvk.kind != before.gvk.kind && !p.allow_kind_change {
-        return Err(Diag::fatal(
-            Rule::PatchFailed,
-            p.loc,
-            format!("the patch changes the kind of {before}; set options.allowKindChange to allow it"),
-        ));
     }
     Ok(())
 }

@@ -63,12 +63,15 @@ fn rewrite(img: &mut Node, specs: &[ImageSpec]) {
     let Some(spec) = specs.iter().find(|s| s.name == parts.name) else { return };
     let name = spec.new_name.as_deref().unwrap_or(parts.name);
     let mut out = name.to_string();
-    if let Some(d) = &spec.digest {
-        out.push('@');
-        out.push_str(d);
-    } else if let Some(t) = &spec.new_tag {
-        out.push(':');
-        out.push_str(t);
+    if spec.digest.is_some() || spec.new_tag.is_some() {
+        if let Some(t) = &spec.new_tag {
+            out.push(':');
+            out.push_str(t);
+        }
+        if let Some(d) = &spec.digest {
+            out.push('@');
+            out.push_str(d);
+        }
     } else {
         if let Some(t) = parts.tag {
             out.push(':');
@@ -91,5 +94,25 @@ mod tests {
         assert_eq!(split_image("reg:5000/app:1.2"), ImageRef { name: "reg:5000/app", tag: Some("1.2"), digest: None });
         assert_eq!(split_image("reg:5000/app"), ImageRef { name: "reg:5000/app", tag: None, digest: None });
         assert_eq!(split_image("app@sha256:ab").digest, Some("sha256:ab"));
+    }
+
+    fn image_after(image: &str, tag: Option<&str>, digest: Option<&str>) -> String {
+        let spec = ImageSpec {
+            name: "nginx".into(),
+            new_name: None,
+            new_tag: tag.map(str::to_string),
+            digest: digest.map(str::to_string),
+            loc: crate::source::Loc::NONE,
+        };
+        let mut n = Node::string(image, crate::source::Loc::NONE);
+        rewrite(&mut n, &[spec]);
+        n.as_str().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn tag_and_digest_are_both_kept() {
+        assert_eq!(image_after("nginx:1.0", Some("1.2"), Some("sha256:ab")), "nginx:1.2@sha256:ab");
+        assert_eq!(image_after("nginx:1.0", None, Some("sha256:ab")), "nginx@sha256:ab");
+        assert_eq!(image_after("nginx@sha256:cd", Some("1.3"), None), "nginx:1.3");
     }
 }

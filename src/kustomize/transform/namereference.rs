@@ -48,7 +48,6 @@ const REFS: &[Ref] = &[
     at("Secret", "ServiceAccount", "secrets/name"),
     at("Secret", "Ingress", "spec/tls/secretName"),
     pod("ServiceAccount", "serviceAccountName"),
-    pod("ServiceAccount", "serviceAccount"),
     kinded("ServiceAccount", "RoleBinding", "subjects/name"),
     kinded("ServiceAccount", "ClusterRoleBinding", "subjects/name"),
     pod("PersistentVolumeClaim", "volumes/persistentVolumeClaim/claimName"),
@@ -57,6 +56,8 @@ const REFS: &[Ref] = &[
     at("Service", "Ingress", "spec/defaultBackend/service/name"),
     at("Service", "StatefulSet", "spec/serviceName"),
     at("Service", "APIService", "spec/service/name"),
+    at("Service", "ValidatingWebhookConfiguration", "webhooks/clientConfig/service/name"),
+    at("Service", "MutatingWebhookConfiguration", "webhooks/clientConfig/service/name"),
     kinded("Role", "RoleBinding", "roleRef/name"),
     kinded("ClusterRole", "RoleBinding", "roleRef/name"),
     kinded("ClusterRole", "ClusterRoleBinding", "roleRef/name"),
@@ -151,9 +152,51 @@ fn fix(holder: &mut Node, field: &str, spec: &Ref, renamed: &[Renamed], referrer
     if let Some(n) = m.get_mut(field) {
         n.value = Value::Str(c.name.clone());
     }
-    if spec.kind_sibling && explicit_ns.is_some() && !c.namespace.is_empty() {
-        if let Some(n) = m.get_mut("namespace") {
-            n.value = Value::Str(c.namespace.clone());
+    // A reference that names its namespace follows the object; a ServiceAccount subject
+    // gains the namespace the account moved to.
+    let subject = spec.kind_sibling && spec.referred == "ServiceAccount";
+    if (explicit_ns.is_some() || subject) && !c.namespace.is_empty() {
+        m.insert("namespace".into(), Node::string(c.namespace.clone(), crate::source::Loc::NONE));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::yaml::{Dialect, parse};
+    use crate::source::{FileId, Limits};
+
+    fn resources(text: &str) -> Vec<Resource> {
+        parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect()
+    }
+
+    #[test]
+    fn moved_service_account_subject_gains_namespace() {
+        let mut rs = resources(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb}\nroleRef: {kind: Role, name: r}\nsubjects:\n- {kind: ServiceAccount, name: sa}\n",
+        );
+        rs[0].remember_name();
+        rs[0].set_name("p-sa".into());
+        if let Some(m) = rs[0].node.ensure_map(&["metadata"], crate::source::Loc::NONE) {
+            m.insert("namespace".into(), Node::string("ci", crate::source::Loc::NONE));
         }
+        apply(&mut rs);
+        assert_eq!(rs[1].node.str_at(&["subjects"]), None);
+        let subject = rs[1].node.path(&["subjects"]).and_then(Node::as_seq).and_then(|s| s.first()).cloned();
+        assert_eq!(subject.as_ref().and_then(|s| s.str_at(&["name"])), Some("p-sa"));
+        assert_eq!(subject.as_ref().and_then(|s| s.str_at(&["namespace"])), Some("ci"));
+        assert_eq!(rs[1].node.str_at(&["roleRef", "namespace"]), None);
+    }
+
+    #[test]
+    fn deprecated_service_account_field_is_not_a_reference() {
+        let mut rs = resources(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {serviceAccount: sa, serviceAccountName: sa}\n",
+        );
+        rs[0].remember_name();
+        rs[0].set_name("sa-x".into());
+        apply(&mut rs);
+        assert_eq!(rs[1].node.str_at(&["spec", "serviceAccount"]), Some("sa"));
+        assert_eq!(rs[1].node.str_at(&["spec", "serviceAccountName"]), Some("sa-x"));
     }
 }

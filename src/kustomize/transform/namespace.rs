@@ -15,4 +15,10 @@ pub fn apply(resources: &mut [Resource], namespace: &str, loc: Loc) {
             meta.insert("namespace".into(), Node::string(namespace, loc));
         }
     }
+    // An APIService names the namespace of the Service behind it.
+    for r in resources.iter_mut().filter(|r| r.kind() == "APIService") {
+        if let Some(svc) = r.node.get_mut("spec").and_then(|s| s.get_mut("service")).and_then(Node::as_map_mut) {
+            svc.insert("namespace".into(), Node::string(namespace, loc));
+        }
+    }
 }
