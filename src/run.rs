@@ -1,14 +1,14 @@
 //! One `validate` run: discover, render every entry point in parallel, check, and collect
 //! findings into a [`RunReport`]. Library code: it never prints and never exits.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use rayon::prelude::*;
 
 use crate::check::crds::CrdIndex;
 use crate::check::kinds;
 use crate::config::Config;
-use crate::discover::{discover, Discovery};
+use crate::discover::{Discovery, discover};
 use crate::finding::{Finding, Location};
 use crate::kustomize::build::{Engine, LoadRestrictor};
 use crate::kustomize::diag::Diag;
@@ -56,8 +56,13 @@ fn check_entry_point(engine: &Engine, dir: &RelPath, crds: &CrdIndex) -> (EntryP
     let repo = engine.repo();
     let name = dir.to_string();
     let mut findings = Vec::new();
-    let mut report =
-        EntryPointReport { name: name.clone(), kind: EntryPointKind::Kustomize, path: name.clone(), rendered: false, objects: Vec::new() };
+    let mut report = EntryPointReport {
+        name: name.clone(),
+        kind: EntryPointKind::Kustomize,
+        path: name.clone(),
+        rendered: false,
+        objects: Vec::new(),
+    };
     match engine.render(dir) {
         Err(failed) => {
             findings.extend(failed.notes.iter().map(|d| diag_finding(repo, d, &name)));
@@ -92,10 +97,21 @@ pub fn validate(repo: &Repo, config: &Config) -> RunReport {
             catch_unwind(AssertUnwindSafe(|| check_entry_point(&engine, dir, &crds))).unwrap_or_else(|_| {
                 let name = dir.to_string();
                 (
-                    EntryPointReport { name: name.clone(), kind: EntryPointKind::Kustomize, path: name.clone(), rendered: false, objects: Vec::new() },
-                    vec![Finding::new(Rule::InternalError, "fluxgate crashed while checking this entry point; the rest of the run went on")
+                    EntryPointReport {
+                        name: name.clone(),
+                        kind: EntryPointKind::Kustomize,
+                        path: name.clone(),
+                        rendered: false,
+                        objects: Vec::new(),
+                    },
+                    vec![
+                        Finding::new(
+                            Rule::InternalError,
+                            "fluxgate crashed while checking this entry point; the rest of the run went on",
+                        )
                         .entry_point(name)
-                        .help("please report this with the repository layout that triggers it")],
+                        .help("please report this with the repository layout that triggers it"),
+                    ],
                 )
             })
         })

@@ -66,7 +66,11 @@ fn unusable_input_exits_2() {
     std::fs::write(dir.path().join(".fluxgate.yaml"), "ignore: [a]\nignroe: [b]\n").unwrap();
     let out = fluxgate(&["validate", s(dir.path())]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(".fluxgate.yaml:2"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(".fluxgate.yaml:2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

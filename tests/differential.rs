@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use fluxgate::source::yaml::{parse, Dialect};
+use fluxgate::source::yaml::{Dialect, parse};
 use fluxgate::source::{FileId, Limits, Node, Value};
 
 fn kubectl_available() -> bool {
@@ -28,7 +28,10 @@ fn kustomize_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
                 continue;
             }
             kustomize_dirs(&p, out);
-        } else if p.file_name().is_some_and(|n| n == "kustomization.yaml" || n == "kustomization.yml" || n == "Kustomization") {
+        } else if p
+            .file_name()
+            .is_some_and(|n| n == "kustomization.yaml" || n == "kustomization.yml" || n == "Kustomization")
+        {
             out.push(dir.to_path_buf());
         }
     }
@@ -112,12 +115,19 @@ fn render_matches_kubectl_kustomize_on_every_fixture() {
     for dir in &dirs {
         let rel = dir.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
         let theirs = Command::new("kubectl").arg("kustomize").arg(dir).output().unwrap();
-        let ours = Command::new(env!("CARGO_BIN_EXE_fluxgate")).args(["render", "--root"]).arg(&root).arg(dir).output().unwrap();
+        let ours = Command::new(env!("CARGO_BIN_EXE_fluxgate"))
+            .args(["render", "--root"])
+            .arg(&root)
+            .arg(dir)
+            .output()
+            .unwrap();
         let verdict = match (theirs.status.success(), ours.status.success()) {
             (true, true) => compare(&String::from_utf8_lossy(&ours.stdout), &String::from_utf8_lossy(&theirs.stdout)),
             (false, false) => None,
             (true, false) => Some(format!("fluxgate failed: {}", String::from_utf8_lossy(&ours.stderr))),
-            (false, true) => Some(format!("kustomize failed but fluxgate did not: {}", String::from_utf8_lossy(&theirs.stderr))),
+            (false, true) => {
+                Some(format!("kustomize failed but fluxgate did not: {}", String::from_utf8_lossy(&theirs.stderr)))
+            }
         };
         match verdict {
             None => agree += 1,
@@ -125,6 +135,9 @@ fn render_matches_kubectl_kustomize_on_every_fixture() {
             Some(d) => failures.push(format!("{rel}: {d}")),
         }
     }
-    println!("differential: {agree} of {} kustomizations agree with kubectl kustomize; {listed} known differences", dirs.len());
+    println!(
+        "differential: {agree} of {} kustomizations agree with kubectl kustomize; {listed} known differences",
+        dirs.len()
+    );
     assert!(failures.is_empty(), "{} disagree:\n{}", failures.len(), failures.join("\n"));
 }

@@ -3,11 +3,29 @@
 
 /// (apiVersion, kinds).
 pub const BUILTIN: &[(&str, &[&str])] = &[
-    ("v1", &[
-        "Binding", "ComponentStatus", "ConfigMap", "Endpoints", "Event", "LimitRange", "Namespace", "Node",
-        "PersistentVolume", "PersistentVolumeClaim", "Pod", "PodTemplate", "ReplicationController",
-        "ResourceQuota", "Secret", "Service", "ServiceAccount", "List",
-    ]),
+    (
+        "v1",
+        &[
+            "Binding",
+            "ComponentStatus",
+            "ConfigMap",
+            "Endpoints",
+            "Event",
+            "LimitRange",
+            "Namespace",
+            "Node",
+            "PersistentVolume",
+            "PersistentVolumeClaim",
+            "Pod",
+            "PodTemplate",
+            "ReplicationController",
+            "ResourceQuota",
+            "Secret",
+            "Service",
+            "ServiceAccount",
+            "List",
+        ],
+    ),
     ("apps/v1", &["ControllerRevision", "DaemonSet", "Deployment", "ReplicaSet", "StatefulSet"]),
     ("batch/v1", &["CronJob", "Job"]),
     ("autoscaling/v1", &["HorizontalPodAutoscaler"]),
@@ -26,10 +44,15 @@ pub const BUILTIN: &[(&str, &[&str])] = &[
     ("certificates.k8s.io/v1", &["CertificateSigningRequest"]),
     ("apiextensions.k8s.io/v1", &["CustomResourceDefinition"]),
     ("apiregistration.k8s.io/v1", &["APIService"]),
-    ("admissionregistration.k8s.io/v1", &[
-        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-    ]),
+    (
+        "admissionregistration.k8s.io/v1",
+        &[
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+        ],
+    ),
     ("flowcontrol.apiserver.k8s.io/v1", &["FlowSchema", "PriorityLevelConfiguration"]),
     ("resource.k8s.io/v1beta1", &["DeviceClass", "ResourceClaim", "ResourceClaimTemplate", "ResourceSlice"]),
 ];
