@@ -57,10 +57,20 @@ fn walk(node: &mut Node, specs: &[ImageSpec]) {
     }
 }
 
+/// Applies every entry in order, as kustomize runs one image transformer per entry: an entry
+/// may match what an earlier one renamed the image to.
 fn rewrite(img: &mut Node, specs: &[ImageSpec]) {
+    for spec in specs {
+        rewrite_one(img, spec);
+    }
+}
+
+fn rewrite_one(img: &mut Node, spec: &ImageSpec) {
     let Some(cur) = img.as_str() else { return };
     let parts = split_image(cur);
-    let Some(spec) = specs.iter().find(|s| s.name == parts.name) else { return };
+    if spec.name != parts.name {
+        return;
+    }
     let name = spec.new_name.as_deref().unwrap_or(parts.name);
     let mut out = name.to_string();
     if spec.digest.is_some() || spec.new_tag.is_some() {
@@ -107,6 +117,29 @@ mod tests {
         let mut n = Node::string(image, crate::source::Loc::NONE);
         rewrite(&mut n, &[spec]);
         n.as_str().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn entries_chain_in_order() {
+        let specs = [
+            ImageSpec {
+                name: "nginx".into(),
+                new_name: Some("x/nginx".into()),
+                new_tag: None,
+                digest: None,
+                loc: crate::source::Loc::NONE,
+            },
+            ImageSpec {
+                name: "x/nginx".into(),
+                new_name: None,
+                new_tag: Some("chained".into()),
+                digest: None,
+                loc: crate::source::Loc::NONE,
+            },
+        ];
+        let mut n = Node::string("nginx:2", crate::source::Loc::NONE);
+        rewrite(&mut n, &specs);
+        assert_eq!(n.as_str(), Some("x/nginx:chained"));
     }
 
     #[test]
