@@ -459,15 +459,17 @@ impl<'r> Engine<'r> {
         for p in k.patches.iter().filter(|p| p.kind == PatchKind::Json6902) {
             self.apply_patch(k, p, acc)?;
         }
-        for spec in transform::replicas::apply(&mut acc.resources, &k.replicas) {
-            acc.notes.push(Diag::note(
+        // kustomize fails the build when a replicas entry matches nothing.
+        if let Some(spec) = transform::replicas::apply(&mut acc.resources, &k.replicas).first() {
+            return Err(Diag::fatal(
                 Rule::PatchTargetNotFound,
                 spec.loc,
                 format!(
                     "replicas entry '{}' matches no Deployment, StatefulSet, ReplicaSet or ReplicationController",
                     spec.name
                 ),
-            ));
+            )
+            .help("kustomize stops with an error here; fix the name or remove the entry"));
         }
         transform::images::apply(&mut acc.resources, &k.images);
         Ok(())
