@@ -13,7 +13,7 @@ use super::diag::Diag;
 use super::generator::{self, DataEntry};
 use super::kustomization::{Behavior, FILE_NAMES, Kustomization, Located, PatchKind, PatchSource, PatchSpec};
 use super::patch::{PatchError, json6902, strategic};
-use super::resource::{ResId, Resource, legacy_cmp};
+use super::resource::{ResId, Resource};
 use super::select::Matcher;
 use super::transform;
 
@@ -109,7 +109,8 @@ impl<'r> Engine<'r> {
     /// Renders a kustomization directory like `kustomize build DIR`.
     pub fn render(&self, dir: &RelPath) -> Result<Rendered, Failed> {
         let mut stack = Vec::new();
-        let mut acc = if self.is_component_dir(dir) {
+        let top = self.load_kustomization(dir, Loc::NONE, &mut Acc::default()).ok();
+        let mut acc = if top.as_ref().is_some_and(|k| k.is_component) {
             // kustomize builds a Component on its own as if it had no input resources.
             let mut acc = Acc::default();
             stack.push(dir.clone());
@@ -126,13 +127,8 @@ impl<'r> Engine<'r> {
             r.needs_hash = false;
         }
         transform::namereference::apply(&mut acc.resources);
-        acc.resources.sort_by(legacy_cmp);
+        transform::sort::apply(&mut acc.resources, top.as_ref().and_then(|k| k.sort_order.as_ref()));
         Ok(Rendered { resources: acc.resources, notes: acc.notes, files: acc.files })
-    }
-
-    fn is_component_dir(&self, dir: &RelPath) -> bool {
-        let mut scratch = Acc::default();
-        self.load_kustomization(dir, Loc::NONE, &mut scratch).is_ok_and(|k| k.is_component)
     }
 
     /// Builds a directory used as a resource (memoised: a base is built once per run).

@@ -120,6 +120,15 @@ pub struct GeneratorSpec {
     pub loc: Loc,
 }
 
+/// `sortOptions`: the output order (only the top kustomization's counts).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SortOrder {
+    /// kustomize's legacy kind order; `None` keeps kustomize's default kind lists.
+    Legacy { first: Option<Vec<String>>, last: Option<Vec<String>> },
+    /// The order resources were accumulated in.
+    Fifo,
+}
+
 /// A parsed kustomization (or component).
 #[derive(Clone, Debug, Default)]
 pub struct Kustomization {
@@ -141,6 +150,7 @@ pub struct Kustomization {
     pub patches: Vec<PatchSpec>,
     pub generators: Vec<GeneratorSpec>,
     pub generator_options: GeneratorOptions,
+    pub sort_order: Option<SortOrder>,
     /// Fields fluxgate does not render yet (or cannot offline): each is reported, never silent.
     pub skipped: Vec<(String, Loc)>,
 }
@@ -190,7 +200,6 @@ const NOT_YET: &[&str] = &[
     "vars",
     "openapi",
     "configurations",
-    "sortOptions",
     "buildMetadata",
     "transformers",
     "generators",
@@ -539,12 +548,52 @@ impl Kustomization {
                 }
             }
         }
+        if let Some(v) = m.get("sortOptions").filter(|v| !v.is_null()) {
+            k.sort_order = Some(sort_options(v)?);
+        }
         for key in NOT_YET {
             if let Some(v) = m.get(*key).filter(|v| !v.is_null()) {
                 k.skipped.push(((*key).to_string(), v.loc));
             }
         }
         Ok(k)
+    }
+}
+
+fn sort_options(v: &Node) -> Result<SortOrder, Diag> {
+    let m = map(v, "sortOptions")?;
+    check_fields(m, &["order", "legacySortOptions"], "sortOptions")?;
+    let order = m.get("order").map(|o| string(o, "order")).transpose()?;
+    match order.as_ref().map(|o| o.value.as_str()) {
+        Some("fifo") => {
+            if let Some(l) = m.get("legacySortOptions") {
+                return Err(invalid(l.loc, "'legacySortOptions' needs 'order: legacy'"));
+            }
+            Ok(SortOrder::Fifo)
+        }
+        Some("legacy") => {
+            let Some(l) = m.get("legacySortOptions").filter(|l| !l.is_null()) else {
+                return Ok(SortOrder::Legacy { first: None, last: None });
+            };
+            let lm = map(l, "legacySortOptions")?;
+            check_fields(lm, &["orderFirst", "orderLast"], "legacySortOptions")?;
+            let list = |f: &str| -> Result<Vec<String>, Diag> {
+                Ok(lm
+                    .get(f)
+                    .map(|x| string_list(x, f))
+                    .transpose()?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|l| l.value)
+                    .collect())
+            };
+            Ok(SortOrder::Legacy { first: Some(list("orderFirst")?), last: Some(list("orderLast")?) })
+        }
+        Some(other) => Err(invalid(
+            order.as_ref().map_or(v.loc, |o| o.loc),
+            format!("sortOptions 'order' must be 'legacy' or 'fifo', not '{other}'"),
+        )),
+        None => Err(invalid(v.loc, "sortOptions needs an 'order' ('legacy' or 'fifo')")),
     }
 }
 
@@ -605,5 +654,18 @@ mod tests {
         assert!(k.labels[0].include_selectors);
         assert_eq!(k.patches.len(), 2);
         assert_eq!(k.patches[1].kind, PatchKind::Json6902);
+    }
+
+    #[test]
+    fn sort_options_parse_and_reject_bad_order() {
+        let fifo = k("sortOptions: {order: fifo}\n").map(|k| k.sort_order);
+        assert_eq!(fifo.ok().flatten(), Some(SortOrder::Fifo));
+        let legacy = k("sortOptions:\n  order: legacy\n  legacySortOptions: {orderFirst: [Service]}\n")
+            .map(|k| k.sort_order)
+            .ok()
+            .flatten();
+        assert_eq!(legacy, Some(SortOrder::Legacy { first: Some(vec!["Service".into()]), last: Some(vec![]) }));
+        assert!(k("sortOptions: {order: random}\n").is_err());
+        assert!(k("sortOptions: {order: fifo, legacySortOptions: {}}\n").is_err());
     }
 }

@@ -8,3 +8,4 @@ pub mod name_affix;
 pub mod namereference;
 pub mod namespace;
 pub mod replicas;
+pub mod sort;
