@@ -9,4 +9,5 @@ pub mod kustomize;
 pub mod report;
 pub mod rules;
 pub mod run;
+pub mod schema;
 pub mod source;

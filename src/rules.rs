@@ -68,6 +68,30 @@ rules! {
     /// A kustomize feature that needs the network or runs code (remote bases, helmCharts,
     /// plugins) was skipped; what it would add is not checked.
     RenderSkipped = "render-skipped", Warning, "part of a kustomization was not rendered (network or plugin)";
+    /// A field the schema does not define (often a typo); the API server would reject or drop it.
+    SchemaUnknownField = "schema-unknown-field", Error, "an object has a field its schema does not define";
+    /// A value has the wrong type (a string where an integer is required, a map for a list).
+    SchemaInvalidType = "schema-invalid-type", Error, "a value has the wrong type for its schema";
+    /// A field the schema requires is missing.
+    SchemaRequired = "schema-required", Error, "a required field is missing";
+    /// A value is outside what the schema allows (enum, pattern, range, length, format).
+    SchemaInvalidValue = "schema-invalid-value", Error, "a value is not allowed by its schema";
+    /// Two items of a `x-kubernetes-list-type: map` / `set` list have the same key.
+    SchemaDuplicateListKey = "schema-duplicate-list-key", Error, "a list has two items with the same key";
+    /// A CRD's `x-kubernetes-validations` CEL rule fails for this object.
+    SchemaCelRule = "schema-cel-rule", Error, "a CEL validation rule of the CRD fails";
+    /// The apiVersion is no longer served by the target Kubernetes (or Flux) version.
+    ApiRemoved = "api-removed", Error, "an apiVersion removed in the target version";
+    /// The apiVersion is deprecated: still served, but scheduled for removal.
+    ApiDeprecated = "api-deprecated", Warning, "an apiVersion deprecated in the target version";
+    /// `metadata.name` is not a valid DNS name for this kind.
+    MetadataInvalidName = "metadata-invalid-name", Error, "an object name is not a valid DNS name";
+    /// A label key or value does not follow Kubernetes' label syntax.
+    MetadataInvalidLabel = "metadata-invalid-label", Error, "a label key or value is invalid";
+    /// An annotation key does not follow Kubernetes' syntax (or annotations are too large).
+    MetadataInvalidAnnotation = "metadata-invalid-annotation", Error, "an annotation key is invalid";
+    /// A namespaced object has no namespace after rendering; it lands wherever it is applied.
+    NamespaceMissing = "namespace-missing", Warning, "a namespaced object has no namespace after rendering";
     /// fluxgate itself failed on this entry point; the rest of the run went on.
     InternalError = "internal-error", Error, "fluxgate failed internally on this entry point";
 }

@@ -3,6 +3,9 @@
 //! Skips, with a printed reason, where kubectl is not installed. Cases listed in
 //! `tests/known-differences.txt` (one `path  reason` per line) are reported, not failed.
 
+#[path = "../benches/synth.rs"]
+mod synth;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -140,4 +143,39 @@ fn render_matches_kubectl_kustomize_on_every_fixture() {
         dirs.len()
     );
     assert!(failures.is_empty(), "{} disagree:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn render_matches_kubectl_kustomize_on_a_generated_repository() {
+    if !kubectl_available() {
+        println!("skipped: kubectl not found on PATH; differential tests need `kubectl kustomize`");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let overlays = synth::generate(root, synth::Shape { apps: 4, envs: 6 });
+    let mut failures = Vec::new();
+    for o in overlays.iter().chain(["apps/base/app-0000".to_string()].iter()) {
+        let theirs = Command::new("kubectl").arg("kustomize").arg(root.join(o)).output().unwrap();
+        let ours = Command::new(env!("CARGO_BIN_EXE_fluxgate"))
+            .args(["render", "--root"])
+            .arg(root)
+            .arg(root.join(o))
+            .output()
+            .unwrap();
+        assert!(theirs.status.success() && ours.status.success(), "{o}: {}", String::from_utf8_lossy(&ours.stderr));
+        if ours.stdout != theirs.stdout {
+            failures.push(format!(
+                "{o}: {}",
+                compare(&String::from_utf8_lossy(&ours.stdout), &String::from_utf8_lossy(&theirs.stdout))
+                    .unwrap_or_else(|| "same objects, different bytes".into())
+            ));
+        }
+    }
+    println!(
+        "differential (generated): {} of {} overlays byte-identical to kubectl kustomize",
+        overlays.len() + 1 - failures.len(),
+        overlays.len() + 1
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -156,7 +156,12 @@ impl<'r> Engine<'r> {
         let result = self.build_into(dir, &mut acc, stack, false, loc).map(|()| acc);
         stack.pop();
         let cached: Cached = Arc::new(result);
-        self.bases.lock().unwrap_or_else(|e| e.into_inner()).insert(dir.clone(), cached.clone());
+        // A cycle is seen from wherever the walk entered it, so that failure is not shared:
+        // every entry point reports the cycle from its own side, whatever the thread order.
+        let through_cycle = matches!(&*cached, Err(f) if f.error.rule == Rule::KustomizationCycle);
+        if !through_cycle {
+            self.bases.lock().unwrap_or_else(|e| e.into_inner()).insert(dir.clone(), cached.clone());
+        }
         match &*cached {
             Ok(a) => Ok(Arc::new(a.clone())),
             Err(f) => Err(f.clone()),

@@ -239,8 +239,10 @@ impl Builder<'_> {
                         });
                     }
                     let mut node = node;
-                    if node.loc.line > kloc.line && !matches!(node.value, Value::Map(_) | Value::Seq(_)) {
-                        node.loc = node.loc.or(kloc);
+                    // A block map or list value is located at its key (`spec:`), the line a
+                    // user looks for; scalars keep their own position.
+                    if matches!(node.value, Value::Map(_) | Value::Seq(_)) || node.loc.is_none() {
+                        node.loc = kloc;
                     }
                     entries.insert(key, node);
                     Ok(())

@@ -402,7 +402,7 @@ mod tests {
         assert_eq!(image.map(|l| (l.file, l.line)), Some((FileId(1), 10)));
         // untouched values keep the target's location
         let env = main.path(&["env"]).map(|n| n.loc);
-        assert_eq!(env.map(|l| (l.file, l.line)), Some((FileId(0), 13)));
+        assert_eq!(env.map(|l| (l.file, l.line)), Some((FileId(0), 12)));
         assert_eq!(r.path(&["metadata", "name"]).map(|n| n.loc.file), Some(FileId(0)));
     }
 
