@@ -11,7 +11,10 @@ use crate::source::{Loc, Node, ReadError, RelPath, Repo, Value};
 
 use super::diag::Diag;
 use super::generator::{self, DataEntry};
-use super::kustomization::{Behavior, FILE_NAMES, Kustomization, Located, PatchKind, PatchSource, PatchSpec};
+use super::kustomization::{
+    Behavior, FILE_NAMES, Kustomization, Located, PatchKind, PatchSource, PatchSpec, Replacement, ReplacementEntry,
+    parse_replacement,
+};
 use super::patch::{PatchError, json6902, strategic};
 use super::resource::{ResId, Resource};
 use super::select::Matcher;
@@ -473,7 +476,39 @@ impl<'r> Engine<'r> {
             .help("kustomize stops with an error here; fix the name or remove the entry"));
         }
         transform::images::apply(&mut acc.resources, &k.images);
+        let replacements = self.replacements(k, acc)?;
+        transform::replacements::apply(&mut acc.resources, &replacements)
+            .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message))?;
         Ok(())
+    }
+
+    /// The kustomization's replacements, reading `path:` entries (a list, or one per document).
+    fn replacements(&self, k: &Kustomization, acc: &mut Acc) -> Result<Vec<Replacement>, Diag> {
+        let mut out = Vec::new();
+        for e in &k.replacements {
+            match e {
+                ReplacementEntry::Inline(r) => out.push(r.clone()),
+                ReplacementEntry::File(l) => {
+                    let path = self.resolve_file(k, l)?;
+                    let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
+                    acc.files.insert(path);
+                    if let Some(e) = &parsed.error {
+                        return Err(yaml_diag(e));
+                    }
+                    for doc in &parsed.docs {
+                        match doc.as_seq() {
+                            Some(items) => {
+                                for item in items {
+                                    out.push(parse_replacement(item)?);
+                                }
+                            }
+                            None => out.push(parse_replacement(doc)?),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Loads a patch's documents, located in the file they came from.

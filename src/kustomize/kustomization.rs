@@ -120,6 +120,54 @@ pub struct GeneratorSpec {
     pub loc: Loc,
 }
 
+/// An exact object selector (replacement sources, targets and rejects).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResIdSelector {
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+}
+
+/// Where a replacement's value comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplacementSource {
+    pub id: ResIdSelector,
+    pub field_path: String,
+    pub delimiter: Option<String>,
+    pub index: i64,
+}
+
+/// Which fields of which objects a replacement writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplacementTarget {
+    pub select: ResIdSelector,
+    pub reject: Vec<ResIdSelector>,
+    pub label_selector: Option<String>,
+    pub annotation_selector: Option<String>,
+    pub field_paths: Vec<Located>,
+    pub delimiter: Option<String>,
+    pub index: i64,
+    pub create: bool,
+    pub loc: Loc,
+}
+
+/// One `replacements` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replacement {
+    pub source: ReplacementSource,
+    pub targets: Vec<ReplacementTarget>,
+    pub loc: Loc,
+}
+
+/// A `replacements` list item: inline, or a file holding replacements.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReplacementEntry {
+    Inline(Replacement),
+    File(Located),
+}
+
 /// `sortOptions`: the output order (only the top kustomization's counts).
 #[derive(Clone, Debug, PartialEq)]
 pub enum SortOrder {
@@ -151,6 +199,7 @@ pub struct Kustomization {
     pub generators: Vec<GeneratorSpec>,
     pub generator_options: GeneratorOptions,
     pub sort_order: Option<SortOrder>,
+    pub replacements: Vec<ReplacementEntry>,
     /// Fields fluxgate does not render yet (or cannot offline): each is reported, never silent.
     pub skipped: Vec<(String, Loc)>,
 }
@@ -196,7 +245,6 @@ const KNOWN_FIELDS: &[&str] = &[
 
 /// Fields that kustomize accepts but fluxgate does not render yet.
 const NOT_YET: &[&str] = &[
-    "replacements",
     "vars",
     "openapi",
     "configurations",
@@ -548,6 +596,19 @@ impl Kustomization {
                 }
             }
         }
+        if let Some(v) = m.get("replacements").filter(|v| !v.is_null()) {
+            let seq = v.as_seq().ok_or_else(|| invalid(v.loc, "'replacements' must be a list"))?;
+            for item in seq {
+                let im = map(item, "replacements")?;
+                match im.get("path") {
+                    Some(p) => {
+                        check_fields(im, &["path"], "replacements entry")?;
+                        k.replacements.push(ReplacementEntry::File(string(p, "path")?));
+                    }
+                    None => k.replacements.push(ReplacementEntry::Inline(parse_replacement(item)?)),
+                }
+            }
+        }
         if let Some(v) = m.get("sortOptions").filter(|v| !v.is_null()) {
             k.sort_order = Some(sort_options(v)?);
         }
@@ -558,6 +619,100 @@ impl Kustomization {
         }
         Ok(k)
     }
+}
+
+const ID_FIELDS: [&str; 5] = ["group", "version", "kind", "name", "namespace"];
+
+fn res_id_selector(m: &Mapping) -> Result<ResIdSelector, Diag> {
+    let get = |k: &str| -> Result<Option<String>, Diag> { m.get(k).map(|v| string(v, k).map(|l| l.value)).transpose() };
+    Ok(ResIdSelector {
+        group: get("group")?,
+        version: get("version")?,
+        kind: get("kind")?,
+        name: get("name")?,
+        namespace: get("namespace")?,
+    })
+}
+
+/// `delimiter`, `index` and `create` of a replacement's `options`.
+fn field_options(m: &Mapping, allowed: &[&str]) -> Result<(Option<String>, i64, bool), Diag> {
+    let Some(o) = m.get("options").filter(|o| !o.is_null()) else { return Ok((None, 0, false)) };
+    let om = map(o, "options")?;
+    check_fields(om, allowed, "replacement options")?;
+    let delimiter = om.get("delimiter").map(|d| string(d, "delimiter").map(|l| l.value)).transpose()?;
+    let index = match om.get("index") {
+        Some(i) => i.as_i64().ok_or_else(|| invalid(i.loc, "replacement 'index' must be an integer"))?,
+        None => 0,
+    };
+    let create = om.get("create").map(|c| bool_field(c, "create")).transpose()?.unwrap_or(false);
+    Ok((delimiter.filter(|d| !d.is_empty()), index, create))
+}
+
+/// Parses one replacement (`source` + `targets`), inline or from a replacements file.
+pub fn parse_replacement(n: &Node) -> Result<Replacement, Diag> {
+    let m = map(n, "replacements")?;
+    check_fields(m, &["source", "targets"], "replacement")?;
+    let src = m.get("source").ok_or_else(|| invalid(n.loc, "a replacement needs a 'source'"))?;
+    let sm = map(src, "source")?;
+    let mut allowed = ID_FIELDS.to_vec();
+    allowed.extend(["fieldPath", "options"]);
+    check_fields(sm, &allowed, "replacement source")?;
+    let (delimiter, index, _) = field_options(sm, &["delimiter", "index", "create"])?;
+    let source = ReplacementSource {
+        id: res_id_selector(sm)?,
+        field_path: sm
+            .get("fieldPath")
+            .map(|f| string(f, "fieldPath").map(|l| l.value))
+            .transpose()?
+            .unwrap_or_else(|| "metadata.name".into()),
+        delimiter,
+        index,
+    };
+    let mut targets = Vec::new();
+    let tseq = match m.get("targets").filter(|t| !t.is_null()) {
+        Some(t) => t.as_seq().ok_or_else(|| invalid(t.loc, "'targets' must be a list"))?.clone(),
+        None => Vec::new(),
+    };
+    for t in &tseq {
+        let tm = map(t, "targets")?;
+        check_fields(tm, &["select", "reject", "fieldPaths", "options"], "replacement target")?;
+        let select = tm.get("select").ok_or_else(|| invalid(t.loc, "a replacement target needs 'select'"))?;
+        let selm = map(select, "select")?;
+        let mut sel_fields = ID_FIELDS.to_vec();
+        sel_fields.extend(["labelSelector", "annotationSelector"]);
+        check_fields(selm, &sel_fields, "replacement select")?;
+        let mut reject = Vec::new();
+        if let Some(r) = tm.get("reject").filter(|r| !r.is_null()) {
+            for item in r.as_seq().ok_or_else(|| invalid(r.loc, "'reject' must be a list"))? {
+                let rm = map(item, "reject")?;
+                check_fields(rm, &sel_fields, "replacement reject")?;
+                reject.push(res_id_selector(rm)?);
+            }
+        }
+        let mut field_paths = match tm.get("fieldPaths") {
+            Some(f) => string_list(f, "fieldPaths")?,
+            None => Vec::new(),
+        };
+        if field_paths.is_empty() {
+            field_paths.push(Located { value: "metadata.name".into(), loc: t.loc });
+        }
+        let (delimiter, index, create) = field_options(tm, &["delimiter", "index", "create"])?;
+        let get = |k: &str| -> Result<Option<String>, Diag> {
+            selm.get(k).map(|v| string(v, k).map(|l| l.value)).transpose()
+        };
+        targets.push(ReplacementTarget {
+            select: res_id_selector(selm)?,
+            reject,
+            label_selector: get("labelSelector")?,
+            annotation_selector: get("annotationSelector")?,
+            field_paths,
+            delimiter,
+            index,
+            create,
+            loc: t.loc,
+        });
+    }
+    Ok(Replacement { source, targets, loc: n.loc })
 }
 
 fn sort_options(v: &Node) -> Result<SortOrder, Diag> {
