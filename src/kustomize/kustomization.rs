@@ -262,21 +262,27 @@ fn invalid(loc: Loc, msg: impl Into<String>) -> Diag {
     Diag::fatal(Rule::KustomizationInvalid, loc, msg)
 }
 
-/// A scalar as kustomize's string fields read it (numbers and booleans keep their text).
+/// A string as kustomize's string fields read it: kustomize decodes the file into typed
+/// fields, so an unquoted number or boolean (`newTag: 1.20`, `namePrefix: yes`) is an error.
 fn scalar_string(n: &Node) -> Option<String> {
     match &n.value {
         Value::Str(s) => Some(s.clone()),
-        Value::Int(i) => Some(i.to_string()),
-        Value::Float(f) => Some(f.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
+fn not_string(n: &Node, field: &str) -> Diag {
+    let d = invalid(n.loc, format!("'{field}' must be a string, not a {}", n.type_name()));
+    match n.value {
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+            d.help("kustomize rejects unquoted numbers and booleans here; quote the value")
+        }
+        _ => d,
+    }
+}
+
 fn string(n: &Node, field: &str) -> Result<Located, Diag> {
-    scalar_string(n)
-        .map(|value| Located { value, loc: n.loc })
-        .ok_or_else(|| invalid(n.loc, format!("'{field}' must be a string, not a {}", n.type_name())))
+    scalar_string(n).map(|value| Located { value, loc: n.loc }).ok_or_else(|| not_string(n, field))
 }
 
 fn string_list(n: &Node, field: &str) -> Result<Vec<Located>, Diag> {
@@ -318,9 +324,7 @@ fn string_map(n: &Node, field: &str) -> Result<Vec<(String, Node)>, Diag> {
         .map(|(k, v)| {
             let s = match &v.value {
                 Value::Null => String::new(),
-                _ => scalar_string(v).ok_or_else(|| {
-                    invalid(v.loc, format!("'{field}.{k}' must be a string, not a {}", v.type_name()))
-                })?,
+                _ => scalar_string(v).ok_or_else(|| not_string(v, &format!("{field}.{k}")))?,
             };
             Ok((k.clone(), Node::string(s, v.loc)))
         })
@@ -822,5 +826,14 @@ mod tests {
         assert_eq!(legacy, Some(SortOrder::Legacy { first: Some(vec!["Service".into()]), last: Some(vec![]) }));
         assert!(k("sortOptions: {order: random}\n").is_err());
         assert!(k("sortOptions: {order: fifo, legacySortOptions: {}}\n").is_err());
+    }
+
+    #[test]
+    fn unquoted_numbers_in_string_fields_are_errors_like_kustomize() {
+        for text in ["namespace: 123\n", "images:\n- {name: nginx, newTag: 1.20}\n", "commonAnnotations: {a: true}\n"] {
+            let e = k(text).err();
+            assert_eq!(e.map(|e| e.rule), Some(Rule::KustomizationInvalid), "{text}");
+        }
+        assert!(k("commonAnnotations: {a: \"1\", b: }\n").is_ok());
     }
 }
