@@ -512,9 +512,21 @@ impl<'r> Engine<'r> {
     }
 
     /// Loads a patch's documents, located in the file they came from.
-    fn patch_docs(&self, k: &Kustomization, p: &PatchSpec, acc: &mut Acc) -> Result<Vec<Node>, Diag> {
+    /// JSON 6902 patches are read as YAML 1.1 (kustomize converts them with go-yaml v2, so
+    /// `value: yes` is `true`); strategic merge patches as YAML 1.2.
+    fn patch_docs(&self, k: &Kustomization, p: &PatchSpec, acc: &mut Acc, dialect: Dialect) -> Result<Vec<Node>, Diag> {
         match &p.source {
             PatchSource::Node(n) => Ok(vec![n.clone()]),
+            PatchSource::File(l) if dialect == Dialect::Yaml11 => {
+                let path = self.resolve_file(k, l)?;
+                let src = self.repo.read(&path).map_err(|e| read_diag(&e, l.loc))?;
+                acc.files.insert(path);
+                let parsed = yaml::parse(&src.text, src.id, dialect, &self.repo.limits);
+                if let Some(e) = &parsed.error {
+                    return Err(yaml_diag(e));
+                }
+                Ok(parsed.docs)
+            }
             PatchSource::File(l) => {
                 let path = self.resolve_file(k, l)?;
                 let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
@@ -525,7 +537,7 @@ impl<'r> Engine<'r> {
                 Ok(parsed.docs.clone())
             }
             PatchSource::Inline { text, loc, .. } => {
-                let parsed = yaml::parse(text, loc.file, Dialect::Yaml12, &self.repo.limits);
+                let parsed = yaml::parse(text, loc.file, dialect, &self.repo.limits);
                 let (dl, dc) = self.inline_offset(*loc);
                 let mut docs = parsed.docs;
                 for d in docs.iter_mut() {
@@ -556,9 +568,10 @@ impl<'r> Engine<'r> {
     }
 
     fn apply_patch(&self, k: &Kustomization, p: &PatchSpec, acc: &mut Acc) -> Result<(), Diag> {
-        let docs = self.patch_docs(k, p, acc)?;
+        let mut docs = self.patch_docs(k, p, acc, Dialect::Yaml12)?;
         let is_json = p.kind == PatchKind::Json6902 || docs.first().is_some_and(|d| d.as_seq().is_some());
         if is_json {
+            docs = self.patch_docs(k, p, acc, Dialect::Yaml11)?;
             let ops = docs.first().cloned().unwrap_or_else(|| Node::new(Value::Seq(Vec::new()), p.loc));
             let Some(target) = &p.target else {
                 return Err(Diag::fatal(Rule::KustomizationInvalid, p.loc, "a JSON 6902 patch needs a 'target'"));
@@ -569,6 +582,7 @@ impl<'r> Engine<'r> {
                 hit = true;
                 let before = r.id();
                 json6902::apply_json6902(&mut r.node, &ops, ops.loc).map_err(|e| patch_diag(e, p.loc))?;
+                stringify_annotations(&mut r.node);
                 check_rename(r, &before, p, true)?;
             }
             // A component's patches are meant for whatever it is applied to: no match is fine.
@@ -727,6 +741,23 @@ fn check_rename(r: &mut Resource, before: &ResId, p: &PatchSpec, json: bool) -> 
     Ok(())
 }
 
+/// kustomize re-reads annotations as strings after a JSON 6902 patch (to restore its
+/// internal ones), so a patched-in `true` or `8080` comes out as a string.
+fn stringify_annotations(node: &mut Node) {
+    let Some(m) = node.get_mut("metadata").and_then(|m| m.get_mut("annotations")).and_then(Node::as_map_mut) else {
+        return;
+    };
+    for v in m.values_mut() {
+        let text = match &v.value {
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            _ => continue,
+        };
+        v.value = Value::Str(text);
+    }
+}
+
 fn shift(n: &mut Node, dl: u32, dc: u32) {
     if !n.loc.is_none() {
         n.loc.line += dl;
@@ -765,4 +796,24 @@ fn check_object(doc: &Node) -> Result<Node, Diag> {
         .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
     }
     Ok(doc.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{FileId, Limits};
+
+    #[test]
+    fn json_patch_values_read_as_yaml11_and_annotations_stringified() {
+        let ops = yaml::parse("- {op: add, path: /metadata/annotations, value: {a: yes, b: 8080}}\n- {op: add, path: /spec/m, value: 0644}\n", FileId(1), Dialect::Yaml11, &Limits::default()).docs.remove(0);
+        let mut obj =
+            yaml::parse("kind: Thing\nmetadata: {name: t}\nspec: {}\n", FileId(0), Dialect::Yaml12, &Limits::default())
+                .docs
+                .remove(0);
+        json6902::apply_json6902(&mut obj, &ops, ops.loc).unwrap_or_else(|e| panic!("{}", e.message));
+        stringify_annotations(&mut obj);
+        assert_eq!(obj.str_at(&["metadata", "annotations", "a"]), Some("true"));
+        assert_eq!(obj.str_at(&["metadata", "annotations", "b"]), Some("8080"));
+        assert_eq!(obj.path(&["spec", "m"]).and_then(Node::as_i64), Some(420));
+    }
 }
