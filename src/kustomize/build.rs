@@ -451,7 +451,10 @@ impl<'r> Engine<'r> {
             self.apply_patch(k, p, acc)?;
         }
         if let Some(ns) = &k.namespace {
-            transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc);
+            transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc).map_err(|m| {
+                Diag::fatal(Rule::KustomizationInvalid, ns.loc, m)
+                    .help("kustomize fails here too; keep one Namespace object per kustomization that sets 'namespace'")
+            })?;
         }
         let prefix = k.name_prefix.as_ref().map_or("", |l| l.value.as_str());
         let suffix = k.name_suffix.as_ref().map_or("", |l| l.value.as_str());

@@ -5,8 +5,16 @@
 use crate::kustomize::resource::{Resource, is_cluster_scoped};
 use crate::source::{Loc, Node};
 
-/// Sets `metadata.namespace` on every namespaced object.
-pub fn apply(resources: &mut [Resource], namespace: &str, loc: Loc) {
+/// Sets `metadata.namespace` on every namespaced object. kustomize refuses (an "ID conflict")
+/// when the objects hold more than one Namespace; the error names them.
+pub fn apply(resources: &mut [Resource], namespace: &str, loc: Loc) -> Result<(), String> {
+    let namespaces: Vec<&str> = resources.iter().filter(|r| r.kind() == "Namespace").map(|r| r.name()).collect();
+    if namespaces.len() > 1 {
+        return Err(format!(
+            "namespace transformation produces ID conflict: 'namespace: {namespace}' with several Namespace objects ({})",
+            namespaces.join(", ")
+        ));
+    }
     for r in resources.iter_mut() {
         if is_cluster_scoped(r.kind()) {
             continue;
@@ -30,6 +38,7 @@ pub fn apply(resources: &mut [Resource], namespace: &str, loc: Loc) {
             svc.insert("namespace".into(), Node::string(namespace, loc));
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -43,12 +52,20 @@ mod tests {
         let text = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb}\nsubjects:\n- {kind: ServiceAccount, name: default, namespace: kube-system}\n- {kind: ServiceAccount, name: other}\n---\napiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {name: v1.x.io}\nspec:\n  service: {name: s}\n";
         let mut rs: Vec<Resource> =
             parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect();
-        apply(&mut rs, "team", Loc::NONE);
+        assert_eq!(apply(&mut rs, "team", Loc::NONE), Ok(()));
         let subjects = rs[0].node.path(&["subjects"]).and_then(Node::as_seq).cloned().unwrap_or_default();
         assert_eq!(subjects[0].str_at(&["namespace"]), Some("team"));
         assert_eq!(subjects[1].str_at(&["namespace"]), None);
         assert_eq!(rs[0].namespace(), "team");
         assert_eq!(rs[1].node.str_at(&["spec", "service", "namespace"]), Some("team"));
         assert_eq!(rs[1].node.str_at(&["metadata", "namespace"]), None);
+    }
+
+    #[test]
+    fn two_namespace_objects_conflict() {
+        let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n";
+        let mut rs: Vec<Resource> =
+            parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect();
+        assert!(apply(&mut rs, "prod", Loc::NONE).is_err());
     }
 }
