@@ -68,7 +68,6 @@ const REFS: &[Ref] = &[
     at("ReplicaSet", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
     at("StorageClass", "PersistentVolumeClaim", "spec/storageClassName"),
     at("StorageClass", "StatefulSet", "spec/volumeClaimTemplates/spec/storageClassName"),
-    at("IngressClass", "Ingress", "spec/ingressClassName"),
 ];
 
 /// A renamed object: its kind, current name and namespace, and the names it had.
@@ -144,11 +143,18 @@ fn fix(holder: &mut Node, field: &str, spec: &Ref, renamed: &[Renamed], referrer
     let want_ns = explicit_ns.clone().unwrap_or_else(|| referrer_ns.to_string());
     let candidates: Vec<&Renamed> =
         renamed.iter().filter(|c| c.kind == spec.referred && c.previous.iter().any(|(n, _)| *n == old)).collect();
-    let chosen = candidates
-        .iter()
-        .find(|c| c.previous.iter().any(|(n, pns)| *n == old && *pns == want_ns))
-        .or_else(|| candidates.iter().find(|c| c.namespace == referrer_ns))
-        .or(if candidates.len() == 1 { candidates.first() } else { None });
+    let ns_eq = |a: &str, b: &str| a == b || (a.is_empty() && b == "default") || (a == "default" && b.is_empty());
+    let exact = candidates.iter().find(|c| c.previous.iter().any(|(n, pns)| *n == old && ns_eq(pns, &want_ns)));
+    // A reference that names its namespace only matches an object that was in it.
+    let chosen = if explicit_ns.is_some() {
+        exact
+    } else {
+        exact.or_else(|| candidates.iter().find(|c| c.namespace == referrer_ns)).or(if candidates.len() == 1 {
+            candidates.first()
+        } else {
+            None
+        })
+    };
     let Some(c) = chosen else { return };
     let Some(m) = holder.as_map_mut() else { return };
     if let Some(n) = m.get_mut(field) {
@@ -188,6 +194,19 @@ mod tests {
         assert_eq!(subject.as_ref().and_then(|s| s.str_at(&["name"])), Some("p-sa"));
         assert_eq!(subject.as_ref().and_then(|s| s.str_at(&["namespace"])), Some("ci"));
         assert_eq!(rs[1].node.str_at(&["roleRef", "namespace"]), None);
+    }
+
+    #[test]
+    fn subject_in_another_namespace_is_not_this_account() {
+        let mut rs = resources(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crb}\nroleRef: {kind: ClusterRole, name: r}\nsubjects:\n- {kind: ServiceAccount, name: sa, namespace: elsewhere}\n- {kind: ServiceAccount, name: sa, namespace: default}\n",
+        );
+        rs[0].remember_name();
+        rs[0].set_name("p-sa".into());
+        apply(&mut rs);
+        let subjects = rs[1].node.path(&["subjects"]).and_then(Node::as_seq).cloned().unwrap_or_default();
+        assert_eq!(subjects[0].str_at(&["name"]), Some("sa"));
+        assert_eq!(subjects[1].str_at(&["name"]), Some("p-sa"));
     }
 
     #[test]
