@@ -450,7 +450,7 @@ impl<'r> Engine<'r> {
         for p in k.patches.iter().filter(|p| p.kind == PatchKind::Auto) {
             self.apply_patch(k, p, acc)?;
         }
-        if let Some(ns) = &k.namespace {
+        if let Some(ns) = k.namespace.as_ref().filter(|ns| !ns.value.is_empty()) {
             transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc).map_err(|m| {
                 Diag::fatal(Rule::KustomizationInvalid, ns.loc, m)
                     .help("kustomize fails here too; keep one Namespace object per kustomization that sets 'namespace'")
