@@ -85,7 +85,19 @@ pub struct LabelSpec {
     pub pairs: Vec<(String, Node)>,
     pub include_selectors: bool,
     pub include_templates: bool,
+    /// Extra fields (`labels[].fields`) the labels are also written to.
+    pub fields: Vec<CustomField>,
     pub loc: Loc,
+}
+
+/// A field spec written in a kustomization (`labels[].fields`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CustomField {
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub path: String,
+    pub create: bool,
 }
 
 /// `generatorOptions`, or a generator's own `options`.
@@ -488,7 +500,13 @@ impl Kustomization {
         if let Some(v) = m.get("commonLabels") {
             let pairs = string_map(v, "commonLabels")?;
             if !pairs.is_empty() {
-                k.labels.push(LabelSpec { pairs, include_selectors: true, include_templates: false, loc: v.loc });
+                k.labels.push(LabelSpec {
+                    pairs,
+                    include_selectors: true,
+                    include_templates: false,
+                    fields: Vec::new(),
+                    loc: v.loc,
+                });
             }
         }
         if let Some(v) = m.get("labels").filter(|v| !v.is_null()) {
@@ -496,8 +514,22 @@ impl Kustomization {
             for item in seq {
                 let im = map(item, "labels")?;
                 check_fields(im, &["pairs", "includeSelectors", "includeTemplates", "fields"], "labels entry")?;
-                if let Some(f) = im.get("fields") {
-                    k.skipped.push(("labels[].fields".into(), f.loc));
+                let mut fields = Vec::new();
+                if let Some(f) = im.get("fields").filter(|f| !f.is_null()) {
+                    for item in f.as_seq().ok_or_else(|| invalid(f.loc, "'fields' must be a list"))? {
+                        let fm = map(item, "fields")?;
+                        check_fields(fm, &["path", "group", "version", "kind", "create"], "labels field")?;
+                        let get = |k: &str| -> Result<Option<String>, Diag> {
+                            fm.get(k).map(|v| string(v, k).map(|l| l.value)).transpose()
+                        };
+                        fields.push(CustomField {
+                            group: get("group")?,
+                            version: get("version")?,
+                            kind: get("kind")?,
+                            path: get("path")?.ok_or_else(|| invalid(item.loc, "a labels field needs a 'path'"))?,
+                            create: fm.get("create").map(|c| bool_field(c, "create")).transpose()?.unwrap_or(false),
+                        });
+                    }
                 }
                 k.labels.push(LabelSpec {
                     pairs: im.get("pairs").map(|p| string_map(p, "pairs")).transpose()?.unwrap_or_default(),
@@ -511,6 +543,7 @@ impl Kustomization {
                         .map(|b| bool_field(b, "includeTemplates"))
                         .transpose()?
                         .unwrap_or(false),
+                    fields,
                     loc: item.loc,
                 });
             }
