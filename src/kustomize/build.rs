@@ -652,14 +652,19 @@ impl<'r> Engine<'r> {
                 let before = r.id();
                 let mut patch = doc.clone();
                 if p.target.is_some() {
-                    // With an explicit target the patch's own identity fields do not rename it.
+                    // With an explicit target the patch's own identity fields do not rename it,
+                    // unless the options allow a name or kind change.
                     if let Some(m) = patch.as_map_mut() {
                         if let Some(meta) = m.get_mut("metadata").and_then(Node::as_map_mut) {
-                            meta.shift_remove("name");
+                            if !p.allow_name_change {
+                                meta.shift_remove("name");
+                            }
                             meta.shift_remove("namespace");
                         }
-                        m.shift_remove("apiVersion");
-                        m.shift_remove("kind");
+                        if !p.allow_kind_change {
+                            m.shift_remove("apiVersion");
+                            m.shift_remove("kind");
+                        }
                     }
                 }
                 if patch.str_at(&["$patch"]) == Some("delete") {
