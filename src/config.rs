@@ -9,17 +9,40 @@ use crate::source::{Limits, RelPath};
 /// The config file's name at the repository root.
 pub const FILE_NAME: &str = ".fluxgate.yaml";
 
+/// Severity setting for a rule: a severity, or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Off,
+}
+
 /// Settings for one run.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Globs (relative to the root) of paths that are neither discovered nor scanned.
     pub ignore: Vec<String>,
     ignore_set: GlobSet,
+    /// Target Kubernetes minor version (`"1.37"`); `None` = the newest bundled.
+    pub kubernetes_version: Option<String>,
+    /// Repo-local schema catalog directory (CRD YAML files or JSON schemas).
+    pub schema_catalog: String,
+    /// Extra CRD files or directories (relative to the root) whose CRDs provide schemas.
+    pub crds: Vec<String>,
+    /// What a custom resource without any schema is.
+    pub schema_missing: Level,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { ignore: Vec::new(), ignore_set: GlobSet::empty() }
+        Config {
+            ignore: Vec::new(),
+            ignore_set: GlobSet::empty(),
+            kubernetes_version: None,
+            schema_catalog: ".fluxgate/schemas".into(),
+            crds: Vec::new(),
+            schema_missing: Level::Warning,
+        }
     }
 }
 
@@ -50,6 +73,52 @@ impl Config {
                     for g in seq {
                         let s = g.as_str().ok_or_else(|| err(g.loc.line, "'ignore' entries must be strings".into()))?;
                         cfg.ignore.push(s.to_string());
+                    }
+                }
+                "kubernetesVersion" => {
+                    let s = match &v.value {
+                        crate::source::Value::Str(s) => s.clone(),
+                        crate::source::Value::Float(f) => format!("{f}"),
+                        _ => return Err(err(v.loc.line, "'kubernetesVersion' must be a string like \"1.37\"".into())),
+                    };
+                    cfg.kubernetes_version = Some(s);
+                }
+                "schemas" => {
+                    let sm = v.as_map().ok_or_else(|| err(v.loc.line, "'schemas' must be a map".into()))?;
+                    for (sk, sv) in sm {
+                        match sk.as_str() {
+                            "catalog" => {
+                                cfg.schema_catalog = sv
+                                    .as_str()
+                                    .ok_or_else(|| err(sv.loc.line, "'schemas.catalog' must be a path".into()))?
+                                    .to_string();
+                            }
+                            "crds" => {
+                                let seq = sv
+                                    .as_seq()
+                                    .ok_or_else(|| err(sv.loc.line, "'schemas.crds' must be a list of paths".into()))?;
+                                for c in seq {
+                                    let s = c.as_str().ok_or_else(|| {
+                                        err(c.loc.line, "'schemas.crds' entries must be paths".into())
+                                    })?;
+                                    cfg.crds.push(s.to_string());
+                                }
+                            }
+                            "missing" => {
+                                cfg.schema_missing = match sv.as_str() {
+                                    Some("error") => Level::Error,
+                                    Some("warning") => Level::Warning,
+                                    Some("off") => Level::Off,
+                                    _ => {
+                                        return Err(err(
+                                            sv.loc.line,
+                                            "'schemas.missing' must be error, warning or off".into(),
+                                        ));
+                                    }
+                                };
+                            }
+                            other => return Err(err(sv.loc.line, format!("unknown setting 'schemas.{other}'"))),
+                        }
                     }
                 }
                 other => return Err(err(v.loc.line, format!("unknown setting '{other}'"))),

@@ -5,6 +5,7 @@ pub mod check;
 pub mod config;
 pub mod discover;
 pub mod finding;
+pub mod flux;
 pub mod kustomize;
 pub mod report;
 pub mod rules;

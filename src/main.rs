@@ -31,6 +31,26 @@ enum Command {
     Render(RenderArgs),
     /// List every rule with its id, default severity and summary.
     Rules,
+    /// Manage the repository's schema catalog.
+    #[command(subcommand)]
+    Schemas(SchemasCommand),
+}
+
+#[derive(Subcommand)]
+enum SchemasCommand {
+    /// Copy the CRDs found in YAML files or directories (a chart's crds/, an operator's release
+    /// manifest) into the schema catalog, one file per group/kind/version.
+    Import {
+        /// CRD files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Repository root whose config names the catalog (default: the current directory).
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Catalog directory (default: the config's `schemas.catalog`, `.fluxgate/schemas/`).
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -80,6 +100,13 @@ struct ValidateArgs {
     /// When to colour the terminal report.
     #[arg(long, value_enum, default_value = "auto")]
     color: ColorChoice,
+    /// Target Kubernetes version for schemas and API removals (e.g. 1.36; default: the
+    /// config's `kubernetesVersion`, else the newest bundled).
+    #[arg(long, value_name = "VERSION")]
+    kubernetes_version: Option<String>,
+    /// Extra CRD file or directory (inside the repository) whose CRDs provide schemas; repeatable.
+    #[arg(long, value_name = "PATH")]
+    crds: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -110,6 +137,7 @@ fn main() -> ExitCode {
         Command::Validate(a) => validate(a),
         Command::Render(a) => render(a),
         Command::Rules => rules(),
+        Command::Schemas(SchemasCommand::Import { paths, root, catalog }) => schemas_import(&paths, &root, catalog),
     };
     match result {
         Ok(code) => code,
@@ -144,11 +172,15 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
     }
     let mut config = load_config(&a.root)?;
     config.add_ignores(&a.ignore)?;
+    if a.kubernetes_version.is_some() {
+        config.kubernetes_version = a.kubernetes_version.clone();
+    }
+    config.crds.extend(a.crds.iter().cloned());
     if let Some(j) = a.jobs {
         rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().map_err(|e| e.to_string())?;
     }
     let repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
-    let report = fluxgate::run::validate(&repo, &config);
+    let report = fluxgate::run::validate(&repo, &config)?;
     if let Some(p) = &a.junit {
         write_file(p, |w| junit::write_junit(&report, &repo, w))?;
     }
@@ -247,4 +279,24 @@ fn rules() -> Result<ExitCode, String> {
         let _ = writeln!(out, "{:<28} {:<8} {}", r.id(), r.default_severity().as_str(), r.summary());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn schemas_import(paths: &[PathBuf], root: &Path, catalog: Option<PathBuf>) -> Result<ExitCode, String> {
+    let config = load_config(root)?;
+    let catalog = catalog.unwrap_or_else(|| root.join(&config.schema_catalog));
+    let result = fluxgate::schema::import::import(paths, &catalog).map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    for (file, outcome) in &result.files {
+        let what = match outcome {
+            fluxgate::schema::import::Outcome::Added => "added",
+            fluxgate::schema::import::Outcome::Updated => "updated",
+            fluxgate::schema::import::Outcome::Unchanged => "unchanged",
+        };
+        let _ = writeln!(out, "{what:<9} {}", catalog.join(file).display());
+    }
+    for (file, err) in &result.errors {
+        eprintln!("fluxgate: skipped {}: {err}", file.display());
+    }
+    let _ = writeln!(out, "{} CRD versions in {}", result.files.len(), catalog.display());
+    Ok(if result.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -92,6 +92,11 @@ rules! {
     MetadataInvalidAnnotation = "metadata-invalid-annotation", Error, "an annotation key is invalid";
     /// A namespaced object has no namespace after rendering; it lands wherever it is applied.
     NamespaceMissing = "namespace-missing", Warning, "a namespaced object has no namespace after rendering";
+    /// A `${VAR}` in a Flux-rendered object has no value and no default (strict substitution,
+    /// the Flux 2.9 default): the controller fails the apply.
+    FluxSubstituteUnset = "flux-substitute-unset", Error, "a Flux post-build variable has no value and no default";
+    /// A `${...}` expression Flux cannot substitute (bad syntax).
+    FluxSubstituteInvalid = "flux-substitute-invalid", Error, "a Flux post-build substitution expression is malformed";
     /// fluxgate itself failed on this entry point; the rest of the run went on.
     InternalError = "internal-error", Error, "fluxgate failed internally on this entry point";
 }

@@ -1,19 +1,21 @@
-//! One `validate` run: discover, render every entry point in parallel, check, and collect
-//! findings into a [`RunReport`]. Library code: it never prints and never exits.
+//! One `validate` run: discover, render every entry point in parallel, check every object, and
+//! collect findings into a [`RunReport`]. Library code: it never prints and never exits.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use rayon::prelude::*;
 
-use crate::check::crds::CrdIndex;
-use crate::check::kinds;
+use crate::check::objects;
 use crate::config::Config;
 use crate::discover::{Discovery, discover};
 use crate::finding::{Finding, Location};
-use crate::kustomize::build::{Engine, LoadRestrictor};
+use crate::kustomize::build::{Engine, Failed, LoadRestrictor, Rendered, kustomization_file};
 use crate::kustomize::diag::Diag;
-use crate::report::{EntryPointKind, EntryPointReport, RunReport, SourceText};
+use crate::kustomize::resource::is_cluster_scoped;
+use crate::report::{EntryPointKind, EntryPointReport, RunReport, SchemaCoverage, SourceText, UncheckedKind};
 use crate::rules::Rule;
+use crate::schema::registry::Registry;
 use crate::source::{Loc, RelPath, Repo};
 
 /// Turns a [`Loc`] into a report location (root-relative path, 1-based line and column).
@@ -36,91 +38,211 @@ impl SourceText for Repo {
     }
 }
 
-/// Collects the CRDs defined anywhere in the repository's YAML files.
-pub fn collect_crds(repo: &Repo, d: &Discovery) -> CrdIndex {
-    let mut idx = CrdIndex::default();
-    for p in &d.yaml_files {
+/// Builds the schema registry: bundled schemas for the target version, every CRD in the
+/// repository's YAML files (and `schemas.crds`), and the schema catalog.
+pub fn build_registry(repo: &Repo, config: &Config, d: &Discovery) -> Result<Registry, String> {
+    let mut reg = Registry::new(config.kubernetes_version.as_deref())?;
+    let mut files: BTreeSet<RelPath> = d.yaml_files.iter().cloned().collect();
+    for extra in &config.crds {
+        let p = RelPath::parse(extra).ok_or_else(|| format!("schemas.crds path '{extra}' leaves the repository"))?;
+        if repo.is_dir(&p) {
+            let mut sub = Discovery::default();
+            crate::discover::walk_yaml(repo, &p, &mut sub.yaml_files);
+            files.extend(sub.yaml_files);
+        } else if repo.is_file(&p) {
+            files.insert(p);
+        } else {
+            return Err(format!("schemas.crds path '{extra}' does not exist"));
+        }
+    }
+    for p in &files {
         let Ok(f) = repo.read(p) else { continue };
         if !f.text.contains("CustomResourceDefinition") {
             continue;
         }
         if let Ok(parsed) = repo.load_yaml(p) {
-            parsed.docs.iter().for_each(|doc| idx.add(doc));
-        }
-    }
-    idx
-}
-
-/// Renders and checks one kustomize directory as an entry point.
-fn check_entry_point(engine: &Engine, dir: &RelPath, crds: &CrdIndex) -> (EntryPointReport, Vec<Finding>) {
-    let repo = engine.repo();
-    let name = dir.to_string();
-    let mut findings = Vec::new();
-    let mut report = EntryPointReport {
-        name: name.clone(),
-        kind: EntryPointKind::Kustomize,
-        path: name.clone(),
-        rendered: false,
-        objects: Vec::new(),
-    };
-    match engine.render(dir) {
-        Err(failed) => {
-            findings.extend(failed.notes.iter().map(|d| diag_finding(repo, d, &name)));
-            findings.push(diag_finding(repo, &failed.error, &name));
-        }
-        Ok(rendered) => {
-            report.rendered = true;
-            findings.extend(rendered.notes.iter().map(|d| diag_finding(repo, d, &name)));
-            for r in &rendered.resources {
-                let obj = r.object_ref();
-                if let Some(of) = kinds::check(r, crds) {
-                    let mut f = of.finding.at(location(repo, of.loc)).entry_point(&name);
-                    f.object = Some(obj.clone());
-                    findings.push(f);
-                }
-                report.objects.push(obj);
+            for doc in &parsed.docs {
+                reg.add_repo_crd(doc, p.as_str());
             }
         }
     }
-    (report, findings)
+    if let Some(catalog) = RelPath::parse(&config.schema_catalog) {
+        reg.load_catalog(repo, &catalog);
+    }
+    Ok(reg)
 }
 
-/// Validates a whole repository.
-pub fn validate(repo: &Repo, config: &Config) -> RunReport {
+/// Moves a location from a map value to its key when the key is on the same line (`key: v`),
+/// so an unknown field's caret sits under the field name.
+fn key_loc(repo: &Repo, loc: Loc, key: &str) -> Loc {
+    let Some(line) = repo.file_of(loc).and_then(|f| f.line_text(loc.line).map(str::to_string)) else { return loc };
+    let upto = line.get(..(loc.col as usize).saturating_sub(1)).unwrap_or(&line);
+    for candidate in [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")] {
+        if let Some(i) = upto.rfind(&candidate) {
+            return Loc { col: line[..i].chars().count() as u32 + 1, ..loc };
+        }
+    }
+    if let Some(i) = line.find(&format!("{key}:")) {
+        return Loc { col: line[..i].chars().count() as u32 + 1, ..loc };
+    }
+    loc
+}
+
+/// The checked result of one entry point.
+struct Checked {
+    report: EntryPointReport,
+    findings: Vec<Finding>,
+    checked: usize,
+    total: usize,
+    unchecked: BTreeMap<(String, String), usize>,
+}
+
+fn check_rendered(
+    repo: &Repo,
+    registry: &Registry,
+    config: &Config,
+    dir: &RelPath,
+    result: Result<Rendered, Failed>,
+    is_leaf: bool,
+) -> Checked {
+    let name = dir.to_string();
+    let mut c = Checked {
+        report: EntryPointReport {
+            name: name.clone(),
+            kind: EntryPointKind::Kustomize,
+            path: name.clone(),
+            rendered: false,
+            objects: Vec::new(),
+        },
+        findings: Vec::new(),
+        checked: 0,
+        total: 0,
+        unchecked: BTreeMap::new(),
+    };
+    match result {
+        Err(failed) => {
+            c.findings.extend(failed.notes.iter().map(|d| diag_finding(repo, d, &name)));
+            c.findings.push(diag_finding(repo, &failed.error, &name));
+        }
+        Ok(rendered) => {
+            c.report.rendered = true;
+            c.findings.extend(rendered.notes.iter().map(|d| diag_finding(repo, d, &name)));
+            for r in &rendered.resources {
+                let obj = r.object_ref();
+                let oc = objects::check(r, registry, config.schema_missing);
+                c.total += 1;
+                if oc.checked {
+                    c.checked += 1;
+                } else {
+                    *c.unchecked.entry((r.api_version().to_string(), r.kind().to_string())).or_default() += 1;
+                }
+                for l in oc.findings {
+                    let loc = l.key.as_deref().map_or(l.loc, |k| key_loc(repo, l.loc, k));
+                    let mut f = l.finding.at(location(repo, loc)).entry_point(&name);
+                    f.object = Some(obj.clone());
+                    c.findings.push(f);
+                }
+                // Bases legitimately leave the namespace to their overlays.
+                if is_leaf
+                    && r.namespace().is_empty()
+                    && !is_cluster_scoped(r.kind())
+                    && oc.checked
+                    && registry.is_namespaced(r.api_version(), r.kind())
+                {
+                    let mut f = Finding::new(
+                        Rule::NamespaceMissing,
+                        format!("{} '{}' has no namespace after rendering", r.kind(), r.name()),
+                    )
+                    .at(location(repo, r.node.loc))
+                    .entry_point(&name)
+                    .help("set `namespace:` in the kustomization (or metadata.namespace), or Flux's targetNamespace");
+                    f.object = Some(obj.clone());
+                    c.findings.push(f);
+                }
+                c.report.objects.push(obj);
+            }
+        }
+    }
+    c
+}
+
+fn internal_error(dir: &RelPath) -> Checked {
+    let name = dir.to_string();
+    Checked {
+        report: EntryPointReport {
+            name: name.clone(),
+            kind: EntryPointKind::Kustomize,
+            path: name.clone(),
+            rendered: false,
+            objects: Vec::new(),
+        },
+        findings: vec![
+            Finding::new(
+                Rule::InternalError,
+                "fluxgate crashed while checking this entry point; the rest of the run went on",
+            )
+            .entry_point(name)
+            .help("please report this with the repository layout that triggers it"),
+        ],
+        checked: 0,
+        total: 0,
+        unchecked: BTreeMap::new(),
+    }
+}
+
+/// Validates a whole repository. Fails only when the run cannot be set up (unknown Kubernetes
+/// version, bad `schemas.crds` path): every problem in the repository is a finding.
+pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
     let discovery = discover(repo, config);
-    let crds = collect_crds(repo, &discovery);
+    let registry = build_registry(repo, config, &discovery)?;
     let engine = Engine::new(repo, LoadRestrictor::None);
-    let results: Vec<(EntryPointReport, Vec<Finding>)> = discovery
+    let renders: Vec<(RelPath, Option<Result<Rendered, Failed>>)> = discovery
         .kustomize_dirs
         .par_iter()
-        .map(|dir| {
-            catch_unwind(AssertUnwindSafe(|| check_entry_point(&engine, dir, &crds))).unwrap_or_else(|_| {
-                let name = dir.to_string();
-                (
-                    EntryPointReport {
-                        name: name.clone(),
-                        kind: EntryPointKind::Kustomize,
-                        path: name.clone(),
-                        rendered: false,
-                        objects: Vec::new(),
-                    },
-                    vec![
-                        Finding::new(
-                            Rule::InternalError,
-                            "fluxgate crashed while checking this entry point; the rest of the run went on",
-                        )
-                        .entry_point(name)
-                        .help("please report this with the repository layout that triggers it"),
-                    ],
-                )
-            })
+        .map(|dir| (dir.clone(), catch_unwind(AssertUnwindSafe(|| engine.render(dir))).ok()))
+        .collect();
+    // An entry point whose kustomization another one reads is a base (or component).
+    let mut used: BTreeSet<RelPath> = BTreeSet::new();
+    for (dir, r) in &renders {
+        let own = kustomization_file(repo, dir);
+        let files = match r {
+            Some(Ok(x)) => &x.files,
+            _ => continue,
+        };
+        used.extend(files.iter().filter(|f| Some(*f) != own.as_ref()).cloned());
+    }
+    let results: Vec<Checked> = renders
+        .into_par_iter()
+        .map(|(dir, r)| {
+            let is_leaf = kustomization_file(repo, &dir).is_none_or(|k| !used.contains(&k));
+            match r {
+                Some(r) => catch_unwind(AssertUnwindSafe(|| check_rendered(repo, &registry, config, &dir, r, is_leaf)))
+                    .unwrap_or_else(|_| internal_error(&dir)),
+                None => internal_error(&dir),
+            }
         })
         .collect();
-    let mut eps = Vec::new();
-    let mut findings = Vec::new();
-    for (e, f) in results {
-        eps.push(e);
-        findings.extend(f);
+    let mut coverage =
+        SchemaCoverage { kubernetes_version: registry.kubernetes_version().to_string(), ..SchemaCoverage::default() };
+    let mut unchecked: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let (mut eps, mut findings) = (Vec::new(), Vec::new());
+    for c in results {
+        coverage.checked += c.checked;
+        coverage.total += c.total;
+        for (k, n) in c.unchecked {
+            *unchecked.entry(k).or_default() += n;
+        }
+        eps.push(c.report);
+        findings.extend(c.findings);
     }
-    RunReport::new(eps, findings)
+    for (file, err) in &registry.load_errors {
+        findings.push(Finding::new(Rule::SchemaMissing, format!("cannot load schema catalog file {file}: {err}")));
+    }
+    let mut list: Vec<UncheckedKind> =
+        unchecked.into_iter().map(|((api_version, kind), count)| UncheckedKind { api_version, kind, count }).collect();
+    list.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)).then(a.api_version.cmp(&b.api_version)));
+    coverage.unchecked = list;
+    let mut report = RunReport::new(eps, findings);
+    report.schema_coverage = Some(coverage);
+    Ok(report)
 }

@@ -1,5 +1,3 @@
 //! Checks on rendered objects. This stage only finds problems; it never changes objects.
 
-pub mod builtin_kinds;
-pub mod crds;
-pub mod kinds;
+pub mod objects;

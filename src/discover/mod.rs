@@ -42,3 +42,23 @@ pub fn discover(repo: &Repo, config: &Config) -> Discovery {
     d.yaml_files.sort();
     d
 }
+
+/// Every `.yaml`/`.yml` file below `dir` (dot-directories skipped, symlinks not followed).
+pub fn walk_yaml(repo: &Repo, dir: &RelPath, out: &mut Vec<RelPath>) {
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = repo.list_dir(&d) else { continue };
+        for (name, is_dir) in entries {
+            if name.starts_with('.') {
+                continue;
+            }
+            let Some(p) = d.join(&name) else { continue };
+            if is_dir {
+                stack.push(p);
+            } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+}

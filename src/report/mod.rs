@@ -48,6 +48,32 @@ pub struct Summary {
     pub suppressed: usize,
 }
 
+/// A kind rendered without any schema to check it against.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct UncheckedKind {
+    pub api_version: String,
+    pub kind: String,
+    pub count: usize,
+}
+
+/// How much of what was rendered was checked against a schema.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct SchemaCoverage {
+    pub kubernetes_version: String,
+    pub checked: usize,
+    pub total: usize,
+    /// Kinds with no schema, most frequent first.
+    pub unchecked: Vec<UncheckedKind>,
+}
+
+impl SchemaCoverage {
+    /// Percentage of objects checked (100 when nothing was rendered).
+    pub fn percent(&self) -> f64 {
+        if self.total == 0 { 100.0 } else { self.checked as f64 * 100.0 / self.total as f64 }
+    }
+}
+
 /// The result of a whole run, as every reporter sees it. Findings are sorted by
 /// [`Finding::sort_key`], entry points by name.
 #[derive(Clone, Debug, Serialize)]
@@ -56,6 +82,9 @@ pub struct RunReport {
     pub summary: Summary,
     pub entry_points: Vec<EntryPointReport>,
     pub findings: Vec<Finding>,
+    /// Schema coverage of the run (absent when schemas were not checked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_coverage: Option<SchemaCoverage>,
 }
 
 impl RunReport {
@@ -81,7 +110,7 @@ impl RunReport {
                 Severity::Info => summary.infos += 1,
             }
         }
-        RunReport { version: 1, summary, entry_points, findings }
+        RunReport { version: 1, summary, entry_points, findings, schema_coverage: None }
     }
 }
 

@@ -37,6 +37,21 @@ pub fn write_terminal(report: &RunReport, src: &dyn SourceText, color: bool, out
         let line = format!("{} suppressed (not shown; see the JSON or JUnit report)", plural(s.suppressed, "finding"));
         writeln!(out, "{}", paint(color, Style::new().effects(Effects::DIMMED), &line))?;
     }
+    if let Some(c) = &report.schema_coverage {
+        let mut line = format!(
+            "schema coverage: {:.1}% ({} of {}) checked against Kubernetes {} and CRD schemas",
+            c.percent(),
+            c.checked,
+            plural(c.total, "object"),
+            c.kubernetes_version
+        );
+        if !c.unchecked.is_empty() {
+            let kinds: Vec<String> =
+                c.unchecked.iter().map(|u| format!("{} {} ({})", u.kind, u.api_version, u.count)).collect();
+            line.push_str(&format!("; no schema: {}", kinds.join(", ")));
+        }
+        writeln!(out, "{line}")?;
+    }
     let mut entry_points = plural(s.entry_points, "entry point");
     if s.entry_points_failed > 0 {
         entry_points.push_str(&format!(" ({} failed to render)", s.entry_points_failed));

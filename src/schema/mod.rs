@@ -5,7 +5,9 @@
 pub mod bundled;
 pub mod cel;
 pub mod crd;
+pub mod import;
 pub mod metadata;
+pub mod registry;
 pub mod removed;
 pub mod validate;
 

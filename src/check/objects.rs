@@ -1,0 +1,170 @@
+//! Per-object checks against the schema registry: schema (strict, CEL), removed and deprecated
+//! APIs, unknown built-in kinds, missing schemas, metadata syntax. Violations are located by
+//! mapping their path back to the source node that produced the value.
+
+use crate::config::Level;
+use crate::finding::{Finding, Severity};
+use crate::kustomize::kustomization::closest;
+use crate::kustomize::resource::Resource;
+use crate::rules::Rule;
+use crate::schema::registry::{Registry, Resolved};
+use crate::schema::{PathSeg, SchemaViolation, metadata};
+use crate::source::{Loc, Node, Value};
+
+/// A finding about one object, located by source position (the caller fills in the rest).
+pub struct Located {
+    pub finding: Finding,
+    pub loc: Loc,
+    /// For a finding about a map key (an unknown field), the key: the reporter points at it
+    /// rather than at its value.
+    pub key: Option<String>,
+}
+
+/// The outcome of checking one object.
+pub struct ObjectCheck {
+    pub findings: Vec<Located>,
+    /// Whether the object was checked against a schema.
+    pub checked: bool,
+}
+
+/// The source location of the value at `path`, or of its nearest existing ancestor.
+pub fn loc_at(node: &Node, path: &[PathSeg]) -> Loc {
+    let mut cur = node;
+    let mut best = node.loc;
+    for seg in path {
+        let next = match (seg, &cur.value) {
+            (PathSeg::Key(k), Value::Map(m)) => m.get(k),
+            (PathSeg::Index(i), Value::Seq(s)) => s.get(*i),
+            _ => None,
+        };
+        match next {
+            Some(n) => {
+                cur = n;
+                if !n.loc.is_none() {
+                    best = n.loc;
+                }
+            }
+            None => break,
+        }
+    }
+    best
+}
+
+fn violation(node: &Node, v: SchemaViolation) -> Located {
+    let mut f = Finding::new(v.rule, v.message);
+    f.help = v.help;
+    let key = match (v.rule, v.path.last()) {
+        (
+            Rule::SchemaUnknownField | Rule::MetadataInvalidLabel | Rule::MetadataInvalidAnnotation,
+            Some(PathSeg::Key(k)),
+        ) => Some(k.clone()),
+        _ => None,
+    };
+    Located { loc: loc_at(node, &v.path), finding: f, key }
+}
+
+/// Checks one rendered object.
+pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> ObjectCheck {
+    let node = &r.node;
+    let api_loc = node.get("apiVersion").map_or(node.loc, |n| n.loc);
+    let kind_loc = node.get("kind").map_or(node.loc, |n| n.loc);
+    let mut findings = Vec::new();
+    let mut checked = false;
+    let (api_version, kind) = (r.api_version(), r.kind());
+    match &*registry.lookup(api_version, kind) {
+        Resolved::Schema { origin, schema, cel, deprecated } => {
+            checked = true;
+            if let Some(d) = deprecated {
+                findings.push(Located {
+                    finding: Finding::new(Rule::ApiDeprecated, d.clone()),
+                    loc: api_loc,
+                    key: None,
+                });
+            }
+            match schema {
+                Ok(s) => findings.extend(s.validate(node).into_iter().map(|v| violation(node, v))),
+                Err(e) => findings.push(Located {
+                    finding: Finding::new(
+                        Rule::SchemaMissing,
+                        format!("the schema for {kind} from {origin} does not compile: {e}"),
+                    )
+                    .help("fix or replace the CRD; this object is not checked"),
+                    loc: api_loc,
+                    key: None,
+                }),
+            }
+            if let Some(c) = cel {
+                findings.extend(c.evaluate(node).violations.into_iter().map(|v| violation(node, v)));
+            }
+        }
+        Resolved::Removed { removed_in, replacement } => {
+            findings.push(Located {
+                finding: Finding::new(
+                    Rule::ApiRemoved,
+                    format!(
+                        "{kind} {api_version} was removed in Kubernetes 1.{removed_in}; the target is Kubernetes {}",
+                        registry.kubernetes_version()
+                    ),
+                )
+                .help(format!("use apiVersion: {replacement}")),
+                loc: api_loc,
+                key: None,
+            });
+        }
+        Resolved::UnknownBuiltin { served_versions, kinds_at_version } => {
+            let (msg, help, loc) = if !served_versions.is_empty() {
+                (
+                    format!(
+                        "{kind} is not served at apiVersion '{api_version}' by Kubernetes {}",
+                        registry.kubernetes_version()
+                    ),
+                    format!("use apiVersion: {}", served_versions.join(" or ")),
+                    api_loc,
+                )
+            } else if kinds_at_version.is_empty() {
+                (
+                    format!("Kubernetes {} does not serve apiVersion '{api_version}'", registry.kubernetes_version()),
+                    "check the group and version spelling".to_string(),
+                    api_loc,
+                )
+            } else {
+                let known: Vec<&str> = kinds_at_version.iter().map(String::as_str).collect();
+                let help = closest(kind, &known)
+                    .map(|s| format!("did you mean kind: {s}?"))
+                    .unwrap_or_else(|| format!("'{api_version}' serves: {}", known.join(", ")));
+                (format!("apiVersion '{api_version}' has no kind '{kind}'"), help, kind_loc)
+            };
+            findings.push(Located { finding: Finding::new(Rule::UnknownKind, msg).help(help), loc, key: None });
+        }
+        Resolved::Missing { other_versions, flux_replacement } => {
+            if schema_missing != Level::Off {
+                let (msg, help) = if let Some(rep) = flux_replacement {
+                    (
+                        format!("{kind} {api_version} is a deprecated Flux API and no CRD in the repository serves it"),
+                        format!("use apiVersion: {rep}"),
+                    )
+                } else if other_versions.is_empty() {
+                    (
+                        format!("no schema for {kind} ({api_version}): no CRD in the repository, the catalog or the bundled Flux CRDs defines it"),
+                        "commit the CRD, or import it with `fluxgate schemas import <crd.yaml>` into the schema catalog".to_string(),
+                    )
+                } else {
+                    (
+                        format!(
+                            "the CRD for {kind} does not serve version '{}'",
+                            api_version.rsplit('/').next().unwrap_or("")
+                        ),
+                        format!("served versions: {}", other_versions.join(", ")),
+                    )
+                };
+                let mut f = Finding::new(Rule::SchemaMissing, msg).help(help);
+                if schema_missing == Level::Error {
+                    f.severity = Severity::Error;
+                }
+                findings.push(Located { finding: f, loc: api_loc, key: None });
+            }
+        }
+    }
+    findings.extend(metadata::check(node).into_iter().map(|v| violation(node, v)));
+    ObjectCheck { findings, checked }
+}

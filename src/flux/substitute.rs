@@ -1,0 +1,1 @@
+//! Placeholder: see the flux-subst worktree.

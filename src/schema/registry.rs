@@ -1,0 +1,306 @@
+//! Where each kind's schema comes from, resolved once per run: Kubernetes' own schemas for the
+//! target version; CRDs found in the repository (or given with `--crds` / config); the
+//! repo-local catalog; the bundled Flux CRDs. Earlier sources win. Schemas are compiled lazily,
+//! once, only for the kinds that appear.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use crate::source::{Node, RelPath, Repo};
+
+use super::bundled::{self, KubeSchemas};
+use super::cel::CelRules;
+use super::crd::{self, CrdVersion};
+use super::removed::{self, Status};
+use super::validate::{self, CompiledSchema};
+
+/// Where a schema came from, for messages and coverage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Kubernetes(String),
+    RepoCrd(String),
+    Catalog(String),
+    BundledFlux,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Kubernetes(v) => write!(f, "Kubernetes {v}"),
+            Origin::RepoCrd(p) => write!(f, "CRD in {p}"),
+            Origin::Catalog(p) => write!(f, "schema catalog {p}"),
+            Origin::BundledFlux => f.write_str("bundled Flux CRDs"),
+        }
+    }
+}
+
+/// A CRD version's schema before compilation.
+#[derive(Clone, Debug)]
+struct CrdEntry {
+    origin: Origin,
+    open_api: Option<serde_json::Value>,
+    deprecated: Option<String>,
+    namespaced: bool,
+}
+
+/// A resolved kind: its compiled schema, or why there is none.
+pub enum Resolved {
+    Schema {
+        origin: Origin,
+        schema: Result<CompiledSchema, String>,
+        cel: Option<CelRules>,
+        /// Deprecation warning text when the version is deprecated but served.
+        deprecated: Option<String>,
+    },
+    /// A built-in apiVersion the target version no longer serves.
+    Removed { removed_in: u32, replacement: &'static str },
+    /// A built-in group that serves no such kind at that version.
+    UnknownBuiltin { served_versions: Vec<String>, kinds_at_version: Vec<String> },
+    /// A custom resource with no schema anywhere.
+    Missing { other_versions: Vec<String>, flux_replacement: Option<&'static str> },
+}
+
+/// The run's schema registry.
+pub struct Registry {
+    version: String,
+    minor: u32,
+    k8s: &'static KubeSchemas,
+    builtin_groups: BTreeSet<String>,
+    crds: BTreeMap<(String, String, String), CrdEntry>,
+    cache: Mutex<HashMap<(String, String), Arc<Resolved>>>,
+    /// Problems loading schema sources (unreadable catalog file...), reported once per run.
+    pub load_errors: Vec<(String, String)>,
+}
+
+fn group_of(api_version: &str) -> &str {
+    api_version.split_once('/').map_or("", |(g, _)| g)
+}
+
+/// Parses `"1.37"` (or `"v1.37"`, `"1.37.2"`) into its minor number.
+pub fn minor_of(version: &str) -> Option<u32> {
+    let v = version.trim_start_matches('v');
+    let mut parts = v.split('.');
+    (parts.next()? == "1").then_some(())?;
+    parts.next()?.parse().ok()
+}
+
+impl Registry {
+    /// Builds the registry for a Kubernetes version (`None`: newest bundled). Fails only for an
+    /// unknown version (a usage error).
+    pub fn new(version: Option<&str>) -> Result<Registry, String> {
+        let version = version
+            .map(|v| v.trim_start_matches('v').to_string())
+            .unwrap_or_else(|| bundled::default_version().to_string());
+        let short: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
+        let k8s = bundled::kubernetes(&short).ok_or_else(|| {
+            format!(
+                "Kubernetes version '{version}' is not bundled; choose one of {}",
+                bundled::KUBERNETES_VERSIONS.join(", ")
+            )
+        })?;
+        let minor = minor_of(&short).ok_or_else(|| format!("bad Kubernetes version '{version}'"))?;
+        let mut builtin_groups: BTreeSet<String> = k8s.kinds().map(|(av, _)| group_of(av).to_string()).collect();
+        // Groups Kubernetes served in the past (e.g. `extensions`) are still built-in groups.
+        builtin_groups.extend(
+            removed::RETIRED.iter().filter(|r| r.removed_in.is_some()).map(|r| group_of(r.api_version).to_string()),
+        );
+        let mut r = Registry {
+            version: short,
+            minor,
+            k8s,
+            builtin_groups,
+            crds: BTreeMap::new(),
+            cache: Mutex::new(HashMap::new()),
+            load_errors: Vec::new(),
+        };
+        for f in bundled::flux_crd_schemas() {
+            r.crds.entry((f.group.clone(), f.version.clone(), f.kind.clone())).or_insert(CrdEntry {
+                origin: Origin::BundledFlux,
+                open_api: Some(f.schema.clone()),
+                deprecated: None,
+                namespaced: true,
+            });
+        }
+        Ok(r)
+    }
+
+    pub fn kubernetes_version(&self) -> &str {
+        &self.version
+    }
+
+    /// Adds the CRDs of one YAML document from the repository (no-op for other documents).
+    /// Repository CRDs take precedence over the catalog and the bundled Flux schemas.
+    pub fn add_repo_crd(&mut self, doc: &Node, file: &str) {
+        self.add_versions(crd::crd_versions(doc), Origin::RepoCrd(file.to_string()), true);
+    }
+
+    fn add_versions(&mut self, versions: Vec<CrdVersion>, origin: Origin, override_lower: bool) {
+        for v in versions.into_iter().filter(|v| v.served) {
+            let key = (v.group.clone(), v.version.clone(), v.kind.clone());
+            let entry = CrdEntry {
+                origin: origin.clone(),
+                open_api: v.schema.clone(),
+                deprecated: v.deprecated.then(|| {
+                    v.deprecation_warning
+                        .clone()
+                        .unwrap_or_else(|| format!("{}/{} {} is deprecated", v.group, v.version, v.kind))
+                }),
+                namespaced: v.scope_namespaced,
+            };
+            match self.crds.get(&key) {
+                Some(existing)
+                    if !override_lower || !matches!(existing.origin, Origin::BundledFlux | Origin::Catalog(_)) => {}
+                _ => {
+                    self.crds.insert(key, entry);
+                }
+            }
+        }
+    }
+
+    /// Loads the repo-local catalog: CRD YAML files, or JSON files holding an openAPIV3Schema
+    /// named `<group>/<kind>_<version>.json`.
+    pub fn load_catalog(&mut self, repo: &Repo, dir: &RelPath) {
+        if !repo.is_dir(dir) {
+            return;
+        }
+        let mut stack = vec![dir.clone()];
+        let mut files = Vec::new();
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = repo.list_dir(&d) else { continue };
+            for (name, is_dir) in entries {
+                let Some(p) = d.join(&name) else { continue };
+                if is_dir {
+                    stack.push(p);
+                } else {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        for p in files {
+            let name = p.as_str().to_string();
+            if name.ends_with(".yaml") || name.ends_with(".yml") {
+                match repo.load_yaml(&p) {
+                    Ok(parsed) => {
+                        for doc in &parsed.docs {
+                            let versions = crd::crd_versions(doc);
+                            self.add_versions(versions, Origin::Catalog(name.clone()), true);
+                        }
+                    }
+                    Err(e) => self.load_errors.push((name, e.to_string())),
+                }
+            } else if name.ends_with(".json") {
+                let rel = p.as_str().strip_prefix(dir.as_str()).unwrap_or(p.as_str()).trim_start_matches('/');
+                let Some((group, file)) = rel.rsplit_once('/') else { continue };
+                let Some((kind, version)) = file.trim_end_matches(".json").rsplit_once('_') else { continue };
+                match repo
+                    .read(&p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|f| serde_json::from_str::<serde_json::Value>(&f.text).map_err(|e| e.to_string()))
+                {
+                    Ok(schema) => {
+                        let key = (group.to_string(), version.to_string(), kind.to_string());
+                        let entry = CrdEntry {
+                            origin: Origin::Catalog(name.clone()),
+                            open_api: Some(schema),
+                            deprecated: None,
+                            namespaced: true,
+                        };
+                        match self.crds.get(&key) {
+                            Some(e) if !matches!(e.origin, Origin::BundledFlux) => {}
+                            _ => {
+                                self.crds.insert(key, entry);
+                            }
+                        }
+                    }
+                    Err(e) => self.load_errors.push((name, e)),
+                }
+            }
+        }
+    }
+
+    /// Whether objects of this kind live in a namespace (CRD scope; built-in table otherwise).
+    pub fn is_namespaced(&self, api_version: &str, kind: &str) -> bool {
+        let group = group_of(api_version);
+        let version = api_version.rsplit('/').next().unwrap_or(api_version);
+        match self.crds.get(&(group.to_string(), version.to_string(), kind.to_string())) {
+            Some(e) => e.namespaced,
+            None => !crate::kustomize::resource::is_cluster_scoped(kind),
+        }
+    }
+
+    /// Resolves (and compiles, once) the schema for an apiVersion/kind.
+    pub fn lookup(&self, api_version: &str, kind: &str) -> Arc<Resolved> {
+        let key = (api_version.to_string(), kind.to_string());
+        if let Some(r) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return r.clone();
+        }
+        let resolved = Arc::new(self.resolve(api_version, kind));
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, resolved.clone());
+        resolved
+    }
+
+    fn resolve(&self, api_version: &str, kind: &str) -> Resolved {
+        let group = group_of(api_version);
+        let version = api_version.rsplit('/').next().unwrap_or(api_version);
+        if self.builtin_groups.contains(group) || group.is_empty() {
+            if let Some(schema) = self.k8s.kind_schema(api_version, kind) {
+                let deprecated = match removed::status(api_version, kind, self.minor) {
+                    Some(Status::Deprecated { replacement }) => {
+                        Some(format!("{api_version} {kind} is deprecated; use {replacement}"))
+                    }
+                    _ => None,
+                };
+                return Resolved::Schema {
+                    origin: Origin::Kubernetes(self.version.clone()),
+                    schema: validate::compile(&schema),
+                    cel: None,
+                    deprecated,
+                };
+            }
+            if let Some(Status::Removed { removed_in, replacement }) = removed::status(api_version, kind, self.minor) {
+                return Resolved::Removed { removed_in, replacement };
+            }
+            let served_versions = self
+                .k8s
+                .kinds()
+                .filter(|(av, k)| *k == kind && group_of(av) == group)
+                .map(|(av, _)| av.to_string())
+                .collect();
+            let mut kinds_at_version: Vec<String> =
+                self.k8s.kinds().filter(|(av, _)| *av == api_version).map(|(_, k)| k.to_string()).collect();
+            kinds_at_version.sort();
+            return Resolved::UnknownBuiltin { served_versions, kinds_at_version };
+        }
+        let key = (group.to_string(), version.to_string(), kind.to_string());
+        if let Some(e) = self.crds.get(&key) {
+            let flux_deprecated = match removed::status(api_version, kind, self.minor) {
+                Some(Status::Deprecated { replacement }) => {
+                    Some(format!("{api_version} {kind} is deprecated; use {replacement}"))
+                }
+                _ => None,
+            };
+            let (schema, cel) = match &e.open_api {
+                Some(oa) => {
+                    let rules = CelRules::compile(oa);
+                    (validate::compile(&crd::crd_to_json_schema(oa)), (!rules.is_empty()).then_some(rules))
+                }
+                // A CRD without a schema accepts anything: that is a pass by definition.
+                None => (validate::compile(&serde_json::json!({})), None),
+            };
+            return Resolved::Schema {
+                origin: e.origin.clone(),
+                schema,
+                cel,
+                deprecated: e.deprecated.clone().or(flux_deprecated),
+            };
+        }
+        let other_versions =
+            self.crds.keys().filter(|(g, _, k)| g == group && k == kind).map(|(_, v, _)| v.clone()).collect();
+        let flux_replacement = match removed::status(api_version, kind, self.minor) {
+            Some(Status::Deprecated { replacement }) => Some(replacement),
+            _ => None,
+        };
+        Resolved::Missing { other_versions, flux_replacement }
+    }
+}
