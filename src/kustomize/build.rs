@@ -11,9 +11,12 @@ use crate::source::{Loc, Node, ReadError, RelPath, Repo, Value};
 
 use super::diag::Diag;
 use super::generator::{self, DataEntry};
-use super::kustomization::{Behavior, FILE_NAMES, Kustomization, Located, PatchKind, PatchSource, PatchSpec};
+use super::kustomization::{
+    Behavior, FILE_NAMES, Kustomization, Located, PatchKind, PatchSource, PatchSpec, Replacement, ReplacementEntry,
+    parse_replacement,
+};
 use super::patch::{PatchError, json6902, strategic};
-use super::resource::{ResId, Resource, legacy_cmp};
+use super::resource::{ResId, Resource};
 use super::select::Matcher;
 use super::transform;
 
@@ -109,7 +112,8 @@ impl<'r> Engine<'r> {
     /// Renders a kustomization directory like `kustomize build DIR`.
     pub fn render(&self, dir: &RelPath) -> Result<Rendered, Failed> {
         let mut stack = Vec::new();
-        let mut acc = if self.is_component_dir(dir) {
+        let top = self.load_kustomization(dir, Loc::NONE, &mut Acc::default()).ok();
+        let mut acc = if top.as_ref().is_some_and(|k| k.is_component) {
             // kustomize builds a Component on its own as if it had no input resources.
             let mut acc = Acc::default();
             stack.push(dir.clone());
@@ -126,13 +130,8 @@ impl<'r> Engine<'r> {
             r.needs_hash = false;
         }
         transform::namereference::apply(&mut acc.resources);
-        acc.resources.sort_by(legacy_cmp);
+        transform::sort::apply(&mut acc.resources, top.as_ref().and_then(|k| k.sort_order.as_ref()));
         Ok(Rendered { resources: acc.resources, notes: acc.notes, files: acc.files })
-    }
-
-    fn is_component_dir(&self, dir: &RelPath) -> bool {
-        let mut scratch = Acc::default();
-        self.load_kustomization(dir, Loc::NONE, &mut scratch).is_ok_and(|k| k.is_component)
     }
 
     /// Builds a directory used as a resource (memoised: a base is built once per run).
@@ -244,8 +243,7 @@ impl<'r> Engine<'r> {
         for r in &k.resources {
             self.accumulate_resource(&k, r, acc, stack).map_err(|e| fail(e, acc))?;
         }
-        // kustomize v5 runs this kustomization's generators before its components (measured:
-        // a component's labels reach the overlay's generated ConfigMaps).
+        // Since kustomize 5.1 a kustomization's own generators run before its components.
         self.run_generators(&k, acc).map_err(|e| fail(e, acc))?;
         for c in &k.components {
             if is_remote(&c.value) {
@@ -452,8 +450,11 @@ impl<'r> Engine<'r> {
         for p in k.patches.iter().filter(|p| p.kind == PatchKind::Auto) {
             self.apply_patch(k, p, acc)?;
         }
-        if let Some(ns) = &k.namespace {
-            transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc);
+        if let Some(ns) = k.namespace.as_ref().filter(|ns| !ns.value.is_empty()) {
+            transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc).map_err(|m| {
+                Diag::fatal(Rule::KustomizationInvalid, ns.loc, m)
+                    .help("kustomize fails here too; keep one Namespace object per kustomization that sets 'namespace'")
+            })?;
         }
         let prefix = k.name_prefix.as_ref().map_or("", |l| l.value.as_str());
         let suffix = k.name_suffix.as_ref().map_or("", |l| l.value.as_str());
@@ -465,24 +466,70 @@ impl<'r> Engine<'r> {
         for p in k.patches.iter().filter(|p| p.kind == PatchKind::Json6902) {
             self.apply_patch(k, p, acc)?;
         }
-        for spec in transform::replicas::apply(&mut acc.resources, &k.replicas) {
-            acc.notes.push(Diag::note(
+        // kustomize fails the build when a replicas entry matches nothing.
+        if let Some(spec) = transform::replicas::apply(&mut acc.resources, &k.replicas).first() {
+            return Err(Diag::fatal(
                 Rule::PatchTargetNotFound,
                 spec.loc,
                 format!(
                     "replicas entry '{}' matches no Deployment, StatefulSet, ReplicaSet or ReplicationController",
                     spec.name
                 ),
-            ));
+            )
+            .help("kustomize stops with an error here; fix the name or remove the entry"));
         }
         transform::images::apply(&mut acc.resources, &k.images);
+        let replacements = self.replacements(k, acc)?;
+        transform::replacements::apply(&mut acc.resources, &replacements)
+            .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message))?;
         Ok(())
     }
 
+    /// The kustomization's replacements, reading `path:` entries (a list, or one per document).
+    fn replacements(&self, k: &Kustomization, acc: &mut Acc) -> Result<Vec<Replacement>, Diag> {
+        let mut out = Vec::new();
+        for e in &k.replacements {
+            match e {
+                ReplacementEntry::Inline(r) => out.push(r.clone()),
+                ReplacementEntry::File(l) => {
+                    let path = self.resolve_file(k, l)?;
+                    let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
+                    acc.files.insert(path);
+                    if let Some(e) = &parsed.error {
+                        return Err(yaml_diag(e));
+                    }
+                    for doc in &parsed.docs {
+                        match doc.as_seq() {
+                            Some(items) => {
+                                for item in items {
+                                    out.push(parse_replacement(item)?);
+                                }
+                            }
+                            None => out.push(parse_replacement(doc)?),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Loads a patch's documents, located in the file they came from.
-    fn patch_docs(&self, k: &Kustomization, p: &PatchSpec, acc: &mut Acc) -> Result<Vec<Node>, Diag> {
+    /// JSON 6902 patches are read as YAML 1.1 (kustomize converts them with go-yaml v2, so
+    /// `value: yes` is `true`); strategic merge patches as YAML 1.2.
+    fn patch_docs(&self, k: &Kustomization, p: &PatchSpec, acc: &mut Acc, dialect: Dialect) -> Result<Vec<Node>, Diag> {
         match &p.source {
             PatchSource::Node(n) => Ok(vec![n.clone()]),
+            PatchSource::File(l) if dialect == Dialect::Yaml11 => {
+                let path = self.resolve_file(k, l)?;
+                let src = self.repo.read(&path).map_err(|e| read_diag(&e, l.loc))?;
+                acc.files.insert(path);
+                let parsed = yaml::parse(&src.text, src.id, dialect, &self.repo.limits);
+                if let Some(e) = &parsed.error {
+                    return Err(yaml_diag(e));
+                }
+                Ok(parsed.docs)
+            }
             PatchSource::File(l) => {
                 let path = self.resolve_file(k, l)?;
                 let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
@@ -493,7 +540,7 @@ impl<'r> Engine<'r> {
                 Ok(parsed.docs.clone())
             }
             PatchSource::Inline { text, loc, .. } => {
-                let parsed = yaml::parse(text, loc.file, Dialect::Yaml12, &self.repo.limits);
+                let parsed = yaml::parse(text, loc.file, dialect, &self.repo.limits);
                 let (dl, dc) = self.inline_offset(*loc);
                 let mut docs = parsed.docs;
                 for d in docs.iter_mut() {
@@ -524,9 +571,10 @@ impl<'r> Engine<'r> {
     }
 
     fn apply_patch(&self, k: &Kustomization, p: &PatchSpec, acc: &mut Acc) -> Result<(), Diag> {
-        let docs = self.patch_docs(k, p, acc)?;
+        let mut docs = self.patch_docs(k, p, acc, Dialect::Yaml12)?;
         let is_json = p.kind == PatchKind::Json6902 || docs.first().is_some_and(|d| d.as_seq().is_some());
         if is_json {
+            docs = self.patch_docs(k, p, acc, Dialect::Yaml11)?;
             let ops = docs.first().cloned().unwrap_or_else(|| Node::new(Value::Seq(Vec::new()), p.loc));
             let Some(target) = &p.target else {
                 return Err(Diag::fatal(Rule::KustomizationInvalid, p.loc, "a JSON 6902 patch needs a 'target'"));
@@ -537,7 +585,8 @@ impl<'r> Engine<'r> {
                 hit = true;
                 let before = r.id();
                 json6902::apply_json6902(&mut r.node, &ops, ops.loc).map_err(|e| patch_diag(e, p.loc))?;
-                check_rename(r, &before, p)?;
+                stringify_annotations(&mut r.node);
+                check_rename(r, &before, p, true)?;
             }
             // A component's patches are meant for whatever it is applied to: no match is fine.
             if !hit && !k.is_component {
@@ -603,14 +652,19 @@ impl<'r> Engine<'r> {
                 let before = r.id();
                 let mut patch = doc.clone();
                 if p.target.is_some() {
-                    // With an explicit target the patch's own identity fields do not rename it.
+                    // With an explicit target the patch's own identity fields do not rename it,
+                    // unless the options allow a name or kind change.
                     if let Some(m) = patch.as_map_mut() {
                         if let Some(meta) = m.get_mut("metadata").and_then(Node::as_map_mut) {
-                            meta.shift_remove("name");
+                            if !p.allow_name_change {
+                                meta.shift_remove("name");
+                            }
                             meta.shift_remove("namespace");
                         }
-                        m.shift_remove("apiVersion");
-                        m.shift_remove("kind");
+                        if !p.allow_kind_change {
+                            m.shift_remove("apiVersion");
+                            m.shift_remove("kind");
+                        }
                     }
                 }
                 if patch.str_at(&["$patch"]) == Some("delete") {
@@ -623,7 +677,7 @@ impl<'r> Engine<'r> {
                     delete.push(i);
                     continue;
                 }
-                check_rename(r, &before, p)?;
+                check_rename(r, &before, p, false)?;
             }
             for i in delete.into_iter().rev() {
                 acc.resources.remove(i);
@@ -655,30 +709,61 @@ fn not_found(p: &PatchSpec, what: &str) -> Diag {
     .help("kustomize ignores this silently; fix the target or remove the patch")
 }
 
-fn check_rename(r: &mut Resource, before: &ResId, p: &PatchSpec) -> Result<(), Diag> {
+/// After a patch: kustomize lets a JSON 6902 patch rename or re-kind an object freely (the old
+/// name is remembered so references follow); a strategic merge patch's name and kind changes
+/// are silently undone unless `allowNameChange` / `allowKindChange` is set, and its namespace
+/// change always is.
+fn check_rename(r: &mut Resource, before: &ResId, p: &PatchSpec, json: bool) -> Result<(), Diag> {
     let after = r.id();
-    if after.name != before.name {
-        if !p.allow_name_change {
-            return Err(Diag::fatal(
-                Rule::PatchFailed,
-                p.loc,
-                format!("the patch changes the name of {before}; set options.allowNameChange to allow it"),
-            ));
+    if !json {
+        if after.namespace != before.namespace {
+            let ns = before.namespace.clone();
+            if let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut) {
+                if ns.is_empty() {
+                    m.shift_remove("namespace");
+                } else {
+                    m.insert("namespace".into(), Node::string(ns, Loc::NONE));
+                }
+            }
         }
-        let cur = r.name().to_string();
+        if after.gvk.kind != before.gvk.kind
+            && !p.allow_kind_change
+            && let Some(m) = r.node.as_map_mut()
+        {
+            m.insert("kind".into(), Node::string(before.gvk.kind.clone(), Loc::NONE));
+        }
+        if after.name != before.name && !p.allow_name_change {
+            if let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut) {
+                m.insert("name".into(), Node::string(before.name.clone(), Loc::NONE));
+            }
+            return Ok(());
+        }
+    }
+    let cur = r.name().to_string();
+    if cur != before.name {
         if let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut) {
             m.insert("name".into(), Node::string(before.name.clone(), Loc::NONE));
         }
         r.set_name(cur);
     }
-    if after.gvk.kind != before.gvk.kind && !p.allow_kind_change {
-        return Err(Diag::fatal(
-            Rule::PatchFailed,
-            p.loc,
-            format!("the patch changes the kind of {before}; set options.allowKindChange to allow it"),
-        ));
-    }
     Ok(())
+}
+
+/// kustomize re-reads annotations as strings after a JSON 6902 patch (to restore its
+/// internal ones), so a patched-in `true` or `8080` comes out as a string.
+fn stringify_annotations(node: &mut Node) {
+    let Some(m) = node.get_mut("metadata").and_then(|m| m.get_mut("annotations")).and_then(Node::as_map_mut) else {
+        return;
+    };
+    for v in m.values_mut() {
+        let text = match &v.value {
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            _ => continue,
+        };
+        v.value = Value::Str(text);
+    }
 }
 
 fn shift(n: &mut Node, dl: u32, dc: u32) {
@@ -719,4 +804,24 @@ fn check_object(doc: &Node) -> Result<Node, Diag> {
         .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
     }
     Ok(doc.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{FileId, Limits};
+
+    #[test]
+    fn json_patch_values_read_as_yaml11_and_annotations_stringified() {
+        let ops = yaml::parse("- {op: add, path: /metadata/annotations, value: {a: yes, b: 8080}}\n- {op: add, path: /spec/m, value: 0644}\n", FileId(1), Dialect::Yaml11, &Limits::default()).docs.remove(0);
+        let mut obj =
+            yaml::parse("kind: Thing\nmetadata: {name: t}\nspec: {}\n", FileId(0), Dialect::Yaml12, &Limits::default())
+                .docs
+                .remove(0);
+        json6902::apply_json6902(&mut obj, &ops, ops.loc).unwrap_or_else(|e| panic!("{}", e.message));
+        stringify_annotations(&mut obj);
+        assert_eq!(obj.str_at(&["metadata", "annotations", "a"]), Some("true"));
+        assert_eq!(obj.str_at(&["metadata", "annotations", "b"]), Some("8080"));
+        assert_eq!(obj.path(&["spec", "m"]).and_then(Node::as_i64), Some(420));
+    }
 }

@@ -85,7 +85,7 @@ pub fn split_literal(lit: &str) -> Option<(String, String)> {
     Some((k.to_string(), v.to_string()))
 }
 
-/// One `KEY=VALUE` line of an env file: key, value and 1-based line.
+/// One env-file entry: key, value and 1-based line.
 pub type EnvEntry = (String, String, u32);
 
 /// Parses an env file: `KEY=VALUE` lines, `#` comments and blank lines skipped. Returns the
@@ -94,14 +94,14 @@ pub fn parse_env_file(text: &str) -> Result<Vec<EnvEntry>, (u32, String)> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i as u32 + 1;
-        let t = line.trim_start_matches('\u{feff}').trim();
-        if t.is_empty() || t.starts_with('#') {
+        // kustomize trims only leading space: `KEY = v` has the key `KEY ` and value ` v`.
+        let t = line.trim_start_matches('\u{feff}').trim_start();
+        if t.trim_end().is_empty() || t.starts_with('#') {
             continue;
         }
         match t.split_once('=') {
             Some((k, v)) => {
-                let k = k.trim();
-                if k.is_empty() || k.contains(char::is_whitespace) {
+                if k.trim().is_empty() {
                     return Err((line_no, format!("invalid key '{k}' in env file")));
                 }
                 out.push((k.to_string(), v.to_string(), line_no));
@@ -198,6 +198,14 @@ mod tests {
     #[test]
     fn env_file_reports_bad_line() {
         assert_eq!(parse_env_file("# c\nA=1\n\nB\n").unwrap_err().0, 4);
+    }
+
+    #[test]
+    fn env_file_keeps_spaces_around_equals_like_kustomize() {
+        let kv = parse_env_file("  B = spaced\nC=x \n").unwrap_or_default();
+        assert_eq!(kv[0].0, "B ");
+        assert_eq!(kv[0].1, " spaced");
+        assert_eq!(kv[1].1, "x ");
     }
 
     #[test]

@@ -85,7 +85,19 @@ pub struct LabelSpec {
     pub pairs: Vec<(String, Node)>,
     pub include_selectors: bool,
     pub include_templates: bool,
+    /// Extra fields (`labels[].fields`) the labels are also written to.
+    pub fields: Vec<CustomField>,
     pub loc: Loc,
+}
+
+/// A field spec written in a kustomization (`labels[].fields`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CustomField {
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub path: String,
+    pub create: bool,
 }
 
 /// `generatorOptions`, or a generator's own `options`.
@@ -120,6 +132,63 @@ pub struct GeneratorSpec {
     pub loc: Loc,
 }
 
+/// An exact object selector (replacement sources, targets and rejects).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResIdSelector {
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+}
+
+/// Where a replacement's value comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplacementSource {
+    pub id: ResIdSelector,
+    pub field_path: String,
+    pub delimiter: Option<String>,
+    pub index: i64,
+}
+
+/// Which fields of which objects a replacement writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplacementTarget {
+    pub select: ResIdSelector,
+    pub reject: Vec<ResIdSelector>,
+    pub label_selector: Option<String>,
+    pub annotation_selector: Option<String>,
+    pub field_paths: Vec<Located>,
+    pub delimiter: Option<String>,
+    pub index: i64,
+    pub create: bool,
+    pub loc: Loc,
+}
+
+/// One `replacements` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replacement {
+    pub source: ReplacementSource,
+    pub targets: Vec<ReplacementTarget>,
+    pub loc: Loc,
+}
+
+/// A `replacements` list item: inline, or a file holding replacements.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReplacementEntry {
+    Inline(Replacement),
+    File(Located),
+}
+
+/// `sortOptions`: the output order (only the top kustomization's counts).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SortOrder {
+    /// kustomize's legacy kind order; `None` keeps kustomize's default kind lists.
+    Legacy { first: Option<Vec<String>>, last: Option<Vec<String>> },
+    /// The order resources were accumulated in.
+    Fifo,
+}
+
 /// A parsed kustomization (or component).
 #[derive(Clone, Debug, Default)]
 pub struct Kustomization {
@@ -141,6 +210,8 @@ pub struct Kustomization {
     pub patches: Vec<PatchSpec>,
     pub generators: Vec<GeneratorSpec>,
     pub generator_options: GeneratorOptions,
+    pub sort_order: Option<SortOrder>,
+    pub replacements: Vec<ReplacementEntry>,
     /// Fields fluxgate does not render yet (or cannot offline): each is reported, never silent.
     pub skipped: Vec<(String, Loc)>,
 }
@@ -186,11 +257,9 @@ const KNOWN_FIELDS: &[&str] = &[
 
 /// Fields that kustomize accepts but fluxgate does not render yet.
 const NOT_YET: &[&str] = &[
-    "replacements",
     "vars",
     "openapi",
     "configurations",
-    "sortOptions",
     "buildMetadata",
     "transformers",
     "generators",
@@ -205,21 +274,27 @@ fn invalid(loc: Loc, msg: impl Into<String>) -> Diag {
     Diag::fatal(Rule::KustomizationInvalid, loc, msg)
 }
 
-/// A scalar as kustomize's string fields read it (numbers and booleans keep their text).
+/// A string as kustomize's string fields read it: kustomize decodes the file into typed
+/// fields, so an unquoted number or boolean (`newTag: 1.20`, `namePrefix: yes`) is an error.
 fn scalar_string(n: &Node) -> Option<String> {
     match &n.value {
         Value::Str(s) => Some(s.clone()),
-        Value::Int(i) => Some(i.to_string()),
-        Value::Float(f) => Some(f.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
+fn not_string(n: &Node, field: &str) -> Diag {
+    let d = invalid(n.loc, format!("'{field}' must be a string, not a {}", n.type_name()));
+    match n.value {
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+            d.help("kustomize rejects unquoted numbers and booleans here; quote the value")
+        }
+        _ => d,
+    }
+}
+
 fn string(n: &Node, field: &str) -> Result<Located, Diag> {
-    scalar_string(n)
-        .map(|value| Located { value, loc: n.loc })
-        .ok_or_else(|| invalid(n.loc, format!("'{field}' must be a string, not a {}", n.type_name())))
+    scalar_string(n).map(|value| Located { value, loc: n.loc }).ok_or_else(|| not_string(n, field))
 }
 
 fn string_list(n: &Node, field: &str) -> Result<Vec<Located>, Diag> {
@@ -261,9 +336,7 @@ fn string_map(n: &Node, field: &str) -> Result<Vec<(String, Node)>, Diag> {
         .map(|(k, v)| {
             let s = match &v.value {
                 Value::Null => String::new(),
-                _ => scalar_string(v).ok_or_else(|| {
-                    invalid(v.loc, format!("'{field}.{k}' must be a string, not a {}", v.type_name()))
-                })?,
+                _ => scalar_string(v).ok_or_else(|| not_string(v, &format!("{field}.{k}")))?,
             };
             Ok((k.clone(), Node::string(s, v.loc)))
         })
@@ -427,7 +500,13 @@ impl Kustomization {
         if let Some(v) = m.get("commonLabels") {
             let pairs = string_map(v, "commonLabels")?;
             if !pairs.is_empty() {
-                k.labels.push(LabelSpec { pairs, include_selectors: true, include_templates: false, loc: v.loc });
+                k.labels.push(LabelSpec {
+                    pairs,
+                    include_selectors: true,
+                    include_templates: false,
+                    fields: Vec::new(),
+                    loc: v.loc,
+                });
             }
         }
         if let Some(v) = m.get("labels").filter(|v| !v.is_null()) {
@@ -435,8 +514,22 @@ impl Kustomization {
             for item in seq {
                 let im = map(item, "labels")?;
                 check_fields(im, &["pairs", "includeSelectors", "includeTemplates", "fields"], "labels entry")?;
-                if let Some(f) = im.get("fields") {
-                    k.skipped.push(("labels[].fields".into(), f.loc));
+                let mut fields = Vec::new();
+                if let Some(f) = im.get("fields").filter(|f| !f.is_null()) {
+                    for item in f.as_seq().ok_or_else(|| invalid(f.loc, "'fields' must be a list"))? {
+                        let fm = map(item, "fields")?;
+                        check_fields(fm, &["path", "group", "version", "kind", "create"], "labels field")?;
+                        let get = |k: &str| -> Result<Option<String>, Diag> {
+                            fm.get(k).map(|v| string(v, k).map(|l| l.value)).transpose()
+                        };
+                        fields.push(CustomField {
+                            group: get("group")?,
+                            version: get("version")?,
+                            kind: get("kind")?,
+                            path: get("path")?.ok_or_else(|| invalid(item.loc, "a labels field needs a 'path'"))?,
+                            create: fm.get("create").map(|c| bool_field(c, "create")).transpose()?.unwrap_or(false),
+                        });
+                    }
                 }
                 k.labels.push(LabelSpec {
                     pairs: im.get("pairs").map(|p| string_map(p, "pairs")).transpose()?.unwrap_or_default(),
@@ -450,6 +543,7 @@ impl Kustomization {
                         .map(|b| bool_field(b, "includeTemplates"))
                         .transpose()?
                         .unwrap_or(false),
+                    fields,
                     loc: item.loc,
                 });
             }
@@ -539,12 +633,159 @@ impl Kustomization {
                 }
             }
         }
+        if let Some(v) = m.get("replacements").filter(|v| !v.is_null()) {
+            let seq = v.as_seq().ok_or_else(|| invalid(v.loc, "'replacements' must be a list"))?;
+            for item in seq {
+                let im = map(item, "replacements")?;
+                match im.get("path") {
+                    Some(p) => {
+                        check_fields(im, &["path"], "replacements entry")?;
+                        k.replacements.push(ReplacementEntry::File(string(p, "path")?));
+                    }
+                    None => k.replacements.push(ReplacementEntry::Inline(parse_replacement(item)?)),
+                }
+            }
+        }
+        if let Some(v) = m.get("sortOptions").filter(|v| !v.is_null()) {
+            k.sort_order = Some(sort_options(v)?);
+        }
         for key in NOT_YET {
             if let Some(v) = m.get(*key).filter(|v| !v.is_null()) {
                 k.skipped.push(((*key).to_string(), v.loc));
             }
         }
         Ok(k)
+    }
+}
+
+const ID_FIELDS: [&str; 5] = ["group", "version", "kind", "name", "namespace"];
+
+fn res_id_selector(m: &Mapping) -> Result<ResIdSelector, Diag> {
+    let get = |k: &str| -> Result<Option<String>, Diag> { m.get(k).map(|v| string(v, k).map(|l| l.value)).transpose() };
+    Ok(ResIdSelector {
+        group: get("group")?,
+        version: get("version")?,
+        kind: get("kind")?,
+        name: get("name")?,
+        namespace: get("namespace")?,
+    })
+}
+
+/// `delimiter`, `index` and `create` of a replacement's `options`.
+fn field_options(m: &Mapping, allowed: &[&str]) -> Result<(Option<String>, i64, bool), Diag> {
+    let Some(o) = m.get("options").filter(|o| !o.is_null()) else { return Ok((None, 0, false)) };
+    let om = map(o, "options")?;
+    check_fields(om, allowed, "replacement options")?;
+    let delimiter = om.get("delimiter").map(|d| string(d, "delimiter").map(|l| l.value)).transpose()?;
+    let index = match om.get("index") {
+        Some(i) => i.as_i64().ok_or_else(|| invalid(i.loc, "replacement 'index' must be an integer"))?,
+        None => 0,
+    };
+    let create = om.get("create").map(|c| bool_field(c, "create")).transpose()?.unwrap_or(false);
+    Ok((delimiter.filter(|d| !d.is_empty()), index, create))
+}
+
+/// Parses one replacement (`source` + `targets`), inline or from a replacements file.
+pub fn parse_replacement(n: &Node) -> Result<Replacement, Diag> {
+    let m = map(n, "replacements")?;
+    check_fields(m, &["source", "targets"], "replacement")?;
+    let src = m.get("source").ok_or_else(|| invalid(n.loc, "a replacement needs a 'source'"))?;
+    let sm = map(src, "source")?;
+    let mut allowed = ID_FIELDS.to_vec();
+    allowed.extend(["fieldPath", "options"]);
+    check_fields(sm, &allowed, "replacement source")?;
+    let (delimiter, index, _) = field_options(sm, &["delimiter", "index", "create"])?;
+    let source = ReplacementSource {
+        id: res_id_selector(sm)?,
+        field_path: sm
+            .get("fieldPath")
+            .map(|f| string(f, "fieldPath").map(|l| l.value))
+            .transpose()?
+            .unwrap_or_else(|| "metadata.name".into()),
+        delimiter,
+        index,
+    };
+    let mut targets = Vec::new();
+    let tseq = match m.get("targets").filter(|t| !t.is_null()) {
+        Some(t) => t.as_seq().ok_or_else(|| invalid(t.loc, "'targets' must be a list"))?.clone(),
+        None => Vec::new(),
+    };
+    for t in &tseq {
+        let tm = map(t, "targets")?;
+        check_fields(tm, &["select", "reject", "fieldPaths", "options"], "replacement target")?;
+        let select = tm.get("select").ok_or_else(|| invalid(t.loc, "a replacement target needs 'select'"))?;
+        let selm = map(select, "select")?;
+        let mut sel_fields = ID_FIELDS.to_vec();
+        sel_fields.extend(["labelSelector", "annotationSelector"]);
+        check_fields(selm, &sel_fields, "replacement select")?;
+        let mut reject = Vec::new();
+        if let Some(r) = tm.get("reject").filter(|r| !r.is_null()) {
+            for item in r.as_seq().ok_or_else(|| invalid(r.loc, "'reject' must be a list"))? {
+                let rm = map(item, "reject")?;
+                check_fields(rm, &sel_fields, "replacement reject")?;
+                reject.push(res_id_selector(rm)?);
+            }
+        }
+        let mut field_paths = match tm.get("fieldPaths") {
+            Some(f) => string_list(f, "fieldPaths")?,
+            None => Vec::new(),
+        };
+        if field_paths.is_empty() {
+            field_paths.push(Located { value: "metadata.name".into(), loc: t.loc });
+        }
+        let (delimiter, index, create) = field_options(tm, &["delimiter", "index", "create"])?;
+        let get = |k: &str| -> Result<Option<String>, Diag> {
+            selm.get(k).map(|v| string(v, k).map(|l| l.value)).transpose()
+        };
+        targets.push(ReplacementTarget {
+            select: res_id_selector(selm)?,
+            reject,
+            label_selector: get("labelSelector")?,
+            annotation_selector: get("annotationSelector")?,
+            field_paths,
+            delimiter,
+            index,
+            create,
+            loc: t.loc,
+        });
+    }
+    Ok(Replacement { source, targets, loc: n.loc })
+}
+
+fn sort_options(v: &Node) -> Result<SortOrder, Diag> {
+    let m = map(v, "sortOptions")?;
+    check_fields(m, &["order", "legacySortOptions"], "sortOptions")?;
+    let order = m.get("order").map(|o| string(o, "order")).transpose()?;
+    match order.as_ref().map(|o| o.value.as_str()) {
+        Some("fifo") => {
+            if let Some(l) = m.get("legacySortOptions") {
+                return Err(invalid(l.loc, "'legacySortOptions' needs 'order: legacy'"));
+            }
+            Ok(SortOrder::Fifo)
+        }
+        Some("legacy") => {
+            let Some(l) = m.get("legacySortOptions").filter(|l| !l.is_null()) else {
+                return Ok(SortOrder::Legacy { first: None, last: None });
+            };
+            let lm = map(l, "legacySortOptions")?;
+            check_fields(lm, &["orderFirst", "orderLast"], "legacySortOptions")?;
+            let list = |f: &str| -> Result<Vec<String>, Diag> {
+                Ok(lm
+                    .get(f)
+                    .map(|x| string_list(x, f))
+                    .transpose()?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|l| l.value)
+                    .collect())
+            };
+            Ok(SortOrder::Legacy { first: Some(list("orderFirst")?), last: Some(list("orderLast")?) })
+        }
+        Some(other) => Err(invalid(
+            order.as_ref().map_or(v.loc, |o| o.loc),
+            format!("sortOptions 'order' must be 'legacy' or 'fifo', not '{other}'"),
+        )),
+        None => Err(invalid(v.loc, "sortOptions needs an 'order' ('legacy' or 'fifo')")),
     }
 }
 
@@ -605,5 +846,27 @@ mod tests {
         assert!(k.labels[0].include_selectors);
         assert_eq!(k.patches.len(), 2);
         assert_eq!(k.patches[1].kind, PatchKind::Json6902);
+    }
+
+    #[test]
+    fn sort_options_parse_and_reject_bad_order() {
+        let fifo = k("sortOptions: {order: fifo}\n").map(|k| k.sort_order);
+        assert_eq!(fifo.ok().flatten(), Some(SortOrder::Fifo));
+        let legacy = k("sortOptions:\n  order: legacy\n  legacySortOptions: {orderFirst: [Service]}\n")
+            .map(|k| k.sort_order)
+            .ok()
+            .flatten();
+        assert_eq!(legacy, Some(SortOrder::Legacy { first: Some(vec!["Service".into()]), last: Some(vec![]) }));
+        assert!(k("sortOptions: {order: random}\n").is_err());
+        assert!(k("sortOptions: {order: fifo, legacySortOptions: {}}\n").is_err());
+    }
+
+    #[test]
+    fn unquoted_numbers_in_string_fields_are_errors_like_kustomize() {
+        for text in ["namespace: 123\n", "images:\n- {name: nginx, newTag: 1.20}\n", "commonAnnotations: {a: true}\n"] {
+            let e = k(text).err();
+            assert_eq!(e.map(|e| e.rule), Some(Rule::KustomizationInvalid), "{text}");
+        }
+        assert!(k("commonAnnotations: {a: \"1\", b: }\n").is_ok());
     }
 }

@@ -172,7 +172,8 @@ impl Resource {
     }
 }
 
-const ORDER_FIRST: &[&str] = &[
+/// kustomize's default `orderFirst` kinds.
+pub const ORDER_FIRST: &[&str] = &[
     "Namespace",
     "ResourceQuota",
     "StorageClass",
@@ -196,13 +197,14 @@ const ORDER_FIRST: &[&str] = &[
     "CronJob",
     "PodDisruptionBudget",
 ];
-const ORDER_LAST: &[&str] = &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
+/// kustomize's default `orderLast` kinds.
+pub const ORDER_LAST: &[&str] = &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
 
-fn kind_rank(kind: &str) -> i32 {
-    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
-        return i as i32 - ORDER_FIRST.len() as i32;
+fn kind_rank<S: AsRef<str>>(kind: &str, first: &[S], last: &[S]) -> i32 {
+    if let Some(i) = first.iter().position(|k| k.as_ref() == kind) {
+        return i as i32 - first.len() as i32;
     }
-    if let Some(i) = ORDER_LAST.iter().position(|k| *k == kind) {
+    if let Some(i) = last.iter().position(|k| k.as_ref() == kind) {
         return i as i32 + 1;
     }
     0
@@ -211,12 +213,17 @@ fn kind_rank(kind: &str) -> i32 {
 /// kustomize's legacy output order: well-known kinds first/last, then group, version, kind,
 /// then namespace (unset last) and name. Measured against kustomize v5.5.
 pub fn legacy_cmp(a: &Resource, b: &Resource) -> Ordering {
+    legacy_cmp_with(a, b, ORDER_FIRST, ORDER_LAST)
+}
+
+/// The legacy order with other `orderFirst` / `orderLast` kind lists (`sortOptions`).
+pub fn legacy_cmp_with<S: AsRef<str>>(a: &Resource, b: &Resource, first: &[S], last: &[S]) -> Ordering {
     let (ia, ib) = (a.id(), b.id());
     let key = |id: &ResId| {
         let g = if id.gvk.group.is_empty() { "~G".to_string() } else { id.gvk.group.clone() };
         let v = if id.gvk.version.is_empty() { "~V".to_string() } else { id.gvk.version.clone() };
         let ns = if id.namespace.is_empty() { "~X".to_string() } else { id.namespace.clone() };
-        (kind_rank(&id.gvk.kind), g, v, id.gvk.kind.clone(), ns, id.name.clone())
+        (kind_rank(&id.gvk.kind, first, last), g, v, id.gvk.kind.clone(), ns, id.name.clone())
     };
     key(&ia).cmp(&key(&ib))
 }

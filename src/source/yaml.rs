@@ -87,6 +87,9 @@ impl Builder<'_> {
     }
 
     fn run(&mut self, text: &str) -> Result<(), YamlError> {
+        if let Some((line, message)) = check_directives(text) {
+            return Err(self.err(YamlErrorKind::Syntax, Loc::new(self.file, line, 1), message));
+        }
         let mut parser = Parser::new_from_str(text);
         let mut doc_has_root = false;
         while let Some(ev) = parser.next_event() {
@@ -380,19 +383,65 @@ fn parse_float(text: &str) -> Option<f64> {
     clean.parse::<f64>().ok()
 }
 
-/// yaml.v3 turns unquoted dates into timestamps; kustomize then writes them in RFC 3339.
+/// yaml.v3 turns unquoted timestamps into times (its formats: `2006-1-2`,
+/// `2006-1-2T15:4:5.999999999Z07:00` with `T` or `t`, and `2006-1-2 15:4:5.999999999` in UTC);
+/// kustomize then writes them in RFC 3339 (`Z` for UTC, fraction without trailing zeros).
 fn parse_timestamp(text: &str) -> Option<String> {
-    let b = text.as_bytes();
-    let is_date = b.len() == 10
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4] == b'-'
-        && b[5..7].iter().all(u8::is_ascii_digit)
-        && b[7] == b'-'
-        && b[8..10].iter().all(u8::is_ascii_digit);
-    if is_date {
-        return Some(format!("{text}T00:00:00Z"));
+    // Numbers of 1..=max digits separated by `sep`.
+    fn fields<'t>(s: &'t str, sep: char, widths: &[(usize, usize)]) -> Option<Vec<&'t str>> {
+        let parts: Vec<&str> = s.split(sep).collect();
+        let ok = parts.len() == widths.len()
+            && parts
+                .iter()
+                .zip(widths)
+                .all(|(p, (lo, hi))| (*lo..=*hi).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit()));
+        ok.then_some(parts)
     }
-    None
+    let two = |p: &str| format!("{p:0>2}");
+    let ymd = |d: &str| -> Option<String> {
+        let f = fields(d, '-', &[(4, 4), (1, 2), (1, 2)])?;
+        Some(format!("{}-{}-{}", f[0], two(f[1]), two(f[2])))
+    };
+    if let Some(date) = ymd(text) {
+        return Some(format!("{date}T00:00:00Z"));
+    }
+    let (date, rest, with_zone) = if let Some(i) = text.find(['T', 't']) {
+        (&text[..i], &text[i + 1..], true)
+    } else {
+        let (d, r) = text.split_once(' ')?;
+        (d, r, false)
+    };
+    let date = ymd(date)?;
+    // Split off the zone: `Z`, or `+hh:mm` / `-hh:mm`.
+    let (clock, zone) = if !with_zone {
+        (rest, "Z".to_string())
+    } else if let Some(c) = rest.strip_suffix('Z') {
+        (c, "Z".to_string())
+    } else {
+        let i = rest.rfind(['+', '-'])?;
+        let z = &rest[i + 1..];
+        fields(z, ':', &[(2, 2), (2, 2)])?;
+        let zone = if z == "00:00" { "Z".to_string() } else { rest[i..].to_string() };
+        (&rest[..i], zone)
+    };
+    let (hms, frac) = match clock.split_once('.') {
+        Some((h, f)) if f.bytes().all(|c| c.is_ascii_digit()) && (1..=9).contains(&f.len()) => (h, f),
+        Some(_) => return None,
+        None => (clock, ""),
+    };
+    let t = fields(hms, ':', &[(1, 2), (1, 2), (1, 2)])?;
+    let frac = frac.trim_end_matches('0');
+    let frac = if frac.is_empty() { String::new() } else { format!(".{frac}") };
+    Some(format!("{date}T{}:{}:{}{frac}{zone}", two(t[0]), two(t[1]), two(t[2])))
+}
+
+/// kustomize splits a file into documents on `---` lines before parsing them, so a
+/// directive (`%YAML`, `%TAG`) ends up in a document of its own and fails the build.
+fn check_directives(text: &str) -> Option<(u32, String)> {
+    text.lines()
+        .enumerate()
+        .find(|(_, l)| l.starts_with("%YAML") || l.starts_with("%TAG"))
+        .map(|(i, l)| (i as u32 + 1, format!("'{}': kustomize does not accept YAML directives", l.trim_end())))
 }
 
 #[cfg(test)]
@@ -401,6 +450,21 @@ mod tests {
 
     fn p(text: &str) -> Parsed {
         parse(text, FileId(0), Dialect::Yaml12, &Limits::default())
+    }
+
+    #[test]
+    fn timestamps_and_directives_like_go_yaml_v3() {
+        let ts = |t: &str| parse_timestamp(t);
+        assert_eq!(ts("2001-12-14t21:59:43.10-05:00").as_deref(), Some("2001-12-14T21:59:43.1-05:00"));
+        assert_eq!(ts("2001-2-3 4:05:06").as_deref(), Some("2001-02-03T04:05:06Z"));
+        assert_eq!(ts("2001-12-14T21:59:43+00:00").as_deref(), Some("2001-12-14T21:59:43Z"));
+        assert_eq!(ts("2001-12-14T21:59:43.000Z").as_deref(), Some("2001-12-14T21:59:43Z"));
+        assert_eq!(ts("1.10"), None);
+        assert_eq!(ts("10.0.0.1"), None);
+        assert_eq!(ts("2001-12-14 21:59:43 +5"), None);
+        assert!(p("%YAML 1.2\n---\na: 1\n").error.is_some());
+        assert!(p("%YAML 1.1\n---\na: 1\n").error.is_some());
+        assert!(p("a: |\n  %YAML 1.2\n").error.is_none());
     }
 
     #[test]

@@ -224,8 +224,17 @@ fn merge_keyed(
         }
         return Ok(Some(out));
     }
+    // Keys no item uses do not count: ports that never name a `protocol` merge like a
+    // single-key list (patch items first), as kustomize does.
+    let used: Vec<String> = keys
+        .iter()
+        .filter(|k| dest.iter().chain(items.iter().copied()).any(|n| n.get(k.as_str()).is_some()))
+        .cloned()
+        .collect();
     if keys.len() == 1 {
         merge_single_key(dest, &items, &keys[0], meta, path)
+    } else if let [only] = used.as_slice() {
+        merge_single_key(dest, &items, only, meta, path)
     } else {
         merge_multi_key(dest, &items, keys, meta, path)
     }
@@ -366,6 +375,19 @@ mod tests {
         assert_eq!(r.str_at(&["spec", "template", "spec", "containers"]), None);
         let side = &r.path(&CONTAINERS).and_then(Node::as_seq).map(|s| s[0].clone());
         assert_eq!(side.as_ref().and_then(|s| s.str_at(&["image"])), Some("side:2"));
+    }
+
+    #[test]
+    fn multi_key_lists_without_second_key_merge_like_single_key() {
+        let base = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports:\n  - {port: 80, targetPort: 80}\n  - {port: 9000}\n";
+        let patch = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports:\n  - {port: 80, targetPort: 8080}\n  - {port: 443}\n";
+        let r = apply(base, patch).unwrap_or_else(|e| panic!("{e}"));
+        let ports: Vec<String> = r
+            .path(&["spec", "ports"])
+            .and_then(Node::as_seq)
+            .map(|s| s.iter().filter_map(|p| p.get("port")).map(scalar_text).collect())
+            .unwrap_or_default();
+        assert_eq!(ports, ["80", "443", "9000"]);
     }
 
     #[test]

@@ -57,18 +57,31 @@ fn walk(node: &mut Node, specs: &[ImageSpec]) {
     }
 }
 
+/// Applies every entry in order, as kustomize runs one image transformer per entry: an entry
+/// may match what an earlier one renamed the image to.
 fn rewrite(img: &mut Node, specs: &[ImageSpec]) {
+    for spec in specs {
+        rewrite_one(img, spec);
+    }
+}
+
+fn rewrite_one(img: &mut Node, spec: &ImageSpec) {
     let Some(cur) = img.as_str() else { return };
     let parts = split_image(cur);
-    let Some(spec) = specs.iter().find(|s| s.name == parts.name) else { return };
+    if spec.name != parts.name {
+        return;
+    }
     let name = spec.new_name.as_deref().unwrap_or(parts.name);
     let mut out = name.to_string();
-    if let Some(d) = &spec.digest {
-        out.push('@');
-        out.push_str(d);
-    } else if let Some(t) = &spec.new_tag {
-        out.push(':');
-        out.push_str(t);
+    if spec.digest.is_some() || spec.new_tag.is_some() {
+        if let Some(t) = &spec.new_tag {
+            out.push(':');
+            out.push_str(t);
+        }
+        if let Some(d) = &spec.digest {
+            out.push('@');
+            out.push_str(d);
+        }
     } else {
         if let Some(t) = parts.tag {
             out.push(':');
@@ -91,5 +104,48 @@ mod tests {
         assert_eq!(split_image("reg:5000/app:1.2"), ImageRef { name: "reg:5000/app", tag: Some("1.2"), digest: None });
         assert_eq!(split_image("reg:5000/app"), ImageRef { name: "reg:5000/app", tag: None, digest: None });
         assert_eq!(split_image("app@sha256:ab").digest, Some("sha256:ab"));
+    }
+
+    fn image_after(image: &str, tag: Option<&str>, digest: Option<&str>) -> String {
+        let spec = ImageSpec {
+            name: "nginx".into(),
+            new_name: None,
+            new_tag: tag.map(str::to_string),
+            digest: digest.map(str::to_string),
+            loc: crate::source::Loc::NONE,
+        };
+        let mut n = Node::string(image, crate::source::Loc::NONE);
+        rewrite(&mut n, &[spec]);
+        n.as_str().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn entries_chain_in_order() {
+        let specs = [
+            ImageSpec {
+                name: "nginx".into(),
+                new_name: Some("x/nginx".into()),
+                new_tag: None,
+                digest: None,
+                loc: crate::source::Loc::NONE,
+            },
+            ImageSpec {
+                name: "x/nginx".into(),
+                new_name: None,
+                new_tag: Some("chained".into()),
+                digest: None,
+                loc: crate::source::Loc::NONE,
+            },
+        ];
+        let mut n = Node::string("nginx:2", crate::source::Loc::NONE);
+        rewrite(&mut n, &specs);
+        assert_eq!(n.as_str(), Some("x/nginx:chained"));
+    }
+
+    #[test]
+    fn tag_and_digest_are_both_kept() {
+        assert_eq!(image_after("nginx:1.0", Some("1.2"), Some("sha256:ab")), "nginx:1.2@sha256:ab");
+        assert_eq!(image_after("nginx:1.0", None, Some("sha256:ab")), "nginx@sha256:ab");
+        assert_eq!(image_after("nginx@sha256:cd", Some("1.3"), None), "nginx:1.3");
     }
 }

@@ -74,6 +74,14 @@ pub fn apply(resources: &mut [Resource], spec: &LabelSpec) {
             }
             set_pairs(&mut r.node, &split(s.path), s.create, &spec.pairs, spec.loc);
         }
+        for f in &spec.fields {
+            let applies = f.group.as_ref().is_none_or(|g| *g == gvk.group)
+                && f.version.as_ref().is_none_or(|v| *v == gvk.version)
+                && f.kind.as_ref().is_none_or(|k| *k == gvk.kind);
+            if applies {
+                set_pairs(&mut r.node, &split(&f.path), f.create, &spec.pairs, spec.loc);
+            }
+        }
     }
 }
 
@@ -89,4 +97,35 @@ pub fn set_pairs(node: &mut Node, path: &[&str], create: bool, pairs: &[(String,
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kustomize::kustomization::CustomField;
+    use crate::source::yaml::{Dialect, parse};
+    use crate::source::{FileId, Limits, Loc};
+
+    #[test]
+    fn custom_fields_get_the_labels() {
+        let text = "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\nspec: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n";
+        let mut rs: Vec<Resource> =
+            parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect();
+        let spec = LabelSpec {
+            pairs: vec![("team".into(), Node::string("x", Loc::NONE))],
+            include_selectors: false,
+            include_templates: false,
+            fields: vec![CustomField {
+                kind: Some("Thing".into()),
+                path: "spec/selectorLabels".into(),
+                create: true,
+                ..CustomField::default()
+            }],
+            loc: Loc::NONE,
+        };
+        apply(&mut rs, &spec);
+        assert_eq!(rs[0].node.str_at(&["spec", "selectorLabels", "team"]), Some("x"));
+        assert_eq!(rs[0].node.str_at(&["metadata", "labels", "team"]), Some("x"));
+        assert_eq!(rs[1].node.str_at(&["spec", "selectorLabels", "team"]), None);
+    }
 }

@@ -7,4 +7,6 @@ pub mod labels;
 pub mod name_affix;
 pub mod namereference;
 pub mod namespace;
+pub mod replacements;
 pub mod replicas;
+pub mod sort;

@@ -48,24 +48,26 @@ const REFS: &[Ref] = &[
     at("Secret", "ServiceAccount", "secrets/name"),
     at("Secret", "Ingress", "spec/tls/secretName"),
     pod("ServiceAccount", "serviceAccountName"),
-    pod("ServiceAccount", "serviceAccount"),
     kinded("ServiceAccount", "RoleBinding", "subjects/name"),
     kinded("ServiceAccount", "ClusterRoleBinding", "subjects/name"),
     pod("PersistentVolumeClaim", "volumes/persistentVolumeClaim/claimName"),
     pod("PriorityClass", "priorityClassName"),
     at("Service", "Ingress", "spec/rules/http/paths/backend/service/name"),
     at("Service", "Ingress", "spec/defaultBackend/service/name"),
+    at("Service", "Ingress", "spec/backend/serviceName"),
+    at("Service", "Ingress", "spec/rules/http/paths/backend/serviceName"),
     at("Service", "StatefulSet", "spec/serviceName"),
     at("Service", "APIService", "spec/service/name"),
+    at("Service", "ValidatingWebhookConfiguration", "webhooks/clientConfig/service/name"),
+    at("Service", "MutatingWebhookConfiguration", "webhooks/clientConfig/service/name"),
     kinded("Role", "RoleBinding", "roleRef/name"),
     kinded("ClusterRole", "RoleBinding", "roleRef/name"),
     kinded("ClusterRole", "ClusterRoleBinding", "roleRef/name"),
-    kinded("Deployment", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
-    kinded("StatefulSet", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
-    kinded("ReplicaSet", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
+    at("Deployment", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
+    at("StatefulSet", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
+    at("ReplicaSet", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
     at("StorageClass", "PersistentVolumeClaim", "spec/storageClassName"),
     at("StorageClass", "StatefulSet", "spec/volumeClaimTemplates/spec/storageClassName"),
-    at("IngressClass", "Ingress", "spec/ingressClassName"),
 ];
 
 /// A renamed object: its kind, current name and namespace, and the names it had.
@@ -141,21 +143,81 @@ fn fix(holder: &mut Node, field: &str, spec: &Ref, renamed: &[Renamed], referrer
     let want_ns = explicit_ns.clone().unwrap_or_else(|| referrer_ns.to_string());
     let candidates: Vec<&Renamed> =
         renamed.iter().filter(|c| c.kind == spec.referred && c.previous.iter().any(|(n, _)| *n == old)).collect();
-    let chosen = candidates
-        .iter()
-        .find(|c| c.previous.iter().any(|(n, pns)| *n == old && *pns == want_ns))
-        .or_else(|| candidates.iter().find(|c| c.namespace == referrer_ns))
-        .or(if candidates.len() == 1 { candidates.first() } else { None });
+    let ns_eq = |a: &str, b: &str| a == b || (a.is_empty() && b == "default") || (a == "default" && b.is_empty());
+    let exact = candidates.iter().find(|c| c.previous.iter().any(|(n, pns)| *n == old && ns_eq(pns, &want_ns)));
+    // A reference that names its namespace only matches an object that was in it.
+    let chosen = if explicit_ns.is_some() {
+        exact
+    } else {
+        exact.or_else(|| candidates.iter().find(|c| c.namespace == referrer_ns)).or(if candidates.len() == 1 {
+            candidates.first()
+        } else {
+            None
+        })
+    };
     let Some(c) = chosen else { return };
     let Some(m) = holder.as_map_mut() else { return };
     if let Some(n) = m.get_mut(field) {
         n.value = Value::Str(c.name.clone());
     }
-    if spec.kind_sibling
-        && explicit_ns.is_some()
-        && !c.namespace.is_empty()
-        && let Some(n) = m.get_mut("namespace")
-    {
-        n.value = Value::Str(c.namespace.clone());
+    // A reference that names its namespace follows the object; a ServiceAccount subject
+    // gains the namespace the account moved to.
+    let subject = spec.kind_sibling && spec.referred == "ServiceAccount";
+    if (explicit_ns.is_some() || subject) && !c.namespace.is_empty() {
+        m.insert("namespace".into(), Node::string(c.namespace.clone(), crate::source::Loc::NONE));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::yaml::{Dialect, parse};
+    use crate::source::{FileId, Limits};
+
+    fn resources(text: &str) -> Vec<Resource> {
+        parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect()
+    }
+
+    #[test]
+    fn moved_service_account_subject_gains_namespace() {
+        let mut rs = resources(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb}\nroleRef: {kind: Role, name: r}\nsubjects:\n- {kind: ServiceAccount, name: sa}\n",
+        );
+        rs[0].remember_name();
+        rs[0].set_name("p-sa".into());
+        if let Some(m) = rs[0].node.ensure_map(&["metadata"], crate::source::Loc::NONE) {
+            m.insert("namespace".into(), Node::string("ci", crate::source::Loc::NONE));
+        }
+        apply(&mut rs);
+        assert_eq!(rs[1].node.str_at(&["subjects"]), None);
+        let subject = rs[1].node.path(&["subjects"]).and_then(Node::as_seq).and_then(|s| s.first()).cloned();
+        assert_eq!(subject.as_ref().and_then(|s| s.str_at(&["name"])), Some("p-sa"));
+        assert_eq!(subject.as_ref().and_then(|s| s.str_at(&["namespace"])), Some("ci"));
+        assert_eq!(rs[1].node.str_at(&["roleRef", "namespace"]), None);
+    }
+
+    #[test]
+    fn subject_in_another_namespace_is_not_this_account() {
+        let mut rs = resources(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crb}\nroleRef: {kind: ClusterRole, name: r}\nsubjects:\n- {kind: ServiceAccount, name: sa, namespace: elsewhere}\n- {kind: ServiceAccount, name: sa, namespace: default}\n",
+        );
+        rs[0].remember_name();
+        rs[0].set_name("p-sa".into());
+        apply(&mut rs);
+        let subjects = rs[1].node.path(&["subjects"]).and_then(Node::as_seq).cloned().unwrap_or_default();
+        assert_eq!(subjects[0].str_at(&["name"]), Some("sa"));
+        assert_eq!(subjects[1].str_at(&["name"]), Some("p-sa"));
+    }
+
+    #[test]
+    fn deprecated_service_account_field_is_not_a_reference() {
+        let mut rs = resources(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {serviceAccount: sa, serviceAccountName: sa}\n",
+        );
+        rs[0].remember_name();
+        rs[0].set_name("sa-x".into());
+        apply(&mut rs);
+        assert_eq!(rs[1].node.str_at(&["spec", "serviceAccount"]), Some("sa"));
+        assert_eq!(rs[1].node.str_at(&["spec", "serviceAccountName"]), Some("sa-x"));
     }
 }
