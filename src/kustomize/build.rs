@@ -55,7 +55,7 @@ struct Acc {
     files: BTreeSet<RelPath>,
 }
 
-type Cached = Arc<Result<Acc, Failed>>;
+type Cached = Result<Arc<Acc>, Failed>;
 
 /// The rendering engine for one run: shares parsed files and built bases across overlays.
 pub struct Engine<'r> {
@@ -111,27 +111,40 @@ impl<'r> Engine<'r> {
 
     /// Renders a kustomization directory like `kustomize build DIR`.
     pub fn render(&self, dir: &RelPath) -> Result<Rendered, Failed> {
-        let mut stack = Vec::new();
-        let top = self.load_kustomization(dir, Loc::NONE, &mut Acc::default()).ok();
-        let mut acc = if top.as_ref().is_some_and(|k| k.is_component) {
+        let top = self.load_kustomization(dir, Loc::NONE, &mut Acc::default());
+        if let Ok(k) = &top
+            && k.is_component
+        {
             // kustomize builds a Component on its own as if it had no input resources.
-            let mut acc = Acc::default();
-            stack.push(dir.clone());
-            self.build_into(dir, &mut acc, &mut stack, true, Loc::NONE)?;
-            acc
-        } else {
-            (*self.build_base(dir, &mut stack, Loc::NONE)?).clone()
-        };
-        // Hash suffixes and name references are done once, at the top.
-        for r in acc.resources.iter_mut().filter(|r| r.needs_hash) {
-            let suffix = generator::hash_suffix(&r.node);
-            let name = format!("{}-{suffix}", r.name());
-            r.set_name(name);
-            r.needs_hash = false;
+            return self.render_kustomization(k.clone());
         }
-        transform::namereference::apply(&mut acc.resources);
-        transform::sort::apply(&mut acc.resources, top.as_ref().and_then(|k| k.sort_order.as_ref()));
-        Ok(Rendered { resources: acc.resources, notes: acc.notes, files: acc.files })
+        let mut stack = Vec::new();
+        let acc = match Arc::try_unwrap(self.build_base(dir, &mut stack, Loc::NONE)?) {
+            Ok(a) => a,
+            Err(shared) => (*shared).clone(),
+        };
+        Ok(finish(acc, top.ok().as_ref()))
+    }
+
+    /// Loads the kustomization of a directory (`Ok(None)` when it has no kustomization file),
+    /// so a caller (Flux) can amend it before rendering.
+    pub fn load(&self, dir: &RelPath) -> Result<Option<Kustomization>, Diag> {
+        if kustomization_file(self.repo, dir).is_none() {
+            return Ok(None);
+        }
+        self.load_kustomization(dir, Loc::NONE, &mut Acc::default()).map(Some)
+    }
+
+    /// Renders a kustomization given in memory (amended or generated, as Flux's
+    /// kustomize-controller does), relative to its `dir`, like `kustomize build`.
+    pub fn render_kustomization(&self, k: Kustomization) -> Result<Rendered, Failed> {
+        let mut acc = Acc::default();
+        if let Some(f) = kustomization_file(self.repo, &k.dir) {
+            acc.files.insert(f);
+        }
+        let mut stack = vec![k.dir.clone()];
+        self.build_loaded(&k, &mut acc, &mut stack, k.is_component, Loc::NONE)?;
+        Ok(finish(acc, Some(&k)))
     }
 
     /// Builds a directory used as a resource (memoised: a base is built once per run).
@@ -149,26 +162,20 @@ impl<'r> Engine<'r> {
             });
         }
         if let Some(c) = self.bases.lock().unwrap_or_else(|e| e.into_inner()).get(dir).cloned() {
-            return match &*c {
-                Ok(a) => Ok(Arc::new(a.clone())),
-                Err(f) => Err(f.clone()),
-            };
+            return c;
         }
         stack.push(dir.clone());
         let mut acc = Acc::default();
         let result = self.build_into(dir, &mut acc, stack, false, loc).map(|()| acc);
         stack.pop();
-        let cached: Cached = Arc::new(result);
+        let cached: Cached = result.map(Arc::new);
         // A cycle is seen from wherever the walk entered it, so that failure is not shared:
         // every entry point reports the cycle from its own side, whatever the thread order.
-        let through_cycle = matches!(&*cached, Err(f) if f.error.rule == Rule::KustomizationCycle);
+        let through_cycle = matches!(&cached, Err(f) if f.error.rule == Rule::KustomizationCycle);
         if !through_cycle {
             self.bases.lock().unwrap_or_else(|e| e.into_inner()).insert(dir.clone(), cached.clone());
         }
-        match &*cached {
-            Ok(a) => Ok(Arc::new(a.clone())),
-            Err(f) => Err(f.clone()),
-        }
+        cached
     }
 
     fn load_kustomization(&self, dir: &RelPath, loc: Loc, acc: &mut Acc) -> Result<Kustomization, Diag> {
@@ -211,8 +218,21 @@ impl<'r> Engine<'r> {
         component: bool,
         loc: Loc,
     ) -> Result<(), Failed> {
+        let k = self.load_kustomization(dir, loc, acc).map_err(|e| Failed { error: e, notes: acc.notes.clone() })?;
+        self.build_loaded(&k, acc, stack, component, loc)
+    }
+
+    /// Accumulates an already loaded (or synthesised) kustomization into `acc`.
+    fn build_loaded(
+        &self,
+        k: &Kustomization,
+        acc: &mut Acc,
+        stack: &mut Vec<RelPath>,
+        component: bool,
+        loc: Loc,
+    ) -> Result<(), Failed> {
         let fail = |error: Diag, acc: &Acc| Failed { error, notes: acc.notes.clone() };
-        let k = self.load_kustomization(dir, loc, acc).map_err(|e| fail(e, acc))?;
+        let dir = &k.dir;
         if component && !k.is_component {
             return Err(fail(
                 Diag::fatal(
@@ -685,6 +705,19 @@ impl<'r> Engine<'r> {
         }
         Ok(())
     }
+}
+
+/// The steps kustomize does once, at the top: hash suffixes, name references, output order.
+fn finish(mut acc: Acc, top: Option<&Kustomization>) -> Rendered {
+    for r in acc.resources.iter_mut().filter(|r| r.needs_hash) {
+        let suffix = generator::hash_suffix(&r.node);
+        let name = format!("{}-{suffix}", r.name());
+        r.set_name(name);
+        r.needs_hash = false;
+    }
+    transform::namereference::apply(&mut acc.resources);
+    transform::sort::apply(&mut acc.resources, top.and_then(|k| k.sort_order.as_ref()));
+    Rendered { resources: acc.resources, notes: acc.notes, files: acc.files }
 }
 
 fn not_found(p: &PatchSpec, what: &str) -> Diag {
