@@ -261,10 +261,10 @@ impl<'r> Engine<'r> {
             ));
         }
         for r in &k.resources {
-            self.accumulate_resource(&k, r, acc, stack).map_err(|e| fail(e, acc))?;
+            self.accumulate_resource(k, r, acc, stack).map_err(|e| fail(e, acc))?;
         }
         // Since kustomize 5.1 a kustomization's own generators run before its components.
-        self.run_generators(&k, acc).map_err(|e| fail(e, acc))?;
+        self.run_generators(k, acc).map_err(|e| fail(e, acc))?;
         for c in &k.components {
             if is_remote(&c.value) {
                 acc.notes.push(Diag::note(
@@ -288,7 +288,7 @@ impl<'r> Engine<'r> {
             stack.pop();
             r?;
         }
-        self.run_transformers(&k, acc).map_err(|e| fail(e, acc))?;
+        self.run_transformers(k, acc).map_err(|e| fail(e, acc))?;
         Ok(())
     }
 
