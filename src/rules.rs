@@ -97,6 +97,28 @@ rules! {
     FluxSubstituteUnset = "flux-substitute-unset", Error, "a Flux post-build variable has no value and no default";
     /// A `${...}` expression Flux cannot substitute (bad syntax).
     FluxSubstituteInvalid = "flux-substitute-invalid", Error, "a Flux post-build substitution expression is malformed";
+    /// A Flux Kustomization's `sourceRef` names a source that is not this repository (another
+    /// repository, a Bucket, an OCI artifact not mapped in config): its path is not checked.
+    FluxSourceOutOfScope = "flux-source-out-of-scope", Info, "a Flux source that is not this repository (not rendered)";
+    /// `sourceRef` of a Kustomization or HelmRelease (or a chart's sourceRef) names no source object
+    /// in the same cluster.
+    FluxSourceMissing = "flux-source-missing", Error, "a Flux sourceRef names no source in the cluster";
+    /// `spec.path` of a Flux Kustomization does not exist in the source.
+    FluxPathMissing = "flux-path-missing", Error, "a Flux Kustomization's spec.path does not exist";
+    /// `dependsOn` names a Kustomization or HelmRelease that does not exist in the cluster.
+    FluxDependencyMissing = "flux-dependency-missing", Error, "a dependsOn target does not exist";
+    /// `dependsOn` forms a cycle: none of them will ever become ready.
+    FluxDependencyCycle = "flux-dependency-cycle", Error, "dependsOn forms a cycle";
+    /// The same object is applied by two Flux Kustomizations of one cluster: they fight over it.
+    FluxDuplicateObject = "flux-duplicate-object", Error, "two Flux Kustomizations of one cluster apply the same object";
+    /// A HelmRelease `valuesFrom` ConfigMap/Secret (not optional) is not in the cluster's render.
+    FluxValuesFromMissing = "flux-values-from-missing", Error, "a HelmRelease valuesFrom source does not exist";
+    /// An image automation marker names an ImagePolicy that does not exist.
+    FluxImagePolicyMissing = "flux-image-policy-missing", Error, "an image automation marker names no ImagePolicy";
+    /// An ImageUpdateAutomation's update path does not exist in the repository.
+    FluxAutomationPathMissing = "flux-automation-path-missing", Error, "an ImageUpdateAutomation path does not exist";
+    /// HelmRelease values do not match the chart's `values.schema.json` (chart in this repository).
+    FluxHelmValuesInvalid = "flux-helm-values-invalid", Error, "HelmRelease values fail the chart's values.schema.json";
     /// fluxgate itself failed on this entry point; the rest of the run went on.
     InternalError = "internal-error", Error, "fluxgate failed internally on this entry point";
 }
