@@ -53,7 +53,7 @@ pub enum Resolved {
         deprecated: Option<String>,
     },
     /// A built-in apiVersion the target version no longer serves.
-    Removed { removed_in: u32, replacement: &'static str },
+    Removed { removed_in: u32, replacement: String },
     /// A built-in group that serves no such kind at that version.
     UnknownBuiltin { served_versions: Vec<String>, kinds_at_version: Vec<String> },
     /// A custom resource with no schema anywhere.
@@ -259,14 +259,26 @@ impl Registry {
                 };
             }
             if let Some(Status::Removed { removed_in, replacement }) = removed::status(api_version, kind, self.minor) {
-                return Resolved::Removed { removed_in, replacement };
+                return Resolved::Removed { removed_in, replacement: replacement.to_string() };
             }
-            let served_versions = self
+            let served_versions: Vec<String> = self
                 .k8s
                 .kinds()
                 .filter(|(av, k)| *k == kind && group_of(av) == group)
                 .map(|(av, _)| av.to_string())
                 .collect();
+            // Served by an older bundled version but not the target: removed in between.
+            let last_serving = bundled::KUBERNETES_VERSIONS
+                .iter()
+                .filter_map(|v| Some((minor_of(v)?, bundled::kubernetes(v)?)))
+                .filter(|(m, k)| *m < self.minor && k.serves(api_version, kind))
+                .map(|(m, _)| m)
+                .max();
+            if let Some(last) = last_serving {
+                let replacement =
+                    if served_versions.is_empty() { "(no replacement is served)".to_string() } else { served_versions.join(" or ") };
+                return Resolved::Removed { removed_in: last + 1, replacement };
+            }
             let mut kinds_at_version: Vec<String> =
                 self.k8s.kinds().filter(|(av, _)| *av == api_version).map(|(_, k)| k.to_string()).collect();
             kinds_at_version.sort();
