@@ -29,7 +29,8 @@ fn main() {
         .collect();
     let registry = Registry::new(None).unwrap();
     // Warm up: compile the schemas of the kinds present once (as a run does).
-    let findings: usize = objects.iter().take(50).map(|r| objects::check(r, &registry, Level::Warning).findings.len()).sum();
+    let findings: usize =
+        objects.iter().take(50).map(|r| objects::check(r, &registry, Level::Warning).findings.len()).sum();
     assert_eq!(findings, 0, "generated objects are valid");
 
     let t = Instant::now();

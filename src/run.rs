@@ -94,6 +94,7 @@ struct Checked {
     findings: Vec<Finding>,
     checked: usize,
     total: usize,
+    cel_skipped: usize,
     unchecked: BTreeMap<(String, String), usize>,
 }
 
@@ -117,6 +118,7 @@ fn check_rendered(
         findings: Vec::new(),
         checked: 0,
         total: 0,
+        cel_skipped: 0,
         unchecked: BTreeMap::new(),
     };
     match result {
@@ -131,6 +133,7 @@ fn check_rendered(
                 let obj = r.object_ref();
                 let oc = objects::check(r, registry, config.schema_missing);
                 c.total += 1;
+                c.cel_skipped += oc.cel_skipped;
                 if oc.checked {
                     c.checked += 1;
                 } else {
@@ -186,6 +189,7 @@ fn internal_error(dir: &RelPath) -> Checked {
         ],
         checked: 0,
         total: 0,
+        cel_skipped: 0,
         unchecked: BTreeMap::new(),
     }
 }
@@ -229,6 +233,7 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
     for c in results {
         coverage.checked += c.checked;
         coverage.total += c.total;
+        coverage.cel_rules_skipped += c.cel_skipped;
         for (k, n) in c.unchecked {
             *unchecked.entry(k).or_default() += n;
         }

@@ -27,6 +27,8 @@ fn sample_repository_is_clean_and_junit_is_written() {
     assert_eq!(out.status.code(), Some(0));
     assert!(json["summary"]["entry_points"].as_u64().unwrap() >= 30);
     assert_eq!(json["summary"]["entry_points_failed"], 0);
+    let cov = &json["schema_coverage"];
+    assert_eq!(cov["checked"], cov["total"], "every object of the sample is checked against a schema: {cov}");
     let xml = std::fs::read_to_string(junit).unwrap();
     assert_eq!(xml.matches("<testsuite ").count() as u64, json["summary"]["entry_points"].as_u64().unwrap());
 }

@@ -15,8 +15,8 @@ fn write(root: &Path, rel: &str, text: &str) {
 }
 
 fn findings(out: &Output) -> Vec<(String, String, u64)> {
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     json["findings"]
         .as_array()
         .unwrap()

@@ -25,6 +25,9 @@ pub struct ObjectCheck {
     pub findings: Vec<Located>,
     /// Whether the object was checked against a schema.
     pub checked: bool,
+    /// CEL rules not evaluated: transition rules (`oldSelf`) and rules using functions fluxgate
+    /// does not implement. Reported in the coverage, never silently dropped.
+    pub cel_skipped: usize,
 }
 
 /// The source location of the value at `path`, or of its nearest existing ancestor.
@@ -70,6 +73,7 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
     let kind_loc = node.get("kind").map_or(node.loc, |n| n.loc);
     let mut findings = Vec::new();
     let mut checked = false;
+    let mut cel_skipped = 0;
     let (api_version, kind) = (r.api_version(), r.kind());
     match &*registry.lookup(api_version, kind) {
         Resolved::Schema { origin, schema, cel, deprecated } => {
@@ -94,7 +98,9 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
                 }),
             }
             if let Some(c) = cel {
-                findings.extend(c.evaluate(node).violations.into_iter().map(|v| violation(node, v)));
+                let outcome = c.evaluate(node);
+                cel_skipped += outcome.skipped_transition_rules + outcome.unsupported_rules;
+                findings.extend(outcome.violations.into_iter().map(|v| violation(node, v)));
             }
         }
         Resolved::Removed { removed_in, replacement } => {
@@ -166,5 +172,5 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
         }
     }
     findings.extend(metadata::check(node).into_iter().map(|v| violation(node, v)));
-    ObjectCheck { findings, checked }
+    ObjectCheck { findings, checked, cel_skipped }
 }

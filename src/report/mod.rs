@@ -65,6 +65,8 @@ pub struct SchemaCoverage {
     pub total: usize,
     /// Kinds with no schema, most frequent first.
     pub unchecked: Vec<UncheckedKind>,
+    /// CEL rule evaluations skipped (transition rules using `oldSelf`, unsupported functions).
+    pub cel_rules_skipped: usize,
 }
 
 impl SchemaCoverage {

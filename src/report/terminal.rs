@@ -45,6 +45,12 @@ pub fn write_terminal(report: &RunReport, src: &dyn SourceText, color: bool, out
             plural(c.total, "object"),
             c.kubernetes_version
         );
+        if c.cel_rules_skipped > 0 {
+            line.push_str(&format!(
+                "; {} CEL rule checks skipped (oldSelf or unsupported functions)",
+                c.cel_rules_skipped
+            ));
+        }
         if !c.unchecked.is_empty() {
             let kinds: Vec<String> =
                 c.unchecked.iter().map(|u| format!("{} {} ({})", u.kind, u.api_version, u.count)).collect();

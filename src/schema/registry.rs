@@ -275,8 +275,11 @@ impl Registry {
                 .map(|(m, _)| m)
                 .max();
             if let Some(last) = last_serving {
-                let replacement =
-                    if served_versions.is_empty() { "(no replacement is served)".to_string() } else { served_versions.join(" or ") };
+                let replacement = if served_versions.is_empty() {
+                    "(no replacement is served)".to_string()
+                } else {
+                    served_versions.join(" or ")
+                };
                 return Resolved::Removed { removed_in: last + 1, replacement };
             }
             let mut kinds_at_version: Vec<String> =
