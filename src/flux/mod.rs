@@ -1,4 +1,7 @@
 //! Flux semantics on top of the kustomize engine: what Flux's kustomize-controller applies.
 
 pub mod envsubst;
+pub mod graph;
+pub mod helm_values;
+pub mod markers;
 pub mod substitute;
