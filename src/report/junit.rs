@@ -182,7 +182,7 @@ fn body(findings: &[&Finding], renderer: &Renderer, src: &dyn SourceText) -> Str
 }
 
 /// A name TeamCity will not split: dots become `_`, other characters stay.
-fn sanitize(name: &str) -> String {
+pub(crate) fn sanitize(name: &str) -> String {
     xml_text(&name.replace('.', "_"))
 }
 

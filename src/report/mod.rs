@@ -7,6 +7,8 @@ use crate::finding::{Finding, ObjectRef, Severity};
 
 pub mod json;
 pub mod junit;
+pub mod sarif;
+pub mod teamcity;
 pub mod terminal;
 
 #[cfg(test)]
