@@ -9,14 +9,15 @@ use crate::rules::Rule;
 use crate::source::yaml::{self, Dialect, YamlErrorKind};
 use crate::source::{Loc, Node, ReadError, RelPath, Repo, Value};
 
+use super::config::TransformerConfig;
 use super::diag::Diag;
 use super::generator::{self, DataEntry};
 use super::kustomization::{
     Behavior, FILE_NAMES, Kustomization, Located, PatchKind, PatchSource, PatchSpec, Replacement, ReplacementEntry,
-    parse_replacement,
+    VarSpec, parse_replacement,
 };
 use super::patch::{PatchError, json6902, strategic};
-use super::resource::{ResId, Resource};
+use super::resource::{Origin, ResId, Resource};
 use super::select::Matcher;
 use super::transform;
 
@@ -53,6 +54,10 @@ struct Acc {
     resources: Vec<Resource>,
     notes: Vec<Diag>,
     files: BTreeSet<RelPath>,
+    /// Legacy vars declared so far (resolved once, at the top).
+    vars: Vec<VarSpec>,
+    /// Transformer configurations gathered so far (bases' apply to overlays).
+    config: TransformerConfig,
 }
 
 type Cached = Result<Arc<Acc>, Failed>;
@@ -123,7 +128,7 @@ impl<'r> Engine<'r> {
             Ok(a) => a,
             Err(shared) => (*shared).clone(),
         };
-        Ok(finish(acc, top.ok().as_ref()))
+        finish(acc, top.ok().as_ref())
     }
 
     /// Loads the kustomization of a directory (`Ok(None)` when it has no kustomization file),
@@ -144,7 +149,7 @@ impl<'r> Engine<'r> {
         }
         let mut stack = vec![k.dir.clone()];
         self.build_loaded(&k, &mut acc, &mut stack, k.is_component, Loc::NONE)?;
-        Ok(finish(acc, Some(&k)))
+        finish(acc, Some(&k))
     }
 
     /// Builds a directory used as a resource (memoised: a base is built once per run).
@@ -263,6 +268,10 @@ impl<'r> Engine<'r> {
         for r in &k.resources {
             self.accumulate_resource(k, r, acc, stack).map_err(|e| fail(e, acc))?;
         }
+        for c in &k.configurations {
+            let conf = self.load_configuration(k, c, acc).map_err(|e| fail(e, acc))?;
+            acc.config.merge(&conf);
+        }
         // Since kustomize 5.1 a kustomization's own generators run before its components.
         self.run_generators(k, acc).map_err(|e| fail(e, acc))?;
         for c in &k.components {
@@ -289,7 +298,27 @@ impl<'r> Engine<'r> {
             r?;
         }
         self.run_transformers(k, acc).map_err(|e| fail(e, acc))?;
+        let var_fail = |e: transform::vars::VarError, acc: &Acc| {
+            fail(Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message), acc)
+        };
+        transform::vars::attach(&mut acc.resources, &k.vars).map_err(|e| var_fail(e, acc))?;
+        transform::vars::merge(&mut acc.vars, &k.vars).map_err(|e| var_fail(e, acc))?;
         Ok(())
+    }
+
+    /// Reads a transformer configuration file (`configurations:`), one or more documents.
+    fn load_configuration(&self, k: &Kustomization, l: &Located, acc: &mut Acc) -> Result<TransformerConfig, Diag> {
+        let path = self.resolve_file(k, l)?;
+        let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
+        acc.files.insert(path);
+        if let Some(e) = &parsed.error {
+            return Err(yaml_diag(e));
+        }
+        let mut conf = TransformerConfig::default();
+        for doc in &parsed.docs {
+            conf.merge(&TransformerConfig::parse(doc)?);
+        }
+        Ok(conf)
     }
 
     /// Resolves a file a kustomization names, applying the load restrictor.
@@ -349,6 +378,9 @@ impl<'r> Engine<'r> {
             })?;
             acc.notes.extend(base.notes.iter().cloned());
             acc.files.extend(base.files.iter().cloned());
+            transform::vars::merge(&mut acc.vars, &base.vars)
+                .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, l.loc, e.message))?;
+            acc.config.merge(&base.config);
             for r in &base.resources {
                 self.append(acc, r.clone(), l.loc)?;
             }
@@ -375,11 +407,15 @@ impl<'r> Engine<'r> {
                 && doc.get("items").is_some_and(|i| i.as_seq().is_some())
             {
                 for item in doc.get("items").and_then(Node::as_seq).into_iter().flatten() {
-                    out.push(Resource::new(check_object(item)?));
+                    let mut r = Resource::new(check_object(item)?);
+                    r.origin = Some(Origin::File(p.clone()));
+                    out.push(r);
                 }
                 continue;
             }
-            out.push(Resource::new(check_object(doc)?));
+            let mut r = Resource::new(check_object(doc)?);
+            r.origin = Some(Origin::File(p.clone()));
+            out.push(r);
         }
         Ok(out)
     }
@@ -417,7 +453,9 @@ impl<'r> Engine<'r> {
                     entries.push(DataEntry { key, value: value.into_bytes(), loc: Loc::new(src.id, line, 1) });
                 }
             }
-            let obj = generator::make_object(g, &k.generator_options, entries);
+            let mut obj = generator::make_object(g, &k.generator_options, entries);
+            let kind = if g.is_secret { "SecretGenerator" } else { "ConfigMapGenerator" };
+            obj.origin = Some(Origin::Generator { kustomization: k.file.clone(), kind });
             let id = obj.id();
             let existing = acc.resources.iter_mut().find(|r| {
                 let rid = r.id();
@@ -464,30 +502,69 @@ impl<'r> Engine<'r> {
     }
 
     fn run_transformers(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
-        for p in k.patches.iter().filter(|p| p.kind == PatchKind::LegacyStrategicMerge) {
+        // Each builtin transformer that runs is recorded on every object, for
+        // `buildMetadata: [transformerAnnotations]`.
+        let mark = |acc: &mut Acc, kind: &'static str| {
+            for r in acc.resources.iter_mut() {
+                r.transformations.push((k.file.clone(), kind));
+            }
+        };
+        let legacy: Vec<&PatchSpec> = k.patches.iter().filter(|p| p.kind == PatchKind::LegacyStrategicMerge).collect();
+        for p in &legacy {
             self.apply_patch(k, p, acc)?;
+        }
+        if !legacy.is_empty() {
+            mark(acc, "PatchStrategicMergeTransformer");
         }
         for p in k.patches.iter().filter(|p| p.kind == PatchKind::Auto) {
             self.apply_patch(k, p, acc)?;
+            mark(acc, "PatchTransformer");
         }
         if let Some(ns) = k.namespace.as_ref().filter(|ns| !ns.value.is_empty()) {
-            transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc).map_err(|m| {
+            transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc, &acc.config.namespace).map_err(|m| {
                 Diag::fatal(Rule::KustomizationInvalid, ns.loc, m)
                     .help("kustomize fails here too; keep one Namespace object per kustomization that sets 'namespace'")
             })?;
+            mark(acc, "NamespaceTransformer");
         }
         let prefix = k.name_prefix.as_ref().map_or("", |l| l.value.as_str());
         let suffix = k.name_suffix.as_ref().map_or("", |l| l.value.as_str());
-        transform::name_affix::apply(&mut acc.resources, prefix, suffix);
-        for l in &k.labels {
-            transform::labels::apply(&mut acc.resources, l);
+        let extra = (acc.config.name_prefix.as_slice(), acc.config.name_suffix.as_slice());
+        transform::name_affix::apply(&mut acc.resources, prefix, suffix, extra);
+        if !prefix.is_empty() {
+            mark(acc, "PrefixTransformer");
         }
-        transform::annotations::apply(&mut acc.resources, &k.common_annotations, k.common_annotations_loc);
+        if !suffix.is_empty() {
+            mark(acc, "SuffixTransformer");
+        }
+        for l in &k.labels {
+            if l.include_selectors && !acc.config.common_labels.is_empty() {
+                let mut l = l.clone();
+                l.fields.extend(acc.config.common_labels.iter().cloned());
+                transform::labels::apply(&mut acc.resources, &l);
+            } else {
+                transform::labels::apply(&mut acc.resources, l);
+            }
+            mark(acc, "LabelTransformer");
+        }
+        if !k.labels.is_empty() && !k.common_labels_entry {
+            mark(acc, "LabelTransformer");
+        }
+        if !k.common_annotations.is_empty() {
+            transform::annotations::apply(
+                &mut acc.resources,
+                &k.common_annotations,
+                k.common_annotations_loc,
+                &acc.config.common_annotations,
+            );
+            mark(acc, "AnnotationsTransformer");
+        }
         for p in k.patches.iter().filter(|p| p.kind == PatchKind::Json6902) {
             self.apply_patch(k, p, acc)?;
+            mark(acc, "PatchJson6902Transformer");
         }
         // kustomize fails the build when a replicas entry matches nothing.
-        if let Some(spec) = transform::replicas::apply(&mut acc.resources, &k.replicas).first() {
+        if let Some(spec) = transform::replicas::apply(&mut acc.resources, &k.replicas, &acc.config.replicas).first() {
             return Err(Diag::fatal(
                 Rule::PatchTargetNotFound,
                 spec.loc,
@@ -498,10 +575,19 @@ impl<'r> Engine<'r> {
             )
             .help("kustomize stops with an error here; fix the name or remove the entry"));
         }
-        transform::images::apply(&mut acc.resources, &k.images);
+        for _ in &k.replicas {
+            mark(acc, "ReplicaCountTransformer");
+        }
+        transform::images::apply(&mut acc.resources, &k.images, &acc.config.images);
+        for _ in &k.images {
+            mark(acc, "ImageTagTransformer");
+        }
         let replacements = self.replacements(k, acc)?;
         transform::replacements::apply(&mut acc.resources, &replacements)
             .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message))?;
+        if !replacements.is_empty() {
+            mark(acc, "ReplacementTransformer");
+        }
         Ok(())
     }
 
@@ -707,17 +793,24 @@ impl<'r> Engine<'r> {
     }
 }
 
-/// The steps kustomize does once, at the top: hash suffixes, name references, output order.
-fn finish(mut acc: Acc, top: Option<&Kustomization>) -> Rendered {
+/// The steps kustomize does once, at the top: hash suffixes, name references, vars, build
+/// metadata, output order.
+fn finish(mut acc: Acc, top: Option<&Kustomization>) -> Result<Rendered, Failed> {
     for r in acc.resources.iter_mut().filter(|r| r.needs_hash) {
         let suffix = generator::hash_suffix(&r.node);
         let name = format!("{}-{suffix}", r.name());
         r.set_name(name);
         r.needs_hash = false;
     }
-    transform::namereference::apply(&mut acc.resources);
+    transform::namereference::apply(&mut acc.resources, &acc.config.name_reference);
+    if let Err(e) = transform::vars::resolve(&mut acc.resources, &acc.vars, &acc.config.var_reference) {
+        return Err(Failed { error: Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message), notes: acc.notes });
+    }
+    if let Some(k) = top {
+        transform::build_metadata::apply(&mut acc.resources, &k.dir, k.build_metadata);
+    }
     transform::sort::apply(&mut acc.resources, top.and_then(|k| k.sort_order.as_ref()));
-    Rendered { resources: acc.resources, notes: acc.notes, files: acc.files }
+    Ok(Rendered { resources: acc.resources, notes: acc.notes, files: acc.files })
 }
 
 fn not_found(p: &PatchSpec, what: &str) -> Diag {

@@ -1,6 +1,7 @@
 //! The native kustomize engine.
 
 pub mod build;
+pub mod config;
 pub mod diag;
 pub mod fieldspec;
 pub mod generator;
