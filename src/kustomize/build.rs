@@ -13,11 +13,12 @@ use super::config::TransformerConfig;
 use super::diag::Diag;
 use super::generator::{self, DataEntry};
 use super::kustomization::{
-    Behavior, FILE_NAMES, Kustomization, Located, PatchKind, PatchSource, PatchSpec, Replacement, ReplacementEntry,
-    VarSpec, parse_replacement,
+    Behavior, CustomField, FILE_NAMES, GeneratorSpec, Kustomization, Located, PatchKind, PatchSource, PatchSpec,
+    Replacement, ReplacementEntry, VarSpec, inline_patch, legacy_patch_file, parse_replacement,
 };
 use super::patch::{PatchError, json6902, strategic};
-use super::resource::{Origin, ResId, Resource};
+use super::plugin::{self, PluginConfig};
+use super::resource::{Configured, Origin, ResId, Resource};
 use super::select::Matcher;
 use super::transform;
 
@@ -259,11 +260,7 @@ impl<'r> Engine<'r> {
             ));
         }
         for (field, floc) in &k.skipped {
-            acc.notes.push(Diag::note(
-                Rule::RenderSkipped,
-                *floc,
-                format!("'{field}' is not rendered by fluxgate yet; its effect is not checked"),
-            ));
+            acc.notes.push(Diag::note(Rule::RenderSkipped, *floc, skip_reason(field)));
         }
         for r in &k.resources {
             self.accumulate_resource(k, r, acc, stack).map_err(|e| fail(e, acc))?;
@@ -422,6 +419,153 @@ impl<'r> Engine<'r> {
 
     fn run_generators(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
         for g in &k.generators {
+            self.run_generator(k, g, None, acc)?;
+        }
+        for (config, from) in self.plugins(k, &k.generator_plugins, acc)? {
+            {
+                let l = &from;
+                if let PluginConfig::Generator(g) = &config {
+                    self.run_generator(k, g, Some(&from.configured(config.kind())), acc)?;
+                } else {
+                    acc.notes.push(Diag::note(
+                        Rule::RenderSkipped,
+                        l.loc,
+                        format!("'{}' listed under 'generators' is a transformer; it was not run", config.kind()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the plugin configurations of a `transformers:` / `generators:` entry; those
+    /// fluxgate does not run are reported (with why) and left out.
+    /// kustomize takes inline entries first, then files, each in the order listed.
+    fn plugins(
+        &self,
+        k: &Kustomization,
+        list: &[Located],
+        acc: &mut Acc,
+    ) -> Result<Vec<(PluginConfig, PluginFrom)>, Diag> {
+        let inline = list.iter().filter(|l| l.value.contains('\n'));
+        let files = list.iter().filter(|l| !l.value.contains('\n'));
+        let mut out = Vec::new();
+        for l in inline.chain(files) {
+            let (docs, file) = if l.value.contains('\n') {
+                (self.patch_docs(k, &inline_patch(&l.value, l.loc), acc, Dialect::Yaml11)?, k.file.clone())
+            } else {
+                let p =
+                    k.dir.join(&l.value).ok_or_else(|| read_diag(&ReadError::OutsideRoot(l.value.clone()), l.loc))?;
+                if self.repo.is_dir(&p) {
+                    acc.notes.push(Diag::note(
+                        Rule::RenderSkipped,
+                        l.loc,
+                        format!(
+                            "plugin directory '{}' skipped: fluxgate does not build kustomizations of plugin configurations",
+                            l.value
+                        ),
+                    ));
+                    continue;
+                }
+                (self.patch_docs(k, &legacy_patch_file(l.clone()), acc, Dialect::Yaml11)?, self.resolve_file(k, l)?)
+            };
+            for doc in docs.iter().filter(|d| !d.is_null()) {
+                match plugin::parse(doc)? {
+                    Ok(c) => out.push((
+                        c,
+                        PluginFrom {
+                            file: file.clone(),
+                            name: doc.str_at(&["metadata", "name"]).map(str::to_string),
+                            namespace: doc.str_at(&["metadata", "namespace"]).map(str::to_string),
+                            loc: doc.loc.or(l.loc),
+                        },
+                    )),
+                    Err(why) => acc.notes.push(Diag::note(
+                        Rule::RenderSkipped,
+                        doc.loc.or(l.loc),
+                        format!("plugin skipped, never executed: {why}"),
+                    )),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs the builtin plugin configurations of `transformers:`, in order.
+    fn run_plugin_transformers(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
+        for (config, from) in self.plugins(k, &k.transformer_plugins, acc)? {
+            let loc = from.loc;
+            {
+                match &config {
+                    PluginConfig::Generator(_) => {
+                        acc.notes.push(Diag::note(
+                            Rule::RenderSkipped,
+                            loc,
+                            format!("'{}' listed under 'transformers' is a generator; it was not run", config.kind()),
+                        ));
+                        continue;
+                    }
+                    PluginConfig::Patches { patches: ps, .. } => {
+                        for p in ps {
+                            self.apply_patch(k, p, acc)?;
+                        }
+                    }
+                    PluginConfig::Affix { prefix, suffix, fields } => {
+                        let others: Vec<CustomField> =
+                            fields.iter().filter(|f| f.path != "metadata/name").cloned().collect();
+                        if fields.iter().any(|f| f.path == "metadata/name") {
+                            transform::name_affix::apply(&mut acc.resources, prefix, suffix, (&others, &others));
+                        } else {
+                            transform::fields::affix(&mut acc.resources, prefix, suffix, &others);
+                        }
+                    }
+                    PluginConfig::Labels { pairs, fields } | PluginConfig::Annotations { pairs, fields } => {
+                        transform::fields::set_pairs_at(&mut acc.resources, pairs, fields, loc);
+                    }
+                    PluginConfig::Namespace { namespace, fields } => {
+                        let others: Vec<CustomField> =
+                            fields.iter().filter(|f| f.path != "metadata/namespace").cloned().collect();
+                        transform::namespace::apply(&mut acc.resources, &namespace.value, loc, &others)
+                            .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, m))?;
+                    }
+                    PluginConfig::Image { image, fields } => {
+                        transform::images::apply(&mut acc.resources, std::slice::from_ref(image), fields);
+                    }
+                    PluginConfig::Replicas { replica, fields } => {
+                        if !transform::replicas::apply(&mut acc.resources, std::slice::from_ref(replica), fields)
+                            .is_empty()
+                        {
+                            return Err(Diag::fatal(
+                                Rule::PatchTargetNotFound,
+                                loc,
+                                format!("ReplicaCountTransformer: no object named '{}'", replica.name),
+                            ));
+                        }
+                    }
+                    PluginConfig::Replacements(entries) => {
+                        let list = self.replacement_list(k, entries, acc)?;
+                        transform::replacements::apply(&mut acc.resources, &list)
+                            .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message))?;
+                    }
+                }
+                let c = from.configured(config.kind());
+                for r in acc.resources.iter_mut() {
+                    r.transformations.push(c.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one generator; `origin` names the plugin configuration it came from, if any.
+    fn run_generator(
+        &self,
+        k: &Kustomization,
+        g: &GeneratorSpec,
+        origin: Option<&Configured>,
+        acc: &mut Acc,
+    ) -> Result<(), Diag> {
+        {
             let mut entries = Vec::new();
             for lit in &g.literals {
                 let (key, value) = generator::split_literal(&lit.value).ok_or_else(|| {
@@ -455,7 +599,8 @@ impl<'r> Engine<'r> {
             }
             let mut obj = generator::make_object(g, &k.generator_options, entries);
             let kind = if g.is_secret { "SecretGenerator" } else { "ConfigMapGenerator" };
-            obj.origin = Some(Origin::Generator { kustomization: k.file.clone(), kind });
+            let by = origin.cloned().unwrap_or(Configured { file: k.file.clone(), kind, name: None, namespace: None });
+            obj.origin = Some(Origin::Generator(by));
             let id = obj.id();
             let existing = acc.resources.iter_mut().find(|r| {
                 let rid = r.id();
@@ -506,7 +651,7 @@ impl<'r> Engine<'r> {
         // `buildMetadata: [transformerAnnotations]`.
         let mark = |acc: &mut Acc, kind: &'static str| {
             for r in acc.resources.iter_mut() {
-                r.transformations.push((k.file.clone(), kind));
+                r.transformations.push(Configured { file: k.file.clone(), kind, name: None, namespace: None });
             }
         };
         let legacy: Vec<&PatchSpec> = k.patches.iter().filter(|p| p.kind == PatchKind::LegacyStrategicMerge).collect();
@@ -588,13 +733,23 @@ impl<'r> Engine<'r> {
         if !replacements.is_empty() {
             mark(acc, "ReplacementTransformer");
         }
-        Ok(())
+        self.run_plugin_transformers(k, acc)
     }
 
     /// The kustomization's replacements, reading `path:` entries (a list, or one per document).
     fn replacements(&self, k: &Kustomization, acc: &mut Acc) -> Result<Vec<Replacement>, Diag> {
+        self.replacement_list(k, &k.replacements, acc)
+    }
+
+    /// Replacements of a list of entries, reading `path:` entries relative to `k`.
+    fn replacement_list(
+        &self,
+        k: &Kustomization,
+        entries: &[ReplacementEntry],
+        acc: &mut Acc,
+    ) -> Result<Vec<Replacement>, Diag> {
         let mut out = Vec::new();
-        for e in &k.replacements {
+        for e in entries {
             match e {
                 ReplacementEntry::Inline(r) => out.push(r.clone()),
                 ReplacementEntry::File(l) => {
@@ -790,6 +945,32 @@ impl<'r> Engine<'r> {
             }
         }
         Ok(())
+    }
+}
+
+/// Why a kustomization field was not rendered (each is reported, never silent).
+fn skip_reason(field: &str) -> String {
+    match field {
+        "helmCharts" | "helmGlobals" | "helmChartInflationGenerator" => format!(
+            "'{field}' skipped, never executed: inflating Helm charts needs the helm binary and chart downloads; the chart's objects are missing from this render"
+        ),
+        "openapi" => "'openapi' is not used by fluxgate: strategic merge patches use the builtin Kubernetes merge keys, so custom schemas' merge keys are not checked".into(),
+        "validators" => "'validators' skipped, never executed: fluxgate does not run validator plugins".into(),
+        _ => format!("'{field}' is not rendered by fluxgate yet; its effect is not checked"),
+    }
+}
+
+/// Where a plugin configuration was written.
+struct PluginFrom {
+    file: RelPath,
+    name: Option<String>,
+    namespace: Option<String>,
+    loc: Loc,
+}
+
+impl PluginFrom {
+    fn configured(&self, kind: &'static str) -> Configured {
+        Configured { file: self.file.clone(), kind, name: self.name.clone(), namespace: self.namespace.clone() }
     }
 }
 

@@ -47,7 +47,8 @@ fn opt_string(m: &Mapping, key: &str) -> Result<Option<String>, Diag> {
     }
 }
 
-fn field_specs(n: &Node, what: &str) -> Result<Vec<CustomField>, Diag> {
+/// Parses a list of field specs (`path`, `group`, `version`, `kind`, `create`).
+pub fn field_specs(n: &Node, what: &str) -> Result<Vec<CustomField>, Diag> {
     if n.is_null() {
         return Ok(Vec::new());
     }

@@ -248,6 +248,10 @@ pub struct Kustomization {
     pub build_metadata: BuildMetadata,
     /// Transformer configuration files (`configurations`).
     pub configurations: Vec<Located>,
+    /// `transformers:` entries: a file, a directory or inline YAML of plugin configurations.
+    pub transformer_plugins: Vec<Located>,
+    /// `generators:` entries, likewise.
+    pub generator_plugins: Vec<Located>,
     /// Fields fluxgate does not render yet (or cannot offline): each is reported, never silent.
     pub skipped: Vec<(String, Loc)>,
 }
@@ -292,16 +296,8 @@ const KNOWN_FIELDS: &[&str] = &[
 ];
 
 /// Fields that kustomize accepts but fluxgate does not render yet.
-const NOT_YET: &[&str] = &[
-    "openapi",
-    "transformers",
-    "generators",
-    "validators",
-    "helmCharts",
-    "helmGlobals",
-    "helmChartInflationGenerator",
-    "inventory",
-];
+const NOT_YET: &[&str] =
+    &["openapi", "validators", "helmCharts", "helmGlobals", "helmChartInflationGenerator", "inventory"];
 
 fn invalid(loc: Loc, msg: impl Into<String>) -> Diag {
     Diag::fatal(Rule::KustomizationInvalid, loc, msg)
@@ -706,6 +702,12 @@ impl Kustomization {
                 }
             }
         }
+        if let Some(v) = m.get("transformers") {
+            k.transformer_plugins = string_list(v, "transformers")?;
+        }
+        if let Some(v) = m.get("generators") {
+            k.generator_plugins = string_list(v, "generators")?;
+        }
         if let Some(v) = m.get("configurations") {
             k.configurations = string_list(v, "configurations")?;
         }
@@ -715,6 +717,71 @@ impl Kustomization {
             }
         }
         Ok(k)
+    }
+}
+
+/// A plugin document without its `apiVersion`, `kind` and `metadata` (the plugin's own fields).
+fn plugin_fields(doc: &Node) -> Result<Node, Diag> {
+    let mut n = doc.clone();
+    let m = n.as_map_mut().ok_or_else(|| invalid(doc.loc, "a plugin configuration must be a map"))?;
+    for k in ["apiVersion", "kind", "metadata"] {
+        m.shift_remove(k);
+    }
+    Ok(n)
+}
+
+/// A `ConfigMapGenerator` / `SecretGenerator` plugin configuration as a generator entry.
+pub fn generator_from(
+    doc: &Node,
+    is_secret: bool,
+    name: Option<String>,
+    namespace: Option<String>,
+) -> Result<GeneratorSpec, Diag> {
+    let mut n = plugin_fields(doc)?;
+    if let Some(m) = n.as_map_mut() {
+        if let Some(name) = name {
+            m.insert("name".into(), Node::string(name, doc.loc));
+        }
+        if let Some(ns) = namespace {
+            m.insert("namespace".into(), Node::string(ns, doc.loc));
+        }
+    }
+    generator(&n, is_secret)
+}
+
+/// A `PatchTransformer` / `PatchJson6902Transformer` plugin configuration as a patch.
+pub fn patch_from(doc: &Node, json: bool) -> Result<PatchSpec, Diag> {
+    let mut n = plugin_fields(doc)?;
+    if let Some(m) = n.as_map_mut()
+        && let Some(op) = m.shift_remove("jsonOp")
+    {
+        m.insert("patch".into(), op);
+    }
+    patch_entry(&n, json)
+}
+
+/// An inline strategic merge patch (`PatchStrategicMergeTransformer.patches`).
+pub fn inline_patch(text: &str, loc: Loc) -> PatchSpec {
+    PatchSpec {
+        source: PatchSource::Inline { text: text.to_string(), loc, block: true },
+        target: None,
+        kind: PatchKind::LegacyStrategicMerge,
+        allow_name_change: false,
+        allow_kind_change: false,
+        loc,
+    }
+}
+
+/// A strategic merge patch file (`PatchStrategicMergeTransformer.paths`).
+pub fn legacy_patch_file(l: Located) -> PatchSpec {
+    let loc = l.loc;
+    PatchSpec {
+        source: PatchSource::File(l),
+        target: None,
+        kind: PatchKind::LegacyStrategicMerge,
+        allow_name_change: false,
+        allow_kind_change: false,
+        loc,
     }
 }
 

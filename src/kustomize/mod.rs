@@ -7,6 +7,7 @@ pub mod fieldspec;
 pub mod generator;
 pub mod kustomization;
 pub mod patch;
+pub mod plugin;
 pub mod resource;
 pub mod select;
 pub mod transform;

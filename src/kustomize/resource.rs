@@ -100,8 +100,8 @@ pub struct Resource {
     pub ref_vars: Vec<String>,
     /// Where the object came from (`buildMetadata: [originAnnotations]`).
     pub origin: Option<Origin>,
-    /// Transformers that ran over it: (kustomization file, builtin kind), oldest first.
-    pub transformations: Vec<(RelPath, &'static str)>,
+    /// Transformers that ran over it, oldest first.
+    pub transformations: Vec<Configured>,
 }
 
 /// Where an object came from, for kustomize's `config.kubernetes.io/origin` annotation.
@@ -111,7 +111,17 @@ pub enum Origin {
     File(RelPath),
     /// Made by a builtin generator (`ConfigMapGenerator`, `SecretGenerator`) that this
     /// kustomization file configured.
-    Generator { kustomization: RelPath, kind: &'static str },
+    Generator(Configured),
+}
+
+/// A builtin generator or transformer and the file that configured it (a kustomization, or a
+/// plugin configuration file with its `metadata.name`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Configured {
+    pub file: RelPath,
+    pub kind: &'static str,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
 }
 
 impl Resource {

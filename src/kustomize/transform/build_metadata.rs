@@ -3,7 +3,7 @@
 //! writes them (`../base/deploy.yaml`). Only the top kustomization's options count.
 
 use crate::kustomize::kustomization::BuildMetadata;
-use crate::kustomize::resource::{Origin, Resource};
+use crate::kustomize::resource::{Configured, Origin, Resource};
 use crate::source::{Loc, Node, RelPath};
 
 /// The label value kustomize writes for `managedByLabel`. kubectl's embedded kustomize is a
@@ -20,10 +20,15 @@ pub fn relative(from: &RelPath, to: &RelPath) -> String {
     parts.join("/")
 }
 
-fn configured(file: &RelPath, kind: &str, top: &RelPath, indent: &str) -> String {
+fn configured(c: &Configured, top: &RelPath, indent: &str) -> String {
+    let mut name = c.name.as_ref().map(|n| format!("{indent}  name: {n}\n")).unwrap_or_default();
+    if let Some(ns) = &c.namespace {
+        name.push_str(&format!("{indent}  namespace: {ns}\n"));
+    }
     format!(
-        "configuredIn: {}\n{indent}configuredBy:\n{indent}  apiVersion: builtin\n{indent}  kind: {kind}\n",
-        relative(top, file)
+        "configuredIn: {}\n{indent}configuredBy:\n{indent}  apiVersion: builtin\n{indent}  kind: {}\n{name}",
+        relative(top, &c.file),
+        c.kind
     )
 }
 
@@ -31,13 +36,13 @@ fn configured(file: &RelPath, kind: &str, top: &RelPath, indent: &str) -> String
 pub fn origin_text(origin: &Origin, top: &RelPath) -> String {
     match origin {
         Origin::File(p) => format!("path: {}\n", relative(top, p)),
-        Origin::Generator { kustomization, kind } => configured(kustomization, kind, top, ""),
+        Origin::Generator(c) => configured(c, top, ""),
     }
 }
 
 /// The `alpha.config.kubernetes.io/transformations` annotation value.
-pub fn transformations_text(list: &[(RelPath, &'static str)], top: &RelPath) -> String {
-    list.iter().map(|(file, kind)| format!("- {}", configured(file, kind, top, "  "))).collect()
+pub fn transformations_text(list: &[Configured], top: &RelPath) -> String {
+    list.iter().map(|c| format!("- {}", configured(c, top, "  "))).collect()
 }
 
 fn annotate(r: &mut Resource, key: &str, value: String) {
@@ -83,8 +88,9 @@ mod tests {
         let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n";
         let mut rs: Vec<Resource> =
             parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect();
-        rs[0].origin = Some(Origin::Generator { kustomization: p("a/kustomization.yaml"), kind: "ConfigMapGenerator" });
-        rs[0].transformations.push((p("a/kustomization.yaml"), "PrefixTransformer"));
+        let at = |kind| Configured { file: p("a/kustomization.yaml"), kind, name: None, namespace: None };
+        rs[0].origin = Some(Origin::Generator(at("ConfigMapGenerator")));
+        rs[0].transformations.push(at("PrefixTransformer"));
         apply(&mut rs, &p("a"), BuildMetadata { origin: true, transformations: true, managed_by: true });
         assert_eq!(
             rs[0].node.str_at(&["metadata", "annotations", "config.kubernetes.io/origin"]),

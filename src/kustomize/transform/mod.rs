@@ -3,6 +3,7 @@
 
 pub mod annotations;
 pub mod build_metadata;
+pub mod fields;
 pub mod images;
 pub mod labels;
 pub mod name_affix;
