@@ -9,14 +9,16 @@ use crate::rules::Rule;
 use crate::source::yaml::{self, Dialect, YamlErrorKind};
 use crate::source::{Loc, Node, ReadError, RelPath, Repo, Value};
 
+use super::config::TransformerConfig;
 use super::diag::Diag;
 use super::generator::{self, DataEntry};
 use super::kustomization::{
-    Behavior, FILE_NAMES, Kustomization, Located, PatchKind, PatchSource, PatchSpec, Replacement, ReplacementEntry,
-    parse_replacement,
+    Behavior, CustomField, FILE_NAMES, GeneratorSpec, Kustomization, Located, PatchKind, PatchSource, PatchSpec,
+    Replacement, ReplacementEntry, VarSpec, inline_patch, legacy_patch_file, parse_replacement,
 };
 use super::patch::{PatchError, json6902, strategic};
-use super::resource::{ResId, Resource};
+use super::plugin::{self, PluginConfig};
+use super::resource::{Configured, Origin, ResId, Resource};
 use super::select::Matcher;
 use super::transform;
 
@@ -53,6 +55,10 @@ struct Acc {
     resources: Vec<Resource>,
     notes: Vec<Diag>,
     files: BTreeSet<RelPath>,
+    /// Legacy vars declared so far (resolved once, at the top).
+    vars: Vec<VarSpec>,
+    /// Transformer configurations gathered so far (bases' apply to overlays).
+    config: TransformerConfig,
 }
 
 type Cached = Result<Arc<Acc>, Failed>;
@@ -123,7 +129,7 @@ impl<'r> Engine<'r> {
             Ok(a) => a,
             Err(shared) => (*shared).clone(),
         };
-        Ok(finish(acc, top.ok().as_ref()))
+        finish(acc, top.ok().as_ref())
     }
 
     /// Loads the kustomization of a directory (`Ok(None)` when it has no kustomization file),
@@ -144,7 +150,7 @@ impl<'r> Engine<'r> {
         }
         let mut stack = vec![k.dir.clone()];
         self.build_loaded(&k, &mut acc, &mut stack, k.is_component, Loc::NONE)?;
-        Ok(finish(acc, Some(&k)))
+        finish(acc, Some(&k))
     }
 
     /// Builds a directory used as a resource (memoised: a base is built once per run).
@@ -254,14 +260,14 @@ impl<'r> Engine<'r> {
             ));
         }
         for (field, floc) in &k.skipped {
-            acc.notes.push(Diag::note(
-                Rule::RenderSkipped,
-                *floc,
-                format!("'{field}' is not rendered by fluxgate yet; its effect is not checked"),
-            ));
+            acc.notes.push(Diag::note(Rule::RenderSkipped, *floc, skip_reason(field)));
         }
         for r in &k.resources {
             self.accumulate_resource(k, r, acc, stack).map_err(|e| fail(e, acc))?;
+        }
+        for c in &k.configurations {
+            let conf = self.load_configuration(k, c, acc).map_err(|e| fail(e, acc))?;
+            acc.config.merge(&conf);
         }
         // Since kustomize 5.1 a kustomization's own generators run before its components.
         self.run_generators(k, acc).map_err(|e| fail(e, acc))?;
@@ -289,7 +295,27 @@ impl<'r> Engine<'r> {
             r?;
         }
         self.run_transformers(k, acc).map_err(|e| fail(e, acc))?;
+        let var_fail = |e: transform::vars::VarError, acc: &Acc| {
+            fail(Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message), acc)
+        };
+        transform::vars::attach(&mut acc.resources, &k.vars).map_err(|e| var_fail(e, acc))?;
+        transform::vars::merge(&mut acc.vars, &k.vars).map_err(|e| var_fail(e, acc))?;
         Ok(())
+    }
+
+    /// Reads a transformer configuration file (`configurations:`), one or more documents.
+    fn load_configuration(&self, k: &Kustomization, l: &Located, acc: &mut Acc) -> Result<TransformerConfig, Diag> {
+        let path = self.resolve_file(k, l)?;
+        let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
+        acc.files.insert(path);
+        if let Some(e) = &parsed.error {
+            return Err(yaml_diag(e));
+        }
+        let mut conf = TransformerConfig::default();
+        for doc in &parsed.docs {
+            conf.merge(&TransformerConfig::parse(doc)?);
+        }
+        Ok(conf)
     }
 
     /// Resolves a file a kustomization names, applying the load restrictor.
@@ -349,6 +375,9 @@ impl<'r> Engine<'r> {
             })?;
             acc.notes.extend(base.notes.iter().cloned());
             acc.files.extend(base.files.iter().cloned());
+            transform::vars::merge(&mut acc.vars, &base.vars)
+                .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, l.loc, e.message))?;
+            acc.config.merge(&base.config);
             for r in &base.resources {
                 self.append(acc, r.clone(), l.loc)?;
             }
@@ -375,17 +404,168 @@ impl<'r> Engine<'r> {
                 && doc.get("items").is_some_and(|i| i.as_seq().is_some())
             {
                 for item in doc.get("items").and_then(Node::as_seq).into_iter().flatten() {
-                    out.push(Resource::new(check_object(item)?));
+                    let mut r = Resource::new(check_object(item)?);
+                    r.origin = Some(Origin::File(p.clone()));
+                    out.push(r);
                 }
                 continue;
             }
-            out.push(Resource::new(check_object(doc)?));
+            let mut r = Resource::new(check_object(doc)?);
+            r.origin = Some(Origin::File(p.clone()));
+            out.push(r);
         }
         Ok(out)
     }
 
     fn run_generators(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
         for g in &k.generators {
+            self.run_generator(k, g, None, acc)?;
+        }
+        for (config, from) in self.plugins(k, &k.generator_plugins, acc)? {
+            {
+                let l = &from;
+                if let PluginConfig::Generator(g) = &config {
+                    self.run_generator(k, g, Some(&from.configured(config.kind())), acc)?;
+                } else {
+                    acc.notes.push(Diag::note(
+                        Rule::RenderSkipped,
+                        l.loc,
+                        format!("'{}' listed under 'generators' is a transformer; it was not run", config.kind()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the plugin configurations of a `transformers:` / `generators:` entry; those
+    /// fluxgate does not run are reported (with why) and left out.
+    /// kustomize takes inline entries first, then files, each in the order listed.
+    fn plugins(
+        &self,
+        k: &Kustomization,
+        list: &[Located],
+        acc: &mut Acc,
+    ) -> Result<Vec<(PluginConfig, PluginFrom)>, Diag> {
+        let inline = list.iter().filter(|l| l.value.contains('\n'));
+        let files = list.iter().filter(|l| !l.value.contains('\n'));
+        let mut out = Vec::new();
+        for l in inline.chain(files) {
+            let (docs, file) = if l.value.contains('\n') {
+                (self.patch_docs(k, &inline_patch(&l.value, l.loc), acc, Dialect::Yaml11)?, k.file.clone())
+            } else {
+                let p =
+                    k.dir.join(&l.value).ok_or_else(|| read_diag(&ReadError::OutsideRoot(l.value.clone()), l.loc))?;
+                if self.repo.is_dir(&p) {
+                    acc.notes.push(Diag::note(
+                        Rule::RenderSkipped,
+                        l.loc,
+                        format!(
+                            "plugin directory '{}' skipped: fluxgate does not build kustomizations of plugin configurations",
+                            l.value
+                        ),
+                    ));
+                    continue;
+                }
+                (self.patch_docs(k, &legacy_patch_file(l.clone()), acc, Dialect::Yaml11)?, self.resolve_file(k, l)?)
+            };
+            for doc in docs.iter().filter(|d| !d.is_null()) {
+                match plugin::parse(doc)? {
+                    Ok(c) => out.push((
+                        c,
+                        PluginFrom {
+                            file: file.clone(),
+                            name: doc.str_at(&["metadata", "name"]).map(str::to_string),
+                            namespace: doc.str_at(&["metadata", "namespace"]).map(str::to_string),
+                            loc: doc.loc.or(l.loc),
+                        },
+                    )),
+                    Err(why) => acc.notes.push(Diag::note(
+                        Rule::RenderSkipped,
+                        doc.loc.or(l.loc),
+                        format!("plugin skipped, never executed: {why}"),
+                    )),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs the builtin plugin configurations of `transformers:`, in order.
+    fn run_plugin_transformers(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
+        for (config, from) in self.plugins(k, &k.transformer_plugins, acc)? {
+            let loc = from.loc;
+            {
+                match &config {
+                    PluginConfig::Generator(_) => {
+                        acc.notes.push(Diag::note(
+                            Rule::RenderSkipped,
+                            loc,
+                            format!("'{}' listed under 'transformers' is a generator; it was not run", config.kind()),
+                        ));
+                        continue;
+                    }
+                    PluginConfig::Patches { patches: ps, .. } => {
+                        for p in ps {
+                            self.apply_patch(k, p, acc)?;
+                        }
+                    }
+                    PluginConfig::Affix { prefix, suffix, fields } => {
+                        let others: Vec<CustomField> =
+                            fields.iter().filter(|f| f.path != "metadata/name").cloned().collect();
+                        if fields.iter().any(|f| f.path == "metadata/name") {
+                            transform::name_affix::apply(&mut acc.resources, prefix, suffix, (&others, &others));
+                        } else {
+                            transform::fields::affix(&mut acc.resources, prefix, suffix, &others);
+                        }
+                    }
+                    PluginConfig::Labels { pairs, fields } | PluginConfig::Annotations { pairs, fields } => {
+                        transform::fields::set_pairs_at(&mut acc.resources, pairs, fields, loc);
+                    }
+                    PluginConfig::Namespace { namespace, fields } => {
+                        let others: Vec<CustomField> =
+                            fields.iter().filter(|f| f.path != "metadata/namespace").cloned().collect();
+                        transform::namespace::apply(&mut acc.resources, &namespace.value, loc, &others)
+                            .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, m))?;
+                    }
+                    PluginConfig::Image { image, fields } => {
+                        transform::images::apply(&mut acc.resources, std::slice::from_ref(image), fields);
+                    }
+                    PluginConfig::Replicas { replica, fields } => {
+                        if !transform::replicas::apply(&mut acc.resources, std::slice::from_ref(replica), fields)
+                            .is_empty()
+                        {
+                            return Err(Diag::fatal(
+                                Rule::PatchTargetNotFound,
+                                loc,
+                                format!("ReplicaCountTransformer: no object named '{}'", replica.name),
+                            ));
+                        }
+                    }
+                    PluginConfig::Replacements(entries) => {
+                        let list = self.replacement_list(k, entries, acc)?;
+                        transform::replacements::apply(&mut acc.resources, &list)
+                            .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message))?;
+                    }
+                }
+                let c = from.configured(config.kind());
+                for r in acc.resources.iter_mut() {
+                    r.transformations.push(c.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one generator; `origin` names the plugin configuration it came from, if any.
+    fn run_generator(
+        &self,
+        k: &Kustomization,
+        g: &GeneratorSpec,
+        origin: Option<&Configured>,
+        acc: &mut Acc,
+    ) -> Result<(), Diag> {
+        {
             let mut entries = Vec::new();
             for lit in &g.literals {
                 let (key, value) = generator::split_literal(&lit.value).ok_or_else(|| {
@@ -417,7 +597,10 @@ impl<'r> Engine<'r> {
                     entries.push(DataEntry { key, value: value.into_bytes(), loc: Loc::new(src.id, line, 1) });
                 }
             }
-            let obj = generator::make_object(g, &k.generator_options, entries);
+            let mut obj = generator::make_object(g, &k.generator_options, entries);
+            let kind = if g.is_secret { "SecretGenerator" } else { "ConfigMapGenerator" };
+            let by = origin.cloned().unwrap_or(Configured { file: k.file.clone(), kind, name: None, namespace: None });
+            obj.origin = Some(Origin::Generator(by));
             let id = obj.id();
             let existing = acc.resources.iter_mut().find(|r| {
                 let rid = r.id();
@@ -464,30 +647,69 @@ impl<'r> Engine<'r> {
     }
 
     fn run_transformers(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
-        for p in k.patches.iter().filter(|p| p.kind == PatchKind::LegacyStrategicMerge) {
+        // Each builtin transformer that runs is recorded on every object, for
+        // `buildMetadata: [transformerAnnotations]`.
+        let mark = |acc: &mut Acc, kind: &'static str| {
+            for r in acc.resources.iter_mut() {
+                r.transformations.push(Configured { file: k.file.clone(), kind, name: None, namespace: None });
+            }
+        };
+        let legacy: Vec<&PatchSpec> = k.patches.iter().filter(|p| p.kind == PatchKind::LegacyStrategicMerge).collect();
+        for p in &legacy {
             self.apply_patch(k, p, acc)?;
+        }
+        if !legacy.is_empty() {
+            mark(acc, "PatchStrategicMergeTransformer");
         }
         for p in k.patches.iter().filter(|p| p.kind == PatchKind::Auto) {
             self.apply_patch(k, p, acc)?;
+            mark(acc, "PatchTransformer");
         }
         if let Some(ns) = k.namespace.as_ref().filter(|ns| !ns.value.is_empty()) {
-            transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc).map_err(|m| {
+            transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc, &acc.config.namespace).map_err(|m| {
                 Diag::fatal(Rule::KustomizationInvalid, ns.loc, m)
                     .help("kustomize fails here too; keep one Namespace object per kustomization that sets 'namespace'")
             })?;
+            mark(acc, "NamespaceTransformer");
         }
         let prefix = k.name_prefix.as_ref().map_or("", |l| l.value.as_str());
         let suffix = k.name_suffix.as_ref().map_or("", |l| l.value.as_str());
-        transform::name_affix::apply(&mut acc.resources, prefix, suffix);
-        for l in &k.labels {
-            transform::labels::apply(&mut acc.resources, l);
+        let extra = (acc.config.name_prefix.as_slice(), acc.config.name_suffix.as_slice());
+        transform::name_affix::apply(&mut acc.resources, prefix, suffix, extra);
+        if !prefix.is_empty() {
+            mark(acc, "PrefixTransformer");
         }
-        transform::annotations::apply(&mut acc.resources, &k.common_annotations, k.common_annotations_loc);
+        if !suffix.is_empty() {
+            mark(acc, "SuffixTransformer");
+        }
+        for l in &k.labels {
+            if l.include_selectors && !acc.config.common_labels.is_empty() {
+                let mut l = l.clone();
+                l.fields.extend(acc.config.common_labels.iter().cloned());
+                transform::labels::apply(&mut acc.resources, &l);
+            } else {
+                transform::labels::apply(&mut acc.resources, l);
+            }
+            mark(acc, "LabelTransformer");
+        }
+        if !k.labels.is_empty() && !k.common_labels_entry {
+            mark(acc, "LabelTransformer");
+        }
+        if !k.common_annotations.is_empty() {
+            transform::annotations::apply(
+                &mut acc.resources,
+                &k.common_annotations,
+                k.common_annotations_loc,
+                &acc.config.common_annotations,
+            );
+            mark(acc, "AnnotationsTransformer");
+        }
         for p in k.patches.iter().filter(|p| p.kind == PatchKind::Json6902) {
             self.apply_patch(k, p, acc)?;
+            mark(acc, "PatchJson6902Transformer");
         }
         // kustomize fails the build when a replicas entry matches nothing.
-        if let Some(spec) = transform::replicas::apply(&mut acc.resources, &k.replicas).first() {
+        if let Some(spec) = transform::replicas::apply(&mut acc.resources, &k.replicas, &acc.config.replicas).first() {
             return Err(Diag::fatal(
                 Rule::PatchTargetNotFound,
                 spec.loc,
@@ -498,17 +720,36 @@ impl<'r> Engine<'r> {
             )
             .help("kustomize stops with an error here; fix the name or remove the entry"));
         }
-        transform::images::apply(&mut acc.resources, &k.images);
+        for _ in &k.replicas {
+            mark(acc, "ReplicaCountTransformer");
+        }
+        transform::images::apply(&mut acc.resources, &k.images, &acc.config.images);
+        for _ in &k.images {
+            mark(acc, "ImageTagTransformer");
+        }
         let replacements = self.replacements(k, acc)?;
         transform::replacements::apply(&mut acc.resources, &replacements)
             .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message))?;
-        Ok(())
+        if !replacements.is_empty() {
+            mark(acc, "ReplacementTransformer");
+        }
+        self.run_plugin_transformers(k, acc)
     }
 
     /// The kustomization's replacements, reading `path:` entries (a list, or one per document).
     fn replacements(&self, k: &Kustomization, acc: &mut Acc) -> Result<Vec<Replacement>, Diag> {
+        self.replacement_list(k, &k.replacements, acc)
+    }
+
+    /// Replacements of a list of entries, reading `path:` entries relative to `k`.
+    fn replacement_list(
+        &self,
+        k: &Kustomization,
+        entries: &[ReplacementEntry],
+        acc: &mut Acc,
+    ) -> Result<Vec<Replacement>, Diag> {
         let mut out = Vec::new();
-        for e in &k.replacements {
+        for e in entries {
             match e {
                 ReplacementEntry::Inline(r) => out.push(r.clone()),
                 ReplacementEntry::File(l) => {
@@ -707,17 +948,50 @@ impl<'r> Engine<'r> {
     }
 }
 
-/// The steps kustomize does once, at the top: hash suffixes, name references, output order.
-fn finish(mut acc: Acc, top: Option<&Kustomization>) -> Rendered {
+/// Why a kustomization field was not rendered (each is reported, never silent).
+fn skip_reason(field: &str) -> String {
+    match field {
+        "helmCharts" | "helmGlobals" | "helmChartInflationGenerator" => format!(
+            "'{field}' skipped, never executed: inflating Helm charts needs the helm binary and chart downloads; the chart's objects are missing from this render"
+        ),
+        "openapi" => "'openapi' is not used by fluxgate: strategic merge patches use the builtin Kubernetes merge keys, so custom schemas' merge keys are not checked".into(),
+        "validators" => "'validators' skipped, never executed: fluxgate does not run validator plugins".into(),
+        _ => format!("'{field}' is not rendered by fluxgate yet; its effect is not checked"),
+    }
+}
+
+/// Where a plugin configuration was written.
+struct PluginFrom {
+    file: RelPath,
+    name: Option<String>,
+    namespace: Option<String>,
+    loc: Loc,
+}
+
+impl PluginFrom {
+    fn configured(&self, kind: &'static str) -> Configured {
+        Configured { file: self.file.clone(), kind, name: self.name.clone(), namespace: self.namespace.clone() }
+    }
+}
+
+/// The steps kustomize does once, at the top: hash suffixes, name references, vars, build
+/// metadata, output order.
+fn finish(mut acc: Acc, top: Option<&Kustomization>) -> Result<Rendered, Failed> {
     for r in acc.resources.iter_mut().filter(|r| r.needs_hash) {
         let suffix = generator::hash_suffix(&r.node);
         let name = format!("{}-{suffix}", r.name());
         r.set_name(name);
         r.needs_hash = false;
     }
-    transform::namereference::apply(&mut acc.resources);
+    transform::namereference::apply(&mut acc.resources, &acc.config.name_reference);
+    if let Err(e) = transform::vars::resolve(&mut acc.resources, &acc.vars, &acc.config.var_reference) {
+        return Err(Failed { error: Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message), notes: acc.notes });
+    }
+    if let Some(k) = top {
+        transform::build_metadata::apply(&mut acc.resources, &k.dir, k.build_metadata);
+    }
     transform::sort::apply(&mut acc.resources, top.and_then(|k| k.sort_order.as_ref()));
-    Rendered { resources: acc.resources, notes: acc.notes, files: acc.files }
+    Ok(Rendered { resources: acc.resources, notes: acc.notes, files: acc.files })
 }
 
 fn not_found(p: &PatchSpec, what: &str) -> Diag {

@@ -100,6 +100,35 @@ pub struct CustomField {
     pub create: bool,
 }
 
+impl CustomField {
+    /// Whether this field spec applies to an object of this group, version and kind.
+    pub fn applies(&self, gvk: &super::resource::Gvk) -> bool {
+        self.group.as_ref().is_none_or(|g| *g == gvk.group)
+            && self.version.as_ref().is_none_or(|v| *v == gvk.version)
+            && self.kind.as_ref().is_none_or(|k| *k == gvk.kind)
+    }
+}
+
+/// A legacy `vars` entry: `$(name)` is replaced by `field_path` of the object `objref` names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VarSpec {
+    pub name: String,
+    pub objref: ResIdSelector,
+    pub field_path: String,
+    pub loc: Loc,
+}
+
+/// `buildMetadata`: what kustomize records about where each object came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BuildMetadata {
+    /// `originAnnotations`: `config.kubernetes.io/origin`.
+    pub origin: bool,
+    /// `transformerAnnotations`: `alpha.config.kubernetes.io/transformations`.
+    pub transformations: bool,
+    /// `managedByLabel`: `app.kubernetes.io/managed-by`.
+    pub managed_by: bool,
+}
+
 /// `generatorOptions`, or a generator's own `options`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GeneratorOptions {
@@ -212,6 +241,17 @@ pub struct Kustomization {
     pub generator_options: GeneratorOptions,
     pub sort_order: Option<SortOrder>,
     pub replacements: Vec<ReplacementEntry>,
+    pub vars: Vec<VarSpec>,
+    /// Whether `labels[0]` came from `commonLabels` (kustomize always runs a label
+    /// transformer for `commonLabels` when any labels are set, which `buildMetadata` shows).
+    pub common_labels_entry: bool,
+    pub build_metadata: BuildMetadata,
+    /// Transformer configuration files (`configurations`).
+    pub configurations: Vec<Located>,
+    /// `transformers:` entries: a file, a directory or inline YAML of plugin configurations.
+    pub transformer_plugins: Vec<Located>,
+    /// `generators:` entries, likewise.
+    pub generator_plugins: Vec<Located>,
     /// Fields fluxgate does not render yet (or cannot offline): each is reported, never silent.
     pub skipped: Vec<(String, Loc)>,
 }
@@ -256,19 +296,8 @@ const KNOWN_FIELDS: &[&str] = &[
 ];
 
 /// Fields that kustomize accepts but fluxgate does not render yet.
-const NOT_YET: &[&str] = &[
-    "vars",
-    "openapi",
-    "configurations",
-    "buildMetadata",
-    "transformers",
-    "generators",
-    "validators",
-    "helmCharts",
-    "helmGlobals",
-    "helmChartInflationGenerator",
-    "inventory",
-];
+const NOT_YET: &[&str] =
+    &["openapi", "validators", "helmCharts", "helmGlobals", "helmChartInflationGenerator", "inventory"];
 
 fn invalid(loc: Loc, msg: impl Into<String>) -> Diag {
     Diag::fatal(Rule::KustomizationInvalid, loc, msg)
@@ -507,6 +536,7 @@ impl Kustomization {
                     fields: Vec::new(),
                     loc: v.loc,
                 });
+                k.common_labels_entry = true;
             }
         }
         if let Some(v) = m.get("labels").filter(|v| !v.is_null()) {
@@ -649,6 +679,38 @@ impl Kustomization {
         if let Some(v) = m.get("sortOptions").filter(|v| !v.is_null()) {
             k.sort_order = Some(sort_options(v)?);
         }
+        if let Some(v) = m.get("vars").filter(|v| !v.is_null()) {
+            let seq = v.as_seq().ok_or_else(|| invalid(v.loc, "'vars' must be a list"))?;
+            for item in seq {
+                k.vars.push(var_spec(item)?);
+            }
+        }
+        if let Some(v) = m.get("buildMetadata").filter(|v| !v.is_null()) {
+            for o in string_list(v, "buildMetadata")? {
+                match o.value.as_str() {
+                    "originAnnotations" => k.build_metadata.origin = true,
+                    "transformerAnnotations" => k.build_metadata.transformations = true,
+                    "managedByLabel" => k.build_metadata.managed_by = true,
+                    other => {
+                        return Err(invalid(
+                            o.loc,
+                            format!(
+                                "unknown buildMetadata option '{other}' (use originAnnotations, transformerAnnotations or managedByLabel)"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(v) = m.get("transformers") {
+            k.transformer_plugins = string_list(v, "transformers")?;
+        }
+        if let Some(v) = m.get("generators") {
+            k.generator_plugins = string_list(v, "generators")?;
+        }
+        if let Some(v) = m.get("configurations") {
+            k.configurations = string_list(v, "configurations")?;
+        }
         for key in NOT_YET {
             if let Some(v) = m.get(*key).filter(|v| !v.is_null()) {
                 k.skipped.push(((*key).to_string(), v.loc));
@@ -656,6 +718,102 @@ impl Kustomization {
         }
         Ok(k)
     }
+}
+
+/// A plugin document without its `apiVersion`, `kind` and `metadata` (the plugin's own fields).
+fn plugin_fields(doc: &Node) -> Result<Node, Diag> {
+    let mut n = doc.clone();
+    let m = n.as_map_mut().ok_or_else(|| invalid(doc.loc, "a plugin configuration must be a map"))?;
+    for k in ["apiVersion", "kind", "metadata"] {
+        m.shift_remove(k);
+    }
+    Ok(n)
+}
+
+/// A `ConfigMapGenerator` / `SecretGenerator` plugin configuration as a generator entry.
+pub fn generator_from(
+    doc: &Node,
+    is_secret: bool,
+    name: Option<String>,
+    namespace: Option<String>,
+) -> Result<GeneratorSpec, Diag> {
+    let mut n = plugin_fields(doc)?;
+    if let Some(m) = n.as_map_mut() {
+        if let Some(name) = name {
+            m.insert("name".into(), Node::string(name, doc.loc));
+        }
+        if let Some(ns) = namespace {
+            m.insert("namespace".into(), Node::string(ns, doc.loc));
+        }
+    }
+    generator(&n, is_secret)
+}
+
+/// A `PatchTransformer` / `PatchJson6902Transformer` plugin configuration as a patch.
+pub fn patch_from(doc: &Node, json: bool) -> Result<PatchSpec, Diag> {
+    let mut n = plugin_fields(doc)?;
+    if let Some(m) = n.as_map_mut()
+        && let Some(op) = m.shift_remove("jsonOp")
+    {
+        m.insert("patch".into(), op);
+    }
+    patch_entry(&n, json)
+}
+
+/// An inline strategic merge patch (`PatchStrategicMergeTransformer.patches`).
+pub fn inline_patch(text: &str, loc: Loc) -> PatchSpec {
+    PatchSpec {
+        source: PatchSource::Inline { text: text.to_string(), loc, block: true },
+        target: None,
+        kind: PatchKind::LegacyStrategicMerge,
+        allow_name_change: false,
+        allow_kind_change: false,
+        loc,
+    }
+}
+
+/// A strategic merge patch file (`PatchStrategicMergeTransformer.paths`).
+pub fn legacy_patch_file(l: Located) -> PatchSpec {
+    let loc = l.loc;
+    PatchSpec {
+        source: PatchSource::File(l),
+        target: None,
+        kind: PatchKind::LegacyStrategicMerge,
+        allow_name_change: false,
+        allow_kind_change: false,
+        loc,
+    }
+}
+
+fn var_spec(n: &Node) -> Result<VarSpec, Diag> {
+    let m = map(n, "vars")?;
+    check_fields(m, &["name", "objref", "fieldref"], "vars entry")?;
+    let name = m
+        .get("name")
+        .map(|v| string(v, "name"))
+        .transpose()?
+        .ok_or_else(|| invalid(n.loc, "a vars entry needs a 'name'"))?;
+    let o = m.get("objref").ok_or_else(|| invalid(n.loc, "a vars entry needs an 'objref'"))?;
+    let om = map(o, "objref")?;
+    check_fields(om, &["apiVersion", "group", "version", "kind", "name", "namespace"], "var objref")?;
+    let mut objref = res_id_selector(om)?;
+    if let Some(av) = om.get("apiVersion").map(|a| string(a, "apiVersion")).transpose()? {
+        let g = super::resource::Gvk::from_api_version(&av.value, "");
+        objref.group = Some(g.group);
+        objref.version = Some(g.version);
+    }
+    let mut field_path = "metadata.name".to_string();
+    if let Some(f) = m.get("fieldref").filter(|f| !f.is_null()) {
+        let fm = map(f, "fieldref")?;
+        check_fields(fm, &["fieldpath", "fieldPath"], "var fieldref")?;
+        if let Some(p) = fm.get("fieldpath").or_else(|| fm.get("fieldPath")) {
+            let p = string(p, "fieldpath")?.value;
+            if !p.is_empty() {
+                field_path = p;
+            }
+        }
+    }
+    Ok(VarSpec { name: name.value, objref, field_path, loc: n.loc })
 }
 
 const ID_FIELDS: [&str; 5] = ["group", "version", "kind", "name", "namespace"];

@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 
 use crate::finding::ObjectRef;
-use crate::source::{Loc, Node};
+use crate::source::{Loc, Node, RelPath};
 
 /// Kinds that have no namespace (built-in). Their id ignores `metadata.namespace`, and the
 /// namespace transformer leaves them alone.
@@ -96,11 +96,45 @@ pub struct Resource {
     pub needs_hash: bool,
     /// Whether a generator behaviour other than create may merge into this object.
     pub generated: bool,
+    /// Legacy vars tied to this object (their values are read from it).
+    pub ref_vars: Vec<String>,
+    /// Where the object came from (`buildMetadata: [originAnnotations]`).
+    pub origin: Option<Origin>,
+    /// Transformers that ran over it, oldest first.
+    pub transformations: Vec<Configured>,
+}
+
+/// Where an object came from, for kustomize's `config.kubernetes.io/origin` annotation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    /// Read from this resource file.
+    File(RelPath),
+    /// Made by a builtin generator (`ConfigMapGenerator`, `SecretGenerator`) that this
+    /// kustomization file configured.
+    Generator(Configured),
+}
+
+/// A builtin generator or transformer and the file that configured it (a kustomization, or a
+/// plugin configuration file with its `metadata.name`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Configured {
+    pub file: RelPath,
+    pub kind: &'static str,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
 }
 
 impl Resource {
     pub fn new(node: Node) -> Resource {
-        Resource { node, previous: Vec::new(), needs_hash: false, generated: false }
+        Resource {
+            node,
+            previous: Vec::new(),
+            needs_hash: false,
+            generated: false,
+            ref_vars: Vec::new(),
+            origin: None,
+            transformations: Vec::new(),
+        }
     }
 
     pub fn kind(&self) -> &str {

@@ -1,9 +1,10 @@
 //! `images`: rewrites container images by name, in every `containers` / `initContainers`
 //! list of any object (custom resources included), as kustomize does.
 
-use crate::kustomize::kustomization::ImageSpec;
+use crate::kustomize::fieldspec::{split, visit};
+use crate::kustomize::kustomization::{CustomField, ImageSpec};
 use crate::kustomize::resource::Resource;
-use crate::source::{Node, Value};
+use crate::source::{Loc, Node, Value};
 
 /// An image reference split into name, tag and digest.
 #[derive(Debug, PartialEq)]
@@ -26,13 +27,22 @@ pub fn split_image(image: &str) -> ImageRef<'_> {
     }
 }
 
-/// Applies the image overrides to every resource.
-pub fn apply(resources: &mut [Resource], specs: &[ImageSpec]) {
+/// Applies the image overrides to every resource: every container list, plus `extra` image
+/// fields from transformer configurations.
+pub fn apply(resources: &mut [Resource], specs: &[ImageSpec], extra: &[CustomField]) {
     if specs.is_empty() {
         return;
     }
     for r in resources.iter_mut() {
         walk(&mut r.node, specs);
+        let gvk = r.gvk();
+        for f in extra.iter().filter(|f| f.applies(&gvk)) {
+            visit(&mut r.node, &split(&f.path), false, Loc::NONE, &mut |img| {
+                if img.as_str().is_some() {
+                    rewrite(img, specs);
+                }
+            });
+        }
     }
 }
 

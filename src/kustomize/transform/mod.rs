@@ -2,6 +2,8 @@
 //! they run in lives in one place: [`crate::kustomize::build`].
 
 pub mod annotations;
+pub mod build_metadata;
+pub mod fields;
 pub mod images;
 pub mod labels;
 pub mod name_affix;
@@ -10,3 +12,4 @@ pub mod namespace;
 pub mod replacements;
 pub mod replicas;
 pub mod sort;
+pub mod vars;

@@ -2,31 +2,43 @@
 //! refers to a renamed object (a ConfigMap in a volume, a Service in an Ingress, a
 //! ServiceAccount in a RoleBinding...) is updated to the new name, as kustomize does.
 
+use crate::kustomize::config::NameRefConfig;
 use crate::kustomize::fieldspec::{pod_spec_path, split};
 use crate::kustomize::resource::Resource;
 use crate::source::{Node, Value};
 
+/// Which objects hold a reference.
+#[derive(Clone, Copy)]
+enum Referrer<'a> {
+    /// Every workload kind, at `path` below its pod spec.
+    Pod,
+    /// Objects of this kind, at `path`.
+    Kind(&'a str),
+    /// Every object (a configured field spec without a kind).
+    Any,
+}
+
 /// Where a referrer names an object of `referred` kind.
-struct Ref {
-    referred: &'static str,
-    /// `None`: every workload kind, at `path` below its pod spec.
-    referrer: Option<&'static str>,
-    path: &'static str,
+#[derive(Clone, Copy)]
+struct Ref<'a> {
+    referred: &'a str,
+    referrer: Referrer<'a>,
+    path: &'a str,
     /// The map holding the name also says which kind it means (`kind:` sibling must match).
     kind_sibling: bool,
 }
 
-const fn pod(referred: &'static str, path: &'static str) -> Ref {
-    Ref { referred, referrer: None, path, kind_sibling: false }
+const fn pod(referred: &'static str, path: &'static str) -> Ref<'static> {
+    Ref { referred, referrer: Referrer::Pod, path, kind_sibling: false }
 }
-const fn at(referred: &'static str, referrer: &'static str, path: &'static str) -> Ref {
-    Ref { referred, referrer: Some(referrer), path, kind_sibling: false }
+const fn at(referred: &'static str, referrer: &'static str, path: &'static str) -> Ref<'static> {
+    Ref { referred, referrer: Referrer::Kind(referrer), path, kind_sibling: false }
 }
-const fn kinded(referred: &'static str, referrer: &'static str, path: &'static str) -> Ref {
-    Ref { referred, referrer: Some(referrer), path, kind_sibling: true }
+const fn kinded(referred: &'static str, referrer: &'static str, path: &'static str) -> Ref<'static> {
+    Ref { referred, referrer: Referrer::Kind(referrer), path, kind_sibling: true }
 }
 
-const REFS: &[Ref] = &[
+const REFS: &[Ref<'static>] = &[
     pod("ConfigMap", "volumes/configMap/name"),
     pod("ConfigMap", "volumes/projected/sources/configMap/name"),
     pod("ConfigMap", "containers/env/valueFrom/configMapKeyRef/name"),
@@ -78,8 +90,9 @@ struct Renamed {
     previous: Vec<(String, String)>,
 }
 
-/// Updates every reference to an object whose name or namespace changed.
-pub fn apply(resources: &mut [Resource]) {
+/// Updates every reference to an object whose name or namespace changed: the builtin table
+/// plus `extra` entries from transformer configurations.
+pub fn apply(resources: &mut [Resource], extra: &[NameRefConfig]) {
     let renamed: Vec<Renamed> = resources
         .iter()
         .filter(|r| !r.previous.is_empty())
@@ -93,17 +106,25 @@ pub fn apply(resources: &mut [Resource]) {
     if renamed.is_empty() {
         return;
     }
+    let mut refs: Vec<Ref<'_>> = REFS.to_vec();
+    for n in extra {
+        for f in &n.specs {
+            let referrer = f.kind.as_deref().map_or(Referrer::Any, Referrer::Kind);
+            refs.push(Ref { referred: &n.kind, referrer, path: &f.path, kind_sibling: false });
+        }
+    }
     for r in resources.iter_mut() {
         let kind = r.kind().to_string();
         let ns = r.namespace().to_string();
-        for spec in REFS {
+        for spec in &refs {
             if !renamed.iter().any(|c| c.kind == spec.referred) {
                 continue;
             }
             let mut path: Vec<&str> = match spec.referrer {
-                Some(k) if k == kind => Vec::new(),
-                Some(_) => continue,
-                None => match pod_spec_path(&kind) {
+                Referrer::Kind(k) if k == kind => Vec::new(),
+                Referrer::Kind(_) => continue,
+                Referrer::Any => Vec::new(),
+                Referrer::Pod => match pod_spec_path(&kind) {
                     Some(p) => p.to_vec(),
                     None => continue,
                 },
@@ -188,7 +209,7 @@ mod tests {
         if let Some(m) = rs[0].node.ensure_map(&["metadata"], crate::source::Loc::NONE) {
             m.insert("namespace".into(), Node::string("ci", crate::source::Loc::NONE));
         }
-        apply(&mut rs);
+        apply(&mut rs, &[]);
         assert_eq!(rs[1].node.str_at(&["subjects"]), None);
         let subject = rs[1].node.path(&["subjects"]).and_then(Node::as_seq).and_then(|s| s.first()).cloned();
         assert_eq!(subject.as_ref().and_then(|s| s.str_at(&["name"])), Some("p-sa"));
@@ -203,7 +224,7 @@ mod tests {
         );
         rs[0].remember_name();
         rs[0].set_name("p-sa".into());
-        apply(&mut rs);
+        apply(&mut rs, &[]);
         let subjects = rs[1].node.path(&["subjects"]).and_then(Node::as_seq).cloned().unwrap_or_default();
         assert_eq!(subjects[0].str_at(&["name"]), Some("sa"));
         assert_eq!(subjects[1].str_at(&["name"]), Some("p-sa"));
@@ -216,7 +237,7 @@ mod tests {
         );
         rs[0].remember_name();
         rs[0].set_name("sa-x".into());
-        apply(&mut rs);
+        apply(&mut rs, &[]);
         assert_eq!(rs[1].node.str_at(&["spec", "serviceAccount"]), Some("sa"));
         assert_eq!(rs[1].node.str_at(&["spec", "serviceAccountName"]), Some("sa-x"));
     }

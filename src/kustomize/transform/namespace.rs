@@ -2,12 +2,15 @@
 //! ServiceAccounts (RoleBinding subjects) follow via name references; subjects named
 //! `default` are moved too, whatever namespace they named (kustomize's role binding hack).
 
+use crate::kustomize::fieldspec::{split, visit};
+use crate::kustomize::kustomization::CustomField;
 use crate::kustomize::resource::{Resource, is_cluster_scoped};
 use crate::source::{Loc, Node};
 
 /// Sets `metadata.namespace` on every namespaced object. kustomize refuses (an "ID conflict")
 /// when the objects hold more than one Namespace; the error names them.
-pub fn apply(resources: &mut [Resource], namespace: &str, loc: Loc) -> Result<(), String> {
+/// `extra` fields from transformer configurations are set to the namespace as well.
+pub fn apply(resources: &mut [Resource], namespace: &str, loc: Loc, extra: &[CustomField]) -> Result<(), String> {
     let namespaces: Vec<&str> = resources.iter().filter(|r| r.kind() == "Namespace").map(|r| r.name()).collect();
     if namespaces.len() > 1 {
         return Err(format!(
@@ -32,6 +35,20 @@ pub fn apply(resources: &mut [Resource], namespace: &str, loc: Loc) -> Result<()
             }
         }
     }
+    for r in resources.iter_mut() {
+        let gvk = r.gvk();
+        for f in extra.iter().filter(|f| f.applies(&gvk) && f.path != "metadata/namespace") {
+            let path = split(&f.path);
+            let Some((last, parents)) = path.split_last() else { continue };
+            visit(&mut r.node, parents, f.create, loc, &mut |holder| {
+                if let Some(m) = holder.as_map_mut()
+                    && (f.create || m.contains_key(*last))
+                {
+                    m.insert((*last).to_string(), Node::string(namespace, loc));
+                }
+            });
+        }
+    }
     // An APIService names the namespace of the Service behind it.
     for r in resources.iter_mut().filter(|r| r.kind() == "APIService") {
         if let Some(svc) = r.node.get_mut("spec").and_then(|s| s.get_mut("service")).and_then(Node::as_map_mut) {
@@ -52,7 +69,7 @@ mod tests {
         let text = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb}\nsubjects:\n- {kind: ServiceAccount, name: default, namespace: kube-system}\n- {kind: ServiceAccount, name: other}\n---\napiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {name: v1.x.io}\nspec:\n  service: {name: s}\n";
         let mut rs: Vec<Resource> =
             parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect();
-        assert_eq!(apply(&mut rs, "team", Loc::NONE), Ok(()));
+        assert_eq!(apply(&mut rs, "team", Loc::NONE, &[]), Ok(()));
         let subjects = rs[0].node.path(&["subjects"]).and_then(Node::as_seq).cloned().unwrap_or_default();
         assert_eq!(subjects[0].str_at(&["namespace"]), Some("team"));
         assert_eq!(subjects[1].str_at(&["namespace"]), None);
@@ -66,6 +83,6 @@ mod tests {
         let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n";
         let mut rs: Vec<Resource> =
             parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect();
-        assert!(apply(&mut rs, "prod", Loc::NONE).is_err());
+        assert!(apply(&mut rs, "prod", Loc::NONE, &[]).is_err());
     }
 }
