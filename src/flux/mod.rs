@@ -1,4 +1,7 @@
 //! Flux semantics on top of the kustomize engine: what Flux's kustomize-controller applies.
 
+pub mod entry;
 pub mod envsubst;
+pub mod render;
 pub mod substitute;
+pub mod tree;
