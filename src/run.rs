@@ -218,7 +218,7 @@ fn check_flux(repo: &Repo, registry: &Registry, config: &Config, e: FluxEntry) -
     let ep = Ep { name: &e.name, kind: EntryPointKind::Flux, path: &e.dir };
     let mut c = catch_unwind(AssertUnwindSafe(|| check_rendered(repo, registry, config, &ep, e.result.clone(), true)))
         .unwrap_or_else(|_| internal_error(&ep));
-    for (d, res) in &e.out_of_scope {
+    for (d, res) in &e.child_notes {
         let mut f = diag_finding(repo, d, &e.name);
         f.object = Some(res.object_ref());
         c.findings.push(f);

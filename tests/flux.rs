@@ -195,3 +195,25 @@ fn flux_renders_match_the_reference_render() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(compared > 200, "only {compared} objects compared");
 }
+
+#[test]
+fn a_finding_seen_by_a_plain_overlay_and_a_flux_entry_point_is_reported_once_under_flux() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture("broken/29-flux-substitute-unset"), dir.path());
+    std::fs::write(dir.path().join("apps/kustomization.yaml"), "resources:\n- configmap.yaml\n- bad.yaml\n").unwrap();
+    std::fs::write(
+        dir.path().join("apps/bad.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\n  namespace: default\n  labels:\n    'bad key!': x\n",
+    )
+    .unwrap();
+    let (code, json) = validate_json(dir.path(), &["--var", "cluster_region=eu"]);
+    assert_eq!(code, Some(1));
+    let bad: Vec<&serde_json::Value> =
+        json["findings"].as_array().unwrap().iter().filter(|f| f["rule"] == "metadata-invalid-label").collect();
+    assert_eq!(bad.len(), 1, "{bad:#?}");
+    assert_eq!(bad[0]["entry_point"], "clusters/prod/flux-system/apps");
+    // Both entry points are still reported.
+    let names: Vec<&str> =
+        json["entry_points"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"apps") && names.contains(&"clusters/prod/flux-system/apps"), "{names:?}");
+}

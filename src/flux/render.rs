@@ -226,3 +226,30 @@ fn set_meta(node: &mut Node, field: &str, pairs: &[(String, String)]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_kustomization_lists_files_in_walk_order_and_stops_at_kustomization_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        for (p, text) in [
+            ("p/z.yaml", "a: 1"),
+            ("p/a.yml", "a: 1"),
+            ("p/sub/x.yaml", "a: 1"),
+            ("p/sub/deeper/y.yaml", "a: 1"),
+            ("p/base/kustomization.yaml", "resources: []"),
+            ("p/base/ignored.yaml", "a: 1"),
+            ("p/readme.md", "x"),
+        ] {
+            let f = dir.path().join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, text).unwrap();
+        }
+        let repo = Repo::open(dir.path()).unwrap();
+        let k = generate(&repo, &RelPath::parse("p").unwrap());
+        let res: Vec<&str> = k.resources.iter().map(|l| l.value.as_str()).collect();
+        assert_eq!(res, ["./a.yml", "./base", "./sub/deeper/y.yaml", "./sub/x.yaml", "./z.yaml"]);
+    }
+}

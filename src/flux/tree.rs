@@ -39,9 +39,9 @@ pub struct FluxEntry {
     /// The directory that was built (its `spec.path` in the source).
     pub dir: String,
     pub result: Result<Rendered, Failed>,
-    /// Findings about Kustomizations in this entry's output that are not rendered (sources
-    /// outside the repository).
-    pub out_of_scope: Vec<(Diag, Resource)>,
+    /// Problems with the Flux Kustomizations in this entry's output that keep them from being
+    /// rendered (a source outside the repository, an unreadable spec), with the object.
+    pub child_notes: Vec<(Diag, Resource)>,
 }
 
 /// Everything a tree walk needs, shared by all clusters.
@@ -165,7 +165,7 @@ fn render_one(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource
             }),
         ),
     };
-    FluxEntry { name, key: fk.key.clone(), dir, result, out_of_scope: Vec::new() }
+    FluxEntry { name, key: fk.key.clone(), dir, result, child_notes: Vec::new() }
 }
 
 /// Renders one cluster's tree, level by level.
@@ -185,7 +185,13 @@ fn walk_tree(ctx: &Ctx, root: FluxKustomization) -> Vec<FluxEntry> {
             pool.extend(r.resources.iter().filter(|r| matches!(r.kind(), "ConfigMap" | "Secret")).cloned());
             for res in r.resources.iter().filter(|r| is_flux_kustomization(&r.node)) {
                 let ns = if res.namespace().is_empty() { "default" } else { res.namespace() };
-                let Ok(child) = FluxKustomization::parse(&res.node, ns) else { continue };
+                let child = match FluxKustomization::parse(&res.node, ns) {
+                    Ok(c) => c,
+                    Err(d) => {
+                        e.child_notes.push((d, res.clone()));
+                        continue;
+                    }
+                };
                 if !visited.insert(child.key.clone()) {
                     continue;
                 }
@@ -200,7 +206,7 @@ fn walk_tree(ctx: &Ctx, root: FluxKustomization) -> Vec<FluxEntry> {
                         ),
                     )
                     .help("map it to a directory of this repository with `flux.sources` in .fluxgate.yaml");
-                    e.out_of_scope.push((d, res.clone()));
+                    e.child_notes.push((d, res.clone()));
                     continue;
                 }
                 next.push(child);
@@ -210,4 +216,68 @@ fn walk_tree(ctx: &Ctx, root: FluxKustomization) -> Vec<FluxEntry> {
         level = next;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kustomize::build::LoadRestrictor;
+    use crate::source::Repo;
+
+    fn write(root: &std::path::Path, files: &[(&str, &str)]) {
+        for (p, text) in files {
+            let p = root.join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+    }
+
+    const SYNC: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: flux-system, namespace: flux-system}\nspec: {path: ./clusters/a, sourceRef: {kind: GitRepository, name: flux-system}}\n";
+
+    #[test]
+    fn tree_is_rendered_top_down_with_parent_effects_and_foreign_sources_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("clusters/a/flux-system/sync.yaml", SYNC),
+                (
+                    "clusters/a/apps.yaml",
+                    "apiVersion: kustomize.toolkit.fluxcd.io/v1beta2\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  path: ./apps\n  targetNamespace: web\n  sourceRef: {kind: GitRepository, name: flux-system}\n  postBuild: {substituteFrom: [{kind: ConfigMap, name: vars}]}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: other, namespace: flux-system}\nspec: {path: ./x, sourceRef: {kind: OCIRepository, name: elsewhere}}\n",
+                ),
+                (
+                    "clusters/a/vars.yaml",
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars, namespace: flux-system}\ndata: {N: '3'}\n",
+                ),
+                ("apps/b/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: {n: '${N}'}\n"),
+                ("apps/a.yml", "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports:\n  - port: ${N}\n"),
+                ("apps/notes.txt", "not yaml"),
+            ],
+        );
+        let repo = Repo::open(dir.path()).unwrap();
+        let mut files = Vec::new();
+        crate::discover::walk_yaml(&repo, &RelPath::root(), &mut files);
+        let index = super::super::entry::index(&repo, &files);
+        let engine = Engine::new(&repo, LoadRestrictor::None);
+        let settings = Settings { strict: true, variables: Vec::new() };
+        let entries = render_all(&engine, &index, &[], &settings);
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["clusters/a/flux-system/apps", "clusters/a/flux-system/flux-system"]);
+        let apps = entries[0].result.as_ref().unwrap();
+        assert!(apps.notes.is_empty(), "{:?}", apps.notes);
+        let svc = apps.resources.iter().find(|r| r.kind() == "Service").unwrap();
+        assert_eq!(svc.namespace(), "web");
+        assert_eq!(
+            svc.node
+                .path(&["spec", "ports"])
+                .and_then(|p| p.as_seq())
+                .and_then(|s| s[0].get("port"))
+                .and_then(Node::as_i64),
+            Some(3)
+        );
+        assert_eq!(svc.node.str_at(&["metadata", "labels", "kustomize.toolkit.fluxcd.io/name"]), Some("apps"));
+        let root = &entries[1];
+        assert_eq!(root.child_notes.len(), 1);
+        assert_eq!(root.child_notes[0].0.rule, Rule::FluxSourceOutOfScope);
+    }
 }
