@@ -17,6 +17,35 @@ pub enum Level {
     Off,
 }
 
+/// Which entry points a run renders and reports (`flux.entryPoints`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryPoints {
+    /// Plain kustomize directories and Flux Kustomizations (the default).
+    Both,
+    /// Only Flux Kustomizations.
+    Flux,
+    /// Only plain kustomize directories.
+    Kustomize,
+}
+
+/// The `flux:` section: how Flux entry points are found and rendered.
+#[derive(Clone, Debug)]
+pub struct FluxConfig {
+    pub entry_points: EntryPoints,
+    /// Strict post-build substitution (Flux 2.9's default): an unset `${VAR}` is an error.
+    pub strict: bool,
+    /// In-cluster variables (`flux.variables`, then `--var`), under every Kustomization's own.
+    pub variables: Vec<(String, String)>,
+    /// Other sources mapped to directories of this repository.
+    pub sources: Vec<crate::flux::tree::SourceMapping>,
+}
+
+impl Default for FluxConfig {
+    fn default() -> Self {
+        FluxConfig { entry_points: EntryPoints::Both, strict: true, variables: Vec::new(), sources: Vec::new() }
+    }
+}
+
 /// Settings for one run.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -31,6 +60,8 @@ pub struct Config {
     pub crds: Vec<String>,
     /// What a custom resource without any schema is.
     pub schema_missing: Level,
+    /// Flux entry points and substitution.
+    pub flux: FluxConfig,
 }
 
 impl Default for Config {
@@ -42,6 +73,7 @@ impl Default for Config {
             schema_catalog: ".fluxgate/schemas".into(),
             crds: Vec::new(),
             schema_missing: Level::Warning,
+            flux: FluxConfig::default(),
         }
     }
 }
@@ -121,6 +153,7 @@ impl Config {
                         }
                     }
                 }
+                "flux" => cfg.flux = parse_flux(v).map_err(|(line, m)| err(line, m))?,
                 other => return Err(err(v.loc.line, format!("unknown setting '{other}'"))),
             }
         }
@@ -151,6 +184,67 @@ impl Config {
     }
 }
 
+/// Parses the `flux:` section.
+fn parse_flux(v: &crate::source::Node) -> Result<FluxConfig, (u32, String)> {
+    use crate::flux::entry::scalar_text;
+    let mut fc = FluxConfig::default();
+    let m = v.as_map().ok_or((v.loc.line, "'flux' must be a map".to_string()))?;
+    for (k, sv) in m {
+        let line = sv.loc.line;
+        match k.as_str() {
+            "entryPoints" => {
+                fc.entry_points = match sv.as_str() {
+                    Some("both") => EntryPoints::Both,
+                    Some("flux") => EntryPoints::Flux,
+                    Some("kustomize") => EntryPoints::Kustomize,
+                    _ => return Err((line, "'flux.entryPoints' must be both, flux or kustomize".into())),
+                }
+            }
+            "substitution" => {
+                fc.strict = match sv.as_str() {
+                    Some("strict") => true,
+                    Some("lenient") => false,
+                    _ => return Err((line, "'flux.substitution' must be strict or lenient".into())),
+                }
+            }
+            "variables" => {
+                let vm = sv.as_map().ok_or((line, "'flux.variables' must be a map of NAME: value".to_string()))?;
+                for (name, val) in vm {
+                    let text = scalar_text(val)
+                        .ok_or((val.loc.line, format!("'flux.variables.{name}' must be a scalar value")))?;
+                    fc.variables.push((name.clone(), text));
+                }
+            }
+            "sources" => {
+                let seq = sv.as_seq().ok_or((line, "'flux.sources' must be a list".to_string()))?;
+                for item in seq {
+                    let get = |f: &str| -> Result<String, (u32, String)> {
+                        item.str_at(&[f])
+                            .map(str::to_string)
+                            .ok_or((item.loc.line, format!("each 'flux.sources' entry needs '{f}'")))
+                    };
+                    fc.sources.push(crate::flux::tree::SourceMapping {
+                        kind: get("kind")?,
+                        namespace: get("namespace")?,
+                        name: get("name")?,
+                        path: get("path")?,
+                    });
+                }
+            }
+            other => return Err((line, format!("unknown setting 'flux.{other}'"))),
+        }
+    }
+    Ok(fc)
+}
+
+/// Parses a `--var NAME=VALUE` command-line value.
+pub fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if crate::flux::substitute::valid_name(k) => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("--var '{s}' must be NAME=VALUE with NAME a valid variable name")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +255,19 @@ mod tests {
         assert!(c.is_ignored(&RelPath::parse("legacy/app").unwrap()));
         assert!(c.is_ignored(&RelPath::parse("vendor/x/y").unwrap()));
         assert!(!c.is_ignored(&RelPath::parse("apps/web").unwrap()));
+    }
+
+    #[test]
+    fn flux_section_parses() {
+        let c = Config::parse(
+            "flux:\n  entryPoints: flux\n  substitution: lenient\n  variables: {A: x, B: 3}\n  sources:\n  - {kind: GitRepository, namespace: flux-system, name: other, path: vendor/other}\n",
+        )
+        .unwrap();
+        assert_eq!(c.flux.entry_points, EntryPoints::Flux);
+        assert!(!c.flux.strict);
+        assert_eq!(c.flux.variables, vec![("A".into(), "x".into()), ("B".into(), "3".into())]);
+        assert_eq!(c.flux.sources[0].path, "vendor/other");
+        assert_eq!(Config::parse("flux: {typo: 1}\n").unwrap_err().line, 1);
     }
 
     #[test]

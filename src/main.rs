@@ -107,6 +107,11 @@ struct ValidateArgs {
     /// Extra CRD file or directory (inside the repository) whose CRDs provide schemas; repeatable.
     #[arg(long, value_name = "PATH")]
     crds: Vec<String>,
+    /// A Flux post-build variable whose value lives only in the cluster (NAME=VALUE);
+    /// repeatable. Overrides the config's `flux.variables`; a Kustomization's own
+    /// `substitute`/`substituteFrom` win over both.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = config::parse_var)]
+    vars: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -119,8 +124,16 @@ enum Restrictor {
 
 #[derive(clap::Args)]
 struct RenderArgs {
-    /// The kustomization directory.
-    dir: PathBuf,
+    /// The kustomization directory (with --flux: the repository root, default `.`).
+    #[arg(required_unless_present = "flux")]
+    dir: Option<PathBuf>,
+    /// Print what Flux applies for this Flux entry point (`clusters/production/flux-system/apps`,
+    /// as `validate` lists it) instead of a plain kustomize build.
+    #[arg(long, value_name = "ENTRY_POINT")]
+    flux: Option<String>,
+    /// With --flux: a post-build variable that lives only in the cluster; repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = config::parse_var, requires = "flux")]
+    vars: Vec<(String, String)>,
     /// Which files a kustomization may read (kustomize's flag and default). Nothing outside
     /// the repository root is read either way.
     #[arg(long, value_enum, default_value = "LoadRestrictionsRootOnly")]
@@ -176,6 +189,7 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
         config.kubernetes_version = a.kubernetes_version.clone();
     }
     config.crds.extend(a.crds.iter().cloned());
+    config.flux.variables.extend(a.vars.iter().cloned());
     if let Some(j) = a.jobs {
         rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().map_err(|e| e.to_string())?;
     }
@@ -215,11 +229,11 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
 }
 
 /// The repository root for `render`: `--root`, else the enclosing git work tree, else DIR.
-fn render_root(a: &RenderArgs) -> Result<PathBuf, String> {
+fn render_root(a: &RenderArgs, dir: &Path) -> Result<PathBuf, String> {
     if let Some(r) = &a.root {
         return Ok(r.clone());
     }
-    let dir = a.dir.canonicalize().map_err(|e| format!("{}: {e}", a.dir.display()))?;
+    let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut cur = Some(dir.as_path());
     while let Some(c) = cur {
         if c.join(".git").exists() {
@@ -230,11 +244,62 @@ fn render_root(a: &RenderArgs) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-fn render(a: RenderArgs) -> Result<ExitCode, String> {
-    let root = render_root(&a)?;
+fn write_stdout(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
+fn print_diag(repo: &Repo, d: &fluxgate::kustomize::diag::Diag) {
+    let sev = fluxgate::finding::Finding::new(d.rule, "").severity;
+    eprintln!("{}[{}]: {}{}", sev.as_str(), d.rule, d.message, at(repo, d.loc));
+    if let Some(h) = &d.help {
+        eprintln!("  = help: {h}");
+    }
+}
+
+/// `render --flux NAME [ROOT]`: the objects Flux applies for one Flux entry point.
+fn render_flux(a: &RenderArgs, name: &str) -> Result<ExitCode, String> {
+    let root = a.root.clone().or_else(|| a.dir.clone()).unwrap_or_else(|| PathBuf::from("."));
+    let mut config = load_config(&root)?;
+    config.flux.variables.extend(a.vars.iter().cloned());
     let repo = Repo::open(&root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
-    let Some(dir) = repo.rel_of(&a.dir) else {
-        return Err(format!("{} is not inside the repository root {}", a.dir.display(), root.display()));
+    let entries = fluxgate::run::render_flux(&repo, &config);
+    let Some(e) = entries.iter().find(|e| e.name == name) else {
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        return Err(format!("no Flux entry point '{name}'; found: {}", names.join(", ")));
+    };
+    match &e.result {
+        Ok(rendered) => {
+            let docs: Vec<&fluxgate::source::Node> = rendered.resources.iter().map(|r| &r.node).collect();
+            write_stdout(&emit::emit_documents(&docs))?;
+            let mut failed = false;
+            for n in &rendered.notes {
+                print_diag(&repo, n);
+                failed |= n.fatal;
+            }
+            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Err(failed) => {
+            for n in failed.notes.iter().chain(std::iter::once(&failed.error)) {
+                print_diag(&repo, n);
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn render(a: RenderArgs) -> Result<ExitCode, String> {
+    if let Some(name) = a.flux.clone() {
+        return render_flux(&a, &name);
+    }
+    let Some(arg_dir) = a.dir.clone() else { return Err("a kustomization directory is required".into()) };
+    let root = render_root(&a, &arg_dir)?;
+    let repo = Repo::open(&root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+    let Some(dir) = repo.rel_of(&arg_dir) else {
+        return Err(format!("{} is not inside the repository root {}", arg_dir.display(), root.display()));
     };
     let restrictor = match a.load_restrictor {
         Restrictor::RootOnly => LoadRestrictor::RootOnly,

@@ -7,9 +7,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use rayon::prelude::*;
 
 use crate::check::objects;
-use crate::config::Config;
+use crate::config::{Config, EntryPoints};
 use crate::discover::{Discovery, discover};
 use crate::finding::{Finding, Location};
+use crate::flux;
+use crate::flux::render::Settings;
+use crate::flux::tree::FluxEntry;
 use crate::kustomize::build::{Engine, Failed, LoadRestrictor, Rendered, kustomization_file};
 use crate::kustomize::diag::Diag;
 use crate::kustomize::resource::is_cluster_scoped;
@@ -98,20 +101,27 @@ struct Checked {
     unchecked: BTreeMap<(String, String), usize>,
 }
 
+/// What is being checked: an entry point's name, kind and rendered directory.
+struct Ep<'a> {
+    name: &'a str,
+    kind: EntryPointKind,
+    path: &'a str,
+}
+
 fn check_rendered(
     repo: &Repo,
     registry: &Registry,
     config: &Config,
-    dir: &RelPath,
+    ep: &Ep,
     result: Result<Rendered, Failed>,
     is_leaf: bool,
 ) -> Checked {
-    let name = dir.to_string();
+    let name = ep.name.to_string();
     let mut c = Checked {
         report: EntryPointReport {
             name: name.clone(),
-            kind: EntryPointKind::Kustomize,
-            path: name.clone(),
+            kind: ep.kind,
+            path: ep.path.to_string(),
             rendered: false,
             objects: Vec::new(),
         },
@@ -169,13 +179,13 @@ fn check_rendered(
     c
 }
 
-fn internal_error(dir: &RelPath) -> Checked {
-    let name = dir.to_string();
+fn internal_error(ep: &Ep) -> Checked {
+    let name = ep.name.to_string();
     Checked {
         report: EntryPointReport {
             name: name.clone(),
-            kind: EntryPointKind::Kustomize,
-            path: name.clone(),
+            kind: ep.kind,
+            path: ep.path.to_string(),
             rendered: false,
             objects: Vec::new(),
         },
@@ -194,14 +204,54 @@ fn internal_error(dir: &RelPath) -> Checked {
     }
 }
 
+/// The Flux entry points of the repository, rendered (shares the engine's built bases).
+pub fn flux_entries(repo: &Repo, config: &Config, engine: &Engine, discovery: &Discovery) -> Vec<FluxEntry> {
+    let index = flux::entry::index(repo, &discovery.yaml_files);
+    let settings = Settings { strict: config.flux.strict, variables: config.flux.variables.clone() };
+    flux::tree::render_all(engine, &index, &config.flux.sources, &settings)
+}
+
+/// Renders the Flux entry points of a repository on their own (for `fluxgate render --flux`).
+pub fn render_flux(repo: &Repo, config: &Config) -> Vec<FluxEntry> {
+    let discovery = discover(repo, config);
+    let engine = Engine::new(repo, LoadRestrictor::None);
+    flux_entries(repo, config, &engine, &discovery)
+}
+
+fn check_flux(repo: &Repo, registry: &Registry, config: &Config, e: FluxEntry) -> Checked {
+    let ep = Ep { name: &e.name, kind: EntryPointKind::Flux, path: &e.dir };
+    let mut c = catch_unwind(AssertUnwindSafe(|| check_rendered(repo, registry, config, &ep, e.result.clone(), true)))
+        .unwrap_or_else(|_| internal_error(&ep));
+    for (d, res) in &e.child_notes {
+        let mut f = diag_finding(repo, d, &e.name);
+        f.object = Some(res.object_ref());
+        c.findings.push(f);
+    }
+    c
+}
+
+/// An object-level finding seen identically (rule, location, message, object) under a plain
+/// overlay and a Flux entry point is reported once, under the Flux entry point: that is
+/// what the cluster gets.
+fn drop_double_reports(findings: &mut Vec<Finding>, flux_names: &BTreeSet<String>) {
+    if flux_names.is_empty() {
+        return;
+    }
+    let is_flux = |f: &Finding| f.entry_point.as_ref().is_some_and(|n| flux_names.contains(n));
+    let key = |f: &Finding| (f.rule, f.location.clone(), f.message.clone(), f.object.clone());
+    let seen: BTreeSet<_> = findings.iter().filter(|f| f.object.is_some() && is_flux(f)).map(key).collect();
+    findings.retain(|f| is_flux(f) || f.object.is_none() || !seen.contains(&key(f)));
+}
+
 /// Validates a whole repository. Fails only when the run cannot be set up (unknown Kubernetes
 /// version, bad `schemas.crds` path): every problem in the repository is a finding.
 pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
     let discovery = discover(repo, config);
     let registry = build_registry(repo, config, &discovery)?;
     let engine = Engine::new(repo, LoadRestrictor::None);
-    let renders: Vec<(RelPath, Option<Result<Rendered, Failed>>)> = discovery
-        .kustomize_dirs
+    let plain_dirs: &[RelPath] =
+        if config.flux.entry_points == EntryPoints::Flux { &[] } else { &discovery.kustomize_dirs };
+    let renders: Vec<(RelPath, Option<Result<Rendered, Failed>>)> = plain_dirs
         .par_iter()
         .map(|dir| (dir.clone(), catch_unwind(AssertUnwindSafe(|| engine.render(dir))).ok()))
         .collect();
@@ -215,17 +265,25 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
         };
         used.extend(files.iter().filter(|f| Some(*f) != own.as_ref()).cloned());
     }
-    let results: Vec<Checked> = renders
+    let mut results: Vec<Checked> = renders
         .into_par_iter()
         .map(|(dir, r)| {
             let is_leaf = kustomization_file(repo, &dir).is_none_or(|k| !used.contains(&k));
+            let name = dir.to_string();
+            let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
             match r {
-                Some(r) => catch_unwind(AssertUnwindSafe(|| check_rendered(repo, &registry, config, &dir, r, is_leaf)))
-                    .unwrap_or_else(|_| internal_error(&dir)),
-                None => internal_error(&dir),
+                Some(r) => catch_unwind(AssertUnwindSafe(|| check_rendered(repo, &registry, config, &ep, r, is_leaf)))
+                    .unwrap_or_else(|_| internal_error(&ep)),
+                None => internal_error(&ep),
             }
         })
         .collect();
+    let mut flux_names: BTreeSet<String> = BTreeSet::new();
+    if config.flux.entry_points != EntryPoints::Kustomize {
+        let entries = flux_entries(repo, config, &engine, &discovery);
+        flux_names.extend(entries.iter().map(|e| e.name.clone()));
+        results.extend(entries.into_par_iter().map(|e| check_flux(repo, &registry, config, e)).collect::<Vec<_>>());
+    }
     let mut coverage =
         SchemaCoverage { kubernetes_version: registry.kubernetes_version().to_string(), ..SchemaCoverage::default() };
     let mut unchecked: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -240,6 +298,7 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
         eps.push(c.report);
         findings.extend(c.findings);
     }
+    drop_double_reports(&mut findings, &flux_names);
     for (file, err) in &registry.load_errors {
         findings.push(Finding::new(Rule::SchemaMissing, format!("cannot load schema catalog file {file}: {err}")));
     }

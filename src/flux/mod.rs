@@ -1,7 +1,10 @@
 //! Flux semantics on top of the kustomize engine: what Flux's kustomize-controller applies.
 
+pub mod entry;
 pub mod envsubst;
 pub mod graph;
 pub mod helm_values;
 pub mod markers;
+pub mod render;
 pub mod substitute;
+pub mod tree;

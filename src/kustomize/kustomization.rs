@@ -487,6 +487,17 @@ fn patch_entry(n: &Node, legacy_json: bool) -> Result<PatchSpec, Diag> {
     })
 }
 
+/// Parses one `patches` entry (`path`/`patch` + `target`), for callers that amend a
+/// kustomization with patches written elsewhere (Flux's `spec.patches`).
+pub fn parse_patch(n: &Node) -> Result<PatchSpec, Diag> {
+    patch_entry(n, false)
+}
+
+/// Parses a patch target selector (`group`, `kind`, `name`, `labelSelector`, ...).
+pub fn parse_selector(n: &Node) -> Result<Selector, Diag> {
+    selector(n)
+}
+
 impl Kustomization {
     /// Parses the document of a kustomization file found in `dir`.
     pub fn parse(doc: &Node, dir: RelPath, file: RelPath) -> Result<Kustomization, Diag> {

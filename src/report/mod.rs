@@ -27,7 +27,9 @@ pub enum EntryPointKind {
 /// One rendered entry point and what came out of it.
 #[derive(Clone, Debug, Serialize)]
 pub struct EntryPointReport {
-    /// Stable name: the overlay directory relative to the root (`apps/production/web`).
+    /// Stable name: the overlay directory relative to the root (`apps/production/web`), or for
+    /// a Flux Kustomization `<cluster dir>/<namespace>/<name>`
+    /// (`clusters/production/flux-system/apps`).
     pub name: String,
     pub kind: EntryPointKind,
     /// The directory that was rendered, relative to the root.

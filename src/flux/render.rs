@@ -1,0 +1,255 @@
+//! Rendering one Flux Kustomization as kustomize-controller does (verified against
+//! `fluxcd/pkg/kustomize/kustomize_generator.go` and the controller's `build`/`apply`):
+//!
+//! 1. `spec.path` with no kustomization file gets one generated: every `.yaml`/`.yml` file
+//!    below it (walked in name order), except that a sub-directory holding a kustomization
+//!    file is listed as one resource and not descended into.
+//! 2. The kustomization is amended: `targetNamespace` replaces `namespace`; `namePrefix` /
+//!    `nameSuffix` replace theirs; `patches`, `patchesStrategicMerge`, `patchesJson6902` and
+//!    `components` are appended; an `images` entry replaces the one of the same name or is
+//!    appended. kustomize then runs its transformers in its own fixed order.
+//! 3. It is built with `LoadRestrictionsNone` inside the source.
+//! 4. With `spec.postBuild`, every object is substituted (`substituteFrom` in order, then
+//!    `substitute`, which wins).
+//! 5. Before applying, the controller sets its owner labels
+//!    (`kustomize.toolkit.fluxcd.io/name`, `/namespace`) and then `spec.commonMetadata`
+//!    labels and annotations on every object's metadata (not on selectors or templates).
+
+use base64::Engine as _;
+
+use super::entry::{FluxKustomization, GROUP, scalar_text};
+use super::substitute::{Vars, substitute};
+use crate::check::objects::loc_at;
+use crate::kustomize::build::{Engine, Failed, Rendered, kustomization_file};
+use crate::kustomize::diag::Diag;
+use crate::kustomize::kustomization::{FILE_NAMES, Kustomization, Located};
+use crate::rules::Rule;
+use crate::source::{Loc, Node, RelPath, Repo};
+
+/// How substitution behaves for one run.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// Flux 2.9's default: an unset `${VAR}` without a default fails the build.
+    pub strict: bool,
+    /// In-cluster variables the repository cannot know (config, then `--var`); the lowest
+    /// layer, under `substituteFrom` and `substitute`.
+    pub variables: Vec<(String, String)>,
+}
+
+/// Looks up a ConfigMap or Secret by kind, namespace and name in the cluster's objects.
+pub type Lookup<'a> = dyn Fn(&str, &str, &str) -> Option<Node> + Sync + 'a;
+
+/// The kustomization file the controller generates for a directory that has none.
+pub fn generate(repo: &Repo, dir: &RelPath) -> Kustomization {
+    let mut resources = Vec::new();
+    walk(repo, dir, dir, &mut resources);
+    let file = dir.join("kustomization.yaml").unwrap_or_else(|| dir.clone());
+    Kustomization { dir: dir.clone(), file, resources, ..Kustomization::default() }
+}
+
+fn walk(repo: &Repo, base: &RelPath, dir: &RelPath, out: &mut Vec<Located>) {
+    let Ok(entries) = repo.list_dir(dir) else { return };
+    for (name, is_dir) in entries {
+        let Some(p) = dir.join(&name) else { continue };
+        let rel = || {
+            let s = p.as_str().strip_prefix(base.as_str()).unwrap_or(p.as_str()).trim_start_matches('/');
+            Located { value: format!("./{s}"), loc: Loc::NONE }
+        };
+        if is_dir {
+            if FILE_NAMES.iter().any(|f| p.join(f).is_some_and(|k| repo.is_file(&k))) {
+                out.push(rel());
+            } else {
+                walk(repo, base, &p, out);
+            }
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            out.push(rel());
+        }
+    }
+}
+
+/// The kustomization the controller builds for `fk` at `dir`: the directory's own (or a
+/// generated one), amended with the Flux fields.
+pub fn kustomization_for(engine: &Engine, dir: &RelPath, fk: &FluxKustomization) -> Result<Kustomization, Diag> {
+    let mut k = match engine.load(dir)? {
+        Some(k) => k,
+        None => generate(engine.repo(), dir),
+    };
+    if let Some(ns) = &fk.target_namespace {
+        k.namespace = Some(ns.clone());
+    }
+    if let Some(p) = &fk.name_prefix {
+        k.name_prefix = Some(p.clone());
+    }
+    if let Some(s) = &fk.name_suffix {
+        k.name_suffix = Some(s.clone());
+    }
+    k.patches.extend(fk.patches.iter().cloned());
+    for img in &fk.images {
+        match k.images.iter_mut().find(|i| i.name == img.name) {
+            Some(existing) => *existing = img.clone(),
+            None => k.images.push(img.clone()),
+        }
+    }
+    k.components.extend(fk.components.iter().cloned());
+    Ok(k)
+}
+
+/// The variables of `fk`: settings' variables, then `substituteFrom` in order, then
+/// `substitute`. A missing source that is not optional fails the build, as in Flux.
+pub fn variables(fk: &FluxKustomization, lookup: &Lookup<'_>, settings: &Settings) -> Result<Vars, Diag> {
+    let mut vars = Vars::new();
+    for (k, v) in &settings.variables {
+        vars.insert(k.clone(), v);
+    }
+    let Some(pb) = &fk.post_build else { return Ok(vars) };
+    for src in &pb.substitute_from {
+        let Some(obj) = lookup(&src.kind, &fk.key.namespace, &src.name) else {
+            if src.optional {
+                continue;
+            }
+            return Err(Diag::fatal(
+                Rule::FluxSubstituteUnset,
+                src.loc,
+                format!(
+                    "substituteFrom {} '{}/{}' is neither in this cluster's render nor in the repository",
+                    src.kind, fk.key.namespace, src.name
+                ),
+            )
+            .help("mark it `optional: true`, or give its variables with `flux.variables` / `--var NAME=VALUE`"));
+        };
+        let secret = src.kind == "Secret";
+        for (k, v) in obj.get("data").and_then(Node::as_map).into_iter().flatten() {
+            let Some(text) = scalar_text(v) else { continue };
+            if secret {
+                let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                match base64::engine::general_purpose::STANDARD.decode(clean.as_bytes()) {
+                    Ok(bytes) => vars.insert(k.clone(), String::from_utf8_lossy(&bytes)),
+                    Err(_) => {
+                        return Err(Diag::fatal(
+                            Rule::FluxSubstituteInvalid,
+                            v.loc,
+                            format!("Secret '{}' data '{k}' is not valid base64", src.name),
+                        ));
+                    }
+                }
+            } else {
+                vars.insert(k.clone(), text);
+            }
+        }
+        if secret {
+            for (k, v) in obj.get("stringData").and_then(Node::as_map).into_iter().flatten() {
+                if let Some(text) = scalar_text(v) {
+                    vars.insert(k.clone(), text);
+                }
+            }
+        }
+    }
+    for (k, v) in &pb.substitute {
+        vars.insert(k.clone(), v);
+    }
+    Ok(vars)
+}
+
+/// Renders one Flux Kustomization whose `spec.path` resolved to `dir`.
+pub fn render(
+    engine: &Engine,
+    dir: &RelPath,
+    fk: &FluxKustomization,
+    lookup: &Lookup<'_>,
+    settings: &Settings,
+) -> Result<Rendered, Failed> {
+    let fail = |error: Diag| Failed { error, notes: Vec::new() };
+    if !engine.repo().is_dir(dir) {
+        return Err(fail(
+            Diag::fatal(
+                Rule::FluxPathMissing,
+                fk.path_loc,
+                format!("spec.path '{}' of Kustomization {} does not exist in the source", fk.path, fk.key),
+            )
+            .help("paths are relative to the root of the source artifact (this repository)"),
+        ));
+    }
+    let k = kustomization_for(engine, dir, fk).map_err(fail)?;
+    let vars = variables(fk, lookup, settings).map_err(fail)?;
+    let rendered = engine.render_kustomization(k)?;
+    // Substitution problems are notes of the render: the objects they concern are kept
+    // unsubstituted, so the rest of the tree is still found and checked.
+    let mut out = Rendered { resources: Vec::new(), notes: rendered.notes, files: rendered.files };
+    if let Some(f) = kustomization_file(engine.repo(), dir) {
+        out.files.insert(f);
+    }
+    if let Some(pb) = &fk.post_build {
+        let bad = vars.invalid_names();
+        if !bad.is_empty() {
+            out.notes.push(Diag::fatal(
+                Rule::FluxSubstituteInvalid,
+                pb.loc,
+                format!("invalid variable names: {}", bad.join(", ")),
+            ));
+        }
+    }
+    for mut r in rendered.resources {
+        if fk.post_build.is_some() {
+            match substitute(&r.node, &vars, settings.strict) {
+                Ok(n) => r.node = n,
+                Err(errs) => {
+                    for e in errs {
+                        out.notes.push(Diag::fatal(e.rule, loc_at(&r.node, &e.path), e.message).help(
+                            "set it in postBuild.substitute / substituteFrom, give a default (`${VAR:=value}`), \
+                             or pass --var NAME=VALUE for an in-cluster value",
+                        ));
+                    }
+                }
+            }
+        }
+        let name = fk.key.name.clone();
+        let ns = fk.key.namespace.clone();
+        set_meta(&mut r.node, "labels", &[(format!("{GROUP}/name"), name), (format!("{GROUP}/namespace"), ns)]);
+        for (field, pairs) in [("labels", &fk.common_labels), ("annotations", &fk.common_annotations)] {
+            let pairs: Vec<(String, String)> =
+                pairs.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect();
+            set_meta(&mut r.node, field, &pairs);
+        }
+        out.resources.push(r);
+    }
+    Ok(out)
+}
+
+fn set_meta(node: &mut Node, field: &str, pairs: &[(String, String)]) {
+    if pairs.is_empty() {
+        return;
+    }
+    let loc = node.loc;
+    if let Some(m) = node.ensure_map(&["metadata", field], loc) {
+        for (k, v) in pairs {
+            m.insert(k.clone(), Node::string(v.clone(), Loc::NONE));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_kustomization_lists_files_in_walk_order_and_stops_at_kustomization_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        for (p, text) in [
+            ("p/z.yaml", "a: 1"),
+            ("p/a.yml", "a: 1"),
+            ("p/sub/x.yaml", "a: 1"),
+            ("p/sub/deeper/y.yaml", "a: 1"),
+            ("p/base/kustomization.yaml", "resources: []"),
+            ("p/base/ignored.yaml", "a: 1"),
+            ("p/readme.md", "x"),
+        ] {
+            let f = dir.path().join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, text).unwrap();
+        }
+        let repo = Repo::open(dir.path()).unwrap();
+        let k = generate(&repo, &RelPath::parse("p").unwrap());
+        let res: Vec<&str> = k.resources.iter().map(|l| l.value.as_str()).collect();
+        assert_eq!(res, ["./a.yml", "./base", "./sub/deeper/y.yaml", "./sub/x.yaml", "./z.yaml"]);
+    }
+}
