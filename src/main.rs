@@ -59,6 +59,10 @@ enum Format {
     Text,
     /// One JSON document (see the README for its fields).
     Json,
+    /// SARIF 2.1.0 (code scanning, IDEs).
+    Sarif,
+    /// TeamCity service messages: test suites and tests streamed into the build log.
+    Teamcity,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -88,6 +92,9 @@ struct ValidateArgs {
     /// Also write the JSON report to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Also write a SARIF 2.1.0 report to this file.
+    #[arg(long, value_name = "FILE")]
+    sarif: Option<PathBuf>,
     /// Skip paths matching this glob (relative to the root); repeatable. Adds to the config's `ignore`.
     #[arg(long, value_name = "GLOB")]
     ignore: Vec<String>,
@@ -201,10 +208,15 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
     if let Some(p) = &a.json {
         write_file(p, |w| json::write_json(&report, w))?;
     }
+    if let Some(p) = &a.sarif {
+        write_file(p, |w| fluxgate::report::sarif::write_sarif(&report, w))?;
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let res = match a.format {
         Format::Json => json::write_json(&report, &mut out),
+        Format::Sarif => fluxgate::report::sarif::write_sarif(&report, &mut out),
+        Format::Teamcity => fluxgate::report::teamcity::write_teamcity(&report, &repo, &mut out),
         Format::Text => {
             let color = match a.color {
                 ColorChoice::Always => true,

@@ -204,6 +204,68 @@ fn internal_error(ep: &Ep) -> Checked {
     }
 }
 
+/// The cluster a Flux entry point belongs to: its name without `/<namespace>/<name>`.
+fn cluster_of(name: &str) -> &str {
+    let mut it = name.rsplitn(3, '/');
+    let _ = (it.next(), it.next());
+    it.next().unwrap_or("")
+}
+
+/// Graph checks per cluster (dependsOn, sourceRef, paths, duplicates, valuesFrom, chart values)
+/// and image automation markers across the repository.
+fn graph_checks(repo: &Repo, discovery: &Discovery, entries: &[FluxEntry]) -> Vec<Finding> {
+    let mut clusters: BTreeMap<&str, Vec<flux::graph::ClusterObject>> = BTreeMap::new();
+    for e in entries {
+        let objects = clusters.entry(cluster_of(&e.name)).or_default();
+        if let Ok(r) = &e.result {
+            objects.extend(
+                r.resources.iter().map(|resource| flux::graph::ClusterObject { entry_point: &e.name, resource }),
+            );
+        }
+    }
+    // The GitRepositories whose Kustomizations were rendered from this repository.
+    let rendered: BTreeSet<&str> = entries.iter().filter(|e| e.result.is_ok()).map(|e| e.name.as_str()).collect();
+    let mut out: Vec<Finding> = clusters
+        .par_iter()
+        .flat_map_iter(|(dir, objects)| {
+            let mut sources = BTreeSet::new();
+            for o in objects.iter().map(|o| o.resource) {
+                let ns = if o.namespace().is_empty() { "default" } else { o.namespace() };
+                let is_rendered = o.kind() == "Kustomization"
+                    && o.gvk().group == flux::graph::KUSTOMIZE_GROUP
+                    && rendered.contains(format!("{dir}/{ns}/{}", o.name()).as_str());
+                if is_rendered && o.node.str_at(&["spec", "sourceRef", "kind"]) == Some("GitRepository") {
+                    let src_ns = o.node.str_at(&["spec", "sourceRef", "namespace"]).unwrap_or(ns);
+                    if let Some(name) = o.node.str_at(&["spec", "sourceRef", "name"]) {
+                        sources.insert((src_ns.to_string(), name.to_string()));
+                    }
+                }
+            }
+            let opts = flux::graph::GraphOptions { repo_sources: Some(sources) };
+            let dir = RelPath::parse(dir).unwrap_or_default();
+            flux::graph::check_cluster_with(repo, &dir, objects, &opts).into_iter().map(|g| g.finding)
+        })
+        .collect();
+    let mut policies = flux::markers::image_policies(
+        entries.iter().filter_map(|e| e.result.as_ref().ok()).flat_map(|r| r.resources.iter()),
+    );
+    for p in &discovery.yaml_files {
+        if let Ok(parsed) = repo.load_yaml(p) {
+            for doc in &parsed.docs {
+                if doc.str_at(&["kind"]) == Some("ImagePolicy")
+                    && doc.str_at(&["apiVersion"]).is_some_and(|a| a.starts_with("image.toolkit.fluxcd.io/"))
+                    && let Some(name) = doc.str_at(&["metadata", "name"])
+                {
+                    let ns = doc.str_at(&["metadata", "namespace"]).unwrap_or("default");
+                    policies.insert((ns.to_string(), name.to_string()));
+                }
+            }
+        }
+    }
+    out.extend(flux::markers::check_markers(repo, &discovery.yaml_files, &policies).into_iter().map(|g| g.finding));
+    out
+}
+
 /// The Flux entry points of the repository, rendered (shares the engine's built bases).
 pub fn flux_entries(repo: &Repo, config: &Config, engine: &Engine, discovery: &Discovery) -> Vec<FluxEntry> {
     let index = flux::entry::index(repo, &discovery.yaml_files);
@@ -279,9 +341,11 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
         })
         .collect();
     let mut flux_names: BTreeSet<String> = BTreeSet::new();
+    let mut graph_findings = Vec::new();
     if config.flux.entry_points != EntryPoints::Kustomize {
         let entries = flux_entries(repo, config, &engine, &discovery);
         flux_names.extend(entries.iter().map(|e| e.name.clone()));
+        graph_findings = graph_checks(repo, &discovery, &entries);
         results.extend(entries.into_par_iter().map(|e| check_flux(repo, &registry, config, e)).collect::<Vec<_>>());
     }
     let mut coverage =
@@ -299,6 +363,12 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
         findings.extend(c.findings);
     }
     drop_double_reports(&mut findings, &flux_names);
+    // The tree already reports an unreadable spec.path where it failed to render.
+    let path_missing: BTreeSet<Option<Location>> =
+        findings.iter().filter(|f| f.rule == Rule::FluxPathMissing).map(|f| f.location.clone()).collect();
+    findings.extend(
+        graph_findings.into_iter().filter(|f| f.rule != Rule::FluxPathMissing || !path_missing.contains(&f.location)),
+    );
     for (file, err) in &registry.load_errors {
         findings.push(Finding::new(Rule::SchemaMissing, format!("cannot load schema catalog file {file}: {err}")));
     }

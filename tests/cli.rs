@@ -119,3 +119,20 @@ fn rules_lists_every_rule() {
         assert!(text.contains(id));
     }
 }
+
+#[test]
+fn sarif_and_teamcity_outputs_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let sarif = dir.path().join("report.sarif");
+    let case = fixture("broken/18-schema-unknown-field");
+    let out = fluxgate(&["validate", s(&case), "--format", "teamcity", "--sarif", s(&sarif)]);
+    assert_eq!(out.status.code(), Some(1));
+    let tc = String::from_utf8_lossy(&out.stdout);
+    assert!(tc.lines().all(|l| l.starts_with("##teamcity[") && l.ends_with(']')), "{tc}");
+    assert!(tc.contains("testFailed name='Deployment/web/web'"), "{tc}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(sarif).unwrap()).unwrap();
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["ruleId"], "schema-unknown-field");
+    assert_eq!(results[0]["locations"][0]["physicalLocation"]["region"]["startLine"], 20);
+}
