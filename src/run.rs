@@ -363,9 +363,13 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
         findings.extend(c.findings);
     }
     drop_double_reports(&mut findings, &flux_names);
-    // The tree already reports an unreadable spec.path where it failed to render.
-    let path_missing: BTreeSet<Option<Location>> =
-        findings.iter().filter(|f| f.rule == Rule::FluxPathMissing).map(|f| f.location.clone()).collect();
+    // The tree already reports an unreadable spec.path (missing, or leaving the repository)
+    // where it failed to render: the graph check's finding at that line would say it twice.
+    let path_missing: BTreeSet<Option<Location>> = findings
+        .iter()
+        .filter(|f| matches!(f.rule, Rule::FluxPathMissing | Rule::PathOutsideRoot))
+        .map(|f| f.location.clone())
+        .collect();
     findings.extend(
         graph_findings.into_iter().filter(|f| f.rule != Rule::FluxPathMissing || !path_missing.contains(&f.location)),
     );
