@@ -13,9 +13,10 @@ use super::config::TransformerConfig;
 use super::diag::Diag;
 use super::generator::{self, DataEntry};
 use super::kustomization::{
-    Behavior, CustomField, FILE_NAMES, GeneratorSpec, Kustomization, Located, PatchKind, PatchSource, PatchSpec,
-    Replacement, ReplacementEntry, VarSpec, inline_patch, legacy_patch_file, parse_replacement,
+    Behavior, CustomField, FILE_NAMES, GeneratorSpec, Kustomization, Located, OpenApiSpec, PatchKind, PatchSource,
+    PatchSpec, Replacement, ReplacementEntry, VarSpec, inline_patch, legacy_patch_file, parse_replacement,
 };
+use super::patch::openapi::OpenApiSchema;
 use super::patch::{PatchError, json6902, strategic};
 use super::plugin::{self, PluginConfig};
 use super::resource::{Configured, Origin, ResId, Resource};
@@ -59,7 +60,38 @@ struct Acc {
     vars: Vec<VarSpec>,
     /// Transformer configurations gathered so far (bases' apply to overlays).
     config: TransformerConfig,
+    /// The schema strategic merge patches use, the same for the whole build (see [`OpenApi`]).
+    openapi: OpenApi,
 }
+
+/// The OpenAPI schema of a build. kustomize keeps it in global state: the top kustomization's
+/// `openapi` is set before anything is accumulated and holds for every base and overlay of the
+/// build (a base's own `openapi` is then ignored); a custom schema replaces the builtin one, so
+/// kinds it does not define have their lists replaced.
+#[derive(Clone, Debug, Default)]
+enum OpenApi {
+    /// The top kustomization has no (or an empty) `openapi`: builtin schema.
+    #[default]
+    Undeclared,
+    /// `openapi: {version: v1.21.2}`, the one builtin version kustomize v5.5 embeds.
+    Builtin,
+    /// `openapi: {path: FILE}`.
+    Custom { file: RelPath, schema: Arc<OpenApiSchema> },
+}
+
+impl OpenApi {
+    /// Cache key part: a base built under one schema is not reused under another.
+    fn key(&self) -> String {
+        match self {
+            OpenApi::Undeclared => String::new(),
+            OpenApi::Builtin => "builtin".into(),
+            OpenApi::Custom { file, .. } => format!("custom:{file}"),
+        }
+    }
+}
+
+/// The builtin schema version kustomize v5.5 embeds (the one `schemas/patch-meta.json` holds).
+const BUILTIN_OPENAPI_VERSION: &str = "v1.21.2";
 
 type Cached = Result<Arc<Acc>, Failed>;
 
@@ -67,7 +99,10 @@ type Cached = Result<Arc<Acc>, Failed>;
 pub struct Engine<'r> {
     repo: &'r Repo,
     restrictor: LoadRestrictor,
-    bases: Mutex<HashMap<RelPath, Cached>>,
+    /// Built bases by (schema key, directory).
+    bases: Mutex<HashMap<(String, RelPath), Cached>>,
+    /// Parsed custom OpenAPI documents by file.
+    schemas: Mutex<HashMap<RelPath, Result<Arc<OpenApiSchema>, Diag>>>,
 }
 
 /// Finds the kustomization file of a directory, if it has one.
@@ -108,7 +143,7 @@ fn is_remote(s: &str) -> bool {
 
 impl<'r> Engine<'r> {
     pub fn new(repo: &'r Repo, restrictor: LoadRestrictor) -> Engine<'r> {
-        Engine { repo, restrictor, bases: Mutex::new(HashMap::new()) }
+        Engine { repo, restrictor, bases: Mutex::new(HashMap::new()), schemas: Mutex::new(HashMap::new()) }
     }
 
     pub fn repo(&self) -> &Repo {
@@ -124,8 +159,13 @@ impl<'r> Engine<'r> {
             // kustomize builds a Component on its own as if it had no input resources.
             return self.render_kustomization(k.clone());
         }
+        let openapi = match &top {
+            Ok(k) => self.openapi(k).map_err(|error| Failed { error, notes: Vec::new() })?,
+            // The error surfaces again, with its location, when the directory is built.
+            Err(_) => OpenApi::Undeclared,
+        };
         let mut stack = Vec::new();
-        let acc = match Arc::try_unwrap(self.build_base(dir, &mut stack, Loc::NONE)?) {
+        let acc = match Arc::try_unwrap(self.build_base(dir, &mut stack, Loc::NONE, &openapi)?) {
             Ok(a) => a,
             Err(shared) => (*shared).clone(),
         };
@@ -144,7 +184,8 @@ impl<'r> Engine<'r> {
     /// Renders a kustomization given in memory (amended or generated, as Flux's
     /// kustomize-controller does), relative to its `dir`, like `kustomize build`.
     pub fn render_kustomization(&self, k: Kustomization) -> Result<Rendered, Failed> {
-        let mut acc = Acc::default();
+        let openapi = self.openapi(&k).map_err(|error| Failed { error, notes: Vec::new() })?;
+        let mut acc = Acc { openapi, ..Acc::default() };
         if let Some(f) = kustomization_file(self.repo, &k.dir) {
             acc.files.insert(f);
         }
@@ -154,7 +195,13 @@ impl<'r> Engine<'r> {
     }
 
     /// Builds a directory used as a resource (memoised: a base is built once per run).
-    fn build_base(&self, dir: &RelPath, stack: &mut Vec<RelPath>, loc: Loc) -> Result<Arc<Acc>, Failed> {
+    fn build_base(
+        &self,
+        dir: &RelPath,
+        stack: &mut Vec<RelPath>,
+        loc: Loc,
+        openapi: &OpenApi,
+    ) -> Result<Arc<Acc>, Failed> {
         if let Some(pos) = stack.iter().position(|d| d == dir) {
             let cycle: Vec<String> = stack[pos..].iter().chain(std::iter::once(dir)).map(|d| d.to_string()).collect();
             return Err(Failed {
@@ -167,11 +214,12 @@ impl<'r> Engine<'r> {
                 notes: Vec::new(),
             });
         }
-        if let Some(c) = self.bases.lock().unwrap_or_else(|e| e.into_inner()).get(dir).cloned() {
+        let key = (openapi.key(), dir.clone());
+        if let Some(c) = self.bases.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned() {
             return c;
         }
         stack.push(dir.clone());
-        let mut acc = Acc::default();
+        let mut acc = Acc { openapi: openapi.clone(), ..Acc::default() };
         let result = self.build_into(dir, &mut acc, stack, false, loc).map(|()| acc);
         stack.pop();
         let cached: Cached = result.map(Arc::new);
@@ -179,7 +227,7 @@ impl<'r> Engine<'r> {
         // every entry point reports the cycle from its own side, whatever the thread order.
         let through_cycle = matches!(&cached, Err(f) if f.error.rule == Rule::KustomizationCycle);
         if !through_cycle {
-            self.bases.lock().unwrap_or_else(|e| e.into_inner()).insert(dir.clone(), cached.clone());
+            self.bases.lock().unwrap_or_else(|e| e.into_inner()).insert(key, cached.clone());
         }
         cached
     }
@@ -262,6 +310,22 @@ impl<'r> Engine<'r> {
         for (field, floc) in &k.skipped {
             acc.notes.push(Diag::note(Rule::RenderSkipped, *floc, skip_reason(field)));
         }
+        if let Some(spec) = &k.openapi {
+            // The top kustomization (alone on the stack) set the build's schema; record its
+            // file. A base's `openapi` is ignored by kustomize when the top declares one.
+            match &acc.openapi {
+                OpenApi::Custom { file, .. } if stack.len() <= 1 => {
+                    acc.files.insert(file.clone());
+                }
+                OpenApi::Undeclared if stack.len() > 1 && declares(spec) => acc.notes.push(Diag::note(
+                    Rule::RenderSkipped,
+                    spec.loc,
+                    "'openapi' of a base or component is not used by fluxgate: kustomize sets it globally, \
+                     for whatever is patched after this base is loaded; declare it in the top kustomization",
+                )),
+                _ => {}
+            }
+        }
         for r in &k.resources {
             self.accumulate_resource(k, r, acc, stack).map_err(|e| fail(e, acc))?;
         }
@@ -301,6 +365,50 @@ impl<'r> Engine<'r> {
         transform::vars::attach(&mut acc.resources, &k.vars).map_err(|e| var_fail(e, acc))?;
         transform::vars::merge(&mut acc.vars, &k.vars).map_err(|e| var_fail(e, acc))?;
         Ok(())
+    }
+
+    /// The schema a top kustomization's `openapi` field selects, with kustomize's checks: not
+    /// both a path and a version, and only the version kustomize embeds.
+    fn openapi(&self, k: &Kustomization) -> Result<OpenApi, Diag> {
+        let Some(spec) = k.openapi.as_ref().filter(|s| declares(s)) else { return Ok(OpenApi::Undeclared) };
+        match (&spec.path, &spec.version) {
+            (Some(_), Some(_)) => Err(Diag::fatal(
+                Rule::KustomizationInvalid,
+                spec.loc,
+                "builtin version and custom schema provided, cannot use both",
+            )),
+            (Some(path), None) => {
+                let file = self.resolve_file(k, path)?;
+                Ok(OpenApi::Custom { schema: self.load_schema(&file, path.loc)?, file })
+            }
+            (None, Some(v)) if v.value == BUILTIN_OPENAPI_VERSION => Ok(OpenApi::Builtin),
+            (None, Some(v)) => Err(Diag::fatal(
+                Rule::KustomizationInvalid,
+                v.loc,
+                format!("the specified OpenAPI version '{}' is not built in", v.value),
+            )
+            .help(format!("kustomize v5.5 embeds only {BUILTIN_OPENAPI_VERSION}"))),
+            (None, None) => Ok(OpenApi::Undeclared),
+        }
+    }
+
+    /// Parses a custom OpenAPI document (JSON or YAML), once per file and run.
+    fn load_schema(&self, file: &RelPath, loc: Loc) -> Result<Arc<OpenApiSchema>, Diag> {
+        if let Some(r) = self.schemas.lock().unwrap_or_else(|e| e.into_inner()).get(file) {
+            return r.clone();
+        }
+        let result = (|| {
+            let parsed = self.repo.load_yaml(file).map_err(|e| read_diag(&e, loc))?;
+            if let Some(e) = &parsed.error {
+                return Err(yaml_diag(e));
+            }
+            let doc = parsed.docs.first().map(Node::to_json).unwrap_or(serde_json::Value::Null);
+            OpenApiSchema::from_json(&doc)
+                .map(Arc::new)
+                .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, format!("invalid schema file '{file}': {m}")))
+        })();
+        self.schemas.lock().unwrap_or_else(|e| e.into_inner()).insert(file.clone(), result.clone());
+        result
     }
 
     /// Reads a transformer configuration file (`configurations:`), one or more documents.
@@ -369,7 +477,8 @@ impl<'r> Engine<'r> {
         }
         let p = k.dir.join(&l.value).ok_or_else(|| read_diag(&ReadError::OutsideRoot(l.value.clone()), l.loc))?;
         if self.repo.is_dir(&p) {
-            let base = self.build_base(&p, stack, l.loc).map_err(|f| {
+            let openapi = acc.openapi.clone();
+            let base = self.build_base(&p, stack, l.loc, &openapi).map_err(|f| {
                 acc.notes.extend(f.notes.iter().cloned());
                 f.error
             })?;
@@ -907,6 +1016,10 @@ impl<'r> Engine<'r> {
                 }
                 continue;
             }
+            let custom = match &acc.openapi {
+                OpenApi::Custom { schema, .. } => Some(Arc::clone(schema)),
+                _ => None,
+            };
             let mut delete = Vec::new();
             for i in targets {
                 let r = &mut acc.resources[i];
@@ -932,8 +1045,20 @@ impl<'r> Engine<'r> {
                     delete.push(i);
                     continue;
                 }
-                let meta = super::patch::meta::BuiltinMeta::for_object(&r.node);
-                strategic::apply_strategic(&mut r.node, &patch, &meta).map_err(|e| patch_diag(e, doc.loc))?;
+                let applied = match &custom {
+                    Some(schema) => {
+                        let meta = schema.meta_for(
+                            r.node.str_at(&["apiVersion"]).unwrap_or_default(),
+                            r.node.str_at(&["kind"]).unwrap_or_default(),
+                        );
+                        strategic::apply_strategic(&mut r.node, &patch, &meta)
+                    }
+                    None => {
+                        let meta = super::patch::meta::BuiltinMeta::for_object(&r.node);
+                        strategic::apply_strategic(&mut r.node, &patch, &meta)
+                    }
+                };
+                applied.map_err(|e| patch_diag(e, doc.loc))?;
                 if r.node.is_null() {
                     delete.push(i);
                     continue;
@@ -948,13 +1073,18 @@ impl<'r> Engine<'r> {
     }
 }
 
+/// Whether an `openapi` field selects anything: kustomize treats an empty version (or an
+/// empty map) as not set.
+fn declares(spec: &OpenApiSpec) -> bool {
+    spec.path.is_some() || spec.version.as_ref().is_some_and(|v| !v.value.is_empty())
+}
+
 /// Why a kustomization field was not rendered (each is reported, never silent).
 fn skip_reason(field: &str) -> String {
     match field {
         "helmCharts" | "helmGlobals" | "helmChartInflationGenerator" => format!(
             "'{field}' skipped, never executed: inflating Helm charts needs the helm binary and chart downloads; the chart's objects are missing from this render"
         ),
-        "openapi" => "'openapi' is not used by fluxgate: strategic merge patches use the builtin Kubernetes merge keys, so custom schemas' merge keys are not checked".into(),
         "validators" => "'validators' skipped, never executed: fluxgate does not run validator plugins".into(),
         _ => format!("'{field}' is not rendered by fluxgate yet; its effect is not checked"),
     }
@@ -1130,5 +1260,77 @@ mod tests {
         assert_eq!(obj.str_at(&["metadata", "annotations", "a"]), Some("true"));
         assert_eq!(obj.str_at(&["metadata", "annotations", "b"]), Some("8080"));
         assert_eq!(obj.path(&["spec", "m"]).and_then(Node::as_i64), Some(420));
+    }
+
+    /// Renders a repository of `(path, text)` files from its root.
+    fn render_files(files: &[(&str, &str)]) -> Result<Rendered, Failed> {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for (path, text) in files {
+            let p = dir.path().join(path);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+            }
+            std::fs::write(p, text).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let repo = Repo::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        Engine::new(&repo, LoadRestrictor::RootOnly).render(&RelPath::root())
+    }
+
+    const FOO: &str = "apiVersion: example.com/v1\nkind: Foo\nmetadata: {name: f}\nspec:\n  items: [{name: a, v: 1}]\n";
+    const SCHEMA: &str = "definitions:\n  foo:\n    x-kubernetes-group-version-kind: [{group: example.com, version: v1, kind: Foo}]\n    properties:\n      spec:\n        properties:\n          items: {type: array, x-kubernetes-patch-strategy: merge, x-kubernetes-patch-merge-key: name}\n";
+    const PATCH: &str = "patches:\n- patch: '{apiVersion: example.com/v1, kind: Foo, metadata: {name: f}, spec: {items: [{name: b}]}}'\n";
+
+    fn items(r: &Rendered) -> usize {
+        r.resources.first().and_then(|r| r.node.path(&["spec", "items"])).and_then(Node::as_seq).map_or(0, Vec::len)
+    }
+
+    #[test]
+    fn custom_openapi_merges_the_kinds_it_defines_in_bases_too() {
+        let top = format!("openapi: {{path: schema.yaml}}\nresources: [base]\n{PATCH}");
+        let r = render_files(&[
+            ("kustomization.yaml", &top),
+            ("schema.yaml", SCHEMA),
+            ("base/kustomization.yaml", "resources: [foo.yaml]\n"),
+            ("base/foo.yaml", FOO),
+        ])
+        .unwrap_or_else(|f| panic!("{}", f.error.message));
+        assert_eq!(items(&r), 2);
+        assert!(r.files.iter().any(|f| f.to_string() == "schema.yaml"));
+        assert!(r.notes.iter().all(|n| n.rule != Rule::RenderSkipped));
+    }
+
+    #[test]
+    fn openapi_of_a_base_is_reported_not_applied() {
+        let r = render_files(&[
+            ("kustomization.yaml", &format!("resources: [base]\n{PATCH}")),
+            ("base/kustomization.yaml", "openapi: {path: schema.yaml}\nresources: [foo.yaml]\n"),
+            ("base/schema.yaml", SCHEMA),
+            ("base/foo.yaml", FOO),
+        ])
+        .unwrap_or_else(|f| panic!("{}", f.error.message));
+        assert_eq!(items(&r), 1);
+        assert!(r.notes.iter().any(|n| n.rule == Rule::RenderSkipped && n.message.contains("openapi")));
+    }
+
+    #[test]
+    fn openapi_field_errors_match_kustomize() {
+        let both = "openapi: {path: schema.yaml, version: v1.21.2}\nresources: [foo.yaml]\n";
+        let unknown = "openapi: {version: v1.30.0}\nresources: [foo.yaml]\n";
+        let bad = "openapi: {path: schema.yaml}\nresources: [foo.yaml]\n";
+        for (k, schema, want) in [
+            (both, SCHEMA, "cannot use both"),
+            (unknown, SCHEMA, "not built in"),
+            (bad, "definitions: 5\n", "invalid schema file"),
+            (bad, "", "invalid schema file"),
+            (bad, "{}", ""),
+        ] {
+            let r = render_files(&[("kustomization.yaml", k), ("schema.yaml", schema), ("foo.yaml", FOO)]);
+            match r {
+                Err(f) => assert!(!want.is_empty() && f.error.message.contains(want), "{}", f.error.message),
+                Ok(_) => assert!(want.is_empty(), "expected an error with '{want}'"),
+            }
+        }
+        let builtin = "openapi: {version: v1.21.2}\nresources: [foo.yaml]\n";
+        assert!(render_files(&[("kustomization.yaml", builtin), ("foo.yaml", FOO)]).is_ok());
     }
 }

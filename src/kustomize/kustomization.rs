@@ -254,6 +254,17 @@ pub struct Kustomization {
     pub generator_plugins: Vec<Located>,
     /// Fields fluxgate does not render yet (or cannot offline): each is reported, never silent.
     pub skipped: Vec<(String, Loc)>,
+    /// `openapi:`: the schema strategic merge patches take list merge keys from.
+    pub openapi: Option<OpenApiSpec>,
+}
+
+/// The `openapi` field: a custom schema file (`path`) or a builtin schema `version`. kustomize
+/// reads it as a map of strings and rejects both at once, or a version it does not embed.
+#[derive(Clone, Debug, Default)]
+pub struct OpenApiSpec {
+    pub path: Option<Located>,
+    pub version: Option<Located>,
+    pub loc: Loc,
 }
 
 /// Every field kustomize accepts in a kustomization file.
@@ -296,8 +307,7 @@ const KNOWN_FIELDS: &[&str] = &[
 ];
 
 /// Fields that kustomize accepts but fluxgate does not render yet.
-const NOT_YET: &[&str] =
-    &["openapi", "validators", "helmCharts", "helmGlobals", "helmChartInflationGenerator", "inventory"];
+const NOT_YET: &[&str] = &["validators", "helmCharts", "helmGlobals", "helmChartInflationGenerator", "inventory"];
 
 fn invalid(loc: Loc, msg: impl Into<String>) -> Diag {
     Diag::fatal(Rule::KustomizationInvalid, loc, msg)
@@ -719,6 +729,19 @@ impl Kustomization {
         if let Some(v) = m.get("generators") {
             k.generator_plugins = string_list(v, "generators")?;
         }
+        if let Some(v) = m.get("openapi").filter(|v| !v.is_null()) {
+            let om = map(v, "openapi")?;
+            let mut spec = OpenApiSpec { loc: v.loc, ..OpenApiSpec::default() };
+            for (key, val) in om {
+                let field = format!("openapi.{key}");
+                match key.as_str() {
+                    "path" => spec.path = Some(string(val, &field)?),
+                    "version" => spec.version = Some(string(val, &field)?),
+                    _ => {}
+                }
+            }
+            k.openapi = Some(spec);
+        }
         if let Some(v) = m.get("configurations") {
             k.configurations = string_list(v, "configurations")?;
         }
@@ -1037,5 +1060,16 @@ mod tests {
             assert_eq!(e.map(|e| e.rule), Some(Rule::KustomizationInvalid), "{text}");
         }
         assert!(k("commonAnnotations: {a: \"1\", b: }\n").is_ok());
+    }
+
+    #[test]
+    fn openapi_field_is_parsed_not_skipped() {
+        let spec = k("openapi:\n  path: schema.json\n").map(|k| (k.openapi, k.skipped));
+        let Ok((Some(o), skipped)) = spec else { panic!("openapi not parsed") };
+        assert_eq!(o.path.map(|p| p.value).as_deref(), Some("schema.json"));
+        assert!(o.version.is_none());
+        assert!(skipped.is_empty());
+        assert!(k("openapi: [a]\n").is_err());
+        assert!(k("openapi: {version: 1.21}\n").is_err());
     }
 }

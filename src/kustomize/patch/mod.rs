@@ -3,6 +3,7 @@
 
 pub mod json6902;
 pub mod meta;
+pub mod openapi;
 pub mod strategic;
 
 #[cfg(test)]

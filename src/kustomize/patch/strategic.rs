@@ -6,7 +6,8 @@
 //!   patch's items come first (in patch order), then the target's remaining items; lists with
 //!   several `x-kubernetes-list-map-keys` match items on all keys, and a patch item that only
 //!   partially matches a target item is dropped (kyaml behaviour); keyless merge lists merge as
-//!   sets; every other list (and every list of a custom resource) is replaced;
+//!   sets; every other list (and every list of a custom resource, unless the kustomization's
+//!   `openapi` schema defines its kind: see [`super::openapi`]) is replaced;
 //! - `$patch: delete|replace|merge` on maps, `$patch: delete` on list items, and the list items
 //!   `- $patch: replace` / `- $patch: delete`. `$patch: replace` on a list item keeps the target
 //!   item unchanged, as kyaml does.
