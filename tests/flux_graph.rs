@@ -1,7 +1,7 @@
 //! Every case under `fixtures/flux-graph/` is one cluster: all documents of all its YAML files
 //! (each file its own entry point). The Flux graph checks and the image marker check over it
-//! report exactly the errors its `EXPECTED` file lists (`rule file:line`, one per line). Once
-//! Flux entry points are wired into `validate`, the same cases can run end to end.
+//! report exactly the errors its `EXPECTED` file lists (`rule file:line`, one per line). Each
+//! case is also a valid Flux repository: `tests/flux_graph_e2e.rs` runs it end to end.
 
 use std::path::{Path, PathBuf};
 
