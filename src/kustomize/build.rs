@@ -103,6 +103,8 @@ pub struct Engine<'r> {
     bases: Mutex<HashMap<(String, RelPath), Cached>>,
     /// Parsed custom OpenAPI documents by file.
     schemas: Mutex<HashMap<RelPath, Result<Arc<OpenApiSchema>, Diag>>>,
+    /// Parsed kustomization files: each is read and parsed once per run.
+    kustomizations: Mutex<HashMap<RelPath, Result<Arc<Kustomization>, Diag>>>,
 }
 
 /// Finds the kustomization file of a directory, if it has one.
@@ -143,7 +145,13 @@ fn is_remote(s: &str) -> bool {
 
 impl<'r> Engine<'r> {
     pub fn new(repo: &'r Repo, restrictor: LoadRestrictor) -> Engine<'r> {
-        Engine { repo, restrictor, bases: Mutex::new(HashMap::new()), schemas: Mutex::new(HashMap::new()) }
+        Engine {
+            repo,
+            restrictor,
+            bases: Mutex::new(HashMap::new()),
+            schemas: Mutex::new(HashMap::new()),
+            kustomizations: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn repo(&self) -> &Repo {
@@ -245,6 +253,21 @@ impl<'r> Engine<'r> {
         })?;
         let src = self.repo.read(&file).map_err(|e| read_diag(&e, loc))?;
         acc.files.insert(file.clone());
+        if let Some(k) = self.kustomizations.lock().unwrap_or_else(|e| e.into_inner()).get(&file) {
+            return k.as_ref().map(|k| (**k).clone()).map_err(Clone::clone);
+        }
+        let parsed = self.parse_kustomization(&src, dir, &file);
+        self.kustomizations.lock().unwrap_or_else(|e| e.into_inner()).insert(file, parsed.clone().map(Arc::new));
+        parsed
+    }
+
+    fn parse_kustomization(
+        &self,
+        src: &crate::source::SourceFile,
+        dir: &RelPath,
+        file: &RelPath,
+    ) -> Result<Kustomization, Diag> {
+        let file = file.clone();
         let parsed = yaml::parse(&src.text, src.id, Dialect::Yaml11, &self.repo.limits);
         if let Some(e) = &parsed.error {
             return Err(yaml_diag(e));
