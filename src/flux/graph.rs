@@ -144,20 +144,9 @@ pub(crate) fn qualified(r: &Resource) -> String {
 
 /// The location of the value at `keys`, or of its nearest located ancestor.
 pub(crate) fn field_loc(node: &Node, keys: &[&str]) -> Loc {
-    let mut cur = node;
-    let mut best = node.loc;
-    for k in keys {
-        match cur.get(k) {
-            Some(n) => {
-                cur = n;
-                if !n.loc.is_none() {
-                    best = n.loc;
-                }
-            }
-            None => break,
-        }
-    }
-    best
+    let path: Vec<crate::schema::PathSeg> =
+        keys.iter().map(|k| crate::schema::PathSeg::Key((*k).to_string())).collect();
+    crate::check::objects::loc_at(node, &path)
 }
 
 /// A reference as written: `namespace` defaults to the referring object's own.
