@@ -1,8 +1,6 @@
 import jetbrains.buildServer.configs.kotlin.*
-import jetbrains.buildServer.configs.kotlin.buildFeatures.XmlReport
 import jetbrains.buildServer.configs.kotlin.buildFeatures.commitStatusPublisher
 import jetbrains.buildServer.configs.kotlin.buildFeatures.pullRequests
-import jetbrains.buildServer.configs.kotlin.buildFeatures.xmlReport
 import jetbrains.buildServer.configs.kotlin.buildSteps.script
 import jetbrains.buildServer.configs.kotlin.triggers.VcsTrigger
 import jetbrains.buildServer.configs.kotlin.triggers.vcs
@@ -15,7 +13,12 @@ import jetbrains.buildServer.configs.kotlin.vcs.GitVcsRoot
  *   - a VCS root for the GitOps repository (the one the pull requests are opened against),
  *   - a VCS root for the fluxgate sources (built on the agent, checked out into .fluxgate-src/),
  *   - one build configuration that builds fluxgate, runs `fluxgate validate` on the repository,
- *     imports the JUnit report and publishes the build status back to Bitbucket.
+ *     reports tests live as service messages, and publishes the build status back to Bitbucket.
+ *     It validates only what the pull request affects (`--base` = the PR's target branch) and
+ *     attaches a Markdown diff of the rendered manifests (target/fluxgate-diff.md).
+ *   - TeamCity resolves %teamcity.pullRequest.target.branch% only in pull-request builds; a build
+ *     of a branch without an open pull request waits for that parameter (an implicit requirement),
+ *     so push a branch and open its pull request to get it gated.
  *
  * Values marked "SET ME" must be changed for your installation. Secrets are never stored here:
  * create them in TeamCity (Project Settings > Parameters, or "Generate token for a secure value"
@@ -95,7 +98,12 @@ object FluxgatePrValidation : BuildType({
 
     // The report is only read from files written during this build, so it is safe to publish it
     // as an artifact too (useful for the HTML/JSON formats later).
-    artifactRules = "target/fluxgate-junit.xml"
+    // The JUnit file (for tools that want it; not imported, see the xmlReport note below) and the
+    // Markdown diff of what the pull request changes in the rendered manifests, for reviewers.
+    artifactRules = """
+        target/fluxgate-junit.xml
+        target/fluxgate-diff.md
+    """.trimIndent()
 
     vcs {
         // The GitOps repository is the checkout root: `fluxgate validate .` sees exactly the
@@ -133,7 +141,21 @@ object FluxgatePrValidation : BuildType({
                     --manifest-path .fluxgate-src/Cargo.toml \
                     --target-dir target
 
-                target/release/fluxgate validate . --junit target/fluxgate-junit.xml
+                # Check only the entry points the pull request affects: --base takes the merge-base of
+                # the PR's target branch (TeamCity's Pull Requests feature sets the configuration
+                # parameter teamcity.pullRequest.target.branch, e.g. "main"; %...% is substituted
+                # before the script runs). The agent checkout may not have that branch: fetch it.
+                target="%teamcity.pullRequest.target.branch%"
+                target="${'$'}{target#refs/heads/}"
+                git fetch --no-tags --quiet origin "+refs/heads/${'$'}target:refs/remotes/origin/${'$'}target"
+
+                # --format teamcity streams one test per object as service messages, so results
+                # show up live; the JUnit file is only an artifact (see the xmlReport note below).
+                target/release/fluxgate validate . \
+                    --base "origin/${'$'}target" \
+                    --format teamcity \
+                    --junit target/fluxgate-junit.xml \
+                    --diff-markdown target/fluxgate-diff.md
             """.trimIndent()
         }
     }
@@ -156,7 +178,7 @@ object FluxgatePrValidation : BuildType({
     failureConditions {
         // Any non-zero exit code fails the build (fluxgate exits 1 on error findings).
         nonZeroExitCode = true
-        // Failed JUnit test cases (imported below) also fail the build and show up as test failures.
+        // Failed tests (reported by fluxgate's service messages) also fail the build.
         testFailure = true
         executionTimeoutMin = 30
     }
@@ -187,13 +209,15 @@ object FluxgatePrValidation : BuildType({
             }
         }
 
-        xmlReport {
-            // JUnit XML written by `fluxgate validate --junit`: one suite per entry point, one test per
-            // object and check group. The path is relative to the checkout directory.
-            reportType = XmlReport.XmlReportType.JUNIT
-            rules = "+:target/fluxgate-junit.xml"
-            verbose = true
-        }
+        // No XML Report Processing feature on purpose: `--format teamcity` already reports every
+        // test through service messages (live, while the run goes on). Importing
+        // target/fluxgate-junit.xml as well would report the same tests twice and double every
+        // count and failure. To use JUnit import instead (e.g. on an older agent), drop
+        // `--format teamcity` from the script and add:
+        //     xmlReport {
+        //         reportType = XmlReport.XmlReportType.JUNIT
+        //         rules = "+:target/fluxgate-junit.xml"
+        //     }
     }
 
     requirements {

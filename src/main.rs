@@ -34,6 +34,31 @@ enum Command {
     /// Manage the repository's schema catalog.
     #[command(subcommand)]
     Schemas(SchemasCommand),
+    /// Manage the git pre-push hook that runs `validate` before every push.
+    #[command(subcommand)]
+    Hook(HookCommand),
+}
+
+#[derive(Subcommand)]
+enum HookCommand {
+    /// Write `pre-push` into the repository's hooks directory. It validates each pushed ref
+    /// (with `--base` against what the remote has, when this fluxgate supports it) and blocks
+    /// the push on error findings. The binary is this executable's absolute path; the
+    /// environment variable FLUXGATE overrides it when the hook runs.
+    Install {
+        /// Replace an existing pre-push hook that fluxgate did not write.
+        #[arg(long)]
+        force: bool,
+        /// Repository root (default: the current directory).
+        #[arg(default_value = ".")]
+        root: PathBuf,
+    },
+    /// Remove the pre-push hook if (and only if) fluxgate wrote it.
+    Uninstall {
+        /// Repository root (default: the current directory).
+        #[arg(default_value = ".")]
+        root: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +144,12 @@ struct ValidateArgs {
     /// `substitute`/`substituteFrom` win over both.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = config::parse_var)]
     vars: Vec<(String, String)>,
+    /// Check and report only shard I of N (e.g. `2/4`), to fan a large repository out across CI
+    /// agents. The split is deterministic (by entry point name and rendered size), so the N
+    /// shards' reports together equal one unsharded report; findings outside every entry point
+    /// go to shard 1.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<fluxgate::shard::Shard>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -158,6 +189,7 @@ fn main() -> ExitCode {
         Command::Render(a) => render(a),
         Command::Rules => rules(),
         Command::Schemas(SchemasCommand::Import { paths, root, catalog }) => schemas_import(&paths, &root, catalog),
+        Command::Hook(c) => hook(c),
     };
     match result {
         Ok(code) => code,
@@ -201,7 +233,7 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
         rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().map_err(|e| e.to_string())?;
     }
     let repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
-    let report = fluxgate::run::validate(&repo, &config)?;
+    let report = fluxgate::run::validate_shard(&repo, &config, a.shard)?;
     if let Some(p) = &a.junit {
         write_file(p, |w| junit::write_junit(&report, &repo, w))?;
     }
@@ -376,4 +408,24 @@ fn schemas_import(paths: &[PathBuf], root: &Path, catalog: Option<PathBuf>) -> R
     }
     let _ = writeln!(out, "{} CRD versions in {}", result.files.len(), catalog.display());
     Ok(if result.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn hook(c: HookCommand) -> Result<ExitCode, String> {
+    use fluxgate::hook::{self, Installed};
+    match c {
+        HookCommand::Install { force, root } => {
+            let exe = std::env::current_exe().map_err(|e| format!("cannot find the fluxgate executable: {e}"))?;
+            // An absolute, symlink-free path keeps working whatever directory git runs the hook in.
+            let exe = exe.canonicalize().unwrap_or(exe);
+            match hook::install(&root, &exe, force)? {
+                Installed::Created(p) => println!("installed {}", p.display()),
+                Installed::Replaced(p) => println!("replaced {}", p.display()),
+            }
+        }
+        HookCommand::Uninstall { root } => match hook::uninstall(&root)? {
+            Some(p) => println!("removed {}", p.display()),
+            None => println!("no pre-push hook installed"),
+        },
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -19,6 +19,7 @@ use crate::kustomize::resource::is_cluster_scoped;
 use crate::report::{EntryPointKind, EntryPointReport, RunReport, SchemaCoverage, SourceText, UncheckedKind};
 use crate::rules::Rule;
 use crate::schema::registry::Registry;
+use crate::shard::Shard;
 use crate::source::{Loc, RelPath, Repo};
 
 /// Turns a [`Loc`] into a report location (root-relative path, 1-based line and column).
@@ -305,9 +306,33 @@ fn drop_double_reports(findings: &mut Vec<Finding>, flux_names: &BTreeSet<String
     findings.retain(|f| is_flux(f) || f.object.is_none() || !seen.contains(&key(f)));
 }
 
+/// The findings a render produced by itself (notes, the failure, children it could not render),
+/// without checking any object: cheap, so entry points outside a shard still contribute them
+/// to the cross-entry-point decisions that must not depend on the shard.
+fn render_diag_findings(repo: &Repo, name: &str, result: &Result<Rendered, Failed>) -> Vec<Finding> {
+    match result {
+        Ok(r) => r.notes.iter().map(|d| diag_finding(repo, d, name)).collect(),
+        Err(f) => f.notes.iter().chain(std::iter::once(&f.error)).map(|d| diag_finding(repo, d, name)).collect(),
+    }
+}
+
+/// A shard's split weight: the objects an entry point rendered (checking cost grows with them).
+fn weight(result: &Result<Rendered, Failed>) -> usize {
+    1 + result.as_ref().map_or(0, |r| r.resources.len())
+}
+
 /// Validates a whole repository. Fails only when the run cannot be set up (unknown Kubernetes
 /// version, bad `schemas.crds` path): every problem in the repository is a finding.
 pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
+    validate_shard(repo, config, None)
+}
+
+/// Validates one shard of a repository (all of it with `None`). Every entry point is rendered
+/// (bases are shared and memoised, and leaf detection, the Flux graph and cross-entry-point
+/// de-duplication need the whole picture), but only the shard's entry points are checked and
+/// reported; findings outside every entry point go to shard 1. The union of all N shards'
+/// reports is the unsharded report.
+pub fn validate_shard(repo: &Repo, config: &Config, shard: Option<Shard>) -> Result<RunReport, String> {
     let discovery = discover(repo, config);
     let registry = build_registry(repo, config, &discovery)?;
     let engine = Engine::new(repo, LoadRestrictor::None);
@@ -327,7 +352,43 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
         };
         used.extend(files.iter().filter(|f| Some(*f) != own.as_ref()).cloned());
     }
-    let mut results: Vec<Checked> = renders
+    let entries = if config.flux.entry_points != EntryPoints::Kustomize {
+        flux_entries(repo, config, &engine, &discovery)
+    } else {
+        Vec::new()
+    };
+    let flux_names: BTreeSet<String> = entries.iter().map(|e| e.name.clone()).collect();
+    let graph_findings = if entries.is_empty() { Vec::new() } else { graph_checks(repo, &discovery, &entries) };
+
+    // Which shard owns each entry point; `None` name (repo-wide) and unknown names go to shard 1.
+    let owners: BTreeMap<String, usize> = match shard {
+        None => BTreeMap::new(),
+        Some(s) => {
+            let mut weights = BTreeMap::new();
+            for (dir, r) in &renders {
+                weights.insert(dir.to_string(), r.as_ref().map_or(1, weight));
+            }
+            for e in &entries {
+                weights.insert(e.name.clone(), weight(&e.result));
+            }
+            crate::shard::assign(&weights, s.count())
+        }
+    };
+    let in_shard = |name: Option<&str>| match shard {
+        None => true,
+        Some(s) => name.and_then(|n| owners.get(n)).map_or(s.owns_repo_wide(), |i| *i == s.index()),
+    };
+
+    // Findings of entry points outside the shard, kept only until the shard-independent
+    // decisions below are made, then dropped.
+    let mut outside: Vec<Finding> = Vec::new();
+    let (mine, others): (Vec<_>, Vec<_>) = renders.into_iter().partition(|(dir, _)| in_shard(Some(dir.as_str())));
+    for (dir, r) in &others {
+        if let Some(r) = r {
+            outside.extend(render_diag_findings(repo, dir.as_str(), r));
+        }
+    }
+    let mut results: Vec<Checked> = mine
         .into_par_iter()
         .map(|(dir, r)| {
             let is_leaf = kustomization_file(repo, &dir).is_none_or(|k| !used.contains(&k));
@@ -340,14 +401,36 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
             }
         })
         .collect();
-    let mut flux_names: BTreeSet<String> = BTreeSet::new();
-    let mut graph_findings = Vec::new();
-    if config.flux.entry_points != EntryPoints::Kustomize {
-        let entries = flux_entries(repo, config, &engine, &discovery);
-        flux_names.extend(entries.iter().map(|e| e.name.clone()));
-        graph_findings = graph_checks(repo, &discovery, &entries);
-        results.extend(entries.into_par_iter().map(|e| check_flux(repo, &registry, config, e)).collect::<Vec<_>>());
+    // A plain overlay's object finding is dropped when a Flux entry point reports it too, so a
+    // Flux entry point outside the shard is still checked (not reported) when it read a file
+    // that one of the shard's plain-overlay object findings points into.
+    let plain_files: BTreeSet<&str> = results
+        .iter()
+        .flat_map(|c| c.findings.iter())
+        .filter(|f| f.object.is_some())
+        .filter_map(|f| f.location.as_ref().map(|l| l.file.as_str()))
+        .collect();
+    let (mine, others): (Vec<FluxEntry>, Vec<FluxEntry>) = entries.into_iter().partition(|e| in_shard(Some(&e.name)));
+    let (needed, rest): (Vec<FluxEntry>, Vec<FluxEntry>) = others
+        .into_iter()
+        .partition(|e| e.result.as_ref().is_ok_and(|r| r.files.iter().any(|f| plain_files.contains(f.as_str()))));
+    drop(plain_files);
+    for e in &rest {
+        outside.extend(render_diag_findings(repo, &e.name, &e.result));
+        outside.extend(e.child_notes.iter().map(|(d, res)| {
+            let mut f = diag_finding(repo, d, &e.name);
+            f.object = Some(res.object_ref());
+            f
+        }));
     }
+    outside.extend(
+        needed
+            .into_par_iter()
+            .map(|e| check_flux(repo, &registry, config, e))
+            .flat_map_iter(|c| c.findings)
+            .collect::<Vec<_>>(),
+    );
+    results.extend(mine.into_par_iter().map(|e| check_flux(repo, &registry, config, e)).collect::<Vec<_>>());
     let mut coverage =
         SchemaCoverage { kubernetes_version: registry.kubernetes_version().to_string(), ..SchemaCoverage::default() };
     let mut unchecked: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -362,6 +445,7 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
         eps.push(c.report);
         findings.extend(c.findings);
     }
+    findings.extend(outside);
     drop_double_reports(&mut findings, &flux_names);
     // The tree already reports an unreadable spec.path (missing, or leaving the repository)
     // where it failed to render: the graph check's finding at that line would say it twice.
@@ -376,6 +460,7 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
     for (file, err) in &registry.load_errors {
         findings.push(Finding::new(Rule::SchemaMissing, format!("cannot load schema catalog file {file}: {err}")));
     }
+    findings.retain(|f| in_shard(f.entry_point.as_deref()));
     let mut list: Vec<UncheckedKind> =
         unchecked.into_iter().map(|((api_version, kind), count)| UncheckedKind { api_version, kind, count }).collect();
     list.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)).then(a.api_version.cmp(&b.api_version)));
