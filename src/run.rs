@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::check::objects;
 use crate::config::{Config, EntryPoints};
-use crate::discover::{Discovery, discover};
+use crate::discover::{Discovery, affected, changes, discover};
 use crate::finding::{Finding, Location};
 use crate::flux;
 use crate::flux::render::Settings;
@@ -16,7 +16,9 @@ use crate::flux::tree::FluxEntry;
 use crate::kustomize::build::{Engine, Failed, LoadRestrictor, Rendered, kustomization_file};
 use crate::kustomize::diag::Diag;
 use crate::kustomize::resource::is_cluster_scoped;
-use crate::report::{EntryPointKind, EntryPointReport, RunReport, SchemaCoverage, SourceText, UncheckedKind};
+use crate::report::{
+    ChangeScope, EntryPointKind, EntryPointReport, RunReport, SchemaCoverage, SourceText, UncheckedKind,
+};
 use crate::rules::Rule;
 use crate::schema::registry::Registry;
 use crate::source::{Loc, RelPath, Repo};
@@ -204,19 +206,12 @@ fn internal_error(ep: &Ep) -> Checked {
     }
 }
 
-/// The cluster a Flux entry point belongs to: its name without `/<namespace>/<name>`.
-fn cluster_of(name: &str) -> &str {
-    let mut it = name.rsplitn(3, '/');
-    let _ = (it.next(), it.next());
-    it.next().unwrap_or("")
-}
-
 /// Graph checks per cluster (dependsOn, sourceRef, paths, duplicates, valuesFrom, chart values)
 /// and image automation markers across the repository.
 fn graph_checks(repo: &Repo, discovery: &Discovery, entries: &[FluxEntry]) -> Vec<Finding> {
     let mut clusters: BTreeMap<&str, Vec<flux::graph::ClusterObject>> = BTreeMap::new();
     for e in entries {
-        let objects = clusters.entry(cluster_of(&e.name)).or_default();
+        let objects = clusters.entry(affected::cluster_of(&e.name)).or_default();
         if let Ok(r) = &e.result {
             objects.extend(
                 r.resources.iter().map(|resource| flux::graph::ClusterObject { entry_point: &e.name, resource }),
@@ -305,18 +300,93 @@ fn drop_double_reports(findings: &mut Vec<Finding>, flux_names: &BTreeSet<String
     findings.retain(|f| is_flux(f) || f.object.is_none() || !seen.contains(&key(f)));
 }
 
-/// Validates a whole repository. Fails only when the run cannot be set up (unknown Kubernetes
-/// version, bad `schemas.crds` path): every problem in the repository is a finding.
-pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
-    let discovery = discover(repo, config);
-    let registry = build_registry(repo, config, &discovery)?;
+/// Options of one run beyond the repository's config.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// `--base REF`: check only the entry points whose inputs differ between
+    /// `git merge-base REF HEAD` and the working tree.
+    pub base: Option<String>,
+}
+
+/// Every entry point of a repository rendered once: plain overlays (a `None` result is a
+/// renderer crash) and the Flux tree.
+pub struct Renders {
+    pub plain: Vec<(RelPath, Option<Result<Rendered, Failed>>)>,
+    pub flux: Vec<FluxEntry>,
+    pub flux_index: flux::entry::RepoIndex,
+}
+
+/// Renders every entry point the config asks for, sharing one engine (and its built bases).
+pub fn render_entry_points(repo: &Repo, config: &Config, discovery: &Discovery) -> Renders {
     let engine = Engine::new(repo, LoadRestrictor::None);
     let plain_dirs: &[RelPath] =
         if config.flux.entry_points == EntryPoints::Flux { &[] } else { &discovery.kustomize_dirs };
-    let renders: Vec<(RelPath, Option<Result<Rendered, Failed>>)> = plain_dirs
+    let plain = plain_dirs
         .par_iter()
         .map(|dir| (dir.clone(), catch_unwind(AssertUnwindSafe(|| engine.render(dir))).ok()))
         .collect();
+    let (flux, flux_index) = if config.flux.entry_points == EntryPoints::Kustomize {
+        (Vec::new(), flux::entry::RepoIndex::default())
+    } else {
+        let index = flux::entry::index(repo, &discovery.yaml_files);
+        let settings = Settings { strict: config.flux.strict, variables: config.flux.variables.clone() };
+        (flux::tree::render_all(&engine, &index, &config.flux.sources, &settings), index)
+    };
+    Renders { plain, flux, flux_index }
+}
+
+/// The names of the entry points a change set selects, among those rendered.
+pub fn selected_names(repo: &Repo, renders: &Renders, sel: &affected::Selection) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (dir, r) in &renders.plain {
+        let inputs = affected::plain_inputs(repo, dir, r.as_ref());
+        if sel.selects(&inputs, dir, !matches!(r, Some(Ok(_)))) {
+            out.insert(dir.to_string());
+        }
+    }
+    let flux_inputs = affected::flux_inputs(repo, &renders.flux_index, &renders.flux);
+    for e in &renders.flux {
+        let dir = RelPath::parse(&e.dir).unwrap_or_default();
+        let empty = BTreeSet::new();
+        let inputs = flux_inputs.get(&e.name).unwrap_or(&empty);
+        if sel.selects(inputs, &dir, e.result.is_err()) {
+            out.insert(e.name.clone());
+        }
+    }
+    out
+}
+
+/// The change set of `--base REF` and its selection, or why it cannot be computed.
+pub fn change_selection(
+    repo: &Repo,
+    config: &Config,
+    base: &str,
+) -> Result<(changes::Changes, affected::Selection), String> {
+    let c = changes::changes(repo.root(), base).map_err(|e| e.to_string())?;
+    let root = repo.root().to_path_buf();
+    let base_text = |p: &RelPath| changes::show(&root, &c.merge_base, &c.prefix, p);
+    let sel = affected::selection(repo, config, &c, &base_text);
+    Ok((c, sel))
+}
+
+/// Validates a whole repository. Fails only when the run cannot be set up (unknown Kubernetes
+/// version, bad `schemas.crds` path): every problem in the repository is a finding.
+pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
+    validate_with(repo, config, &RunOptions::default())
+}
+
+/// Validates a repository, or with `options.base` only what a change affects. Head's entry
+/// points are all rendered (cheap: shared bases are built once) and only the affected ones are
+/// checked; the base side is never validated, so what was already broken there does not fail
+/// the change.
+pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Result<RunReport, String> {
+    let scope = match &options.base {
+        Some(base) => Some(change_selection(repo, config, base)?),
+        None => None,
+    };
+    let discovery = discover(repo, config);
+    let registry = build_registry(repo, config, &discovery)?;
+    let Renders { plain: renders, flux: entries, flux_index } = render_entry_points(repo, config, &discovery);
     // An entry point whose kustomization another one reads is a base (or component).
     let mut used: BTreeSet<RelPath> = BTreeSet::new();
     for (dir, r) in &renders {
@@ -327,7 +397,11 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
         };
         used.extend(files.iter().filter(|f| Some(*f) != own.as_ref()).cloned());
     }
-    let mut results: Vec<Checked> = renders
+    let mut all = Renders { plain: renders, flux: entries, flux_index };
+    let selected = scope.as_ref().map(|(_, sel)| selected_names(repo, &all, sel));
+    let is_selected = |name: &str| selected.as_ref().is_none_or(|s| s.contains(name));
+    all.plain.retain(|(dir, _)| is_selected(dir.as_str()));
+    let mut results: Vec<Checked> = std::mem::take(&mut all.plain)
         .into_par_iter()
         .map(|(dir, r)| {
             let is_leaf = kustomization_file(repo, &dir).is_none_or(|k| !used.contains(&k));
@@ -343,9 +417,24 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
     let mut flux_names: BTreeSet<String> = BTreeSet::new();
     let mut graph_findings = Vec::new();
     if config.flux.entry_points != EntryPoints::Kustomize {
-        let entries = flux_entries(repo, config, &engine, &discovery);
+        let entries = std::mem::take(&mut all.flux);
         flux_names.extend(entries.iter().map(|e| e.name.clone()));
         graph_findings = graph_checks(repo, &discovery, &entries);
+        if let Some((_, sel)) = &scope {
+            // Graph findings of unselected entry points, and run-level ones in unchanged
+            // files, belong to the base's state, not to this change.
+            graph_findings.retain(|f| match &f.entry_point {
+                Some(ep) => is_selected(ep),
+                None => {
+                    sel.everything.is_some()
+                        || f.location
+                            .as_ref()
+                            .and_then(|l| RelPath::parse(&l.file))
+                            .is_none_or(|p| sel.changed.contains(&p))
+                }
+            });
+        }
+        let entries: Vec<FluxEntry> = entries.into_iter().filter(|e| is_selected(&e.name)).collect();
         results.extend(entries.into_par_iter().map(|e| check_flux(repo, &registry, config, e)).collect::<Vec<_>>());
     }
     let mut coverage =
@@ -380,7 +469,26 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
         unchecked.into_iter().map(|((api_version, kind), count)| UncheckedKind { api_version, kind, count }).collect();
     list.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)).then(a.api_version.cmp(&b.api_version)));
     coverage.unchecked = list;
+    let mut change_scope = None;
+    if let Some((c, sel)) = &scope {
+        let removed = affected::removed_dirs(repo, config, c);
+        for dir in &removed {
+            findings.push(
+                Finding::new(Rule::EntryPointRemoved, format!("the change removes the entry point {dir}"))
+                    .entry_point(dir.to_string())
+                    .help("check that no Flux Kustomization or overlay still points at this directory"),
+            );
+        }
+        change_scope = Some(ChangeScope {
+            base: c.base.clone(),
+            merge_base: c.merge_base.clone(),
+            changed_files: c.files.iter().map(|f| f.to_string()).collect(),
+            everything: sel.everything.clone(),
+            removed_entry_points: removed.iter().map(|d| d.to_string()).collect(),
+        });
+    }
     let mut report = RunReport::new(eps, findings);
     report.schema_coverage = Some(coverage);
+    report.changes = change_scope;
     Ok(report)
 }
