@@ -128,9 +128,11 @@ pub fn changes(root: &Path, base: &str) -> Result<Changes, GitError> {
 /// returns where the fluxgate root lies inside it. The user's checkout, index and worktree
 /// list are never touched.
 pub fn export_tree(root: &Path, commit: &str, prefix: &str, dest: &Path) -> Result<PathBuf, GitError> {
+    // From a subdirectory `git archive` exports only that subdirectory: run it at the top.
+    let top = git_line(root, &["rev-parse", "--show-toplevel"])?;
     let mut archive = Command::new("git")
         .arg("-C")
-        .arg(root)
+        .arg(&top)
         .args(["archive", "--format=tar", commit])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
