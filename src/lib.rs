@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod config;
+pub mod diff;
 pub mod discover;
 pub mod finding;
 pub mod flux;

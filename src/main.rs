@@ -27,6 +27,9 @@ struct Cli {
 enum Command {
     /// Render and check every kustomize overlay of a repository.
     Validate(ValidateArgs),
+    /// Show what a change does to the rendered objects of the entry points it affects,
+    /// comparing `git merge-base REF HEAD` with the working tree.
+    Diff(DiffArgs),
     /// Print the rendered YAML of one kustomize directory, like `kustomize build DIR`.
     Render(RenderArgs),
     /// List every rule with its id, default severity and summary.
@@ -150,6 +153,43 @@ struct ValidateArgs {
     /// go to shard 1.
     #[arg(long, value_name = "I/N")]
     shard: Option<fluxgate::shard::Shard>,
+    /// Check only the entry points whose inputs differ between `git merge-base REF HEAD` and
+    /// the working tree (committed, staged, unstaged and untracked files).
+    #[arg(long, value_name = "REF")]
+    base: Option<String>,
+    /// With --base: also write the Markdown object diff of the affected entry points to FILE
+    /// (to publish as a build artifact or PR comment).
+    #[arg(long, value_name = "FILE", requires = "base")]
+    diff_markdown: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DiffFormat {
+    /// Plain text for a terminal or build log.
+    Text,
+    /// Markdown for a pull request comment (one collapsible section per entry point).
+    Markdown,
+    /// One JSON document (see the README for its fields).
+    Json,
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// Repository root (default: the current directory).
+    #[arg(default_value = ".")]
+    root: PathBuf,
+    /// The ref the change will merge into (`origin/main`); compared at `git merge-base REF HEAD`.
+    #[arg(long, value_name = "REF")]
+    base: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: DiffFormat,
+    /// Most bytes of object diff text to print; further object diffs are left out with a note.
+    #[arg(long, value_name = "N", default_value_t = fluxgate::diff::DEFAULT_MAX_BYTES)]
+    max_bytes: usize,
+    /// A Flux post-build variable whose value lives only in the cluster (NAME=VALUE); repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = config::parse_var)]
+    vars: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -186,6 +226,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(a) => validate(a),
+        Command::Diff(a) => diff(a),
         Command::Render(a) => render(a),
         Command::Rules => rules(),
         Command::Schemas(SchemasCommand::Import { paths, root, catalog }) => schemas_import(&paths, &root, catalog),
@@ -233,7 +274,12 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
         rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().map_err(|e| e.to_string())?;
     }
     let repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
-    let report = fluxgate::run::validate_shard(&repo, &config, a.shard)?;
+    let options = fluxgate::run::RunOptions { base: a.base.clone(), shard: a.shard };
+    let report = fluxgate::run::validate_with(&repo, &config, &options)?;
+    if let (Some(p), Some(base)) = (&a.diff_markdown, &a.base) {
+        let d = fluxgate::diff::pr_diff(&repo, &config, base, fluxgate::diff::DEFAULT_MAX_BYTES)?;
+        write_file(p, |w| fluxgate::report::diff::write_markdown(&d, w))?;
+    }
     if let Some(p) = &a.junit {
         write_file(p, |w| junit::write_junit(&report, &repo, w))?;
     }
@@ -270,6 +316,27 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
         FailOn::Warning => f.severity <= Severity::Warning,
     });
     Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// `diff --base REF [ROOT]`: the object-level diff of the affected entry points.
+fn diff(a: DiffArgs) -> Result<ExitCode, String> {
+    if !a.root.is_dir() {
+        return Err(format!("{} is not a directory", a.root.display()));
+    }
+    let mut config = load_config(&a.root)?;
+    config.flux.variables.extend(a.vars.iter().cloned());
+    let repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
+    let report = fluxgate::diff::pr_diff(&repo, &config, &a.base, a.max_bytes)?;
+    let mut out = std::io::stdout().lock();
+    let res = match a.format {
+        DiffFormat::Text => fluxgate::report::diff::write_text(&report, &mut out),
+        DiffFormat::Markdown => fluxgate::report::diff::write_markdown(&report, &mut out),
+        DiffFormat::Json => fluxgate::report::diff::write_json(&report, &mut out),
+    };
+    match res.and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
 /// The repository root for `render`: `--root`, else the enclosing git work tree, else DIR.

@@ -119,6 +119,10 @@ rules! {
     FluxAutomationPathMissing = "flux-automation-path-missing", Error, "an ImageUpdateAutomation path does not exist";
     /// HelmRelease values do not match the chart's `values.schema.json` (chart in this repository).
     FluxHelmValuesInvalid = "flux-helm-values-invalid", Error, "HelmRelease values fail the chart's values.schema.json";
+    /// A `--base` run found that the change deletes a plain entry point (its kustomization
+    /// file is gone): nothing is rendered there any more, so make sure nothing still refers to
+    /// it. Informational: removing an overlay is often the point of the change.
+    EntryPointRemoved = "entry-point-removed", Info, "the change removes an entry point";
     /// fluxgate itself failed on this entry point; the rest of the run went on.
     InternalError = "internal-error", Error, "fluxgate failed internally on this entry point";
 }

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::check::objects;
 use crate::config::{Config, EntryPoints};
-use crate::discover::{Discovery, discover};
+use crate::discover::{Discovery, affected, changes, discover};
 use crate::finding::{Finding, Location};
 use crate::flux;
 use crate::flux::render::Settings;
@@ -16,7 +16,9 @@ use crate::flux::tree::FluxEntry;
 use crate::kustomize::build::{Engine, Failed, LoadRestrictor, Rendered, kustomization_file};
 use crate::kustomize::diag::Diag;
 use crate::kustomize::resource::is_cluster_scoped;
-use crate::report::{EntryPointKind, EntryPointReport, RunReport, SchemaCoverage, SourceText, UncheckedKind};
+use crate::report::{
+    ChangeScope, EntryPointKind, EntryPointReport, RunReport, SchemaCoverage, SourceText, UncheckedKind,
+};
 use crate::rules::Rule;
 use crate::schema::registry::Registry;
 use crate::shard::Shard;
@@ -205,19 +207,12 @@ fn internal_error(ep: &Ep) -> Checked {
     }
 }
 
-/// The cluster a Flux entry point belongs to: its name without `/<namespace>/<name>`.
-fn cluster_of(name: &str) -> &str {
-    let mut it = name.rsplitn(3, '/');
-    let _ = (it.next(), it.next());
-    it.next().unwrap_or("")
-}
-
 /// Graph checks per cluster (dependsOn, sourceRef, paths, duplicates, valuesFrom, chart values)
 /// and image automation markers across the repository.
 fn graph_checks(repo: &Repo, discovery: &Discovery, entries: &[FluxEntry]) -> Vec<Finding> {
     let mut clusters: BTreeMap<&str, Vec<flux::graph::ClusterObject>> = BTreeMap::new();
     for e in entries {
-        let objects = clusters.entry(cluster_of(&e.name)).or_default();
+        let objects = clusters.entry(affected::cluster_of(&e.name)).or_default();
         if let Ok(r) = &e.result {
             objects.extend(
                 r.resources.iter().map(|resource| flux::graph::ClusterObject { entry_point: &e.name, resource }),
@@ -321,27 +316,106 @@ fn weight(result: &Result<Rendered, Failed>) -> usize {
     1 + result.as_ref().map_or(0, |r| r.resources.len())
 }
 
-/// Validates a whole repository. Fails only when the run cannot be set up (unknown Kubernetes
-/// version, bad `schemas.crds` path): every problem in the repository is a finding.
-pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
-    validate_shard(repo, config, None)
+/// Options of one run beyond the repository's config.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// `--base REF`: check only the entry points whose inputs differ between
+    /// `git merge-base REF HEAD` and the working tree.
+    pub base: Option<String>,
+    /// `--shard I/N`: check and report only this shard's entry points.
+    pub shard: Option<Shard>,
 }
 
-/// Validates one shard of a repository (all of it with `None`). Every entry point is rendered
-/// (bases are shared and memoised, and leaf detection, the Flux graph and cross-entry-point
-/// de-duplication need the whole picture), but only the shard's entry points are checked and
-/// reported; findings outside every entry point go to shard 1. The union of all N shards'
-/// reports is the unsharded report.
-pub fn validate_shard(repo: &Repo, config: &Config, shard: Option<Shard>) -> Result<RunReport, String> {
-    let discovery = discover(repo, config);
-    let registry = build_registry(repo, config, &discovery)?;
+/// Every entry point of a repository rendered once: plain overlays (a `None` result is a
+/// renderer crash) and the Flux tree.
+pub struct Renders {
+    pub plain: Vec<(RelPath, Option<Result<Rendered, Failed>>)>,
+    pub flux: Vec<FluxEntry>,
+    pub flux_index: flux::entry::RepoIndex,
+}
+
+/// Renders every entry point the config asks for, sharing one engine (and its built bases).
+pub fn render_entry_points(repo: &Repo, config: &Config, discovery: &Discovery) -> Renders {
     let engine = Engine::new(repo, LoadRestrictor::None);
     let plain_dirs: &[RelPath] =
         if config.flux.entry_points == EntryPoints::Flux { &[] } else { &discovery.kustomize_dirs };
-    let renders: Vec<(RelPath, Option<Result<Rendered, Failed>>)> = plain_dirs
+    let plain = plain_dirs
         .par_iter()
         .map(|dir| (dir.clone(), catch_unwind(AssertUnwindSafe(|| engine.render(dir))).ok()))
         .collect();
+    let (flux, flux_index) = if config.flux.entry_points == EntryPoints::Kustomize {
+        (Vec::new(), flux::entry::RepoIndex::default())
+    } else {
+        let index = flux::entry::index(repo, &discovery.yaml_files);
+        let settings = Settings { strict: config.flux.strict, variables: config.flux.variables.clone() };
+        (flux::tree::render_all(&engine, &index, &config.flux.sources, &settings), index)
+    };
+    Renders { plain, flux, flux_index }
+}
+
+/// The names of the entry points a change set selects, among those rendered.
+pub fn selected_names(repo: &Repo, renders: &Renders, sel: &affected::Selection) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (dir, r) in &renders.plain {
+        let inputs = affected::plain_inputs(repo, dir, r.as_ref());
+        if sel.selects(&inputs, dir, !matches!(r, Some(Ok(_)))) {
+            out.insert(dir.to_string());
+        }
+    }
+    let flux_inputs = affected::flux_inputs(repo, &renders.flux_index, &renders.flux);
+    for e in &renders.flux {
+        let dir = RelPath::parse(&e.dir).unwrap_or_default();
+        let empty = BTreeSet::new();
+        let inputs = flux_inputs.get(&e.name).unwrap_or(&empty);
+        if sel.selects(inputs, &dir, e.result.is_err()) {
+            out.insert(e.name.clone());
+        }
+    }
+    out
+}
+
+/// The change set of `--base REF` and its selection, or why it cannot be computed.
+pub fn change_selection(
+    repo: &Repo,
+    config: &Config,
+    base: &str,
+) -> Result<(changes::Changes, affected::Selection), String> {
+    let c = changes::changes(repo.root(), base).map_err(|e| e.to_string())?;
+    let root = repo.root().to_path_buf();
+    let base_text = |p: &RelPath| changes::show(&root, &c.merge_base, &c.prefix, p);
+    let sel = affected::selection(repo, config, &c, &base_text);
+    Ok((c, sel))
+}
+
+/// Validates a whole repository. Fails only when the run cannot be set up (unknown Kubernetes
+/// version, bad `schemas.crds` path): every problem in the repository is a finding.
+pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
+    validate_with(repo, config, &RunOptions::default())
+}
+
+/// Validates one shard of a repository (all of it with `None`).
+pub fn validate_shard(repo: &Repo, config: &Config, shard: Option<Shard>) -> Result<RunReport, String> {
+    validate_with(repo, config, &RunOptions { base: None, shard })
+}
+
+/// Validates a repository, optionally only what a change affects (`base`) and only one shard
+/// (`shard`). Every entry point is rendered (bases are shared and memoised; leaf detection, the
+/// Flux graph and cross-entry-point de-duplication need the whole picture), but only the
+/// entry points in scope are checked and reported. The base side is never validated, so what
+/// was already broken there does not fail the change; the union of all N shards' reports is the
+/// unsharded report.
+pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Result<RunReport, String> {
+    let scope = match &options.base {
+        Some(base) => Some(change_selection(repo, config, base)?),
+        None => None,
+    };
+    let shard = options.shard;
+    let discovery = discover(repo, config);
+    let registry = build_registry(repo, config, &discovery)?;
+    let all = render_entry_points(repo, config, &discovery);
+    let selected = scope.as_ref().map(|(_, sel)| selected_names(repo, &all, sel));
+    let is_selected = |name: &str| selected.as_ref().is_none_or(|s| s.contains(name));
+    let Renders { plain: renders, flux: entries, .. } = all;
     // An entry point whose kustomization another one reads is a base (or component).
     let mut used: BTreeSet<RelPath> = BTreeSet::new();
     for (dir, r) in &renders {
@@ -352,13 +426,22 @@ pub fn validate_shard(repo: &Repo, config: &Config, shard: Option<Shard>) -> Res
         };
         used.extend(files.iter().filter(|f| Some(*f) != own.as_ref()).cloned());
     }
-    let entries = if config.flux.entry_points != EntryPoints::Kustomize {
-        flux_entries(repo, config, &engine, &discovery)
-    } else {
-        Vec::new()
-    };
     let flux_names: BTreeSet<String> = entries.iter().map(|e| e.name.clone()).collect();
-    let graph_findings = if entries.is_empty() { Vec::new() } else { graph_checks(repo, &discovery, &entries) };
+    let mut graph_findings = if entries.is_empty() { Vec::new() } else { graph_checks(repo, &discovery, &entries) };
+    if let Some((_, sel)) = &scope {
+        // Graph findings of unselected entry points, and run-level ones in unchanged files,
+        // belong to the base's state, not to this change.
+        graph_findings.retain(|f| match &f.entry_point {
+            Some(ep) => is_selected(ep),
+            None => {
+                sel.everything.is_some()
+                    || f.location
+                        .as_ref()
+                        .and_then(|l| RelPath::parse(&l.file))
+                        .is_none_or(|p| sel.changed.contains(&p))
+            }
+        });
+    }
 
     // Which shard owns each entry point; `None` name (repo-wide) and unknown names go to shard 1.
     let owners: BTreeMap<String, usize> = match shard {
@@ -378,11 +461,12 @@ pub fn validate_shard(repo: &Repo, config: &Config, shard: Option<Shard>) -> Res
         None => true,
         Some(s) => name.and_then(|n| owners.get(n)).map_or(s.owns_repo_wide(), |i| *i == s.index()),
     };
+    let in_scope = |name: &str| in_shard(Some(name)) && is_selected(name);
 
-    // Findings of entry points outside the shard, kept only until the shard-independent
+    // Findings of entry points outside the scope, kept only until the scope-independent
     // decisions below are made, then dropped.
     let mut outside: Vec<Finding> = Vec::new();
-    let (mine, others): (Vec<_>, Vec<_>) = renders.into_iter().partition(|(dir, _)| in_shard(Some(dir.as_str())));
+    let (mine, others): (Vec<_>, Vec<_>) = renders.into_iter().partition(|(dir, _)| in_scope(dir.as_str()));
     for (dir, r) in &others {
         if let Some(r) = r {
             outside.extend(render_diag_findings(repo, dir.as_str(), r));
@@ -402,15 +486,15 @@ pub fn validate_shard(repo: &Repo, config: &Config, shard: Option<Shard>) -> Res
         })
         .collect();
     // A plain overlay's object finding is dropped when a Flux entry point reports it too, so a
-    // Flux entry point outside the shard is still checked (not reported) when it read a file
-    // that one of the shard's plain-overlay object findings points into.
+    // Flux entry point outside the scope is still checked (not reported) when it read a file
+    // that one of the in-scope plain-overlay object findings points into.
     let plain_files: BTreeSet<&str> = results
         .iter()
         .flat_map(|c| c.findings.iter())
         .filter(|f| f.object.is_some())
         .filter_map(|f| f.location.as_ref().map(|l| l.file.as_str()))
         .collect();
-    let (mine, others): (Vec<FluxEntry>, Vec<FluxEntry>) = entries.into_iter().partition(|e| in_shard(Some(&e.name)));
+    let (mine, others): (Vec<FluxEntry>, Vec<FluxEntry>) = entries.into_iter().partition(|e| in_scope(&e.name));
     let (needed, rest): (Vec<FluxEntry>, Vec<FluxEntry>) = others
         .into_iter()
         .partition(|e| e.result.as_ref().is_ok_and(|r| r.files.iter().any(|f| plain_files.contains(f.as_str()))));
@@ -460,12 +544,36 @@ pub fn validate_shard(repo: &Repo, config: &Config, shard: Option<Shard>) -> Res
     for (file, err) in &registry.load_errors {
         findings.push(Finding::new(Rule::SchemaMissing, format!("cannot load schema catalog file {file}: {err}")));
     }
-    findings.retain(|f| in_shard(f.entry_point.as_deref()));
+    findings.retain(|f| match f.entry_point.as_deref() {
+        Some(n) if owners.contains_key(n) || flux_names.contains(n) || shard.is_none() => in_scope(n),
+        other => in_shard(other),
+    });
     let mut list: Vec<UncheckedKind> =
         unchecked.into_iter().map(|((api_version, kind), count)| UncheckedKind { api_version, kind, count }).collect();
     list.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)).then(a.api_version.cmp(&b.api_version)));
     coverage.unchecked = list;
+    let mut change_scope = None;
+    if let Some((c, sel)) = &scope {
+        let removed = affected::removed_dirs(repo, config, c);
+        if in_shard(None) {
+            for dir in &removed {
+                findings.push(
+                    Finding::new(Rule::EntryPointRemoved, format!("the change removes the entry point {dir}"))
+                        .entry_point(dir.to_string())
+                        .help("check that no Flux Kustomization or overlay still points at this directory"),
+                );
+            }
+        }
+        change_scope = Some(ChangeScope {
+            base: c.base.clone(),
+            merge_base: c.merge_base.clone(),
+            changed_files: c.files.iter().map(|f| f.to_string()).collect(),
+            everything: sel.everything.clone(),
+            removed_entry_points: removed.iter().map(|d| d.to_string()).collect(),
+        });
+    }
     let mut report = RunReport::new(eps, findings);
     report.schema_coverage = Some(coverage);
+    report.changes = change_scope;
     Ok(report)
 }

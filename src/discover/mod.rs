@@ -1,6 +1,9 @@
 //! Finding what to check: every kustomization directory in the repository (skipping
 //! dot-directories and ignored paths), and every YAML file (for CRDs).
 
+pub mod affected;
+pub mod changes;
+
 use crate::config::Config;
 use crate::kustomize::kustomization::FILE_NAMES;
 use crate::source::{RelPath, Repo};

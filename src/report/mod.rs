@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::finding::{Finding, ObjectRef, Severity};
 
+pub mod diff;
 pub mod json;
 pub mod junit;
 pub mod sarif;
@@ -91,6 +92,24 @@ pub struct RunReport {
     /// Schema coverage of the run (absent when schemas were not checked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_coverage: Option<SchemaCoverage>,
+    /// What a `--base` run compared and selected (absent on a full run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<ChangeScope>,
+}
+
+/// The change set of a `validate --base REF` run, so a reader sees why these entry points.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ChangeScope {
+    /// The ref given with `--base`.
+    pub base: String,
+    /// `git merge-base BASE HEAD`, the commit the working tree was compared with.
+    pub merge_base: String,
+    /// Changed paths relative to the root (deleted ones and both sides of renames included).
+    pub changed_files: Vec<String>,
+    /// Why every entry point was checked (a config, CRD or schema catalog change), if so.
+    pub everything: Option<String>,
+    /// Plain entry points whose kustomization the change deleted.
+    pub removed_entry_points: Vec<String>,
 }
 
 impl RunReport {
@@ -116,7 +135,7 @@ impl RunReport {
                 Severity::Info => summary.infos += 1,
             }
         }
-        RunReport { version: 1, summary, entry_points, findings, schema_coverage: None }
+        RunReport { version: 1, summary, entry_points, findings, schema_coverage: None, changes: None }
     }
 }
 

@@ -1,0 +1,224 @@
+//! Which entry points a change set affects: an entry point is checked when one of its inputs
+//! changed. Inputs come from the head render itself (every file the render read), so the
+//! dependency graph is exact and needs no second parser: a base shared by ten overlays is an
+//! input of all ten because each render read it.
+//!
+//! - plain overlay: `Rendered.files` (kustomization files, resources, patches, generator files);
+//! - Flux entry point: its render's files, plus the file(s) defining the Flux Kustomization
+//!   object (and any patch that changed it), plus the files of its `substituteFrom` sources;
+//! - a render that failed has no file list: it is checked when a changed path lies under its
+//!   directory or a changed file is where the failure (or a note) points;
+//! - some files change the meaning of every check (`.fluxgate.yaml`, CRDs used for schemas,
+//!   the schema catalog): then everything is checked.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::changes::Changes;
+use crate::config::{Config, FILE_NAME};
+use crate::flux::entry::{FluxKustomization, RepoIndex};
+use crate::flux::tree::FluxEntry;
+use crate::kustomize::build::{Failed, Rendered, kustomization_file};
+use crate::kustomize::kustomization::FILE_NAMES;
+use crate::source::{Node, RelPath, Repo, Value};
+
+/// The part of a change set that selects entry points.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Why every entry point is checked (`".fluxgate.yaml changed"`), if so.
+    pub everything: Option<String>,
+    /// The changed paths (root-relative), deleted ones included.
+    pub changed: BTreeSet<RelPath>,
+}
+
+impl Selection {
+    /// Whether an entry point with these inputs (and, for a failed render, this directory and
+    /// these failure locations) must be checked.
+    pub fn selects(&self, inputs: &BTreeSet<RelPath>, dir: &RelPath, failed: bool) -> bool {
+        if self.everything.is_some() {
+            return true;
+        }
+        if inputs.iter().any(|f| self.changed.contains(f)) {
+            return true;
+        }
+        failed && self.changed.iter().any(|c| c.starts_with(dir))
+    }
+}
+
+/// Whether a file defines CRDs (cheap text test first; a parse only when it may).
+fn has_crd(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim();
+        l.starts_with("kind:")
+            && l.trim_start_matches("kind:").trim().trim_matches(['"', '\'']) == "CustomResourceDefinition"
+    })
+}
+
+/// Builds the selection of a change set. `base_text` gives a deleted file's text at the merge
+/// base (a deleted CRD removes a schema, which changes every check).
+pub fn selection(
+    repo: &Repo,
+    config: &Config,
+    changes: &Changes,
+    base_text: &dyn Fn(&RelPath) -> Option<String>,
+) -> Selection {
+    let mut s = Selection { everything: None, changed: changes.files.clone() };
+    let catalog = RelPath::parse(&config.schema_catalog);
+    let crds: Vec<RelPath> = config.crds.iter().filter_map(|c| RelPath::parse(c)).collect();
+    for f in &changes.files {
+        let reason = if f.as_str() == FILE_NAME {
+            Some(format!("{FILE_NAME} changed"))
+        } else if catalog.as_ref().is_some_and(|c| f.starts_with(c)) {
+            Some(format!("the schema catalog changed ({f})"))
+        } else if crds.iter().any(|c| f.starts_with(c)) {
+            Some(format!("a schemas.crds file changed ({f})"))
+        } else if !(f.as_str().ends_with(".yaml") || f.as_str().ends_with(".yml")) || config.is_ignored(f) {
+            None
+        } else {
+            let head = repo.read(f).ok().is_some_and(|t| has_crd(&t.text));
+            let base = changes.deleted.contains(f) && base_text(f).is_some_and(|t| has_crd(&t));
+            (head || base).then(|| format!("a CRD file changed ({f})"))
+        };
+        if reason.is_some() {
+            s.everything = reason;
+            break;
+        }
+    }
+    s
+}
+
+/// Every file some value of `node` came from (a patch's file for patched fields).
+pub fn node_files(repo: &Repo, node: &Node, out: &mut BTreeSet<RelPath>) {
+    if let Some(f) = repo.file_of(node.loc) {
+        out.insert(f.path.clone());
+    }
+    match &node.value {
+        Value::Map(m) => m.values().for_each(|v| node_files(repo, v, out)),
+        Value::Seq(s) => s.iter().for_each(|v| node_files(repo, v, out)),
+        _ => {}
+    }
+}
+
+/// The inputs of a failed render: its kustomization file and every file the failure and its
+/// notes point into.
+pub fn failed_inputs(repo: &Repo, dir: &RelPath, failed: &Failed) -> BTreeSet<RelPath> {
+    let mut out: BTreeSet<RelPath> = kustomization_file(repo, dir).into_iter().collect();
+    for d in failed.notes.iter().chain(std::iter::once(&failed.error)) {
+        if let Some(f) = repo.file_of(d.loc) {
+            out.insert(f.path.clone());
+        }
+    }
+    out
+}
+
+/// The inputs of a plain entry point's render (successful or not).
+pub fn plain_inputs(repo: &Repo, dir: &RelPath, result: Option<&Result<Rendered, Failed>>) -> BTreeSet<RelPath> {
+    match result {
+        Some(Ok(r)) => r.files.clone(),
+        Some(Err(f)) => failed_inputs(repo, dir, f),
+        None => kustomization_file(repo, dir).into_iter().collect(),
+    }
+}
+
+/// The cluster directory of a Flux entry point name (`clusters/production/flux-system/apps`
+/// → `clusters/production`).
+pub fn cluster_of(name: &str) -> &str {
+    let mut it = name.rsplitn(3, '/');
+    let _ = (it.next(), it.next());
+    it.next().unwrap_or("")
+}
+
+/// The inputs of every Flux entry point, by name.
+pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTreeMap<String, BTreeSet<RelPath>> {
+    let mut out = BTreeMap::new();
+    for e in entries {
+        let cluster = RelPath::parse(cluster_of(&e.name)).unwrap_or_default();
+        let mut files = match &e.result {
+            Ok(r) => r.files.clone(),
+            Err(f) => {
+                let dir = RelPath::parse(&e.dir).unwrap_or_default();
+                failed_inputs(repo, &dir, f)
+            }
+        };
+        // The files that define this Flux Kustomization object, preferring the cluster's own.
+        let found: Vec<_> = index
+            .kustomizations
+            .iter()
+            .filter(|k| {
+                k.doc.str_at(&["metadata", "name"]) == Some(e.key.name.as_str())
+                    && k.doc.str_at(&["metadata", "namespace"]).unwrap_or("default") == e.key.namespace
+            })
+            .collect();
+        let own: Vec<_> = found.iter().filter(|k| k.file.starts_with(&cluster)).collect();
+        let chosen: Vec<_> = if own.is_empty() { found.iter().collect() } else { own };
+        for k in &chosen {
+            files.insert(k.file.clone());
+        }
+        // The object as rendered by its parent (patched, substituted): every file it came from,
+        // and its substituteFrom sources.
+        for parent in entries.iter().filter(|p| cluster_of(&p.name) == cluster_of(&e.name)) {
+            let Ok(r) = &parent.result else { continue };
+            for res in &r.resources {
+                let is_it = crate::flux::entry::is_flux_kustomization(&res.node)
+                    && res.name() == e.key.name
+                    && (if res.namespace().is_empty() { "default" } else { res.namespace() }) == e.key.namespace;
+                if !is_it {
+                    continue;
+                }
+                node_files(repo, &res.node, &mut files);
+                let Ok(fk) = FluxKustomization::parse(&res.node, &e.key.namespace) else { continue };
+                for from in fk.post_build.iter().flat_map(|pb| pb.substitute_from.iter()) {
+                    let key = (from.kind.clone(), e.key.namespace.clone(), from.name.clone());
+                    if let Some(n) = index.config.get(&key) {
+                        node_files(repo, n, &mut files);
+                    }
+                    for o in entries.iter().filter_map(|p| p.result.as_ref().ok()).flat_map(|r| r.resources.iter()) {
+                        if o.kind() == from.kind && o.name() == from.name && o.namespace() == e.key.namespace {
+                            node_files(repo, &o.node, &mut files);
+                        }
+                    }
+                }
+            }
+        }
+        out.insert(e.name.clone(), files);
+    }
+    out
+}
+
+/// Plain entry points that the change removed: a deleted kustomization file whose directory
+/// has none any more.
+pub fn removed_dirs(repo: &Repo, config: &Config, changes: &Changes) -> Vec<RelPath> {
+    let mut out: BTreeSet<RelPath> = BTreeSet::new();
+    for f in &changes.deleted {
+        if FILE_NAMES.contains(&f.file_name()) {
+            let dir = f.parent();
+            if kustomization_file(repo, &dir).is_none() && !config.is_ignored(&dir) {
+                out.insert(dir);
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crd_detection_reads_the_kind_line() {
+        assert!(has_crd("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"));
+        assert!(!has_crd("kind: ConfigMap\ndata:\n  x: CustomResourceDefinition\n"));
+    }
+
+    #[test]
+    fn cluster_dir_of_a_flux_name() {
+        assert_eq!(cluster_of("clusters/production/flux-system/apps"), "clusters/production");
+    }
+
+    #[test]
+    fn failed_renders_are_selected_by_directory() {
+        let s = Selection { everything: None, changed: [RelPath::parse("apps/x/patch.yaml").unwrap()].into() };
+        let dir = RelPath::parse("apps/x").unwrap();
+        assert!(s.selects(&BTreeSet::new(), &dir, true));
+        assert!(!s.selects(&BTreeSet::new(), &dir, false));
+    }
+}
