@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::check::objects;
 use crate::config::{Config, EntryPoints};
-use crate::discover::{Discovery, affected, changes, discover};
+use crate::discover::{Discovery, affected, changes, discover, static_deps};
 use crate::finding::{Finding, Location};
 use crate::flux;
 use crate::flux::render::Settings;
@@ -61,7 +61,11 @@ pub fn build_registry(repo: &Repo, config: &Config, d: &Discovery) -> Result<Reg
             return Err(format!("schemas.crds path '{extra}' does not exist"));
         }
     }
-    for p in &files {
+    // Most files define no CRD: a plain read of a regular file (no symlink to resolve; the walk
+    // follows none) tells, in parallel, without keeping its text.
+    let crd_files: Vec<&RelPath> =
+        files.par_iter().filter(|p| crate::discover::may_contain(repo, p, &["CustomResourceDefinition"])[0]).collect();
+    for p in crd_files {
         let Ok(f) = repo.read(p) else { continue };
         if !f.text.contains("CustomResourceDefinition") {
             continue;
@@ -336,11 +340,18 @@ pub struct Renders {
 
 /// Renders every entry point the config asks for, sharing one engine (and its built bases).
 pub fn render_entry_points(repo: &Repo, config: &Config, discovery: &Discovery) -> Renders {
+    render_some(repo, config, discovery, None)
+}
+
+/// Like [`render_entry_points`], rendering only the plain overlays in `only` (when given);
+/// the Flux tree is always rendered whole.
+pub fn render_some(repo: &Repo, config: &Config, discovery: &Discovery, only: Option<&BTreeSet<RelPath>>) -> Renders {
     let engine = Engine::new(repo, LoadRestrictor::None);
     let plain_dirs: &[RelPath] =
         if config.flux.entry_points == EntryPoints::Flux { &[] } else { &discovery.kustomize_dirs };
     let plain = plain_dirs
         .par_iter()
+        .filter(|dir| only.is_none_or(|o| o.contains(*dir)))
         .map(|dir| (dir.clone(), catch_unwind(AssertUnwindSafe(|| engine.render(dir))).ok()))
         .collect();
     let (flux, flux_index) = if config.flux.entry_points == EntryPoints::Kustomize {
@@ -400,8 +411,9 @@ pub fn validate_shard(repo: &Repo, config: &Config, shard: Option<Shard>) -> Res
 
 /// Validates a repository, optionally only what a change affects (`base`) and only one shard
 /// (`shard`). Every entry point is rendered (bases are shared and memoised; leaf detection, the
-/// Flux graph and cross-entry-point de-duplication need the whole picture), but only the
-/// entry points in scope are checked and reported. The base side is never validated, so what
+/// Flux graph and cross-entry-point de-duplication need the whole picture) except, with
+/// `base`, the plain overlays that a static reading of the kustomization files shows the
+/// change cannot affect; only the entry points in scope are checked and reported. The base side is never validated, so what
 /// was already broken there does not fail the change; the union of all N shards' reports is the
 /// unsharded report.
 pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Result<RunReport, String> {
@@ -412,7 +424,19 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     let shard = options.shard;
     let discovery = discover(repo, config);
     let registry = build_registry(repo, config, &discovery)?;
-    let all = render_entry_points(repo, config, &discovery);
+    // With a change set, only the plain overlays whose static inputs meet it are rendered (a
+    // superset of the exact selection), plus the overlays that may read their kustomization
+    // files (so whether a selected overlay is a base stays exact).
+    let only = match &scope {
+        Some((_, sel)) if sel.everything.is_none() && config.flux.entry_points != EntryPoints::Flux => {
+            let graph = static_deps::StaticGraph::build(repo, &discovery.kustomize_dirs);
+            let mut only = graph.candidates(&sel.changed);
+            only.extend(graph.users_of(repo, &only));
+            Some(only)
+        }
+        _ => None,
+    };
+    let all = render_some(repo, config, &discovery, only.as_ref());
     let selected = scope.as_ref().map(|(_, sel)| selected_names(repo, &all, sel));
     let is_selected = |name: &str| selected.as_ref().is_none_or(|s| s.contains(name));
     let Renders { plain: renders, flux: entries, .. } = all;

@@ -3,6 +3,7 @@
 
 pub mod affected;
 pub mod changes;
+pub mod static_deps;
 
 use crate::config::Config;
 use crate::kustomize::kustomization::FILE_NAMES;
@@ -64,4 +65,18 @@ pub fn walk_yaml(repo: &Repo, dir: &RelPath, out: &mut Vec<RelPath>) {
         }
     }
     out.sort();
+}
+
+/// Whether a file's text may contain one of `needles`, in a plain read of a regular file
+/// (no text kept; the walk follows no symlinked directory). Anything else answers `true`, so
+/// the caller reads it through [`Repo`]'s checks.
+pub fn may_contain(repo: &Repo, p: &RelPath, needles: &[&str]) -> Vec<bool> {
+    let abs = repo.abs(p);
+    if !std::fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_file()) {
+        return vec![true; needles.len()];
+    }
+    match std::fs::read(&abs) {
+        Ok(bytes) => needles.iter().map(|n| bytes.windows(n.len()).any(|w| w == n.as_bytes())).collect(),
+        Err(_) => vec![true; needles.len()],
+    }
 }

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use crate::kustomize::diag::Diag;
 use crate::kustomize::kustomization::{
     ImageSpec, Located, PatchKind, PatchSource, PatchSpec, parse_patch, parse_selector,
@@ -236,7 +238,18 @@ pub struct RepoIndex {
 /// Files that do not parse are skipped here: the plain render reports them.
 pub fn index(repo: &Repo, yaml_files: &[RelPath]) -> RepoIndex {
     let mut out = RepoIndex::default();
-    for p in yaml_files {
+    // A cheap pass first: without a Flux Kustomization, ConfigMaps and Secrets are not needed.
+    let hits: Vec<(&RelPath, Vec<bool>)> = yaml_files
+        .par_iter()
+        .map(|p| (p, crate::discover::may_contain(repo, p, &[GROUP, "ConfigMap", "Secret"])))
+        .filter(|(_, h)| h.iter().any(|b| *b))
+        .collect();
+    let flux_files = hits.iter().filter(|(_, h)| h[0]).map(|(p, _)| *p);
+    let has_flux = flux_files.clone().any(|p| {
+        repo.load_yaml(p).is_ok_and(|parsed| parsed.error.is_none() && parsed.docs.iter().any(is_flux_kustomization))
+    });
+    let wanted: Vec<&RelPath> = if has_flux { hits.iter().map(|(p, _)| *p).collect() } else { Vec::new() };
+    for p in wanted {
         let Ok(f) = repo.read(p) else { continue };
         let wanted = f.text.contains(GROUP) || f.text.contains("ConfigMap") || f.text.contains("Secret");
         if !wanted {

@@ -63,7 +63,9 @@ impl RelPath {
 
     /// Whether `self` is `other` or below it.
     pub fn starts_with(&self, other: &RelPath) -> bool {
-        other.0.is_empty() || self.0 == other.0 || self.0.starts_with(&format!("{}/", other.0))
+        other.0.is_empty()
+            || (self.0.starts_with(&other.0)
+                && (self.0.len() == other.0.len() || self.0.as_bytes()[other.0.len()] == b'/'))
     }
 }
 
