@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::check::objects;
 use crate::config::{Config, EntryPoints};
-use crate::discover::{Discovery, affected, changes, discover, static_deps};
+use crate::discover::{Discovery, Needle, affected, changes, discover, static_deps};
 use crate::finding::{Finding, Location};
 use crate::flux;
 use crate::flux::render::Settings;
@@ -48,24 +48,21 @@ impl SourceText for Repo {
 /// repository's YAML files (and `schemas.crds`), and the schema catalog.
 pub fn build_registry(repo: &Repo, config: &Config, d: &Discovery) -> Result<Registry, String> {
     let mut reg = Registry::new(config.kubernetes_version.as_deref())?;
-    let mut files: BTreeSet<RelPath> = d.yaml_files.iter().cloned().collect();
+    let mut files: BTreeSet<RelPath> = d.files_with(&[Needle::Crd]).into_iter().collect();
+    let mut extra_files = Vec::new();
     for extra in &config.crds {
         let p = RelPath::parse(extra).ok_or_else(|| format!("schemas.crds path '{extra}' leaves the repository"))?;
         if repo.is_dir(&p) {
-            let mut sub = Discovery::default();
-            crate::discover::walk_yaml(repo, &p, &mut sub.yaml_files);
-            files.extend(sub.yaml_files);
+            crate::discover::walk_yaml(repo, &p, &mut extra_files);
         } else if repo.is_file(&p) {
-            files.insert(p);
+            extra_files.push(p);
         } else {
             return Err(format!("schemas.crds path '{extra}' does not exist"));
         }
     }
-    // Most files define no CRD: a plain read of a regular file (no symlink to resolve; the walk
-    // follows none) tells, in parallel, without keeping its text.
-    let crd_files: Vec<&RelPath> =
-        files.par_iter().filter(|p| crate::discover::may_contain(repo, p, &["CustomResourceDefinition"])[0]).collect();
-    for p in crd_files {
+    extra_files.retain(|p| !d.yaml_files.contains(p));
+    files.extend(Discovery::of_files(repo, extra_files).files_with(&[Needle::Crd]));
+    for p in &files {
         let Ok(f) = repo.read(p) else { continue };
         if !f.text.contains("CustomResourceDefinition") {
             continue;
@@ -108,6 +105,26 @@ struct Checked {
     unchecked: BTreeMap<(String, String), usize>,
 }
 
+impl Checked {
+    /// Nothing rendered or checked yet for this entry point.
+    fn empty(ep: &Ep) -> Checked {
+        Checked {
+            report: EntryPointReport {
+                name: ep.name.to_string(),
+                kind: ep.kind,
+                path: ep.path.to_string(),
+                rendered: false,
+                objects: Vec::new(),
+            },
+            findings: Vec::new(),
+            checked: 0,
+            total: 0,
+            cel_skipped: 0,
+            unchecked: BTreeMap::new(),
+        }
+    }
+}
+
 /// What is being checked: an entry point's name, kind and rendered directory.
 struct Ep<'a> {
     name: &'a str,
@@ -124,20 +141,7 @@ fn check_rendered(
     is_leaf: bool,
 ) -> Checked {
     let name = ep.name.to_string();
-    let mut c = Checked {
-        report: EntryPointReport {
-            name: name.clone(),
-            kind: ep.kind,
-            path: ep.path.to_string(),
-            rendered: false,
-            objects: Vec::new(),
-        },
-        findings: Vec::new(),
-        checked: 0,
-        total: 0,
-        cel_skipped: 0,
-        unchecked: BTreeMap::new(),
-    };
+    let mut c = Checked::empty(ep);
     match result {
         Err(failed) => {
             c.findings.extend(failed.notes.iter().map(|d| diag_finding(repo, d, &name)));
@@ -187,28 +191,16 @@ fn check_rendered(
 }
 
 fn internal_error(ep: &Ep) -> Checked {
-    let name = ep.name.to_string();
-    Checked {
-        report: EntryPointReport {
-            name: name.clone(),
-            kind: ep.kind,
-            path: ep.path.to_string(),
-            rendered: false,
-            objects: Vec::new(),
-        },
-        findings: vec![
-            Finding::new(
-                Rule::InternalError,
-                "fluxgate crashed while checking this entry point; the rest of the run went on",
-            )
-            .entry_point(name)
-            .help("please report this with the repository layout that triggers it"),
-        ],
-        checked: 0,
-        total: 0,
-        cel_skipped: 0,
-        unchecked: BTreeMap::new(),
-    }
+    let mut c = Checked::empty(ep);
+    c.findings.push(
+        Finding::new(
+            Rule::InternalError,
+            "fluxgate crashed while checking this entry point; the rest of the run went on",
+        )
+        .entry_point(ep.name)
+        .help("please report this with the repository layout that triggers it"),
+    );
+    c
 }
 
 /// Graph checks per cluster (dependsOn, sourceRef, paths, duplicates, valuesFrom, chart values)
@@ -249,7 +241,7 @@ fn graph_checks(repo: &Repo, discovery: &Discovery, entries: &[FluxEntry]) -> Ve
     let mut policies = flux::markers::image_policies(
         entries.iter().filter_map(|e| e.result.as_ref().ok()).flat_map(|r| r.resources.iter()),
     );
-    for p in &discovery.yaml_files {
+    for p in &discovery.files_with(&[Needle::ImagePolicy]) {
         if let Ok(parsed) = repo.load_yaml(p) {
             for doc in &parsed.docs {
                 if doc.str_at(&["kind"]) == Some("ImagePolicy")
@@ -262,13 +254,17 @@ fn graph_checks(repo: &Repo, discovery: &Discovery, entries: &[FluxEntry]) -> Ve
             }
         }
     }
-    out.extend(flux::markers::check_markers(repo, &discovery.yaml_files, &policies).into_iter().map(|g| g.finding));
+    out.extend(
+        flux::markers::check_markers(repo, &discovery.files_with(&[Needle::ImageMarker]), &policies)
+            .into_iter()
+            .map(|g| g.finding),
+    );
     out
 }
 
 /// The Flux entry points of the repository, rendered (shares the engine's built bases).
 pub fn flux_entries(repo: &Repo, config: &Config, engine: &Engine, discovery: &Discovery) -> Vec<FluxEntry> {
-    let index = flux::entry::index(repo, &discovery.yaml_files);
+    let index = flux::entry::index(repo, discovery);
     let settings = Settings { strict: config.flux.strict, variables: config.flux.variables.clone() };
     flux::tree::render_all(engine, &index, &config.flux.sources, &settings)
 }
@@ -357,7 +353,7 @@ pub fn render_some(repo: &Repo, config: &Config, discovery: &Discovery, only: Op
     let (flux, flux_index) = if config.flux.entry_points == EntryPoints::Kustomize {
         (Vec::new(), flux::entry::RepoIndex::default())
     } else {
-        let index = flux::entry::index(repo, &discovery.yaml_files);
+        let index = flux::entry::index(repo, discovery);
         let settings = Settings { strict: config.flux.strict, variables: config.flux.variables.clone() };
         (flux::tree::render_all(&engine, &index, &config.flux.sources, &settings), index)
     };

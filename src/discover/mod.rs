@@ -5,9 +5,48 @@ pub mod affected;
 pub mod changes;
 pub mod static_deps;
 
+use rayon::prelude::*;
+
 use crate::config::Config;
 use crate::kustomize::kustomization::FILE_NAMES;
 use crate::source::{RelPath, Repo};
+
+/// Text that marks a YAML file as worth parsing for a repository-wide index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needle {
+    Crd,
+    FluxKustomization,
+    ConfigMap,
+    Secret,
+    ImagePolicy,
+    ImageMarker,
+}
+
+impl Needle {
+    const ALL: [Needle; 6] = [
+        Needle::Crd,
+        Needle::FluxKustomization,
+        Needle::ConfigMap,
+        Needle::Secret,
+        Needle::ImagePolicy,
+        Needle::ImageMarker,
+    ];
+
+    fn text(self) -> &'static str {
+        match self {
+            Needle::Crd => "CustomResourceDefinition",
+            Needle::FluxKustomization => "kustomize.toolkit.fluxcd.io",
+            Needle::ConfigMap => "ConfigMap",
+            Needle::Secret => "Secret",
+            Needle::ImagePolicy => "ImagePolicy",
+            Needle::ImageMarker => "$imagepolicy",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
 
 /// What a walk of the repository found.
 #[derive(Clone, Debug, Default)]
@@ -16,6 +55,38 @@ pub struct Discovery {
     pub kustomize_dirs: Vec<RelPath>,
     /// Every `.yaml`/`.yml` file, sorted.
     pub yaml_files: Vec<RelPath>,
+    /// Which [`Needle`]s each of `yaml_files` may contain (same order): every file is read once
+    /// here, so the CRD registry, the Flux index and the image-marker check do not each re-read
+    /// the whole repository.
+    contents: Vec<u8>,
+}
+
+impl Discovery {
+    /// A discovery of given YAML files (no kustomization directories), scanned for needles.
+    pub fn of_files(repo: &Repo, yaml_files: Vec<RelPath>) -> Discovery {
+        let contents = scan(repo, &yaml_files);
+        Discovery { kustomize_dirs: Vec::new(), yaml_files, contents }
+    }
+
+    /// The YAML files that may contain any of `needles`.
+    pub fn files_with(&self, needles: &[Needle]) -> Vec<RelPath> {
+        let mask = needles.iter().fold(0, |m, n| m | n.bit());
+        self.yaml_files.iter().zip(&self.contents).filter(|(_, c)| *c & mask != 0).map(|(p, _)| p.clone()).collect()
+    }
+}
+
+fn scan(repo: &Repo, files: &[RelPath]) -> Vec<u8> {
+    let texts: Vec<&str> = Needle::ALL.iter().map(|n| n.text()).collect();
+    files
+        .par_iter()
+        .map(|p| {
+            may_contain(repo, p, &texts)
+                .iter()
+                .zip(Needle::ALL)
+                .filter(|(hit, _)| **hit)
+                .fold(0, |m, (_, n)| m | n.bit())
+        })
+        .collect()
 }
 
 /// Walks the repository. Symlinked directories are not followed (no loops, no escapes).
@@ -44,6 +115,7 @@ pub fn discover(repo: &Repo, config: &Config) -> Discovery {
     }
     d.kustomize_dirs.sort();
     d.yaml_files.sort();
+    d.contents = scan(repo, &d.yaml_files);
     d
 }
 

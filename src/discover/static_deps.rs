@@ -5,6 +5,7 @@
 //! meet a changed path (a superset of the exact, render-based selection), plus the directories
 //! that may read their kustomization files (so leaf detection stays exact).
 
+use crate::kustomize::build::is_remote;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rayon::prelude::*;
@@ -31,14 +32,6 @@ pub struct StaticGraph {
 
 /// Keys whose listed files hold plugin configurations (which name files themselves).
 const PLUGIN_KEYS: [&str; 3] = ["generators", "transformers", "validators"];
-
-fn is_remote(s: &str) -> bool {
-    s.contains("://")
-        || s.starts_with("git@")
-        || s.starts_with("github.com/")
-        || s.starts_with("gitlab.com/")
-        || s.starts_with("bitbucket.org/")
-}
 
 /// Every string value (not keys) of a node.
 fn strings<'a>(node: &'a Node, out: &mut Vec<&'a str>) {

@@ -3,9 +3,8 @@
 //! kustomize-controller builds. Only the fields that change the render are modelled; the rest
 //! of the object is checked against its CRD schema like any other object.
 
+use crate::discover::{Discovery, Needle};
 use std::collections::BTreeMap;
-
-use rayon::prelude::*;
 
 use crate::kustomize::diag::Diag;
 use crate::kustomize::kustomization::{
@@ -103,15 +102,7 @@ fn string_pairs(n: Option<&Node>) -> Vec<(String, Node)> {
 
 /// The text of a scalar node (`None` for maps and lists).
 pub fn scalar_text(v: &Node) -> Option<String> {
-    use crate::source::Value;
-    match &v.value {
-        Value::Str(s) => Some(s.clone()),
-        Value::Int(i) => Some(i.to_string()),
-        Value::Float(f) => Some(f.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Null => Some(String::new()),
-        _ => None,
-    }
+    if v.is_null() { Some(String::new()) } else { v.scalar_text() }
 }
 
 impl FluxKustomization {
@@ -236,26 +227,17 @@ pub struct RepoIndex {
 
 /// Reads every YAML file once (the parse is cached by the repository) and indexes it.
 /// Files that do not parse are skipped here: the plain render reports them.
-pub fn index(repo: &Repo, yaml_files: &[RelPath]) -> RepoIndex {
+pub fn index(repo: &Repo, discovery: &Discovery) -> RepoIndex {
     let mut out = RepoIndex::default();
-    // A cheap pass first: without a Flux Kustomization, ConfigMaps and Secrets are not needed.
-    let hits: Vec<(&RelPath, Vec<bool>)> = yaml_files
-        .par_iter()
-        .map(|p| (p, crate::discover::may_contain(repo, p, &[GROUP, "ConfigMap", "Secret"])))
-        .filter(|(_, h)| h.iter().any(|b| *b))
-        .collect();
-    let flux_files = hits.iter().filter(|(_, h)| h[0]).map(|(p, _)| *p);
-    let has_flux = flux_files.clone().any(|p| {
+    // Without a Flux Kustomization, ConfigMaps and Secrets are not needed.
+    let has_flux = discovery.files_with(&[Needle::FluxKustomization]).iter().any(|p| {
         repo.load_yaml(p).is_ok_and(|parsed| parsed.error.is_none() && parsed.docs.iter().any(is_flux_kustomization))
     });
-    let wanted: Vec<&RelPath> = if has_flux { hits.iter().map(|(p, _)| *p).collect() } else { Vec::new() };
-    for p in wanted {
-        let Ok(f) = repo.read(p) else { continue };
-        let wanted = f.text.contains(GROUP) || f.text.contains("ConfigMap") || f.text.contains("Secret");
-        if !wanted {
-            continue;
-        }
-        let Ok(parsed) = repo.load_yaml(p) else { continue };
+    if !has_flux {
+        return out;
+    }
+    for p in discovery.files_with(&[Needle::FluxKustomization, Needle::ConfigMap, Needle::Secret]) {
+        let Ok(parsed) = repo.load_yaml(&p) else { continue };
         if parsed.error.is_some() {
             continue;
         }

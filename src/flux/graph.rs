@@ -10,7 +10,7 @@ use base64::Engine as _;
 use crate::finding::Finding;
 use crate::kustomize::resource::{Resource, is_cluster_scoped};
 use crate::rules::Rule;
-use crate::source::{Loc, Node, RelPath, Repo, Value};
+use crate::source::{Loc, Node, RelPath, Repo};
 
 /// API group of Flux Kustomizations.
 pub const KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
@@ -425,7 +425,7 @@ pub(crate) fn resolve_values_from(c: &Cluster, hr: &Resource, item: &Node) -> Va
     let plain = if kind == "Secret" { "stringData" } else { "data" };
     let encoded = if kind == "Secret" { "data" } else { "binaryData" };
     if let Some(v) = node.path(&[plain, key]) {
-        return ValuesFrom::Found { text: scalar_text(v), loc: v.loc };
+        return ValuesFrom::Found { text: v.scalar_text().unwrap_or_default(), loc: v.loc };
     }
     if let Some(v) = node.path(&[encoded, key]) {
         let text = v
@@ -444,16 +444,6 @@ pub(crate) fn resolve_values_from(c: &Cluster, hr: &Resource, item: &Node) -> Va
             qualified(hr)
         ),
         loc: field_loc(item, if item.get("valuesKey").is_some() { &["valuesKey"] } else { &["name"] }),
-    }
-}
-
-fn scalar_text(v: &Node) -> String {
-    match &v.value {
-        Value::Str(s) => s.clone(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => b.to_string(),
-        _ => String::new(),
     }
 }
 

@@ -257,7 +257,7 @@ mod tests {
         let repo = Repo::open(dir.path()).unwrap();
         let mut files = Vec::new();
         crate::discover::walk_yaml(&repo, &RelPath::root(), &mut files);
-        let index = super::super::entry::index(&repo, &files);
+        let index = super::super::entry::index(&repo, &crate::discover::Discovery::of_files(&repo, files));
         let engine = Engine::new(&repo, LoadRestrictor::None);
         let settings = Settings { strict: true, variables: Vec::new() };
         let entries = render_all(&engine, &index, &[], &settings);

@@ -135,7 +135,9 @@ fn patch_diag(e: PatchError, loc: Loc) -> Diag {
     Diag::fatal(Rule::PatchFailed, e.loc.unwrap_or(loc), e.message)
 }
 
-fn is_remote(s: &str) -> bool {
+/// Whether a kustomization entry names a remote target (URL, git or hosted-repo shorthand),
+/// which fluxgate never fetches.
+pub(crate) fn is_remote(s: &str) -> bool {
     s.contains("://")
         || s.starts_with("git@")
         || s.starts_with("github.com/")

@@ -61,7 +61,7 @@ pub fn write_junit(report: &RunReport, src: &dyn SourceText, out: &mut dyn Write
 
 /// What one testcase stands for, in the order testcases are written.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Case<'a> {
+pub(crate) enum Case<'a> {
     Render,
     Object(&'a ObjectRef),
     File(&'a str),
@@ -103,6 +103,31 @@ fn run_suite(findings: &[&Finding], renderer: &Renderer, src: &dyn SourceText) -
     build_suite(RUN_SUITE, cases.into_iter().collect(), false, renderer, src)
 }
 
+/// The test names of a suite's cases, in order: sanitised for TeamCity, and unique even when
+/// two objects differ only in a dot (or a character quick-junit drops), deterministically.
+/// Shared with the TeamCity reporter so both name every test the same way.
+pub(crate) fn case_names<'a: 'b, 'b>(cases: impl IntoIterator<Item = &'b Case<'a>>) -> Vec<String> {
+    let mut used = HashSet::new();
+    cases
+        .into_iter()
+        .map(|case| {
+            let base = match case {
+                Case::Render => RENDER_CASE.to_owned(),
+                Case::Object(obj) => sanitize(&obj.display()),
+                Case::File(file) => sanitize(file),
+                Case::Run => "run".to_owned(),
+            };
+            let mut name = base.clone();
+            let mut n = 1;
+            while !used.insert(name.clone()) {
+                n += 1;
+                name = format!("{base}_{n}");
+            }
+            name
+        })
+        .collect()
+}
+
 fn build_suite(
     name: &str,
     cases: Vec<(Case, Vec<&Finding>)>,
@@ -113,22 +138,8 @@ fn build_suite(
     let classname = sanitize(name);
     let mut suite = TestSuite::new(xml_text(name));
     suite.set_time(Duration::ZERO);
-    let mut used = HashSet::new();
-    for (case, findings) in cases {
-        let base = match case {
-            Case::Render => RENDER_CASE.to_owned(),
-            Case::Object(obj) => sanitize(&obj.display()),
-            Case::File(file) => sanitize(file),
-            Case::Run => "run".to_owned(),
-        };
-        // Two objects can differ only in a dot (or a control character quick-junit drops):
-        // keep their testcases apart, deterministically.
-        let mut test_name = base.clone();
-        let mut n = 1;
-        while !used.insert(test_name.clone()) {
-            n += 1;
-            test_name = format!("{base}_{n}");
-        }
+    let names = case_names(cases.iter().map(|(c, _)| c));
+    for ((case, findings), test_name) in cases.into_iter().zip(names) {
         let forced = (case == Case::Render && render_failed).then_some("the entry point failed to render");
         let mut test = TestCase::new(test_name, status(&findings, forced, renderer, src));
         test.set_classname(classname.clone()).set_time(Duration::ZERO);

@@ -26,17 +26,17 @@
 //! them apart even if a future caller interleaves them. Nothing depends on time or the machine:
 //! the same report gives the same bytes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use annotate_snippets::Renderer;
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 
-use super::junit::{RENDER_CASE, RUN_SUITE, sanitize};
+use super::junit::{Case, RENDER_CASE, RUN_SUITE, case_names};
 use super::terminal::render_finding;
 use super::{EntryPointReport, RunReport, SourceText};
-use crate::finding::{Finding, ObjectRef, Severity};
+use crate::finding::{Finding, Severity};
 
 /// Escapes a value for a service message attribute: `|` → `||`, `'` → `|'`, `[` → `|[`,
 /// `]` → `|]`, LF → `|n`, CR → `|r`, the Unicode line breaks U+0085/U+2028/U+2029 → `|x`/`|l`/`|p`,
@@ -107,15 +107,6 @@ pub fn write_teamcity(report: &RunReport, src: &dyn SourceText, out: &mut dyn Wr
     w.message("buildStatus", &[("text", &text)])
 }
 
-/// What one test stands for, in the order tests are written (as in the JUnit report).
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Case<'a> {
-    Render,
-    Object(&'a ObjectRef),
-    File(&'a str),
-    Run,
-}
-
 struct Suite<'a> {
     name: &'a str,
     /// Set when the entry point failed to render: its `render` test fails and a build problem is
@@ -172,21 +163,8 @@ impl Messages<'_> {
     fn suite(&mut self, suite: &Suite, flow: usize) -> io::Result<()> {
         let flow = flow.to_string();
         self.message("testSuiteStarted", &[("name", suite.name), ("flowId", &flow)])?;
-        let mut used = HashSet::new();
-        for (case, findings) in &suite.cases {
-            let base = match case {
-                Case::Render => RENDER_CASE.to_owned(),
-                Case::Object(obj) => sanitize(&obj.display()),
-                Case::File(file) => sanitize(file),
-                Case::Run => "run".to_owned(),
-            };
-            // Same de-duplication as the JUnit report, so both name a test the same way.
-            let mut name = base.clone();
-            let mut n = 1;
-            while !used.insert(name.clone()) {
-                n += 1;
-                name = format!("{base}_{n}");
-            }
+        let names = case_names(suite.cases.iter().map(|(c, _)| c));
+        for ((case, findings), name) in suite.cases.iter().zip(names) {
             let forced = *case == Case::Render && suite.render_failed;
             self.test(&name, findings, forced, &flow)?;
         }
@@ -496,7 +474,7 @@ mod tests {
         let messages = parse(&text);
         assert_eq!(attr(&messages[0], "name"), name, "suite keeps the real name");
         let tests: Vec<&str> = messages.iter().filter(|m| m.0 == "testStarted").map(|m| attr(m, "name")).collect();
-        assert_eq!(tests, ["render", &sanitize("Evil/n|s/x'[y]\nz"), "A/_/x_y", "A/_/x_y_2"]);
+        assert_eq!(tests, ["render", &super::super::junit::sanitize("Evil/n|s/x'[y]\nz"), "A/_/x_y", "A/_/x_y_2"]);
         let failed = messages.iter().find(|m| m.0 == "testFailed" && attr(m, "name").starts_with("Evil")).unwrap();
         assert_eq!(attr(failed, "message"), name);
         let problem = messages.iter().find(|m| m.0 == "buildProblem").unwrap();

@@ -121,6 +121,18 @@ impl Node {
         }
     }
 
+    /// The text of a scalar (numbers and booleans as written out), `None` for null, maps and
+    /// lists: the one conversion every "compare as text" site uses.
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Null | Value::Seq(_) | Value::Map(_) => None,
+        }
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
     }

@@ -74,12 +74,8 @@ fn path_str(path: &[String]) -> String {
 /// Text kyaml compares merge keys by (so `80` and `"80"` match).
 fn scalar_text(n: &Node) -> String {
     match &n.value {
-        Value::Null => String::new(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Str(s) => s.clone(),
         Value::Seq(_) | Value::Map(_) => n.to_json().to_string(),
+        _ => n.scalar_text().unwrap_or_default(),
     }
 }
 

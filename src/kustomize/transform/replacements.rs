@@ -71,7 +71,7 @@ fn source_value(resources: &[Resource], s: &ReplacementSource, loc: Loc) -> Resu
         return Err(err(loc, format!("fieldPath '{}' is missing in replacement source {}", s.field_path, src.id())));
     };
     let Some(delim) = &s.delimiter else { return Ok(value.clone()) };
-    let text = scalar_text(value).ok_or_else(|| err(loc, "the delimiter option can only be used with scalars"))?;
+    let text = value.scalar_text().ok_or_else(|| err(loc, "the delimiter option can only be used with scalars"))?;
     let parts: Vec<&str> = text.split(delim.as_str()).collect();
     let part = usize::try_from(s.index)
         .ok()
@@ -133,16 +133,6 @@ fn item_selector(seg: &str) -> Option<(&str, &str)> {
     seg.strip_prefix('[')?.strip_suffix(']')?.split_once('=')
 }
 
-fn scalar_text(n: &Node) -> Option<String> {
-    match &n.value {
-        Value::Str(s) => Some(s.clone()),
-        Value::Int(i) => Some(i.to_string()),
-        Value::Float(f) => Some(f.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 fn is_empty(n: &Node) -> bool {
     match &n.value {
         Value::Null => true,
@@ -154,9 +144,9 @@ fn is_empty(n: &Node) -> bool {
 
 fn item_matches(item: &Node, k: &str, v: &str) -> bool {
     if k.is_empty() {
-        return scalar_text(item).as_deref() == Some(v);
+        return item.scalar_text().as_deref() == Some(v);
     }
-    item.get(k).and_then(scalar_text).as_deref() == Some(v)
+    item.get(k).and_then(Node::scalar_text).as_deref() == Some(v)
 }
 
 fn lookup<'a>(node: &'a Node, segs: &[String]) -> Option<&'a Node> {
@@ -226,9 +216,9 @@ fn set_at(node: &mut Node, segs: &[String], value: &Node, t: &ReplacementTarget,
 fn set_value(target: &mut Node, value: &Node, t: &ReplacementTarget) {
     let mut value = value.clone();
     if let Some(delim) = &t.delimiter {
-        let cur = scalar_text(target).unwrap_or_default();
+        let cur = target.scalar_text().unwrap_or_default();
         let mut parts: Vec<String> = cur.split(delim.as_str()).map(str::to_string).collect();
-        let v = scalar_text(&value).unwrap_or_default();
+        let v = value.scalar_text().unwrap_or_default();
         match usize::try_from(t.index) {
             Err(_) => parts.insert(0, v),
             Ok(i) if i >= parts.len() => parts.push(v),
@@ -238,7 +228,7 @@ fn set_value(target: &mut Node, value: &Node, t: &ReplacementTarget) {
     }
     // kyaml keeps a string target a string; any other scalar (or a created field) takes the
     // text untagged, so `8080` becomes a number there.
-    match (&target.value, scalar_text(&value)) {
+    match (&target.value, value.scalar_text()) {
         (Value::Str(_), Some(text)) => target.value = Value::Str(text),
         (Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null, Some(text)) => {
             target.value = resolve_plain(&text);

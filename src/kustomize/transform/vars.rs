@@ -135,16 +135,6 @@ fn field_value(node: &Node, path: &str) -> Option<Node> {
     }
 }
 
-fn display(v: &Node) -> String {
-    match &v.value {
-        Value::Str(s) => s.clone(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => b.to_string(),
-        _ => String::new(),
-    }
-}
-
 /// kustomize's `$(VAR)` expansion: `$$` escapes, unknown names stay as written, and a string
 /// that is exactly one reference takes the value's type (a port stays a number).
 pub fn expand(input: &str, values: &[(String, Node)]) -> Option<Value> {
@@ -172,7 +162,7 @@ pub fn expand(input: &str, values: &[(String, Node)]) -> Option<Value> {
                                 if input.len() == name.len() + 3 {
                                     return Some(v.value.clone());
                                 }
-                                out.push_str(&display(v));
+                                out.push_str(&v.scalar_text().unwrap_or_default());
                             }
                             None => {
                                 out.push_str(&input[cursor..cursor + end + 2]);
