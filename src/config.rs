@@ -62,6 +62,38 @@ pub struct Config {
     pub schema_missing: Level,
     /// Flux entry points and substitution.
     pub flux: FluxConfig,
+    /// Named environments (`environments: {production: [globs]}`), in config order: a path
+    /// belongs to the first environment one of whose globs matches it.
+    pub environments: Vec<Environment>,
+}
+
+/// One named environment and the path globs that select it.
+#[derive(Clone, Debug)]
+pub struct Environment {
+    pub name: String,
+    pub globs: Vec<String>,
+    set: GlobSet,
+}
+
+impl Environment {
+    /// An environment from globs relative to the root; `dir/**` also matches `dir` itself.
+    pub fn new(name: &str, globs: Vec<String>) -> Result<Environment, String> {
+        let mut b = GlobSetBuilder::new();
+        for g in &globs {
+            let g = g.trim_end_matches('/');
+            b.add(Glob::new(g).map_err(|e| format!("bad glob '{g}' in environment '{name}': {e}"))?);
+            if let Some(dir) = g.strip_suffix("/**") {
+                b.add(Glob::new(dir).map_err(|e| format!("bad glob '{g}' in environment '{name}': {e}"))?);
+            }
+        }
+        let set = b.build().map_err(|e| e.to_string())?;
+        Ok(Environment { name: name.to_string(), globs, set })
+    }
+
+    /// Whether a root-relative path (an entry point's directory or a file) is in this environment.
+    pub fn matches(&self, path: &str) -> bool {
+        self.set.is_match(path)
+    }
 }
 
 impl Default for Config {
@@ -74,6 +106,7 @@ impl Default for Config {
             crds: Vec::new(),
             schema_missing: Level::Warning,
             flux: FluxConfig::default(),
+            environments: Vec::new(),
         }
     }
 }
@@ -154,6 +187,7 @@ impl Config {
                     }
                 }
                 "flux" => cfg.flux = parse_flux(v).map_err(|(line, m)| err(line, m))?,
+                "environments" => cfg.environments = parse_environments(v).map_err(|(line, m)| err(line, m))?,
                 other => return Err(err(v.loc.line, format!("unknown setting '{other}'"))),
             }
         }
@@ -176,6 +210,11 @@ impl Config {
         }
         self.ignore_set = b.build().map_err(|e| e.to_string())?;
         Ok(())
+    }
+
+    /// The environment a root-relative path belongs to (first match in config order), if any.
+    pub fn environment_of(&self, path: &str) -> Option<&str> {
+        self.environments.iter().find(|e| e.matches(path)).map(|e| e.name.as_str())
     }
 
     /// Whether a path is excluded by the ignore globs.
@@ -237,6 +276,23 @@ fn parse_flux(v: &crate::source::Node) -> Result<FluxConfig, (u32, String)> {
     Ok(fc)
 }
 
+/// Parses the `environments:` section: a map of environment name to a list of path globs.
+fn parse_environments(v: &crate::source::Node) -> Result<Vec<Environment>, (u32, String)> {
+    let m = v.as_map().ok_or((v.loc.line, "'environments' must be a map of name: [path globs]".to_string()))?;
+    let mut out = Vec::new();
+    for (name, globs) in m {
+        let line = globs.loc.line;
+        let seq = globs.as_seq().ok_or((line, format!("'environments.{name}' must be a list of path globs")))?;
+        let mut list = Vec::new();
+        for g in seq {
+            let s = g.as_str().ok_or((g.loc.line, format!("'environments.{name}' entries must be strings")))?;
+            list.push(s.to_string());
+        }
+        out.push(Environment::new(name, list).map_err(|m| (line, m))?);
+    }
+    Ok(out)
+}
+
 /// Parses a `--var NAME=VALUE` command-line value.
 pub fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
@@ -268,6 +324,19 @@ mod tests {
         assert_eq!(c.flux.variables, vec![("A".into(), "x".into()), ("B".into(), "3".into())]);
         assert_eq!(c.flux.sources[0].path, "vendor/other");
         assert_eq!(Config::parse("flux: {typo: 1}\n").unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn environments_match_in_config_order() {
+        let c = Config::parse(
+            "environments:\n  production: ['clusters/production/**', 'apps/*/production/**']\n  staging: ['**/staging/**']\n",
+        )
+        .unwrap();
+        assert_eq!(c.environment_of("clusters/production"), Some("production"));
+        assert_eq!(c.environment_of("apps/web/production/kustomization.yaml"), Some("production"));
+        assert_eq!(c.environment_of("apps/web/staging"), Some("staging"));
+        assert_eq!(c.environment_of("apps/web/base"), None);
+        assert_eq!(Config::parse("environments:\n  prod: 'x'\n").unwrap_err().line, 2);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod finding;
 pub mod flux;
 pub mod hook;
 pub mod kustomize;
+pub mod policy;
 pub mod report;
 pub mod rules;
 pub mod run;

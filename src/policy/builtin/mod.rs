@@ -1,0 +1,1 @@
+//! The built-in rules: checks every platform team wants, configured per environment.
