@@ -65,6 +65,8 @@ pub struct Config {
     /// Named environments (`environments: {production: [globs]}`), in config order: a path
     /// belongs to the first environment one of whose globs matches it.
     pub environments: Vec<Environment>,
+    /// `admissionPolicies:`: ValidatingAdmissionPolicy files to evaluate against every object.
+    pub admission: crate::policy::admission::AdmissionConfig,
 }
 
 /// One named environment and the path globs that select it.
@@ -107,6 +109,7 @@ impl Default for Config {
             schema_missing: Level::Warning,
             flux: FluxConfig::default(),
             environments: Vec::new(),
+            admission: Default::default(),
         }
     }
 }
@@ -188,6 +191,10 @@ impl Config {
                 }
                 "flux" => cfg.flux = parse_flux(v).map_err(|(line, m)| err(line, m))?,
                 "environments" => cfg.environments = parse_environments(v).map_err(|(line, m)| err(line, m))?,
+                "admissionPolicies" => {
+                    cfg.admission =
+                        crate::policy::admission::AdmissionConfig::parse(v).map_err(|(line, m)| err(line, m))?
+                }
                 other => return Err(err(v.loc.line, format!("unknown setting '{other}'"))),
             }
         }

@@ -65,6 +65,10 @@ pub struct Finding {
     /// as skipped, never dropped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<String>,
+    /// The ValidatingAdmissionPolicy a finding comes from (`admission-policy*` rules), so a
+    /// report can say which of the organisation's policies failed and a suppression can name it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 impl Finding {
@@ -79,6 +83,7 @@ impl Finding {
             message: message.into(),
             help: None,
             suppressed: None,
+            policy: None,
         }
     }
 
@@ -99,6 +104,20 @@ impl Finding {
 
     pub fn entry_point(mut self, ep: impl Into<String>) -> Self {
         self.entry_point = Some(ep.into());
+        self
+    }
+
+    /// The rule as reporters show it: the rule id, with the policy name for findings of a
+    /// ValidatingAdmissionPolicy (`admission-policy[require-team-label]`).
+    pub fn rule_label(&self) -> String {
+        match &self.policy {
+            Some(p) => format!("{}[{p}]", self.rule.id()),
+            None => self.rule.id().to_string(),
+        }
+    }
+
+    pub fn policy(mut self, policy: impl Into<String>) -> Self {
+        self.policy = Some(policy.into());
         self
     }
 

@@ -125,6 +125,18 @@ rules! {
     EntryPointRemoved = "entry-point-removed", Info, "the change removes an entry point";
     /// fluxgate itself failed on this entry point; the rest of the run went on.
     InternalError = "internal-error", Error, "fluxgate failed internally on this entry point";
+    /// The object fails a validation of a ValidatingAdmissionPolicy from the configured policy
+    /// paths; the severity comes from the binding's `validationActions` (Deny: error, Warn or
+    /// Audit: warning), so the API server would reject (or warn about) the apply.
+    AdmissionPolicy = "admission-policy", Error, "an object fails a ValidatingAdmissionPolicy validation";
+    /// A ValidatingAdmissionPolicy validation that cannot be decided offline (it reads
+    /// `authorizer` or `request.userInfo`, a namespace not in the render, or errs under
+    /// `failurePolicy: Ignore`): reported as skipped with the reason, never as passed.
+    AdmissionPolicySkipped = "admission-policy-skipped", Warning, "a ValidatingAdmissionPolicy validation cannot be decided offline";
+    /// A ValidatingAdmissionPolicy or binding that the API server would refuse or cannot apply:
+    /// it does not parse, a CEL expression does not compile, or a `paramRef` finds nothing
+    /// under `parameterNotFoundAction: Deny`.
+    AdmissionPolicyInvalid = "admission-policy-invalid", Error, "a ValidatingAdmissionPolicy or binding is invalid";
 }
 
 impl Serialize for Rule {

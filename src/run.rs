@@ -16,6 +16,7 @@ use crate::flux::tree::FluxEntry;
 use crate::kustomize::build::{Engine, Failed, LoadRestrictor, Rendered, kustomization_file};
 use crate::kustomize::diag::Diag;
 use crate::kustomize::resource::is_cluster_scoped;
+use crate::policy::admission::AdmissionPolicies;
 use crate::report::{
     ChangeScope, EntryPointKind, EntryPointReport, RunReport, SchemaCoverage, SourceText, UncheckedKind,
 };
@@ -136,6 +137,7 @@ fn check_rendered(
     repo: &Repo,
     registry: &Registry,
     config: &Config,
+    admission: &AdmissionPolicies,
     ep: &Ep,
     result: Result<Rendered, Failed>,
     is_leaf: bool,
@@ -185,6 +187,9 @@ fn check_rendered(
                 }
                 c.report.objects.push(obj);
             }
+            c.findings.extend(admission.evaluate(registry, &rendered.resources).into_iter().map(|(i, loc, f)| {
+                f.at(location(repo, loc)).entry_point(&name).object(Some(rendered.resources[i].object_ref()))
+            }));
         }
     }
     c
@@ -276,10 +281,18 @@ pub fn render_flux(repo: &Repo, config: &Config) -> Vec<FluxEntry> {
     flux_entries(repo, config, &engine, &discovery)
 }
 
-fn check_flux(repo: &Repo, registry: &Registry, config: &Config, e: FluxEntry) -> Checked {
+fn check_flux(
+    repo: &Repo,
+    registry: &Registry,
+    config: &Config,
+    admission: &AdmissionPolicies,
+    e: FluxEntry,
+) -> Checked {
     let ep = Ep { name: &e.name, kind: EntryPointKind::Flux, path: &e.dir };
-    let mut c = catch_unwind(AssertUnwindSafe(|| check_rendered(repo, registry, config, &ep, e.result.clone(), true)))
-        .unwrap_or_else(|_| internal_error(&ep));
+    let mut c = catch_unwind(AssertUnwindSafe(|| {
+        check_rendered(repo, registry, config, admission, &ep, e.result.clone(), true)
+    }))
+    .unwrap_or_else(|_| internal_error(&ep));
     for (d, res) in &e.child_notes {
         let mut f = diag_finding(repo, d, &e.name);
         f.object = Some(res.object_ref());
@@ -420,6 +433,7 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     let shard = options.shard;
     let discovery = discover(repo, config);
     let registry = build_registry(repo, config, &discovery)?;
+    let (admission, admission_findings) = AdmissionPolicies::load(repo, &config.admission);
     // With a change set, only the plain overlays whose static inputs meet it are rendered (a
     // superset of the exact selection), plus the overlays that may read their kustomization
     // files (so whether a selected overlay is a base stays exact).
@@ -448,6 +462,7 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     }
     let flux_names: BTreeSet<String> = entries.iter().map(|e| e.name.clone()).collect();
     let mut graph_findings = if entries.is_empty() { Vec::new() } else { graph_checks(repo, &discovery, &entries) };
+    graph_findings.extend(admission_findings);
     if let Some((_, sel)) = &scope {
         // Graph findings of unselected entry points, and run-level ones in unchanged files,
         // belong to the base's state, not to this change.
@@ -499,8 +514,10 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
             let name = dir.to_string();
             let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
             match r {
-                Some(r) => catch_unwind(AssertUnwindSafe(|| check_rendered(repo, &registry, config, &ep, r, is_leaf)))
-                    .unwrap_or_else(|_| internal_error(&ep)),
+                Some(r) => catch_unwind(AssertUnwindSafe(|| {
+                    check_rendered(repo, &registry, config, &admission, &ep, r, is_leaf)
+                }))
+                .unwrap_or_else(|_| internal_error(&ep)),
                 None => internal_error(&ep),
             }
         })
@@ -530,11 +547,12 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     outside.extend(
         needed
             .into_par_iter()
-            .map(|e| check_flux(repo, &registry, config, e))
+            .map(|e| check_flux(repo, &registry, config, &admission, e))
             .flat_map_iter(|c| c.findings)
             .collect::<Vec<_>>(),
     );
-    results.extend(mine.into_par_iter().map(|e| check_flux(repo, &registry, config, e)).collect::<Vec<_>>());
+    results
+        .extend(mine.into_par_iter().map(|e| check_flux(repo, &registry, config, &admission, e)).collect::<Vec<_>>());
     let mut coverage =
         SchemaCoverage { kubernetes_version: registry.kubernetes_version().to_string(), ..SchemaCoverage::default() };
     let mut unchecked: BTreeMap<(String, String), usize> = BTreeMap::new();

@@ -16,7 +16,8 @@
 //! ```
 //!
 //! A suppressed finding carries one more key, `"suppressed": "<reason>"`; it is not counted in
-//! `errors`/`warnings`/`infos` but in `summary.suppressed`. Keys are only ever added, never renamed.
+//! `errors`/`warnings`/`infos` but in `summary.suppressed`. A finding of a
+//! ValidatingAdmissionPolicy (`admission-policy*` rules) carries `"policy": "<policy name>"`. Keys are only ever added, never renamed.
 
 use std::io::{self, Write};
 

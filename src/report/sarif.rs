@@ -76,7 +76,11 @@ fn level(severity: Severity) -> &'static str {
 }
 
 fn result(f: &Finding) -> SarifResult {
-    let mut text = f.message.clone();
+    // `ruleId` stays the registry's id (it indexes the driver's rules); the policy goes in the text.
+    let mut text = match &f.policy {
+        Some(p) => format!("[{p}] {}", f.message),
+        None => f.message.clone(),
+    };
     if let Some(help) = &f.help {
         text.push_str("\nhelp: ");
         text.push_str(help);

@@ -84,7 +84,8 @@ pub(crate) fn render_finding(renderer: &Renderer, f: &Finding, src: &dyn SourceT
         Severity::Warning => Level::WARNING,
         Severity::Info => Level::INFO,
     };
-    let mut group = Group::with_title(level.primary_title(clean(&f.message)).id(f.rule.id()));
+    let label = f.rule_label();
+    let mut group = Group::with_title(level.primary_title(clean(&f.message)).id(&label));
     if let Some(loc) = &f.location {
         // The snippet normalises its own text and keeps the span right; only C1 is ours to do.
         let line_text = src.line(&loc.file, loc.line).map(|t| replace_c1(&t));

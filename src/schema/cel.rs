@@ -505,6 +505,39 @@ fn parse_go_duration(s: &str) -> Option<chrono::Duration> {
     Some(chrono::Duration::nanoseconds(nanos))
 }
 
+/// The pieces ValidatingAdmissionPolicy evaluation (`crate::policy::admission`) shares with
+/// the CRD rules, so both see one Kubernetes CEL environment and one value conversion.
+pub mod shared {
+    use super::*;
+
+    /// The environment with the Kubernetes library functions; clone it into each `Context`.
+    pub fn env() -> Arc<Env> {
+        Arc::clone(&ENV)
+    }
+
+    /// Compiles an expression in that environment; the error is one line.
+    pub fn compile(source: &str) -> Result<Program, String> {
+        ENV.compile(source).map_err(|e| one_line(&e.to_string()))
+    }
+
+    /// Converts a node without a schema: integers stay `int`, property names are not escaped
+    /// (built-in kinds have none that need it, and map keys such as labels never are).
+    pub fn node_to_cel(node: &Node) -> CelValue {
+        to_cel(node, None)
+    }
+
+    /// Whether a runtime error comes from a gap of this evaluator (a Kubernetes function it
+    /// lacks), not from the data: such an expression is skipped, never failed.
+    pub fn is_unsupported_error(program: &Program, e: &ExecutionError) -> bool {
+        is_unsupported(program, e)
+    }
+
+    /// An error message on one line.
+    pub fn one_line_error(s: &str) -> String {
+        one_line(s)
+    }
+}
+
 /// The Kubernetes CEL library functions implemented on top of the `cel` crate.
 mod kube {
     use super::*;

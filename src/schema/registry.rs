@@ -70,6 +70,8 @@ pub struct Registry {
     cache: Mutex<HashMap<(String, String), Arc<Resolved>>>,
     /// Problems loading schema sources (unreadable catalog file...), reported once per run.
     pub load_errors: Vec<(String, String)>,
+    /// (group, kind) → `spec.names.plural` of the CRDs seen, for admission policy resource rules.
+    plurals: BTreeMap<(String, String), String>,
 }
 
 fn group_of(api_version: &str) -> &str {
@@ -112,6 +114,7 @@ impl Registry {
             crds: BTreeMap::new(),
             cache: Mutex::new(HashMap::new()),
             load_errors: Vec::new(),
+            plurals: BTreeMap::new(),
         };
         for f in bundled::flux_crd_schemas() {
             r.crds.entry((f.group.clone(), f.version.clone(), f.kind.clone())).or_insert(CrdEntry {
@@ -131,6 +134,7 @@ impl Registry {
     /// Adds the CRDs of one YAML document from the repository (no-op for other documents).
     /// Repository CRDs take precedence over the catalog and the bundled Flux schemas.
     pub fn add_repo_crd(&mut self, doc: &Node, file: &str) {
+        self.add_plural(doc);
         self.add_versions(crd::crd_versions(doc), Origin::RepoCrd(file.to_string()), true);
     }
 
@@ -183,6 +187,7 @@ impl Registry {
                 match repo.load_yaml(&p) {
                     Ok(parsed) => {
                         for doc in &parsed.docs {
+                            self.add_plural(doc);
                             let versions = crd::crd_versions(doc);
                             self.add_versions(versions, Origin::Catalog(name.clone()), true);
                         }
@@ -216,6 +221,42 @@ impl Registry {
                     Err(e) => self.load_errors.push((name, e)),
                 }
             }
+        }
+    }
+
+    /// Remembers a CRD's plural resource name (no-op for other documents); the first CRD of a
+    /// group and kind wins, as for schemas.
+    fn add_plural(&mut self, doc: &Node) {
+        if doc.str_at(&["kind"]) != Some("CustomResourceDefinition")
+            || !doc.str_at(&["apiVersion"]).unwrap_or_default().starts_with("apiextensions.k8s.io/")
+        {
+            return;
+        }
+        if let (Some(group), Some(kind), Some(plural)) = (
+            doc.str_at(&["spec", "group"]),
+            doc.str_at(&["spec", "names", "kind"]),
+            doc.str_at(&["spec", "names", "plural"]),
+        ) {
+            self.plurals.entry((group.to_string(), kind.to_string())).or_insert_with(|| plural.to_string());
+        }
+    }
+
+    /// The resource name the API serves a kind under (`Ingress` → `ingresses`): a CRD's
+    /// `spec.names.plural`, else the API machinery's own pluralisation of the lowercased kind,
+    /// which is what every built-in kind (and the bundled Flux kinds) is served as.
+    pub fn resource_of(&self, api_version: &str, kind: &str) -> String {
+        if let Some(p) = self.plurals.get(&(group_of(api_version).to_string(), kind.to_string())) {
+            return p.clone();
+        }
+        let lower = kind.to_ascii_lowercase();
+        if lower.ends_with("endpoints") {
+            lower
+        } else if lower.ends_with('s') {
+            format!("{lower}es")
+        } else if let Some(stem) = lower.strip_suffix('y') {
+            format!("{stem}ies")
+        } else {
+            format!("{lower}s")
         }
     }
 
