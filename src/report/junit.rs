@@ -161,7 +161,7 @@ fn status(findings: &[&Finding], forced: Option<&str>, renderer: &Renderer, src:
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
         status
             .set_message(xml_text(&first.message))
-            .set_type(&first.rule_label())
+            .set_type(first.rule_label())
             .set_description(body(findings, renderer, src));
         return status;
     }
@@ -178,7 +178,7 @@ fn status(findings: &[&Finding], forced: Option<&str>, renderer: &Renderer, src:
         let reason = first.suppressed.as_deref().unwrap_or_default();
         status
             .set_message(xml_text(&format!("suppressed: {reason}")))
-            .set_type(&first.rule_label())
+            .set_type(first.rule_label())
             .set_description(body(findings, renderer, src));
         return status;
     }

@@ -322,7 +322,8 @@ pub(super) fn policy(doc: &Node) -> (Option<Policy>, Vec<Problem>) {
     for c in &mut conditions {
         absorb_variables(&mut c.expr, &variables);
     }
-    if validations.is_empty() && spec.get("auditAnnotations").is_none() {
+    let written = spec.get("validations").and_then(Node::as_seq).is_some_and(|v| !v.is_empty());
+    if !written && spec.get("auditAnnotations").is_none() {
         problems.push((spec.loc, format!("ValidatingAdmissionPolicy '{name}' has no validations")));
     }
     let Some(constraints) = constraints else { return (None, problems) };
