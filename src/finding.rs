@@ -132,3 +132,18 @@ impl Finding {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_name_shows_in_the_label_and_json_only_when_set() {
+        let plain = Finding::new(Rule::DuplicateObject, "twice");
+        assert_eq!(plain.rule_label(), "duplicate-object");
+        assert!(serde_json::to_value(&plain).unwrap().get("policy").is_none());
+        let f = Finding::new(Rule::AdmissionPolicy, "no team label").policy("require-team-label");
+        assert_eq!(f.rule_label(), "admission-policy[require-team-label]");
+        assert_eq!(serde_json::to_value(&f).unwrap()["policy"], "require-team-label");
+    }
+}

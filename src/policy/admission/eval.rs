@@ -7,6 +7,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use cel::common::types::CelNull;
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
 use cel::objects::{Key, Map};
 use cel::{Context, Value as CelValue};
 
@@ -19,12 +22,19 @@ use super::expr::CompiledExpr;
 use super::matching::Target;
 use super::model::{Binding, Policy, Validation};
 
-/// The per-object CEL values, built once and shared by every policy that matches the object.
+/// A value in the form a CEL context holds it. Converting is a deep copy, so each value is
+/// converted once and lent to every context (see [`Resolver`]).
+pub(super) fn to_val(v: CelValue) -> Box<dyn Val> {
+    // Values built from YAML are never of a kind that cannot convert; null stands in anyway.
+    Box::<dyn Val>::try_from(v).unwrap_or_else(|_| Box::new(CelNull))
+}
+
+/// The per-object CEL values, converted once and shared by every policy that matches the object.
 pub(super) struct ObjectValues {
-    pub object: CelValue,
-    pub request: CelValue,
+    pub object: Box<dyn Val>,
+    pub request: Box<dyn Val>,
     /// `namespaceObject`: the Namespace from the render, null for cluster-scoped objects.
-    pub namespace_object: CelValue,
+    pub namespace_object: Box<dyn Val>,
     /// The object is namespaced but its Namespace is not in the render: expressions that read
     /// `namespaceObject` cannot be decided.
     pub namespace_unknown: bool,
@@ -60,9 +70,9 @@ impl ObjectValues {
             ("options", map(vec![("apiVersion", s("meta.k8s.io/v1")), ("kind", s("CreateOptions"))])),
         ]);
         ObjectValues {
-            object: shared::node_to_cel(target.node),
-            request,
-            namespace_object: namespace.map_or(CelValue::Null, shared::node_to_cel),
+            object: to_val(shared::node_to_cel(target.node)),
+            request: to_val(request),
+            namespace_object: to_val(namespace.map_or(CelValue::Null, shared::node_to_cel)),
             namespace_unknown: !target.namespace.is_empty() && namespace.is_none(),
         }
     }
@@ -90,23 +100,42 @@ pub(super) struct Evaluation<'a> {
     pub binding: &'a Binding,
     pub target: &'a Target<'a>,
     pub values: &'a ObjectValues,
-    pub params: CelValue,
+    pub params: Box<dyn Val>,
     /// Which parameter object, for messages (`ConfigMap 'shop/limits'`).
     pub param_label: Option<String>,
     /// Prepended to messages (`pod template of Deployment 'web': `).
     pub prefix: &'a str,
 }
 
-impl Evaluation<'_> {
-    fn context(&self, variables: &HashMap<Key, CelValue>) -> Context<'static, 'static> {
+/// Lends the evaluation's values to a CEL context without copying them.
+struct Resolver<'a> {
+    ev: &'a Evaluation<'a>,
+    variables: &'a dyn Val,
+}
+
+impl VariableResolver for Resolver<'_> {
+    fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
+        let v: &dyn Val = match name {
+            "object" => &*self.ev.values.object,
+            "oldObject" => return Some(CowVal::owned(CelNull)),
+            "params" => &*self.ev.params,
+            "namespaceObject" => &*self.ev.values.namespace_object,
+            "request" => &*self.ev.values.request,
+            "variables" => self.variables,
+            _ => return None,
+        };
+        Some(CowVal::Borrowed(v))
+    }
+}
+
+impl<'a> Evaluation<'a> {
+    /// Runs `f` with a context holding this evaluation's variables and `variables`.
+    fn with_context<R>(&'a self, variables: &HashMap<Key, CelValue>, f: impl FnOnce(&Context) -> R) -> R {
+        let vars = to_val(CelValue::Map(Map { map: Arc::new(variables.clone()) }));
+        let resolver = Resolver { ev: self, variables: &*vars };
         let mut ctx = Context::with_env(shared::env());
-        ctx.add_variable_from_value("object", self.values.object.clone());
-        ctx.add_variable_from_value("oldObject", CelValue::Null);
-        ctx.add_variable_from_value("params", self.params.clone());
-        ctx.add_variable_from_value("namespaceObject", self.values.namespace_object.clone());
-        ctx.add_variable_from_value("request", self.values.request.clone());
-        ctx.add_variable_from_value("variables", CelValue::Map(Map { map: Arc::new(variables.clone()) }));
-        ctx
+        ctx.set_variable_resolver(&resolver);
+        f(&ctx)
     }
 
     /// Why `expr` cannot be decided for this object, if it cannot.
@@ -202,15 +231,40 @@ impl Evaluation<'_> {
     }
 
     /// Runs the evaluation; findings are (location, finding).
-    pub fn run_all(&self, out: &mut Vec<(Loc, Finding)>) {
-        let empty = HashMap::new();
-        let ctx = self.context(&empty);
+    pub fn run_all(&'a self, out: &mut Vec<(Loc, Finding)>) {
+        if !self.with_context(&HashMap::new(), |ctx| self.conditions(ctx, out)) {
+            return;
+        }
+        // Variables, in order, each seeing the ones before it.
+        let mut results: HashMap<String, VarResult> = HashMap::new();
+        let mut bound: HashMap<Key, CelValue> = HashMap::new();
+        for v in &self.policy.variables {
+            let r = match self.with_context(&bound, |ctx| self.run(&v.expr, ctx, &results)) {
+                Verdict::Value(val) => {
+                    bound.insert(Key::String(Arc::new(v.name.clone())), val);
+                    VarResult::Ok
+                }
+                Verdict::Skip(r) => VarResult::Skip(r),
+                Verdict::Error(e) => VarResult::Error(e),
+            };
+            results.insert(v.name.clone(), r);
+        }
+        self.with_context(&bound, |ctx| {
+            for v in &self.policy.validations {
+                self.validate(v, ctx, &results, out);
+            }
+        });
+    }
+
+    /// Whether the policy applies after its matchConditions; a condition that errs or cannot
+    /// be decided adds its finding and stops the evaluation.
+    fn conditions(&self, ctx: &Context, out: &mut Vec<(Loc, Finding)>) -> bool {
         // matchConditions: any false → the policy does not apply; otherwise an error wins
         // over an undecidable condition.
         let (mut error, mut skip) = (None, None);
         for c in &self.policy.conditions {
-            match self.run(&c.expr, &ctx, &HashMap::new()) {
-                Verdict::Value(CelValue::Bool(false)) => return,
+            match self.run(&c.expr, ctx, &HashMap::new()) {
+                Verdict::Value(CelValue::Bool(false)) => return false,
                 Verdict::Value(CelValue::Bool(true)) => {}
                 Verdict::Value(other) => {
                     error.get_or_insert((c, format!("it evaluates to {}, not a bool", other.type_of())));
@@ -225,7 +279,7 @@ impl Evaluation<'_> {
         }
         if let Some((c, e)) = error {
             out.push(self.failed(&format!("matchCondition '{}'", c.name), &c.expr, &e));
-            return;
+            return false;
         }
         if let Some((c, r)) = skip {
             let m = format!(
@@ -233,27 +287,9 @@ impl Evaluation<'_> {
                 c.name, c.expr.source
             );
             out.push((self.loc_of(&c.expr), self.finding(Rule::AdmissionPolicySkipped, m)));
-            return;
+            return false;
         }
-        // Variables, in order, each seeing the ones before it.
-        let mut results: HashMap<String, VarResult> = HashMap::new();
-        let mut bound: HashMap<Key, CelValue> = HashMap::new();
-        for v in &self.policy.variables {
-            let ctx = self.context(&bound);
-            let r = match self.run(&v.expr, &ctx, &results) {
-                Verdict::Value(val) => {
-                    bound.insert(Key::String(Arc::new(v.name.clone())), val);
-                    VarResult::Ok
-                }
-                Verdict::Skip(r) => VarResult::Skip(r),
-                Verdict::Error(e) => VarResult::Error(e),
-            };
-            results.insert(v.name.clone(), r);
-        }
-        let ctx = self.context(&bound);
-        for v in &self.policy.validations {
-            self.validate(v, &ctx, &results, out);
-        }
+        true
     }
 
     fn validate(

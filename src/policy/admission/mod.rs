@@ -218,10 +218,10 @@ impl AdmissionPolicies {
             let values = values
                 .get_or_insert_with(|| ObjectValues::new(target, namespace_nodes.get(&target.namespace).copied()));
             let params = match params::resolve(policy, b, &target.namespace, &self.params, resources, registry) {
-                Params::NotUsed => vec![(None, cel::Value::Null)],
+                Params::NotUsed => vec![(None, eval::to_val(cel::Value::Null))],
                 Params::Found(found) => found
                     .into_iter()
-                    .map(|(label, node)| (Some(label), crate::schema::cel::shared::node_to_cel(node)))
+                    .map(|(label, node)| (Some(label), eval::to_val(crate::schema::cel::shared::node_to_cel(node))))
                     .collect(),
                 Params::Allow => continue,
                 Params::Missing(m) => {
@@ -262,4 +262,61 @@ fn target_of<'a>(registry: &Registry, node: &'a Node) -> Option<Target<'a>> {
         namespace,
         labels: labels_of(node),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_kinds_map_to_the_resources_the_api_serves() {
+        let reg = Registry::new(None).unwrap();
+        for (api_version, kind, resource) in [
+            ("networking.k8s.io/v1", "Ingress", "ingresses"),
+            ("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
+            ("networking.k8s.io/v1", "IngressClass", "ingressclasses"),
+            ("v1", "Endpoints", "endpoints"),
+            ("discovery.k8s.io/v1", "EndpointSlice", "endpointslices"),
+            ("v1", "Pod", "pods"),
+            ("v1", "ConfigMap", "configmaps"),
+            ("storage.k8s.io/v1", "StorageClass", "storageclasses"),
+            ("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
+            ("scheduling.k8s.io/v1", "PriorityClass", "priorityclasses"),
+            ("apps/v1", "Deployment", "deployments"),
+            ("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
+            ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies"),
+            ("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "kustomizations"),
+            ("source.toolkit.fluxcd.io/v1", "GitRepository", "gitrepositories"),
+            ("image.toolkit.fluxcd.io/v1beta2", "ImagePolicy", "imagepolicies"),
+        ] {
+            assert_eq!(reg.resource_of(api_version, kind), resource, "{kind}");
+        }
+    }
+
+    #[test]
+    fn crd_kinds_map_to_their_declared_plural() {
+        let mut reg = Registry::new(None).unwrap();
+        let text = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gateways.gateway.networking.k8s.io}
+spec:
+  group: gateway.networking.k8s.io
+  scope: Namespaced
+  names: {kind: Gateway, plural: gateways, singular: gateway}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+";
+        let parsed = crate::source::yaml::parse(
+            text,
+            crate::source::FileId(0),
+            crate::source::yaml::Dialect::Yaml12,
+            &crate::source::Limits::default(),
+        );
+        reg.add_repo_crd(&parsed.docs[0], "crds/gateway.yaml");
+        // The guess would say `gatewaies`; the CRD says `gateways`.
+        assert_eq!(reg.resource_of("gateway.networking.k8s.io/v1", "Gateway"), "gateways");
+    }
 }
