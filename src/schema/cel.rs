@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use cel::common::types::{INT_TYPE, LIST_TYPE, MAP_TYPE, STRING_TYPE};
-use cel::common::value::CowVal;
+use cel::common::value::{CowVal, Val};
 use cel::objects::{Key, Map};
 use cel::{Context, Env, ExecutionError, Program, Value as CelValue};
 use serde_json::Value as J;
@@ -520,10 +520,23 @@ pub mod shared {
         ENV.compile(source).map_err(|e| one_line(&e.to_string()))
     }
 
-    /// Converts a node without a schema: integers stay `int`, property names are not escaped
-    /// (built-in kinds have none that need it, and map keys such as labels never are).
-    pub fn node_to_cel(node: &Node) -> CelValue {
-        to_cel(node, None)
+    /// Converts a node straight into the form a CEL context holds, borrowing its strings: the
+    /// values the CRD rules see for a field without a schema (integers stay `int`; property
+    /// names are not escaped, built-in kinds have none that need it and map keys such as
+    /// labels never are), with no intermediate copy, for values lent to many evaluations.
+    pub fn node_to_val(node: &Node) -> Box<dyn Val + '_> {
+        use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString};
+        match &node.value {
+            Value::Null => Box::new(CelNull),
+            Value::Bool(b) => Box::new(CelBool::from(*b)),
+            Value::Int(i) => Box::new(CelInt::from(*i)),
+            Value::Float(f) => Box::new(CelDouble::from(*f)),
+            Value::Str(s) => Box::new(CelString::from(s.as_str())),
+            Value::Seq(items) => Box::new(CelList::from(items.iter().map(node_to_val).collect::<Vec<_>>())),
+            Value::Map(m) => Box::new(CelMap::from(
+                m.iter().map(|(k, v)| (CelMapKey::from(k.as_str()), node_to_val(v))).collect::<HashMap<_, _>>(),
+            )),
+        }
     }
 
     /// Whether a runtime error comes from a gap of this evaluator (a Kubernetes function it

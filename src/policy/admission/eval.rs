@@ -16,7 +16,7 @@ use cel::{Context, Value as CelValue};
 use crate::finding::Finding;
 use crate::rules::Rule;
 use crate::schema::cel::shared;
-use crate::source::{Loc, Node};
+use crate::source::Loc;
 
 use super::expr::CompiledExpr;
 use super::matching::Target;
@@ -30,11 +30,12 @@ pub(super) fn to_val(v: CelValue) -> Box<dyn Val> {
 }
 
 /// The per-object CEL values, converted once and shared by every policy that matches the object.
-pub(super) struct ObjectValues {
-    pub object: Box<dyn Val>,
+pub(super) struct ObjectValues<'a> {
+    pub object: Box<dyn Val + 'a>,
     pub request: Box<dyn Val>,
-    /// `namespaceObject`: the Namespace from the render, null for cluster-scoped objects.
-    pub namespace_object: Box<dyn Val>,
+    /// `namespaceObject`: the Namespace from the render (converted once per render); `None`
+    /// (null) for cluster-scoped objects and namespaces the render lacks.
+    pub namespace_object: Option<&'a (dyn Val + 'a)>,
     /// The object is namespaced but its Namespace is not in the render: expressions that read
     /// `namespaceObject` cannot be decided.
     pub namespace_unknown: bool,
@@ -50,8 +51,8 @@ fn s(v: &str) -> CelValue {
     CelValue::String(Arc::new(v.to_string()))
 }
 
-impl ObjectValues {
-    pub fn new(target: &Target, namespace: Option<&Node>) -> ObjectValues {
+impl<'a> ObjectValues<'a> {
+    pub fn new(target: &Target<'a>, namespace: Option<&'a (dyn Val + 'a)>) -> ObjectValues<'a> {
         let kind = map(vec![("group", s(&target.group)), ("version", s(&target.version)), ("kind", s(&target.kind))]);
         let resource =
             map(vec![("group", s(&target.group)), ("version", s(&target.version)), ("resource", s(&target.resource))]);
@@ -70,9 +71,9 @@ impl ObjectValues {
             ("options", map(vec![("apiVersion", s("meta.k8s.io/v1")), ("kind", s("CreateOptions"))])),
         ]);
         ObjectValues {
-            object: to_val(shared::node_to_cel(target.node)),
+            object: shared::node_to_val(target.node),
             request: to_val(request),
-            namespace_object: to_val(namespace.map_or(CelValue::Null, shared::node_to_cel)),
+            namespace_object: namespace,
             namespace_unknown: !target.namespace.is_empty() && namespace.is_none(),
         }
     }
@@ -99,8 +100,8 @@ pub(super) struct Evaluation<'a> {
     pub policy: &'a Policy,
     pub binding: &'a Binding,
     pub target: &'a Target<'a>,
-    pub values: &'a ObjectValues,
-    pub params: Box<dyn Val>,
+    pub values: &'a ObjectValues<'a>,
+    pub params: Box<dyn Val + 'a>,
     /// Which parameter object, for messages (`ConfigMap 'shop/limits'`).
     pub param_label: Option<String>,
     /// Prepended to messages (`pod template of Deployment 'web': `).
@@ -119,7 +120,10 @@ impl VariableResolver for Resolver<'_> {
             "object" => &*self.ev.values.object,
             "oldObject" => return Some(CowVal::owned(CelNull)),
             "params" => &*self.ev.params,
-            "namespaceObject" => &*self.ev.values.namespace_object,
+            "namespaceObject" => match self.ev.values.namespace_object {
+                Some(v) => v,
+                None => return Some(CowVal::owned(CelNull)),
+            },
             "request" => &*self.ev.values.request,
             "variables" => self.variables,
             _ => return None,

@@ -31,9 +31,11 @@ use crate::finding::{Finding, Location};
 use crate::kustomize::resource::{Gvk, Resource};
 use crate::rules::Rule;
 use crate::run::location;
+use crate::schema::cel::shared;
 use crate::schema::registry::Registry;
 use crate::source::{Loc, Node, RelPath, Repo};
 
+use cel::common::value::Val;
 use eval::{Evaluation, ObjectValues};
 use matching::Target;
 use model::{Binding, Policy};
@@ -173,10 +175,10 @@ impl AdmissionPolicies {
             return out;
         }
         let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        let mut namespace_nodes: BTreeMap<String, &Node> = BTreeMap::new();
+        let mut namespace_nodes: BTreeMap<String, Box<dyn Val + '_>> = BTreeMap::new();
         for r in resources.iter().filter(|r| r.kind() == "Namespace" && r.api_version() == "v1") {
             namespaces.insert(r.name().to_string(), labels_of(&r.node));
-            namespace_nodes.insert(r.name().to_string(), &r.node);
+            namespace_nodes.insert(r.name().to_string(), shared::node_to_val(&r.node));
         }
         let mut found = Vec::new();
         for (i, r) in resources.iter().enumerate() {
@@ -197,13 +199,13 @@ impl AdmissionPolicies {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn evaluate_target(
+    fn evaluate_target<'a>(
         &self,
         registry: &Registry,
-        resources: &[Resource],
-        target: &Target,
+        resources: &'a [Resource],
+        target: &Target<'a>,
         namespaces: &BTreeMap<String, BTreeMap<String, String>>,
-        namespace_nodes: &BTreeMap<String, &Node>,
+        namespace_nodes: &'a BTreeMap<String, Box<dyn Val + 'a>>,
         prefix: &str,
         out: &mut Vec<(Loc, Finding)>,
     ) {
@@ -216,13 +218,12 @@ impl AdmissionPolicies {
                 continue;
             }
             let values = values
-                .get_or_insert_with(|| ObjectValues::new(target, namespace_nodes.get(&target.namespace).copied()));
+                .get_or_insert_with(|| ObjectValues::new(target, namespace_nodes.get(&target.namespace).map(|b| &**b)));
             let params = match params::resolve(policy, b, &target.namespace, &self.params, resources, registry) {
                 Params::NotUsed => vec![(None, eval::to_val(cel::Value::Null))],
-                Params::Found(found) => found
-                    .into_iter()
-                    .map(|(label, node)| (Some(label), eval::to_val(crate::schema::cel::shared::node_to_cel(node))))
-                    .collect(),
+                Params::Found(found) => {
+                    found.into_iter().map(|(label, node)| (Some(label), shared::node_to_val(node))).collect()
+                }
                 Params::Allow => continue,
                 Params::Missing(m) => {
                     let f = Finding::new(Rule::AdmissionPolicyInvalid, format!("{prefix}{m}"))
