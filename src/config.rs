@@ -65,6 +65,8 @@ pub struct Config {
     /// Named environments (`environments: {production: [globs]}`), in config order: a path
     /// belongs to the first environment one of whose globs matches it.
     pub environments: Vec<Environment>,
+    /// Built-in rule settings (`rules:`) and suppressions (`suppressions:`).
+    pub policy: crate::policy::settings::PolicyConfig,
 }
 
 /// One named environment and the path globs that select it.
@@ -107,6 +109,7 @@ impl Default for Config {
             schema_missing: Level::Warning,
             flux: FluxConfig::default(),
             environments: Vec::new(),
+            policy: Default::default(),
         }
     }
 }
@@ -188,10 +191,18 @@ impl Config {
                 }
                 "flux" => cfg.flux = parse_flux(v).map_err(|(line, m)| err(line, m))?,
                 "environments" => cfg.environments = parse_environments(v).map_err(|(line, m)| err(line, m))?,
+                "rules" => {
+                    crate::policy::settings::parse_rules(v, &mut cfg.policy).map_err(|(line, m)| err(line, m))?
+                }
+                "suppressions" => {
+                    crate::policy::settings::parse_suppressions(v, &mut cfg.policy).map_err(|(line, m)| err(line, m))?
+                }
                 other => return Err(err(v.loc.line, format!("unknown setting '{other}'"))),
             }
         }
         cfg.compile().map_err(|m| err(doc.loc.line, m))?;
+        let envs: Vec<&str> = cfg.environments.iter().map(|e| e.name.as_str()).collect();
+        cfg.policy.check_environments(&envs).map_err(|(line, m)| err(line, m))?;
         Ok(cfg)
     }
 

@@ -103,6 +103,8 @@ struct Checked {
     total: usize,
     cel_skipped: usize,
     unchecked: BTreeMap<(String, String), usize>,
+    /// Which `fluxgate.io/ignore` annotations matched (merged over the run).
+    suppressions: crate::policy::suppress::Usage,
 }
 
 impl Checked {
@@ -121,6 +123,7 @@ impl Checked {
             total: 0,
             cel_skipped: 0,
             unchecked: BTreeMap::new(),
+            suppressions: Default::default(),
         }
     }
 }
@@ -185,6 +188,14 @@ fn check_rendered(
                 }
                 c.report.objects.push(obj);
             }
+            // Keep last: built-in rules, then suppressions over every finding of the objects.
+            let pe = crate::policy::EntryPoint {
+                name: ep.name,
+                path: ep.path,
+                flux: ep.kind == EntryPointKind::Flux,
+                complete: is_leaf,
+            };
+            c.suppressions = crate::policy::check_entry_point(repo, config, &pe, &rendered, &mut c.findings);
         }
     }
     c
@@ -539,7 +550,9 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
         SchemaCoverage { kubernetes_version: registry.kubernetes_version().to_string(), ..SchemaCoverage::default() };
     let mut unchecked: BTreeMap<(String, String), usize> = BTreeMap::new();
     let (mut eps, mut findings) = (Vec::new(), Vec::new());
+    let mut suppressions = crate::policy::suppress::Usage::default();
     for c in results {
+        suppressions.merge(c.suppressions);
         coverage.checked += c.checked;
         coverage.total += c.total;
         coverage.cel_rules_skipped += c.cel_skipped;
@@ -592,6 +605,8 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
             removed_entry_points: removed.iter().map(|d| d.to_string()).collect(),
         });
     }
+    let complete = shard.is_none() && scope.as_ref().is_none_or(|(_, sel)| sel.everything.is_some());
+    crate::policy::finish(config, &mut findings, suppressions, complete);
     let mut report = RunReport::new(eps, findings);
     report.schema_coverage = Some(coverage);
     report.changes = change_scope;
