@@ -32,8 +32,16 @@ enum Command {
     Diff(DiffArgs),
     /// Print the rendered YAML of one kustomize directory, like `kustomize build DIR`.
     Render(RenderArgs),
-    /// List every rule with its id, default severity and summary.
-    Rules,
+    /// List every rule with its id, severity (under the repository's config) and summary;
+    /// per-environment severities that differ follow in brackets.
+    Rules {
+        /// Repository root whose `.fluxgate.yaml` is applied (default: the current directory).
+        #[arg(default_value = ".")]
+        root: PathBuf,
+    },
+    /// Manage `.fluxgate.yaml`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Manage the repository's schema catalog.
     #[command(subcommand)]
     Schemas(SchemasCommand),
@@ -58,6 +66,19 @@ enum HookCommand {
     },
     /// Remove the pre-push hook if (and only if) fluxgate wrote it.
     Uninstall {
+        /// Repository root (default: the current directory).
+        #[arg(default_value = ".")]
+        root: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Write a commented starter `.fluxgate.yaml` (every built-in rule with its default).
+    Init {
+        /// Replace an existing `.fluxgate.yaml`.
+        #[arg(long)]
+        force: bool,
         /// Repository root (default: the current directory).
         #[arg(default_value = ".")]
         root: PathBuf,
@@ -228,7 +249,8 @@ fn main() -> ExitCode {
         Command::Validate(a) => validate(a),
         Command::Diff(a) => diff(a),
         Command::Render(a) => render(a),
-        Command::Rules => rules(),
+        Command::Rules { root } => rules(&root),
+        Command::Config(ConfigCommand::Init { force, root }) => config_init(&root, force),
         Command::Schemas(SchemasCommand::Import { paths, root, catalog }) => schemas_import(&paths, &root, catalog),
         Command::Hook(c) => hook(c),
     };
@@ -449,11 +471,24 @@ fn at(repo: &Repo, loc: fluxgate::source::Loc) -> String {
         .unwrap_or_default()
 }
 
-fn rules() -> Result<ExitCode, String> {
+fn rules(root: &Path) -> Result<ExitCode, String> {
+    let config = load_config(root)?;
     let mut out = std::io::stdout().lock();
     for r in Rule::ALL {
-        let _ = writeln!(out, "{:<28} {:<8} {}", r.id(), r.default_severity().as_str(), r.summary());
+        let (sev, envs) = fluxgate::policy::settings::severity_column(&config, *r);
+        let _ = writeln!(out, "{:<28} {:<8} {}{envs}", r.id(), sev, r.summary());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config_init(root: &Path, force: bool) -> Result<ExitCode, String> {
+    let p = root.join(config::FILE_NAME);
+    if p.exists() && !force {
+        return Err(format!("{} exists; use --force to replace it", p.display()));
+    }
+    std::fs::write(&p, fluxgate::policy::settings::starter_config())
+        .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+    println!("wrote {}", p.display());
     Ok(ExitCode::SUCCESS)
 }
 

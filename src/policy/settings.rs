@@ -105,10 +105,10 @@ impl PolicyConfig {
         for (name, _, default) in spec.params {
             params.insert(name, default());
         }
-        if let (Some(e), Some(l)) = (env, spec.env_default) {
-            if e == l.0 {
-                level = l.1;
-            }
+        if let (Some(e), Some(l)) = (env, spec.env_default)
+            && e == l.0
+        {
+            level = l.1;
         }
         let mut apply = |s: &RuleSettings| {
             if let Some(l) = s.level {
@@ -133,10 +133,10 @@ impl PolicyConfig {
     pub fn override_envs(&self, rule: Rule) -> Vec<&str> {
         let mut v: Vec<&str> =
             self.rules.get(&rule).map(|r| r.environments.keys().map(String::as_str).collect()).unwrap_or_default();
-        if let Some((e, _)) = builtin::spec(rule).env_default {
-            if !v.contains(&e) {
-                v.push(e);
-            }
+        if let Some((e, _)) = builtin::spec(rule).env_default
+            && !v.contains(&e)
+        {
+            v.push(e);
         }
         v.sort_unstable();
         v
@@ -310,4 +310,148 @@ pub fn parse_suppressions(v: &Node, into: &mut PolicyConfig) -> Result<(), Err> 
         into.suppressions.push(ConfigSuppression { rule, path, object, reason, line });
     }
     Ok(())
+}
+
+/// The severity column of `fluxgate rules` under a config: the rule's level outside any
+/// environment, and ` [env: level, ...]` for the environments where it differs.
+pub fn severity_column(config: &crate::config::Config, rule: Rule) -> (&'static str, String) {
+    if !builtin::is_configurable(rule) {
+        return (rule.default_severity().as_str(), String::new());
+    }
+    let base = config.policy.effective(rule, None).severity;
+    let mut envs: Vec<&str> = config.environments.iter().map(|e| e.name.as_str()).collect();
+    for e in config.policy.override_envs(rule) {
+        if !envs.contains(&e) {
+            envs.push(e);
+        }
+    }
+    let differing: Vec<String> = envs
+        .iter()
+        .filter_map(|e| {
+            let s = config.policy.effective(rule, Some(e)).severity;
+            (s != base).then(|| format!("{e}: {}", level_name(s)))
+        })
+        .collect();
+    let tail = if differing.is_empty() { String::new() } else { format!(" [{}]", differing.join(", ")) };
+    (level_name(base), tail)
+}
+
+/// A commented starter `.fluxgate.yaml` (`fluxgate config init`): environments, the org-data
+/// rules to fill in, and every built-in rule with its default, commented out.
+pub fn starter_config() -> String {
+    let mut s = String::from(
+        "# fluxgate configuration. Unknown settings are errors, so a typo never silently does nothing.\n\
+         # Docs: the README's \"Configuration\" section; `fluxgate rules` shows the effective severities.\n\
+         \n\
+         # Paths (globs relative to the root) that are neither rendered nor scanned.\n\
+         ignore: []\n\
+         \n\
+         # Which paths are which environment (first match wins). A plain overlay belongs to the\n\
+         # environment of its directory, a Flux entry point to the one of its cluster directory.\n\
+         environments:\n  \
+           production: [\"clusters/production/**\", \"apps/production/**\", \"apps/*/production/**\"]\n  \
+           staging: [\"clusters/staging/**\", \"apps/staging/**\", \"apps/*/staging/**\"]\n\
+         \n\
+         # Built-in rules: severity (error | warning | off) or enabled: false, the rule's\n\
+         # parameters, and per-environment overrides of any of them.\n\
+         rules:\n  \
+           # Inactive until you list your registries (prefixes, whole path components).\n  \
+           image-registry-allowed:\n    \
+             registries: []  # e.g. [\"europe-docker.pkg.dev/acme-platform/\", \"registry.k8s.io/\"]\n  \
+           # Inactive until you list each environment's Ingress domains.\n  \
+           ingress-host-domain:\n    \
+             environments:\n      \
+               production: { domains: [] }  # e.g. [\"*.acme.com\"]\n  \
+           image-digest-required:\n    \
+             severity: off\n    \
+             environments:\n      \
+               production: { severity: error }\n\
+         \n\
+         # Every built-in rule with its default (uncomment to change):\n",
+    );
+    for r in builtin::RULES.iter().copied().chain(std::iter::once(Rule::SuppressionUnused)) {
+        let spec = builtin::spec(r);
+        let mut line = format!("  # {}: {{ severity: {}", r.id(), level_name(level_severity(spec.default_level)));
+        for (name, _, default) in spec.params {
+            let v = match default() {
+                ParamValue::List(l) => format!("[{}]", l.join(", ")),
+                ParamValue::Int(i) => i.to_string(),
+            };
+            line.push_str(&format!(", {name}: {v}"));
+        }
+        if let Some((env, l)) = spec.env_default {
+            line.push_str(&format!(", environments: {{ {env}: {{ severity: {} }} }}", level_name(level_severity(l))));
+        }
+        line.push_str(&format!(" }}  # {}\n", r.summary()));
+        s.push_str(&line);
+    }
+    s.push_str(
+        "\n# Silence findings with a reason. They still appear in every report, as skipped; a\n\
+         # suppression that matches nothing is reported as suppression-unused.\n\
+         # On one object instead: annotations fluxgate.io/ignore: \"rule-a,rule-b\" and\n\
+         # fluxgate.io/ignore-reason: \"why\".\n\
+         suppressions: []\n\
+         #  - rule: image-tag-latest\n\
+         #    path: \"apps/legacy/**\"        # the finding's file or entry point\n\
+         #    object: \"Deployment/legacy/*\"  # optional Kind/namespace/name\n\
+         #    reason: \"legacy app, replaced in Q3\"\n",
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::finding::Severity;
+    use crate::rules::Rule;
+
+    #[test]
+    fn starter_config_parses_and_every_commented_rule_line_parses_too() {
+        let text = super::starter_config();
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(c.policy.effective(Rule::ImageDigestRequired, Some("production")).severity, Some(Severity::Error));
+        // The commented defaults are valid settings as well.
+        let mut rules = String::from("environments:\n  production: [x]\nrules:\n");
+        for l in text.lines().filter(|l| l.starts_with("  # ") && l.contains("{ severity")) {
+            let body = l.trim_start_matches("  # ");
+            let body = body.rsplit_once("  #").map_or(body, |(b, _)| b);
+            rules.push_str(&format!("  {body}\n"));
+        }
+        Config::parse(&rules).unwrap_or_else(|e| panic!("{e}\n{rules}"));
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let c = Config::parse(
+            "environments:\n  production: ['p/**']\n  staging: ['s/**']\nrules:\n  probe-liveness-missing: {severity: error, environments: {staging: {severity: off}}}\n  replicas-minimum: {min: 3}\n",
+        )
+        .unwrap();
+        assert_eq!(c.policy.effective(Rule::ProbeLivenessMissing, None).severity, Some(Severity::Error));
+        assert_eq!(c.policy.effective(Rule::ProbeLivenessMissing, Some("staging")).severity, None);
+        // Built-in production default survives a parameter change.
+        let e = c.policy.effective(Rule::ReplicasMinimum, Some("production"));
+        assert_eq!((e.severity, e.int("min", 0)), (Some(Severity::Error), 3));
+        assert_eq!(c.policy.effective(Rule::ReplicasMinimum, Some("staging")).severity, None);
+    }
+
+    #[test]
+    fn unknown_ids_params_and_environments_are_errors_with_lines() {
+        let e = Config::parse("rules:\n  image-tag-latst: {severity: off}\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("not a rule id"), "{}", e.message);
+        let e = Config::parse("rules:\n  yaml-syntax: {severity: off}\n").unwrap_err();
+        assert!(e.message.contains("not a configurable"), "{}", e.message);
+        let e = Config::parse("rules:\n  image-tag-latest:\n    severity: off\n    registries: [x]\n").unwrap_err();
+        assert_eq!(e.line, 4);
+        let e = Config::parse("rules:\n  image-tag-latest:\n    severity: fatal\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        let e =
+            Config::parse("rules:\n  image-tag-latest:\n    environments:\n      prod: {severity: off}\n").unwrap_err();
+        assert_eq!(e.line, 4);
+        assert!(e.message.contains("no environment 'prod'"), "{}", e.message);
+        let e = Config::parse("suppressions:\n  - rule: image-tag-latest\n    path: a\n").unwrap_err();
+        assert!(e.message.contains("reason"), "{}", e.message);
+        let e = Config::parse("suppressions:\n  - rule: x\n    reason: y\n    objekt: z\n").unwrap_err();
+        assert_eq!(e.line, 4);
+    }
 }
