@@ -44,8 +44,9 @@ pub struct ConfigSuppression {
     /// Matched against `Kind/namespace/name` (namespace `_` when unset).
     pub object: Option<GlobMatcher>,
     pub reason: String,
-    /// The line of the entry in `.fluxgate.yaml` (where an unused one is reported).
+    /// The line and column of the entry in `.fluxgate.yaml` (where an unused one is reported).
     pub line: u32,
+    pub column: u32,
 }
 
 /// The `rules:` and `suppressions:` sections.
@@ -307,7 +308,7 @@ pub fn parse_suppressions(v: &Node, into: &mut PolicyConfig) -> Result<(), Err> 
         let rule = rule.ok_or((line, "a suppression needs 'rule'".to_string()))?;
         let reason =
             reason.filter(|r| !r.trim().is_empty()).ok_or((line, "a suppression needs a 'reason'".to_string()))?;
-        into.suppressions.push(ConfigSuppression { rule, path, object, reason, line });
+        into.suppressions.push(ConfigSuppression { rule, path, object, reason, line, column: item.loc.col.max(1) });
     }
     Ok(())
 }

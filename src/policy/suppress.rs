@@ -125,13 +125,12 @@ pub fn finish(config: &Config, findings: &mut Vec<Finding>, usage: Usage, comple
         return;
     }
     let Some(severity) = config.policy.effective(Rule::SuppressionUnused, None).severity else { return };
-    for (i, s) in sups.iter().enumerate().filter(|(i, _)| !used[*i]) {
-        let _ = i;
+    for s in sups.iter().zip(&used).filter(|(_, u)| !**u).map(|(s, _)| s) {
         let mut f = Finding::new(
             Rule::SuppressionUnused,
             format!("suppression of '{}' ({}) matches no finding", s.rule, s.reason),
         )
-        .at(Some(Location { file: config::FILE_NAME.into(), line: s.line, column: 1 }))
+        .at(Some(Location { file: config::FILE_NAME.into(), line: s.line, column: s.column }))
         .help("remove the suppression (the problem is gone), or fix its rule, path or object");
         f.severity = severity;
         findings.push(f);
