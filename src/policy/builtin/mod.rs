@@ -186,3 +186,6 @@ pub fn evaluate(resources: &[Resource], ctx: &Ctx) -> Vec<Hit> {
     objects::check_render(resources, &templates, ctx, &mut out);
     out
 }
+
+#[cfg(test)]
+mod tests;

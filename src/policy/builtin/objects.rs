@@ -118,7 +118,9 @@ pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
     let kind = r.kind();
 
     let labels = rs.get(Rule::LabelsRequired);
-    if labels.list("kinds").iter().any(|k| k == kind) {
+    // A workload kind name counts only in its built-in API group (not a CRD called `Deployment`).
+    let workload_ok = !super::pod::WORKLOAD_KINDS.contains(&kind) || super::pod::pod_template(r).is_some();
+    if workload_ok && labels.list("kinds").iter().any(|k| k == kind) {
         let have = node.path(&["metadata", "labels"]);
         let missing: Vec<&str> = labels
             .list("labels")
