@@ -65,6 +65,8 @@ pub struct Config {
     /// Named environments (`environments: {production: [globs]}`), in config order: a path
     /// belongs to the first environment one of whose globs matches it.
     pub environments: Vec<Environment>,
+    /// HelmRelease rendering: the helm binary, chart cache, timeout, offline mode.
+    pub helm: crate::helm::HelmConfig,
 }
 
 /// One named environment and the path globs that select it.
@@ -107,6 +109,7 @@ impl Default for Config {
             schema_missing: Level::Warning,
             flux: FluxConfig::default(),
             environments: Vec::new(),
+            helm: crate::helm::HelmConfig::default(),
         }
     }
 }
@@ -188,6 +191,7 @@ impl Config {
                 }
                 "flux" => cfg.flux = parse_flux(v).map_err(|(line, m)| err(line, m))?,
                 "environments" => cfg.environments = parse_environments(v).map_err(|(line, m)| err(line, m))?,
+                "helm" => cfg.helm = crate::helm::HelmConfig::parse(v).map_err(|(line, m)| err(line, m))?,
                 other => return Err(err(v.loc.line, format!("unknown setting '{other}'"))),
             }
         }
