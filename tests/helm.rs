@@ -335,3 +335,39 @@ fn the_flux_gsf_chart_in_the_repository_renders_without_errors() {
         assert!(findings(&json, "helm-chart-unavailable").iter().any(|f| f["entry_point"] == u.as_str()));
     }
 }
+
+/// The README's numbers: 20 HelmReleases, cold cache, warm cache, and re-rendering with the
+/// charts cached. `cargo test --release --test helm -- --ignored --nocapture measure`.
+#[test]
+#[ignore]
+fn measure_twenty_releases() {
+    let helm = need_helm!();
+    let server = ChartServer::start(&helm);
+    let mut releases = String::new();
+    for i in 0..20 {
+        releases.push_str(&format!(
+            "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-{i}\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: web-{i}\n  namespace: team-{i}\nspec:\n  interval: 10m\n  chart:\n    spec:\n      chart: web-app\n      version: \"1.x\"\n      sourceRef:\n        kind: HelmRepository\n        name: charts\n        namespace: flux-system\n  values:\n    replicaCount: {}\n",
+            i % 5 + 1
+        ));
+    }
+    let repo = flux_repo(&server.url, "", &[("clusters/test/teams.yaml", &releases)]);
+    let cache = tempfile::tempdir().unwrap();
+    let c = cache.path().to_str().unwrap();
+    let time = |label: &str| {
+        let start = std::time::Instant::now();
+        let (_, json) = validate(Some(&helm), repo.path(), &["--chart-cache", c]);
+        let ms = start.elapsed().as_millis();
+        let rendered = json["entry_points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "helmrelease" && e["rendered"] == true)
+            .count();
+        println!("{label}: {ms} ms, {rendered} HelmReleases rendered, {} requests so far", server.count());
+        assert_eq!(rendered, 21);
+    };
+    time("cold");
+    time("warm");
+    std::fs::remove_dir_all(cache.path().join("renders")).unwrap();
+    time("rerender (charts cached)");
+}
