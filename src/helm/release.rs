@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -89,6 +89,9 @@ pub struct Chart {
     pub digest: String,
 }
 
+/// One repository index, fetched by the first chart that needs it.
+type IndexCell = Arc<OnceLock<Result<String, String>>>;
+
 /// Fetches charts: the cache, the network (unless offline), helm for OCI.
 pub struct Fetcher<'a> {
     pub repo: &'a Repo,
@@ -97,8 +100,9 @@ pub struct Fetcher<'a> {
     pub timeout: std::time::Duration,
     pub helm: Option<&'a Helm>,
     pub sandbox: &'a Sandbox,
-    /// Index texts by repository URL, fetched at most once per run.
-    indexes: Mutex<BTreeMap<String, Result<String, String>>>,
+    /// Index texts by repository URL, fetched at most once per run (other repositories are
+    /// fetched meanwhile).
+    indexes: Mutex<BTreeMap<String, IndexCell>>,
     /// Where in-repository charts are copied to (helm reads only the copy).
     local: tempfile::TempDir,
 }
@@ -158,14 +162,8 @@ impl<'a> Fetcher<'a> {
     }
 
     fn index(&self, url: &str) -> Result<String, String> {
-        let mut idx = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = idx.get(url) {
-            return r.clone();
-        }
-        // Held across the fetch on purpose: one request per repository, however many charts.
-        let r = repo_index::fetch_index(url, self.timeout);
-        idx.insert(url.to_string(), r.clone());
-        r
+        let cell = self.indexes.lock().unwrap_or_else(|e| e.into_inner()).entry(url.to_string()).or_default().clone();
+        cell.get_or_init(|| repo_index::fetch_index(url, self.timeout)).clone()
     }
 
     fn http(&self, url: &str, chart: &str, version: &str) -> Result<Chart, String> {

@@ -180,3 +180,107 @@ fn from_chart_spec(c: &Cluster, spec: &Node, ns: &str, wiring: &Wiring, loc: Loc
     };
     Ok(ChartRequest { source, values_files, loc })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flux::graph::ClusterObject;
+    use crate::source::Repo;
+
+    const OBJECTS: &str = "apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {name: podinfo, namespace: apps}
+spec: {url: oci://ghcr.io/stefanprodan/charts/podinfo, ref: {semver: '>=6.0.0'}}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: oci-charts, namespace: flux-system}
+spec: {type: oci, url: oci://registry.example.com/charts/, insecure: true}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmChart
+metadata: {name: web, namespace: apps}
+spec: {chart: web, version: 2.1.0, sourceRef: {kind: HelmRepository, name: http-charts}, valuesFiles: [values-prod.yaml]}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: http-charts, namespace: apps}
+spec: {url: https://charts.example.com/}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: a, namespace: apps}
+spec: {chartRef: {kind: OCIRepository, name: podinfo}}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: b, namespace: apps}
+spec: {chart: {spec: {chart: api, version: 1.x, sourceRef: {kind: HelmRepository, name: oci-charts, namespace: flux-system}}}}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: c, namespace: apps}
+spec: {chartRef: {kind: HelmChart, name: web}}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: d, namespace: apps}
+spec: {chart: {spec: {chart: ./charts/d, sourceRef: {kind: GitRepository, name: other, namespace: flux-system}}}}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: e, namespace: apps}
+spec: {chart: {spec: {chart: ./charts/e, sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}}}}
+";
+
+    #[test]
+    fn chart_sources_resolve_like_source_controller() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("objects.yaml"), OBJECTS).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let parsed = repo.load_yaml(&RelPath::parse("objects.yaml").unwrap()).unwrap();
+        let resources: Vec<Resource> = parsed.docs.iter().cloned().map(Resource::new).collect();
+        let objects: Vec<ClusterObject> =
+            resources.iter().map(|r| ClusterObject { entry_point: "c/x/y", resource: r }).collect();
+        let root = RelPath::root();
+        let c = Cluster::new(&repo, &root, &objects);
+        let graph = GraphOptions {
+            repo_sources: Some([("flux-system".to_string(), "flux-system".to_string())].into_iter().collect()),
+        };
+        let wiring = Wiring { graph: &graph, mappings: &[] };
+        let get = |name: &str| {
+            let hr = resources.iter().find(|r| r.kind() == "HelmRelease" && r.name() == name).unwrap();
+            resolve(&c, hr, &wiring)
+        };
+        assert_eq!(
+            get("a").unwrap().source,
+            ChartSource::Oci {
+                reference: "oci://ghcr.io/stefanprodan/charts/podinfo".into(),
+                version: Some(">=6.0.0".into()),
+                digest: None,
+                plain_http: false
+            }
+        );
+        assert_eq!(
+            get("b").unwrap().source,
+            ChartSource::Oci {
+                reference: "oci://registry.example.com/charts/api".into(),
+                version: Some("1.x".into()),
+                digest: None,
+                plain_http: true
+            }
+        );
+        let web = get("c").unwrap();
+        assert_eq!(
+            web.source,
+            ChartSource::Http {
+                url: "https://charts.example.com".into(),
+                chart: "web".into(),
+                version: "2.1.0".into()
+            }
+        );
+        assert_eq!(web.values_files, ["values-prod.yaml"]);
+        assert!(get("d").unwrap_err().message.contains("another repository"));
+        assert_eq!(get("e").unwrap().source, ChartSource::Local { dir: RelPath::parse("charts/e").unwrap() });
+    }
+}
