@@ -371,3 +371,50 @@ fn measure_twenty_releases() {
     std::fs::remove_dir_all(cache.path().join("renders")).unwrap();
     time("rerender (charts cached)");
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_change_to_a_chart_in_the_repository_checks_the_helmreleases_that_use_it() {
+    let helm = need_helm!();
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/flux-gsf"), dir.path());
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "base"]);
+    let values = dir.path().join("charts/status-page/values.yaml");
+    let text = std::fs::read_to_string(&values).unwrap();
+    std::fs::write(&values, text.replace("tag: \"1.8.2\"", "tag: \"\"")).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let (code, json) =
+        validate(Some(&helm), dir.path(), &["--base", "HEAD", "--chart-cache", cache.path().to_str().unwrap()]);
+    let names: Vec<&str> =
+        json["entry_points"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    for env in ["development", "staging", "production"] {
+        assert!(names.contains(&format!("clusters/{env}/status-page/status-page").as_str()), "{names:?}");
+    }
+    assert!(!names.iter().any(|n| n.starts_with("apps/")), "{names:?}");
+    // The chart default `tag: ""` fails the chart's schema in every cluster.
+    assert_eq!(findings(&json, "flux-helm-values-invalid").len(), 3, "{:#}", json["findings"]);
+    assert_eq!(code, Some(1));
+}

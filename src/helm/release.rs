@@ -96,6 +96,9 @@ type IndexCell = Arc<OnceLock<Result<String, String>>>;
 pub struct Fetcher<'a> {
     pub repo: &'a Repo,
     pub cache: Cache,
+    /// The cache directory as messages show it: relative to the root when inside it, so
+    /// reports do not depend on where the repository is checked out.
+    cache_shown: String,
     pub offline: bool,
     pub timeout: std::time::Duration,
     pub helm: Option<&'a Helm>,
@@ -114,9 +117,15 @@ impl<'a> Fetcher<'a> {
         helm: Option<&'a Helm>,
         sandbox: &'a Sandbox,
     ) -> std::io::Result<Fetcher<'a>> {
+        let root = config.helm.cache_root(repo.root());
+        let cache_shown = match root.strip_prefix(repo.root()) {
+            Ok(rel) => rel.display().to_string(),
+            Err(_) => root.display().to_string(),
+        };
         Ok(Fetcher {
             repo,
-            cache: Cache::new(config.helm.cache_root(repo.root())),
+            cache: Cache::new(root),
+            cache_shown,
             offline: config.helm.offline,
             timeout: config.helm.timeout,
             helm,
@@ -179,7 +188,7 @@ impl<'a> Fetcher<'a> {
                 "chart {chart}@{} from {url} is not in the chart cache {} and --offline forbids the network \
                  (fill the cache with `fluxgate charts pull`)",
                 if version.is_empty() { "*" } else { version },
-                self.cache.root().display()
+                self.cache_shown
             ));
         }
         let index = self.index(url)?;
@@ -226,7 +235,7 @@ impl<'a> Fetcher<'a> {
         if self.offline {
             return Err(format!(
                 "{reference} ({constraint}) is not in the chart cache {} and --offline forbids the network",
-                self.cache.root().display()
+                self.cache_shown
             ));
         }
         let helm = self.helm.ok_or("pulling an OCI chart needs helm, which was not found")?;
