@@ -67,6 +67,8 @@ pub struct Config {
     pub environments: Vec<Environment>,
     /// Built-in rule settings (`rules:`) and suppressions (`suppressions:`).
     pub policy: crate::policy::settings::PolicyConfig,
+    /// HelmRelease rendering: the helm binary, chart cache, timeout, offline mode.
+    pub helm: crate::helm::HelmConfig,
 }
 
 /// One named environment and the path globs that select it.
@@ -110,6 +112,7 @@ impl Default for Config {
             flux: FluxConfig::default(),
             environments: Vec::new(),
             policy: Default::default(),
+            helm: crate::helm::HelmConfig::default(),
         }
     }
 }
@@ -197,6 +200,7 @@ impl Config {
                 "suppressions" => {
                     crate::policy::settings::parse_suppressions(v, &mut cfg.policy).map_err(|(line, m)| err(line, m))?
                 }
+                "helm" => cfg.helm = crate::helm::HelmConfig::parse(v).map_err(|(line, m)| err(line, m))?,
                 other => return Err(err(v.loc.line, format!("unknown setting '{other}'"))),
             }
         }

@@ -182,6 +182,15 @@ rules! {
     ReplicasMinimum = "replicas-minimum", Error, "a workload has fewer replicas than the minimum";
     /// A suppression (annotation or config entry) that silenced nothing.
     SuppressionUnused = "suppression-unused", Warning, "a suppression matches no finding";
+    /// The chart of a HelmRelease cannot be had: the repository or registry is unreachable, the
+    /// version is not in its index, `--offline` with an empty cache, or a source fluxgate does
+    /// not fetch. What the chart renders is not checked (`helm.unavailable` sets the severity).
+    HelmChartUnavailable = "helm-chart-unavailable", Warning, "a HelmRelease's chart cannot be fetched; its output is not checked";
+    /// `helm template` fails for this HelmRelease (a template error, a `required` value, a
+    /// chart that does not load): helm-controller would fail the install the same way.
+    HelmRenderFailed = "helm-render-failed", Error, "helm template fails for a HelmRelease";
+    /// No `helm` binary was found, so HelmReleases were not rendered: their output is not checked.
+    HelmSkipped = "helm-skipped", Warning, "HelmRelease not rendered: no helm binary";
 }
 
 impl Serialize for Rule {

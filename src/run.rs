@@ -13,6 +13,7 @@ use crate::finding::{Finding, Location};
 use crate::flux;
 use crate::flux::render::Settings;
 use crate::flux::tree::FluxEntry;
+use crate::helm::release::{HelmEntry, HelmRun};
 use crate::kustomize::build::{Engine, Failed, LoadRestrictor, Rendered, kustomization_file};
 use crate::kustomize::diag::Diag;
 use crate::kustomize::resource::is_cluster_scoped;
@@ -231,19 +232,7 @@ fn graph_checks(repo: &Repo, discovery: &Discovery, entries: &[FluxEntry]) -> Ve
     let mut out: Vec<Finding> = clusters
         .par_iter()
         .flat_map_iter(|(dir, objects)| {
-            let mut sources = BTreeSet::new();
-            for o in objects.iter().map(|o| o.resource) {
-                let ns = if o.namespace().is_empty() { "default" } else { o.namespace() };
-                let is_rendered = o.kind() == "Kustomization"
-                    && o.gvk().group == flux::graph::KUSTOMIZE_GROUP
-                    && rendered.contains(format!("{dir}/{ns}/{}", o.name()).as_str());
-                if is_rendered && o.node.str_at(&["spec", "sourceRef", "kind"]) == Some("GitRepository") {
-                    let src_ns = o.node.str_at(&["spec", "sourceRef", "namespace"]).unwrap_or(ns);
-                    if let Some(name) = o.node.str_at(&["spec", "sourceRef", "name"]) {
-                        sources.insert((src_ns.to_string(), name.to_string()));
-                    }
-                }
-            }
+            let sources = flux::graph::this_repo_sources(dir, objects, &rendered);
             let opts = flux::graph::GraphOptions { repo_sources: Some(sources) };
             let dir = RelPath::parse(dir).unwrap_or_default();
             flux::graph::check_cluster_with(repo, &dir, objects, &opts).into_iter().map(|g| g.finding)
@@ -295,6 +284,21 @@ fn check_flux(repo: &Repo, registry: &Registry, config: &Config, e: FluxEntry) -
         let mut f = diag_finding(repo, d, &e.name);
         f.object = Some(res.object_ref());
         c.findings.push(f);
+    }
+    c
+}
+
+/// Checks what one HelmRelease rendered, like any entry point; values from Secrets are masked
+/// in every finding.
+fn check_helm(repo: &Repo, registry: &Registry, config: &Config, e: HelmEntry) -> Checked {
+    let ep = Ep { name: &e.name, kind: EntryPointKind::HelmRelease, path: &e.path };
+    let mut c = catch_unwind(AssertUnwindSafe(|| check_rendered(repo, registry, config, &ep, e.result.clone(), true)))
+        .unwrap_or_else(|_| internal_error(&ep));
+    for f in &mut c.findings {
+        crate::helm::values::redact_finding(f, &e.secrets);
+        if f.object.is_none() {
+            f.object = Some(e.object.clone());
+        }
     }
     c
 }
@@ -430,7 +434,7 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     };
     let shard = options.shard;
     let discovery = discover(repo, config);
-    let registry = build_registry(repo, config, &discovery)?;
+    let mut registry = build_registry(repo, config, &discovery)?;
     // With a change set, only the plain overlays whose static inputs meet it are rendered (a
     // superset of the exact selection), plus the overlays that may read their kustomization
     // files (so whether a selected overlay is a base stays exact).
@@ -444,7 +448,27 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
         _ => None,
     };
     let all = render_some(repo, config, &discovery, only.as_ref());
-    let selected = scope.as_ref().map(|(_, sel)| selected_names(repo, &all, sel));
+    // HelmReleases render after the Flux tree (their values come from it); the CRDs their
+    // charts yield join the registry before any object is checked.
+    let helm_run = if config.flux.entry_points == EntryPoints::Kustomize {
+        HelmRun::default()
+    } else {
+        crate::helm::release::render_all(repo, config, &all.flux, &registry)
+    };
+    for e in &helm_run.entries {
+        for crd in &e.crds {
+            registry.add_repo_crd(crd, &format!("the chart of HelmRelease {}", e.name));
+        }
+    }
+    let mut selected = scope.as_ref().map(|(_, sel)| selected_names(repo, &all, sel));
+    if let (Some(names), Some((_, sel))) = (&mut selected, &scope) {
+        for e in &helm_run.entries {
+            let chart_changed = e.chart_dir.as_ref().is_some_and(|d| sel.changed.iter().any(|f| f.starts_with(d)));
+            if names.contains(&e.parent) || chart_changed || sel.everything.is_some() {
+                names.insert(e.name.clone());
+            }
+        }
+    }
     let is_selected = |name: &str| selected.as_ref().is_none_or(|s| s.contains(name));
     let Renders { plain: renders, flux: entries, .. } = all;
     // An entry point whose kustomization another one reads is a base (or component).
@@ -483,6 +507,9 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
                 weights.insert(dir.to_string(), r.as_ref().map_or(1, weight));
             }
             for e in &entries {
+                weights.insert(e.name.clone(), weight(&e.result));
+            }
+            for e in &helm_run.entries {
                 weights.insert(e.name.clone(), weight(&e.result));
             }
             crate::shard::assign(&weights, s.count())
@@ -546,6 +573,26 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
             .collect::<Vec<_>>(),
     );
     results.extend(mine.into_par_iter().map(|e| check_flux(repo, &registry, config, e)).collect::<Vec<_>>());
+    let HelmRun { entries: helm_entries, helm: helm_info } = helm_run;
+    // helm validated these releases' values itself: its findings replace the graph check's.
+    let helm_validated: BTreeSet<(String, crate::finding::ObjectRef)> = helm_entries
+        .iter()
+        .filter(|e| e.helm_validated)
+        .map(|e| (affected::cluster_of(&e.parent).to_string(), e.object.clone()))
+        .collect();
+    graph_findings.retain(|f| {
+        f.rule != Rule::FluxHelmValuesInvalid
+            || !f
+                .entry_point
+                .as_deref()
+                .zip(f.object.as_ref())
+                .is_some_and(|(ep, o)| helm_validated.contains(&(affected::cluster_of(ep).to_string(), o.clone())))
+    });
+    let (mine, others): (Vec<HelmEntry>, Vec<HelmEntry>) = helm_entries.into_iter().partition(|e| in_scope(&e.name));
+    for e in &others {
+        outside.extend(render_diag_findings(repo, &e.name, &e.result));
+    }
+    results.extend(mine.into_par_iter().map(|e| check_helm(repo, &registry, config, e)).collect::<Vec<_>>());
     let mut coverage =
         SchemaCoverage { kubernetes_version: registry.kubernetes_version().to_string(), ..SchemaCoverage::default() };
     let mut unchecked: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -574,6 +621,17 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     findings.extend(
         graph_findings.into_iter().filter(|f| f.rule != Rule::FluxPathMissing || !path_missing.contains(&f.location)),
     );
+    findings.retain_mut(|f| {
+        if f.rule != Rule::HelmChartUnavailable {
+            return true;
+        }
+        match config.helm.unavailable {
+            crate::config::Level::Error => f.severity = crate::finding::Severity::Error,
+            crate::config::Level::Warning => f.severity = crate::finding::Severity::Warning,
+            crate::config::Level::Off => return false,
+        }
+        true
+    });
     for (file, err) in &registry.load_errors {
         findings.push(Finding::new(Rule::SchemaMissing, format!("cannot load schema catalog file {file}: {err}")));
     }
@@ -610,5 +668,6 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     let mut report = RunReport::new(eps, findings);
     report.schema_coverage = Some(coverage);
     report.changes = change_scope;
+    report.helm = helm_info;
     Ok(report)
 }
