@@ -67,6 +67,10 @@ pub struct Config {
     pub environments: Vec<Environment>,
     /// `admissionPolicies:`: ValidatingAdmissionPolicy files to evaluate against every object.
     pub admission: crate::policy::admission::AdmissionConfig,
+    /// Built-in rule settings (`rules:`) and suppressions (`suppressions:`).
+    pub policy: crate::policy::settings::PolicyConfig,
+    /// HelmRelease rendering: the helm binary, chart cache, timeout, offline mode.
+    pub helm: crate::helm::HelmConfig,
 }
 
 /// One named environment and the path globs that select it.
@@ -110,6 +114,8 @@ impl Default for Config {
             flux: FluxConfig::default(),
             environments: Vec::new(),
             admission: Default::default(),
+            policy: Default::default(),
+            helm: crate::helm::HelmConfig::default(),
         }
     }
 }
@@ -195,10 +201,19 @@ impl Config {
                     cfg.admission =
                         crate::policy::admission::AdmissionConfig::parse(v).map_err(|(line, m)| err(line, m))?
                 }
+                "rules" => {
+                    crate::policy::settings::parse_rules(v, &mut cfg.policy).map_err(|(line, m)| err(line, m))?
+                }
+                "suppressions" => {
+                    crate::policy::settings::parse_suppressions(v, &mut cfg.policy).map_err(|(line, m)| err(line, m))?
+                }
+                "helm" => cfg.helm = crate::helm::HelmConfig::parse(v).map_err(|(line, m)| err(line, m))?,
                 other => return Err(err(v.loc.line, format!("unknown setting '{other}'"))),
             }
         }
         cfg.compile().map_err(|m| err(doc.loc.line, m))?;
+        let envs: Vec<&str> = cfg.environments.iter().map(|e| e.name.as_str()).collect();
+        cfg.policy.check_environments(&envs).map_err(|(line, m)| err(line, m))?;
         Ok(cfg)
     }
 

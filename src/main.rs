@@ -26,20 +26,64 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Render and check every kustomize overlay of a repository.
-    Validate(ValidateArgs),
+    Validate(Box<ValidateArgs>),
     /// Show what a change does to the rendered objects of the entry points it affects,
     /// comparing `git merge-base REF HEAD` with the working tree.
     Diff(DiffArgs),
     /// Print the rendered YAML of one kustomize directory, like `kustomize build DIR`.
     Render(RenderArgs),
-    /// List every rule with its id, default severity and summary.
-    Rules,
+    /// List every rule with its id, severity (under the repository's config) and summary;
+    /// per-environment severities that differ follow in brackets.
+    Rules {
+        /// Repository root whose `.fluxgate.yaml` is applied (default: the current directory).
+        #[arg(default_value = ".")]
+        root: PathBuf,
+    },
+    /// Manage `.fluxgate.yaml`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Manage the repository's schema catalog.
     #[command(subcommand)]
     Schemas(SchemasCommand),
     /// Manage the git pre-push hook that runs `validate` before every push.
     #[command(subcommand)]
     Hook(HookCommand),
+    /// Manage the chart cache that HelmRelease rendering reads.
+    #[command(subcommand)]
+    Charts(ChartsCommand),
+}
+
+#[derive(Subcommand)]
+enum ChartsCommand {
+    /// Download the chart of every HelmRelease of the repository into the chart cache (for CI
+    /// agents and offline runs). Exit 1 when a chart cannot be had.
+    Pull {
+        /// Repository root (default: the current directory).
+        #[arg(default_value = ".")]
+        root: PathBuf,
+        #[command(flatten)]
+        helm: HelmArgs,
+    },
+}
+
+/// Flags of HelmRelease rendering.
+#[derive(clap::Args)]
+struct HelmArgs {
+    /// The chart cache directory (default: the config's `helm.cache`, else the user's cache dir).
+    #[arg(long, value_name = "DIR")]
+    chart_cache: Option<PathBuf>,
+    /// Use only the chart cache, never the network (charts not in it are `helm-chart-unavailable`).
+    #[arg(long)]
+    offline: bool,
+}
+
+impl HelmArgs {
+    fn apply(&self, config: &mut Config) {
+        if let Some(c) = &self.chart_cache {
+            config.helm.cache = Some(std::path::absolute(c).unwrap_or_else(|_| c.clone()));
+        }
+        config.helm.offline |= self.offline;
+    }
 }
 
 #[derive(Subcommand)]
@@ -58,6 +102,19 @@ enum HookCommand {
     },
     /// Remove the pre-push hook if (and only if) fluxgate wrote it.
     Uninstall {
+        /// Repository root (default: the current directory).
+        #[arg(default_value = ".")]
+        root: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Write a commented starter `.fluxgate.yaml` (every built-in rule with its default).
+    Init {
+        /// Replace an existing `.fluxgate.yaml`.
+        #[arg(long)]
+        force: bool,
         /// Repository root (default: the current directory).
         #[arg(default_value = ".")]
         root: PathBuf,
@@ -161,6 +218,8 @@ struct ValidateArgs {
     /// (to publish as a build artifact or PR comment).
     #[arg(long, value_name = "FILE", requires = "base")]
     diff_markdown: Option<PathBuf>,
+    #[command(flatten)]
+    helm: HelmArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -225,12 +284,14 @@ struct RenderArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Validate(a) => validate(a),
+        Command::Validate(a) => validate(*a),
         Command::Diff(a) => diff(a),
         Command::Render(a) => render(a),
-        Command::Rules => rules(),
+        Command::Rules { root } => rules(&root),
+        Command::Config(ConfigCommand::Init { force, root }) => config_init(&root, force),
         Command::Schemas(SchemasCommand::Import { paths, root, catalog }) => schemas_import(&paths, &root, catalog),
         Command::Hook(c) => hook(c),
+        Command::Charts(ChartsCommand::Pull { root, helm }) => charts_pull(&root, &helm),
     };
     match result {
         Ok(code) => code,
@@ -270,6 +331,7 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
     }
     config.crds.extend(a.crds.iter().cloned());
     config.flux.variables.extend(a.vars.iter().cloned());
+    a.helm.apply(&mut config);
     if let Some(j) = a.jobs {
         rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().map_err(|e| e.to_string())?;
     }
@@ -449,11 +511,24 @@ fn at(repo: &Repo, loc: fluxgate::source::Loc) -> String {
         .unwrap_or_default()
 }
 
-fn rules() -> Result<ExitCode, String> {
+fn rules(root: &Path) -> Result<ExitCode, String> {
+    let config = load_config(root)?;
     let mut out = std::io::stdout().lock();
     for r in Rule::ALL {
-        let _ = writeln!(out, "{:<28} {:<8} {}", r.id(), r.default_severity().as_str(), r.summary());
+        let (sev, envs) = fluxgate::policy::settings::severity_column(&config, *r);
+        let _ = writeln!(out, "{:<28} {:<8} {}{envs}", r.id(), sev, r.summary());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config_init(root: &Path, force: bool) -> Result<ExitCode, String> {
+    let p = root.join(config::FILE_NAME);
+    if p.exists() && !force {
+        return Err(format!("{} exists; use --force to replace it", p.display()));
+    }
+    std::fs::write(&p, fluxgate::policy::settings::starter_config())
+        .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+    println!("wrote {}", p.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -475,6 +550,42 @@ fn schemas_import(paths: &[PathBuf], root: &Path, catalog: Option<PathBuf>) -> R
     }
     let _ = writeln!(out, "{} CRD versions in {}", result.files.len(), catalog.display());
     Ok(if result.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `charts pull [ROOT]`: fills the chart cache for every HelmRelease.
+fn charts_pull(root: &Path, helm: &HelmArgs) -> Result<ExitCode, String> {
+    if !root.is_dir() {
+        return Err(format!("{} is not a directory", root.display()));
+    }
+    let mut config = load_config(root)?;
+    helm.apply(&mut config);
+    let repo = Repo::open(root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+    let flux = fluxgate::run::render_flux(&repo, &config);
+    let pulled = fluxgate::helm::release::pull_all(&repo, &config, &flux)?;
+    let mut out = std::io::stdout().lock();
+    let mut failed = false;
+    for p in &pulled {
+        match &p.result {
+            Ok(path) => {
+                let _ = writeln!(out, "cached  {} -> {} ({})", p.chart, path.display(), p.releases.join(", "));
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!(
+                    "fluxgate: {} ({}): {e}",
+                    if p.chart.is_empty() { "chart" } else { &p.chart },
+                    p.releases.join(", ")
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} charts in {}",
+        pulled.iter().filter(|p| p.result.is_ok()).count(),
+        config.helm.cache_root(root).display()
+    );
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn hook(c: HookCommand) -> Result<ExitCode, String> {

@@ -125,6 +125,72 @@ rules! {
     EntryPointRemoved = "entry-point-removed", Info, "the change removes an entry point";
     /// fluxgate itself failed on this entry point; the rest of the run went on.
     InternalError = "internal-error", Error, "fluxgate failed internally on this entry point";
+    /// An image from a registry the platform does not allow (`rules.image-registry-allowed.registries`);
+    /// inactive until registries are configured.
+    ImageRegistryAllowed = "image-registry-allowed", Error, "an image comes from a registry that is not allowed";
+    /// An image tagged `latest`, or with no tag and no digest (which means `latest`).
+    ImageTagLatest = "image-tag-latest", Error, "an image uses the latest tag or no tag at all";
+    /// An image not pinned by digest (off by default; on for production in the default config).
+    ImageDigestRequired = "image-digest-required", Error, "an image is not pinned by digest";
+    /// A container without cpu/memory requests: the scheduler cannot place it well.
+    ResourcesRequestsMissing = "resources-requests-missing", Warning, "a container has no cpu or memory request";
+    /// A container without cpu/memory limits: it can starve its neighbours.
+    ResourcesLimitsMissing = "resources-limits-missing", Warning, "a container has no cpu or memory limit";
+    /// A long-running container without a liveness probe (not checked on init containers or jobs).
+    ProbeLivenessMissing = "probe-liveness-missing", Warning, "a long-running container has no liveness probe";
+    /// A long-running container without a readiness probe (not checked on init containers or jobs).
+    ProbeReadinessMissing = "probe-readiness-missing", Warning, "a long-running container has no readiness probe";
+    /// A container may run as root: no `runAsNonRoot: true` (pod or container) and no non-zero
+    /// `runAsUser`, or `runAsUser: 0`.
+    PodRunAsNonRoot = "pod-run-as-non-root", Warning, "a container may run as root";
+    /// A privileged container has every capability of the host.
+    PodPrivileged = "pod-privileged", Error, "a container is privileged";
+    /// `allowPrivilegeEscalation` is not `false` (setuid binaries can gain privileges).
+    PodPrivilegeEscalation = "pod-privilege-escalation", Warning, "a container allows privilege escalation";
+    /// A container does not drop `ALL` capabilities.
+    PodCapabilitiesDropAll = "pod-capabilities-drop-all", Warning, "a container does not drop ALL capabilities";
+    /// A container's root filesystem is writable.
+    PodReadOnlyRootFs = "pod-read-only-root-fs", Warning, "a container's root filesystem is not read-only";
+    /// `hostNetwork`, `hostPID` or `hostIPC`: the pod shares the node's namespaces.
+    PodHostNamespace = "pod-host-namespace", Error, "a pod shares the host's network, PID or IPC namespace";
+    /// A `hostPath` volume gives the pod the node's filesystem.
+    PodHostPath = "pod-host-path", Error, "a pod mounts a hostPath volume";
+    /// A workload without the labels the platform requires (`app.kubernetes.io/name` by default).
+    LabelsRequired = "labels-required", Warning, "a workload lacks a required label";
+    /// An Ingress host outside the environment's domains (inactive until domains are configured).
+    IngressHostDomain = "ingress-host-domain", Error, "an Ingress host is outside the environment's domains";
+    /// A Service whose selector matches no pod template in the same render.
+    DanglingService = "dangling-service", Warning, "a Service selects no pod template of the render";
+    /// A workload's selector does not match its own pod template labels (the API server rejects it).
+    SelectorMismatch = "selector-mismatch", Error, "a workload selector does not match its pod template labels";
+    /// A container defines the same environment variable twice (the last one silently wins).
+    EnvDuplicateName = "env-duplicate-name", Warning, "a container defines an environment variable twice";
+    /// A Secret with values that is not SOPS-encrypted: plain secrets must not be committed.
+    SecretPlain = "secret-plain", Error, "a Secret is not SOPS-encrypted";
+    /// A HelmRelease chart version that is missing or a range (warning; error in production).
+    HelmChartVersionUnpinned = "helm-chart-version-unpinned", Warning, "a HelmRelease chart version is not pinned";
+    /// A Flux Kustomization without `prune: true` leaves deleted objects running.
+    FluxKustomizationPrune = "flux-kustomization-prune", Warning, "a Flux Kustomization does not prune";
+    /// A Flux Kustomization without a valid `interval`.
+    FluxKustomizationInterval = "flux-kustomization-interval", Warning, "a Flux Kustomization has no valid interval";
+    /// Image update automation (a `$imagepolicy` marker or an ImageUpdateAutomation) where the
+    /// config does not allow it (production, by default).
+    ImageAutomationNotAllowed = "image-automation-not-allowed", Error, "image update automation in an environment that does not allow it";
+    /// A multi-replica Deployment/StatefulSet with no PodDisruptionBudget (production, by default).
+    PdbMissing = "pdb-missing", Error, "a multi-replica workload has no PodDisruptionBudget";
+    /// Fewer replicas than the environment's minimum (2 in production, by default).
+    ReplicasMinimum = "replicas-minimum", Error, "a workload has fewer replicas than the minimum";
+    /// A suppression (annotation or config entry) that silenced nothing.
+    SuppressionUnused = "suppression-unused", Warning, "a suppression matches no finding";
+    /// The chart of a HelmRelease cannot be had: the repository or registry is unreachable, the
+    /// version is not in its index, `--offline` with an empty cache, or a source fluxgate does
+    /// not fetch. What the chart renders is not checked (`helm.unavailable` sets the severity).
+    HelmChartUnavailable = "helm-chart-unavailable", Warning, "a HelmRelease's chart cannot be fetched; its output is not checked";
+    /// `helm template` fails for this HelmRelease (a template error, a `required` value, a
+    /// chart that does not load): helm-controller would fail the install the same way.
+    HelmRenderFailed = "helm-render-failed", Error, "helm template fails for a HelmRelease";
+    /// No `helm` binary was found, so HelmReleases were not rendered: their output is not checked.
+    HelmSkipped = "helm-skipped", Warning, "HelmRelease not rendered: no helm binary";
     /// The object fails a validation of a ValidatingAdmissionPolicy from the configured policy
     /// paths; the severity comes from the binding's `validationActions` (Deny: error, Warn or
     /// Audit: warning), so the API server would reject (or warn about) the apply.

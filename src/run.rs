@@ -13,6 +13,7 @@ use crate::finding::{Finding, Location};
 use crate::flux;
 use crate::flux::render::Settings;
 use crate::flux::tree::FluxEntry;
+use crate::helm::release::{HelmEntry, HelmRun};
 use crate::kustomize::build::{Engine, Failed, LoadRestrictor, Rendered, kustomization_file};
 use crate::kustomize::diag::Diag;
 use crate::kustomize::resource::is_cluster_scoped;
@@ -104,6 +105,8 @@ struct Checked {
     total: usize,
     cel_skipped: usize,
     unchecked: BTreeMap<(String, String), usize>,
+    /// Which `fluxgate.io/ignore` annotations matched (merged over the run).
+    suppressions: crate::policy::suppress::Usage,
 }
 
 impl Checked {
@@ -122,6 +125,7 @@ impl Checked {
             total: 0,
             cel_skipped: 0,
             unchecked: BTreeMap::new(),
+            suppressions: Default::default(),
         }
     }
 }
@@ -190,6 +194,14 @@ fn check_rendered(
             c.findings.extend(admission.evaluate(registry, &rendered.resources).into_iter().map(|(i, loc, f)| {
                 f.at(location(repo, loc)).entry_point(&name).object(Some(rendered.resources[i].object_ref()))
             }));
+            // Keep last: built-in rules, then suppressions over every finding of the objects.
+            let pe = crate::policy::EntryPoint {
+                name: ep.name,
+                path: ep.path,
+                flux: ep.kind == EntryPointKind::Flux,
+                complete: is_leaf,
+            };
+            c.suppressions = crate::policy::check_entry_point(repo, config, &pe, &rendered, &mut c.findings);
         }
     }
     c
@@ -225,19 +237,7 @@ fn graph_checks(repo: &Repo, discovery: &Discovery, entries: &[FluxEntry]) -> Ve
     let mut out: Vec<Finding> = clusters
         .par_iter()
         .flat_map_iter(|(dir, objects)| {
-            let mut sources = BTreeSet::new();
-            for o in objects.iter().map(|o| o.resource) {
-                let ns = if o.namespace().is_empty() { "default" } else { o.namespace() };
-                let is_rendered = o.kind() == "Kustomization"
-                    && o.gvk().group == flux::graph::KUSTOMIZE_GROUP
-                    && rendered.contains(format!("{dir}/{ns}/{}", o.name()).as_str());
-                if is_rendered && o.node.str_at(&["spec", "sourceRef", "kind"]) == Some("GitRepository") {
-                    let src_ns = o.node.str_at(&["spec", "sourceRef", "namespace"]).unwrap_or(ns);
-                    if let Some(name) = o.node.str_at(&["spec", "sourceRef", "name"]) {
-                        sources.insert((src_ns.to_string(), name.to_string()));
-                    }
-                }
-            }
+            let sources = flux::graph::this_repo_sources(dir, objects, &rendered);
             let opts = flux::graph::GraphOptions { repo_sources: Some(sources) };
             let dir = RelPath::parse(dir).unwrap_or_default();
             flux::graph::check_cluster_with(repo, &dir, objects, &opts).into_iter().map(|g| g.finding)
@@ -297,6 +297,29 @@ fn check_flux(
         let mut f = diag_finding(repo, d, &e.name);
         f.object = Some(res.object_ref());
         c.findings.push(f);
+    }
+    c
+}
+
+/// Checks what one HelmRelease rendered, like any entry point; values from Secrets are masked
+/// in every finding.
+fn check_helm(
+    repo: &Repo,
+    registry: &Registry,
+    config: &Config,
+    admission: &AdmissionPolicies,
+    e: HelmEntry,
+) -> Checked {
+    let ep = Ep { name: &e.name, kind: EntryPointKind::HelmRelease, path: &e.path };
+    let mut c = catch_unwind(AssertUnwindSafe(|| {
+        check_rendered(repo, registry, config, admission, &ep, e.result.clone(), true)
+    }))
+    .unwrap_or_else(|_| internal_error(&ep));
+    for f in &mut c.findings {
+        crate::helm::values::redact_finding(f, &e.secrets);
+        if f.object.is_none() {
+            f.object = Some(e.object.clone());
+        }
     }
     c
 }
@@ -432,7 +455,7 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     };
     let shard = options.shard;
     let discovery = discover(repo, config);
-    let registry = build_registry(repo, config, &discovery)?;
+    let mut registry = build_registry(repo, config, &discovery)?;
     let (admission, admission_findings) = AdmissionPolicies::load(repo, &config.admission);
     // With a change set, only the plain overlays whose static inputs meet it are rendered (a
     // superset of the exact selection), plus the overlays that may read their kustomization
@@ -447,7 +470,27 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
         _ => None,
     };
     let all = render_some(repo, config, &discovery, only.as_ref());
-    let selected = scope.as_ref().map(|(_, sel)| selected_names(repo, &all, sel));
+    // HelmReleases render after the Flux tree (their values come from it); the CRDs their
+    // charts yield join the registry before any object is checked.
+    let helm_run = if config.flux.entry_points == EntryPoints::Kustomize {
+        HelmRun::default()
+    } else {
+        crate::helm::release::render_all(repo, config, &all.flux, &registry)
+    };
+    for e in &helm_run.entries {
+        for crd in &e.crds {
+            registry.add_repo_crd(crd, &format!("the chart of HelmRelease {}", e.name));
+        }
+    }
+    let mut selected = scope.as_ref().map(|(_, sel)| selected_names(repo, &all, sel));
+    if let (Some(names), Some((_, sel))) = (&mut selected, &scope) {
+        for e in &helm_run.entries {
+            let chart_changed = e.chart_dir.as_ref().is_some_and(|d| sel.changed.iter().any(|f| f.starts_with(d)));
+            if names.contains(&e.parent) || chart_changed || sel.everything.is_some() {
+                names.insert(e.name.clone());
+            }
+        }
+    }
     let is_selected = |name: &str| selected.as_ref().is_none_or(|s| s.contains(name));
     let Renders { plain: renders, flux: entries, .. } = all;
     // An entry point whose kustomization another one reads is a base (or component).
@@ -487,6 +530,9 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
                 weights.insert(dir.to_string(), r.as_ref().map_or(1, weight));
             }
             for e in &entries {
+                weights.insert(e.name.clone(), weight(&e.result));
+            }
+            for e in &helm_run.entries {
                 weights.insert(e.name.clone(), weight(&e.result));
             }
             crate::shard::assign(&weights, s.count())
@@ -553,11 +599,34 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     );
     results
         .extend(mine.into_par_iter().map(|e| check_flux(repo, &registry, config, &admission, e)).collect::<Vec<_>>());
+    let HelmRun { entries: helm_entries, helm: helm_info } = helm_run;
+    // helm validated these releases' values itself: its findings replace the graph check's.
+    let helm_validated: BTreeSet<(String, crate::finding::ObjectRef)> = helm_entries
+        .iter()
+        .filter(|e| e.helm_validated)
+        .map(|e| (affected::cluster_of(&e.parent).to_string(), e.object.clone()))
+        .collect();
+    graph_findings.retain(|f| {
+        f.rule != Rule::FluxHelmValuesInvalid
+            || !f
+                .entry_point
+                .as_deref()
+                .zip(f.object.as_ref())
+                .is_some_and(|(ep, o)| helm_validated.contains(&(affected::cluster_of(ep).to_string(), o.clone())))
+    });
+    let (mine, others): (Vec<HelmEntry>, Vec<HelmEntry>) = helm_entries.into_iter().partition(|e| in_scope(&e.name));
+    for e in &others {
+        outside.extend(render_diag_findings(repo, &e.name, &e.result));
+    }
+    results
+        .extend(mine.into_par_iter().map(|e| check_helm(repo, &registry, config, &admission, e)).collect::<Vec<_>>());
     let mut coverage =
         SchemaCoverage { kubernetes_version: registry.kubernetes_version().to_string(), ..SchemaCoverage::default() };
     let mut unchecked: BTreeMap<(String, String), usize> = BTreeMap::new();
     let (mut eps, mut findings) = (Vec::new(), Vec::new());
+    let mut suppressions = crate::policy::suppress::Usage::default();
     for c in results {
+        suppressions.merge(c.suppressions);
         coverage.checked += c.checked;
         coverage.total += c.total;
         coverage.cel_rules_skipped += c.cel_skipped;
@@ -579,6 +648,17 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     findings.extend(
         graph_findings.into_iter().filter(|f| f.rule != Rule::FluxPathMissing || !path_missing.contains(&f.location)),
     );
+    findings.retain_mut(|f| {
+        if f.rule != Rule::HelmChartUnavailable {
+            return true;
+        }
+        match config.helm.unavailable {
+            crate::config::Level::Error => f.severity = crate::finding::Severity::Error,
+            crate::config::Level::Warning => f.severity = crate::finding::Severity::Warning,
+            crate::config::Level::Off => return false,
+        }
+        true
+    });
     for (file, err) in &registry.load_errors {
         findings.push(Finding::new(Rule::SchemaMissing, format!("cannot load schema catalog file {file}: {err}")));
     }
@@ -610,8 +690,11 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
             removed_entry_points: removed.iter().map(|d| d.to_string()).collect(),
         });
     }
+    let complete = shard.is_none() && scope.as_ref().is_none_or(|(_, sel)| sel.everything.is_some());
+    crate::policy::finish(config, &mut findings, suppressions, complete);
     let mut report = RunReport::new(eps, findings);
     report.schema_coverage = Some(coverage);
     report.changes = change_scope;
+    report.helm = helm_info;
     Ok(report)
 }

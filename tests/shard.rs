@@ -34,7 +34,10 @@ fn parse(path: &Path) -> (Vec<String>, Vec<Case>) {
             .unwrap_or_default()
     };
     loop {
-        match reader.read_event().unwrap() {
+        let event = reader.read_event().unwrap();
+        // `<failure .../>` (an Empty event) has no body and no End event.
+        let is_start = matches!(event, Event::Start(_));
+        match event {
             Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"testsuite" => {
                 suite = attr(&e, "name");
                 suites.push(suite.clone());
@@ -60,7 +63,7 @@ fn parse(path: &Path) -> (Vec<String>, Vec<Case>) {
                     c.4 = attr(&e, "message");
                     c.5 = attr(&e, "type");
                 }
-                in_body = true;
+                in_body = is_start;
             }
             Event::Text(t) if in_body => {
                 if let Some(c) = case.as_mut() {

@@ -55,6 +55,30 @@ impl GraphOptions {
     }
 }
 
+/// The GitRepositories (namespace, name) of a cluster that are this repository: the sources of
+/// the cluster's Flux Kustomizations that were rendered from it (`rendered` holds the entry
+/// point names `<dir>/<namespace>/<name>` that rendered).
+pub fn this_repo_sources(
+    dir: &str,
+    objects: &[ClusterObject],
+    rendered: &BTreeSet<&str>,
+) -> BTreeSet<(String, String)> {
+    let mut sources = BTreeSet::new();
+    for o in objects.iter().map(|o| o.resource) {
+        let ns = if o.namespace().is_empty() { "default" } else { o.namespace() };
+        let is_rendered = o.kind() == "Kustomization"
+            && o.gvk().group == KUSTOMIZE_GROUP
+            && rendered.contains(format!("{dir}/{ns}/{}", o.name()).as_str());
+        if is_rendered && o.node.str_at(&["spec", "sourceRef", "kind"]) == Some("GitRepository") {
+            let src_ns = o.node.str_at(&["spec", "sourceRef", "namespace"]).unwrap_or(ns);
+            if let Some(name) = o.node.str_at(&["spec", "sourceRef", "name"]) {
+                sources.insert((src_ns.to_string(), name.to_string()));
+            }
+        }
+    }
+    sources
+}
+
 /// Checks one cluster with the default options (see [`check_cluster_with`]).
 pub fn check_cluster(repo: &Repo, cluster_dir: &RelPath, objects: &[ClusterObject]) -> Vec<GraphFinding> {
     check_cluster_with(repo, cluster_dir, objects, &GraphOptions::default())
@@ -100,7 +124,7 @@ pub(crate) struct Cluster<'r, 'a> {
 }
 
 impl<'r, 'a> Cluster<'r, 'a> {
-    fn new(repo: &'r Repo, dir: &'r RelPath, objects: &'r [ClusterObject<'a>]) -> Self {
+    pub(crate) fn new(repo: &'r Repo, dir: &'r RelPath, objects: &'r [ClusterObject<'a>]) -> Self {
         let mut index: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
         for (i, o) in objects.iter().enumerate() {
             index.entry(key_of(o.resource)).or_default().push(i);

@@ -88,10 +88,27 @@ fn merged_values(c: &Cluster, r: &crate::kustomize::resource::Resource, dir: &Re
     {
         merge(&mut merged, d.clone());
     }
+    merge(&mut merged, release_values(c, r).values);
+    merged
+}
+
+/// A HelmRelease's own values (what helm-controller passes to Helm over the chart's
+/// defaults), and the text of every value read from a Secret (never to be shown in a report).
+pub(crate) struct ReleaseValues {
+    pub values: Node,
+    pub secrets: Vec<String>,
+}
+
+/// Each resolvable `valuesFrom` entry in order, then `spec.values`, merged the way
+/// helm-controller merges them (entries it cannot resolve are left out; the graph check
+/// reports them).
+pub(crate) fn release_values(c: &Cluster, r: &crate::kustomize::resource::Resource) -> ReleaseValues {
+    let mut merged = Node::empty_map(Loc::NONE);
+    let mut secrets = Vec::new();
     for item in r.node.path(&["spec", "valuesFrom"]).and_then(Node::as_seq).into_iter().flatten() {
         let ValuesFrom::Found { text, loc } = resolve_values_from(c, r, item) else { continue };
         let layer = match item.str_at(&["targetPath"]).filter(|t| !t.is_empty()) {
-            Some(path) => match at_target_path(path, Node::string(text, loc)) {
+            Some(path) => match at_target_path(path, Node::string(text.clone(), loc)) {
                 Some(n) => n,
                 None => continue,
             },
@@ -107,12 +124,24 @@ fn merged_values(c: &Cluster, r: &crate::kustomize::resource::Resource, dir: &Re
                 doc
             }
         };
+        if item.str_at(&["kind"]) == Some("Secret") {
+            collect_scalars(&layer, &mut secrets);
+        }
         merge(&mut merged, layer);
     }
     if let Some(v) = r.node.path(&["spec", "values"]) {
         merge(&mut merged, v.clone());
     }
-    merged
+    ReleaseValues { values: merged, secrets }
+}
+
+/// Every scalar's text in a values tree (the secret values to mask).
+fn collect_scalars(n: &Node, out: &mut Vec<String>) {
+    match &n.value {
+        Value::Map(m) => m.values().for_each(|v| collect_scalars(v, out)),
+        Value::Seq(s) => s.iter().for_each(|v| collect_scalars(v, out)),
+        _ => out.extend(n.scalar_text().filter(|t| !t.is_empty())),
+    }
 }
 
 /// When `text` (a ConfigMap/Secret value at `loc`) is a literal block scalar whose lines
@@ -162,7 +191,7 @@ fn at_target_path(path: &str, value: Node) -> Option<Node> {
 }
 
 /// Helm's coalesce: maps merge key by key, anything else replaces; a null removes the key.
-fn merge(base: &mut Node, over: Node) {
+pub(crate) fn merge(base: &mut Node, over: Node) {
     match (&mut base.value, over.value) {
         (Value::Map(b), Value::Map(o)) => {
             for (k, v) in o {

@@ -204,6 +204,15 @@ impl<'r> Engine<'r> {
         finish(acc, Some(&k))
     }
 
+    /// Runs a kustomization's transformers (patches, images, labels...) over objects given in
+    /// memory rather than read from files: Flux's HelmRelease post-renderers run kustomize
+    /// over Helm's output this way.
+    pub fn transform_resources(&self, k: &Kustomization, resources: Vec<Resource>) -> Result<Rendered, Failed> {
+        let mut acc = Acc { resources, ..Acc::default() };
+        self.run_transformers(k, &mut acc).map_err(|error| Failed { error, notes: acc.notes.clone() })?;
+        finish(acc, Some(k))
+    }
+
     /// Builds a directory used as a resource (memoised: a base is built once per run).
     fn build_base(
         &self,

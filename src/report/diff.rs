@@ -39,6 +39,7 @@ fn kind(e: &EntryDiff) -> &'static str {
     match e.kind {
         crate::report::EntryPointKind::Kustomize => "kustomize",
         crate::report::EntryPointKind::Flux => "flux",
+        crate::report::EntryPointKind::HelmRelease => "helmrelease",
     }
 }
 

@@ -23,6 +23,8 @@ pub enum EntryPointKind {
     Kustomize,
     /// A Flux `Kustomization` object.
     Flux,
+    /// A Flux `HelmRelease`: what `helm template` renders for it.
+    HelmRelease,
 }
 
 /// One rendered entry point and what came out of it.
@@ -95,6 +97,9 @@ pub struct RunReport {
     /// What a `--base` run compared and selected (absent on a full run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<ChangeScope>,
+    /// The helm binary that rendered HelmReleases (absent when none was used).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub helm: Option<crate::helm::release::HelmInfo>,
 }
 
 /// The change set of a `validate --base REF` run, so a reader sees why these entry points.
@@ -135,7 +140,7 @@ impl RunReport {
                 Severity::Info => summary.infos += 1,
             }
         }
-        RunReport { version: 1, summary, entry_points, findings, schema_coverage: None, changes: None }
+        RunReport { version: 1, summary, entry_points, findings, schema_coverage: None, changes: None, helm: None }
     }
 }
 

@@ -260,6 +260,23 @@ impl Registry {
         }
     }
 
+    /// Every `group/version` and `group/version/Kind` this registry knows the target cluster
+    /// to serve (Kubernetes' own kinds and every known CRD version), as Helm's
+    /// `Capabilities.APIVersions` for `helm template --api-versions`.
+    pub fn api_versions(&self) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        for (av, kind) in self.k8s.kinds() {
+            out.insert(av.to_string());
+            out.insert(format!("{av}/{kind}"));
+        }
+        for (g, v, k) in self.crds.keys() {
+            let av = if g.is_empty() { v.clone() } else { format!("{g}/{v}") };
+            out.insert(format!("{av}/{k}"));
+            out.insert(av);
+        }
+        out.into_iter().collect()
+    }
+
     /// Whether objects of this kind live in a namespace (CRD scope; built-in table otherwise).
     pub fn is_namespaced(&self, api_version: &str, kind: &str) -> bool {
         let group = group_of(api_version);

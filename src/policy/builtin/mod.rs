@@ -1,1 +1,191 @@
 //! The built-in rules: checks every platform team wants, configured per environment.
+//!
+//! Each rule has a spec here (default level, a default for the `production` environment,
+//! parameters with defaults) and its check in [`pod`] (everything with a pod template) or
+//! [`objects`] (single objects and cross-object checks of one render). Checks return [`Hit`]s
+//! located at the offending field; [`crate::policy`] turns them into findings.
+
+pub mod objects;
+pub mod pod;
+
+use crate::config::Level;
+use crate::kustomize::resource::Resource;
+use crate::policy::settings::{Effective, ParamValue, PolicyConfig};
+use crate::rules::Rule;
+use crate::schema::PathSeg;
+use crate::source::{Loc, RelPath};
+
+/// The type of a rule parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    List,
+    Int,
+}
+
+/// A parameter: name, type and default.
+pub type Param = (&'static str, ParamKind, fn() -> ParamValue);
+
+/// How a built-in rule behaves without configuration.
+pub struct Spec {
+    /// The level outside any environment with its own default.
+    pub default_level: Level,
+    /// A level for one environment name (`production`), e.g. digests required there.
+    pub env_default: Option<(&'static str, Level)>,
+    pub params: &'static [Param],
+}
+
+fn empty() -> ParamValue {
+    ParamValue::List(Vec::new())
+}
+fn cpu_memory() -> ParamValue {
+    ParamValue::List(vec!["cpu".into(), "memory".into()])
+}
+fn name_label() -> ParamValue {
+    ParamValue::List(vec!["app.kubernetes.io/name".into()])
+}
+fn workload_kinds() -> ParamValue {
+    ParamValue::List(pod::WORKLOAD_KINDS.iter().map(|k| (*k).to_string()).collect())
+}
+fn two() -> ParamValue {
+    ParamValue::Int(2)
+}
+
+/// The built-in rules, in documentation order.
+pub const RULES: &[Rule] = &[
+    Rule::ImageRegistryAllowed,
+    Rule::ImageTagLatest,
+    Rule::ImageDigestRequired,
+    Rule::ResourcesRequestsMissing,
+    Rule::ResourcesLimitsMissing,
+    Rule::ProbeLivenessMissing,
+    Rule::ProbeReadinessMissing,
+    Rule::PodRunAsNonRoot,
+    Rule::PodPrivileged,
+    Rule::PodPrivilegeEscalation,
+    Rule::PodCapabilitiesDropAll,
+    Rule::PodReadOnlyRootFs,
+    Rule::PodHostNamespace,
+    Rule::PodHostPath,
+    Rule::LabelsRequired,
+    Rule::IngressHostDomain,
+    Rule::DanglingService,
+    Rule::SelectorMismatch,
+    Rule::EnvDuplicateName,
+    Rule::SecretPlain,
+    Rule::HelmChartVersionUnpinned,
+    Rule::FluxKustomizationPrune,
+    Rule::FluxKustomizationInterval,
+    Rule::ImageAutomationNotAllowed,
+    Rule::PdbMissing,
+    Rule::ReplicasMinimum,
+];
+
+/// Whether `rules.<id>` may configure this rule (the built-in rules and `suppression-unused`).
+pub fn is_configurable(rule: Rule) -> bool {
+    RULES.contains(&rule) || rule == Rule::SuppressionUnused
+}
+
+fn sev(rule: Rule) -> Level {
+    match rule.default_severity() {
+        crate::finding::Severity::Error => Level::Error,
+        _ => Level::Warning,
+    }
+}
+
+/// The spec of a configurable rule (a rule that is not one gets its default severity, no params).
+pub fn spec(rule: Rule) -> Spec {
+    let on = sev(rule);
+    let plain = Spec { default_level: on, env_default: None, params: &[] };
+    let prod_only = Spec { default_level: Level::Off, env_default: Some(("production", on)), params: &[] };
+    match rule {
+        Rule::ImageRegistryAllowed => Spec { params: &[("registries", ParamKind::List, empty)], ..plain },
+        Rule::ImageDigestRequired | Rule::ImageAutomationNotAllowed | Rule::PdbMissing => prod_only,
+        Rule::ReplicasMinimum => Spec { params: &[("min", ParamKind::Int, two)], ..prod_only },
+        Rule::ResourcesRequestsMissing | Rule::ResourcesLimitsMissing => {
+            Spec { params: &[("resources", ParamKind::List, cpu_memory)], ..plain }
+        }
+        Rule::LabelsRequired => Spec {
+            params: &[("labels", ParamKind::List, name_label), ("kinds", ParamKind::List, workload_kinds)],
+            ..plain
+        },
+        Rule::IngressHostDomain => Spec { params: &[("domains", ParamKind::List, empty)], ..plain },
+        Rule::HelmChartVersionUnpinned => Spec { env_default: Some(("production", Level::Error)), ..plain },
+        _ => plain,
+    }
+}
+
+/// The effective settings of every built-in rule for one environment.
+pub struct RuleSet {
+    settings: Vec<Effective>,
+}
+
+impl RuleSet {
+    pub fn new(config: &PolicyConfig, env: Option<&str>) -> RuleSet {
+        RuleSet { settings: RULES.iter().map(|r| config.effective(*r, env)).collect() }
+    }
+
+    /// The settings of a built-in rule.
+    pub fn get(&self, rule: Rule) -> &Effective {
+        let i = RULES.iter().position(|r| *r == rule).unwrap_or(0);
+        &self.settings[i]
+    }
+
+    pub fn on(&self, rule: Rule) -> bool {
+        self.get(rule).severity.is_some()
+    }
+}
+
+/// A rule violation at a source location, about `object` (an index into the render's objects).
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub rule: Rule,
+    pub loc: Loc,
+    pub object: Option<usize>,
+    pub message: String,
+    pub help: String,
+}
+
+/// What the rules look at besides the objects.
+pub struct Ctx<'a> {
+    pub rules: &'a RuleSet,
+    /// Cross-object rules (dangling-service, pdb-missing) need the whole application; a base
+    /// that other overlays build on is not one.
+    pub complete: bool,
+    /// The image automation markers of the files the render read: (file, marker locations).
+    pub markers: &'a [(RelPath, Vec<Loc>)],
+}
+
+/// A JSON path from string keys.
+pub fn path(keys: &[&str]) -> Vec<PathSeg> {
+    keys.iter().map(|k| PathSeg::Key((*k).to_string())).collect()
+}
+
+/// `base` followed by more keys.
+pub fn join(base: &[PathSeg], keys: &[&str]) -> Vec<PathSeg> {
+    let mut p = base.to_vec();
+    p.extend(keys.iter().map(|k| PathSeg::Key((*k).to_string())));
+    p
+}
+
+/// Whether a value still holds a Flux `${var}`: its final value is unknown here, so no rule
+/// judges it.
+pub fn is_var(s: &str) -> bool {
+    s.contains("${")
+}
+
+/// Runs every enabled built-in rule over the objects of one render.
+pub fn evaluate(resources: &[Resource], ctx: &Ctx) -> Vec<Hit> {
+    let mut out = Vec::new();
+    let templates: Vec<Option<pod::PodTemplate>> = resources.iter().map(pod::pod_template).collect();
+    for (i, r) in resources.iter().enumerate() {
+        if let Some(t) = &templates[i] {
+            pod::check(r, i, t, ctx, &mut out);
+        }
+        objects::check(r, i, ctx, &mut out);
+    }
+    objects::check_render(resources, &templates, ctx, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests;

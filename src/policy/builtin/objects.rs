@@ -1,0 +1,424 @@
+//! Rules on single objects (labels, Ingress hosts, selectors, Secrets, Flux and Helm objects)
+//! and on one render as a whole (dangling Services, PodDisruptionBudgets, replicas).
+
+use std::sync::LazyLock;
+
+use base64::Engine as _;
+use regex::Regex;
+
+use super::pod::{PodTemplate, labels_of};
+use super::{Ctx, Hit, is_var, path};
+use crate::check::objects::loc_at;
+use crate::kustomize::resource::Resource;
+use crate::rules::Rule;
+use crate::schema::PathSeg;
+use crate::source::{Loc, Node};
+
+#[allow(clippy::unwrap_used)]
+static SEMVER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$").unwrap());
+#[allow(clippy::unwrap_used)]
+static DURATION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$").unwrap());
+
+/// Whether a host matches a domain pattern: `*.acme.com` matches any host ending in
+/// `.acme.com` (one or more labels), anything else must be equal (case-insensitive).
+pub fn host_matches(host: &str, pattern: &str) -> bool {
+    let (h, p) = (host.to_ascii_lowercase(), pattern.to_ascii_lowercase());
+    match p.strip_prefix("*.") {
+        Some(suffix) => h.len() > suffix.len() + 1 && h.ends_with(&format!(".{suffix}")),
+        None => h == p,
+    }
+}
+
+/// Whether a label selector (`matchLabels` + `matchExpressions`, or a plain map for
+/// ReplicationController/Service) selects these labels. `None` when the selector holds a
+/// `${var}` (unknown until Flux substitutes it).
+pub fn selects(selector: &Node, labels: &[(&str, String)], plain_map: bool) -> Option<bool> {
+    let get = |k: &str| labels.iter().find(|(l, _)| *l == k).map(|(_, v)| v.as_str());
+    let match_labels = if plain_map { Some(selector) } else { selector.get("matchLabels") };
+    if let Some(m) = match_labels.and_then(Node::as_map) {
+        for (k, v) in m {
+            let want = v.scalar_text().unwrap_or_default();
+            if is_var(&want) || is_var(k) {
+                return None;
+            }
+            if get(k) != Some(want.as_str()) {
+                return Some(false);
+            }
+        }
+    }
+    if plain_map {
+        return Some(true);
+    }
+    for e in selector.get("matchExpressions").and_then(Node::as_seq).into_iter().flatten() {
+        let key = e.str_at(&["key"]).unwrap_or("");
+        let values: Vec<String> = e
+            .get("values")
+            .and_then(Node::as_seq)
+            .map(|s| s.iter().filter_map(Node::scalar_text).collect())
+            .unwrap_or_default();
+        let have = get(key);
+        let ok = match e.str_at(&["operator"]) {
+            Some("In") => have.is_some_and(|h| values.iter().any(|v| v == h)),
+            Some("NotIn") => have.is_none_or(|h| !values.iter().any(|v| v == h)),
+            Some("Exists") => have.is_some(),
+            Some("DoesNotExist") => have.is_none(),
+            _ => return None,
+        };
+        if !ok {
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
+fn is_empty_selector(sel: &Node, plain_map: bool) -> bool {
+    if plain_map {
+        return sel.as_map().is_none_or(|m| m.is_empty());
+    }
+    sel.get("matchLabels").and_then(Node::as_map).is_none_or(|m| m.is_empty())
+        && sel.get("matchExpressions").and_then(Node::as_seq).is_none_or(|s| s.is_empty())
+}
+
+/// Whether a Secret's values are SOPS-encrypted: a `sops:` block, or (a Secret generated from
+/// SOPS-encrypted files) every value holding `ENC[` ciphertext.
+fn sops_encrypted(r: &Resource) -> bool {
+    if r.node.get("sops").is_some() {
+        return true;
+    }
+    let mut values = Vec::new();
+    if let Some(m) = r.node.get("data").and_then(Node::as_map) {
+        for v in m.values() {
+            let text = v.as_str().unwrap_or("");
+            let decoded = base64::engine::general_purpose::STANDARD.decode(text.trim()).unwrap_or_default();
+            values.push(String::from_utf8_lossy(&decoded).into_owned());
+        }
+    }
+    if let Some(m) = r.node.get("stringData").and_then(Node::as_map) {
+        values.extend(m.values().filter_map(Node::scalar_text));
+    }
+    !values.is_empty() && values.iter().all(|v| v.contains("ENC[") || is_var(v))
+}
+
+fn has_values(r: &Resource) -> bool {
+    ["data", "stringData"].iter().any(|k| r.node.get(k).and_then(Node::as_map).is_some_and(|m| !m.is_empty()))
+}
+
+/// Single-object rules.
+pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
+    let rs = ctx.rules;
+    let node = &r.node;
+    let what = format!("{} '{}'", r.kind(), r.name());
+    let mut hit = |rule: Rule, p: &[PathSeg], message: String, help: &str| {
+        if rs.on(rule) {
+            out.push(Hit { rule, loc: loc_at(node, p), object: Some(idx), message, help: help.to_string() });
+        }
+    };
+    let group = r.gvk().group;
+    let kind = r.kind();
+
+    let labels = rs.get(Rule::LabelsRequired);
+    // A workload kind name counts only in its built-in API group (not a CRD called `Deployment`).
+    let workload_ok = !super::pod::WORKLOAD_KINDS.contains(&kind) || super::pod::pod_template(r).is_some();
+    if workload_ok && labels.list("kinds").iter().any(|k| k == kind) {
+        let have = node.path(&["metadata", "labels"]);
+        let missing: Vec<&str> = labels
+            .list("labels")
+            .iter()
+            .map(String::as_str)
+            .filter(|l| have.and_then(|h| h.get(l)).is_none_or(Node::is_null))
+            .collect();
+        if !missing.is_empty() {
+            hit(
+                Rule::LabelsRequired,
+                &path(&["metadata", "labels"]),
+                format!(
+                    "{what} lacks required label{} {}",
+                    if missing.len() > 1 { "s" } else { "" },
+                    missing.join(", ")
+                ),
+                &format!("add metadata.labels.{} (or a kustomize `labels:` entry)", missing.join(", metadata.labels.")),
+            );
+        }
+    }
+
+    if kind == "Ingress" && matches!(group.as_str(), "networking.k8s.io" | "extensions") {
+        let domains = rs.get(Rule::IngressHostDomain).list("domains");
+        if !domains.is_empty() {
+            let mut hosts: Vec<(Vec<PathSeg>, &str)> = Vec::new();
+            for (i, rule) in node.path(&["spec", "rules"]).and_then(Node::as_seq).into_iter().flatten().enumerate() {
+                if let Some(h) = rule.str_at(&["host"]) {
+                    hosts.push((
+                        vec![
+                            PathSeg::Key("spec".into()),
+                            PathSeg::Key("rules".into()),
+                            PathSeg::Index(i),
+                            PathSeg::Key("host".into()),
+                        ],
+                        h,
+                    ));
+                }
+            }
+            for (i, tls) in node.path(&["spec", "tls"]).and_then(Node::as_seq).into_iter().flatten().enumerate() {
+                for (j, h) in tls.get("hosts").and_then(Node::as_seq).into_iter().flatten().enumerate() {
+                    if let Some(h) = h.as_str() {
+                        let p = vec![
+                            PathSeg::Key("spec".into()),
+                            PathSeg::Key("tls".into()),
+                            PathSeg::Index(i),
+                            PathSeg::Key("hosts".into()),
+                            PathSeg::Index(j),
+                        ];
+                        hosts.push((p, h));
+                    }
+                }
+            }
+            for (p, h) in hosts {
+                if !is_var(h) && !domains.iter().any(|d| host_matches(h, d)) {
+                    hit(
+                        Rule::IngressHostDomain,
+                        &p,
+                        format!("{what} host '{h}' is outside this environment's domains ({})", domains.join(", ")),
+                        "use a host under the environment's domain; check the overlay patches the host for this environment",
+                    );
+                }
+            }
+        }
+    }
+
+    // Selector vs template labels (the API server rejects a mismatch for apps/v1 kinds).
+    let sel = match (group.as_str(), kind) {
+        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") => {
+            node.path(&["spec", "selector"]).map(|s| (s, false))
+        }
+        ("", "ReplicationController") => node.path(&["spec", "selector"]).map(|s| (s, true)),
+        ("batch", "Job") if node.path(&["spec", "manualSelector"]).and_then(Node::as_bool) == Some(true) => {
+            node.path(&["spec", "selector"]).map(|s| (s, false))
+        }
+        _ => None,
+    };
+    if let Some((s, plain)) = sel
+        && !is_empty_selector(s, plain)
+    {
+        let labels = labels_of(node.path(&["spec", "template", "metadata", "labels"]));
+        if selects(s, &labels, plain) == Some(false) {
+            hit(
+                Rule::SelectorMismatch,
+                &path(&["spec", "selector"]),
+                format!("{what}: spec.selector does not match the pod template's labels"),
+                "make spec.template.metadata.labels include every selector label (the API server rejects this object)",
+            );
+        }
+    }
+
+    if kind == "Secret" && group.is_empty() && has_values(r) && !sops_encrypted(r) {
+        let field = if node.get("data").is_some() { "data" } else { "stringData" };
+        hit(
+            Rule::SecretPlain,
+            &path(&[field]),
+            format!("{what} holds plain (unencrypted) values"),
+            "encrypt it with SOPS (`sops --encrypt --encrypted-regex '^(data|stringData)$'`) or use an external secret store",
+        );
+    }
+
+    if kind == "HelmRelease" && group == "helm.toolkit.fluxcd.io" && node.path(&["spec", "chartRef"]).is_none() {
+        let source_kind = node.str_at(&["spec", "chart", "spec", "sourceRef", "kind"]).unwrap_or("HelmRepository");
+        // A chart from a GitRepository or Bucket is a path: its version field is not used.
+        if source_kind == "HelmRepository" {
+            match node.path(&["spec", "chart", "spec", "version"]).and_then(Node::scalar_text) {
+                Some(v) if SEMVER.is_match(v.trim()) || is_var(&v) => {}
+                Some(v) => hit(
+                    Rule::HelmChartVersionUnpinned,
+                    &path(&["spec", "chart", "spec", "version"]),
+                    format!("{what} chart version '{v}' is a range, not one version"),
+                    "pin an exact version: version: 1.2.3",
+                ),
+                None => hit(
+                    Rule::HelmChartVersionUnpinned,
+                    &path(&["spec", "chart", "spec", "version"]),
+                    format!("{what} has no chart version: every reconcile may install the newest chart"),
+                    "pin an exact version: spec.chart.spec.version: 1.2.3",
+                ),
+            }
+        }
+    }
+
+    if kind == "Kustomization" && group == "kustomize.toolkit.fluxcd.io" {
+        if node.path(&["spec", "prune"]).and_then(Node::as_bool) != Some(true) {
+            hit(
+                Rule::FluxKustomizationPrune,
+                &path(&["spec", "prune"]),
+                format!("{what} does not set prune: true; objects removed from Git keep running"),
+                "set spec.prune: true",
+            );
+        }
+        match node.path(&["spec", "interval"]).and_then(Node::as_str) {
+            Some(i) if DURATION.is_match(i) || is_var(i) => {}
+            Some(i) => hit(
+                Rule::FluxKustomizationInterval,
+                &path(&["spec", "interval"]),
+                format!("{what} interval '{i}' is not a duration"),
+                "use a Go duration such as 10m or 1h",
+            ),
+            None => hit(
+                Rule::FluxKustomizationInterval,
+                &path(&["spec", "interval"]),
+                format!("{what} has no interval"),
+                "set spec.interval, e.g. 10m",
+            ),
+        }
+    }
+
+    if kind == "ImageUpdateAutomation" && group == "image.toolkit.fluxcd.io" {
+        hit(
+            Rule::ImageAutomationNotAllowed,
+            &path(&["kind"]),
+            format!("{what} updates images automatically in an environment that does not allow it"),
+            "promote images through Git commits here; keep image automation to the environments the config allows",
+        );
+    }
+}
+
+/// The replica count a workload runs with: its HorizontalPodAutoscaler's `minReplicas` when one
+/// targets it (1 when unset), else `spec.replicas` (1 when unset). `None` when unknown (`${var}`).
+fn replicas(r: &Resource, all: &[Resource]) -> Option<(i64, Option<usize>)> {
+    let hpa = all.iter().position(|h| {
+        h.kind() == "HorizontalPodAutoscaler"
+            && h.gvk().group == "autoscaling"
+            && h.namespace() == r.namespace()
+            && h.node.str_at(&["spec", "scaleTargetRef", "kind"]) == Some(r.kind())
+            && h.node.str_at(&["spec", "scaleTargetRef", "name"]) == Some(r.name())
+    });
+    if let Some(i) = hpa {
+        return match all[i].node.path(&["spec", "minReplicas"]) {
+            None => Some((1, Some(i))),
+            Some(n) => n.as_i64().map(|v| (v, Some(i))),
+        };
+    }
+    match r.node.path(&["spec", "replicas"]) {
+        None => Some((1, None)),
+        Some(n) => n.as_i64().map(|v| (v, None)),
+    }
+}
+
+/// Rules over a whole render.
+pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], ctx: &Ctx, out: &mut Vec<Hit>) {
+    let rs = ctx.rules;
+    if rs.on(Rule::ImageAutomationNotAllowed) {
+        for (file, locs) in ctx.markers {
+            for loc in locs {
+                out.push(Hit {
+                    rule: Rule::ImageAutomationNotAllowed,
+                    loc: *loc,
+                    object: None,
+                    message: format!("image automation marker in {file}, in an environment that does not allow it"),
+                    help: "remove the $imagepolicy marker; promote images here through reviewed commits".into(),
+                });
+            }
+        }
+    }
+    let pods: Vec<(usize, Vec<(&str, String)>)> =
+        templates.iter().enumerate().filter_map(|(i, t)| t.as_ref().map(|t| (i, labels_of(t.labels)))).collect();
+    for (i, r) in resources.iter().enumerate() {
+        let group = r.gvk().group;
+        let what = format!("{} '{}'", r.kind(), r.name());
+        if ctx.complete
+            && rs.on(Rule::DanglingService)
+            && r.kind() == "Service"
+            && group.is_empty()
+            && r.node.str_at(&["spec", "type"]) != Some("ExternalName")
+            && let Some(sel) = r.node.path(&["spec", "selector"]).filter(|s| !is_empty_selector(s, true))
+        {
+            let any = pods.iter().any(|(j, labels)| {
+                resources[*j].namespace() == r.namespace() && selects(sel, labels, true) != Some(false)
+            });
+            if !any {
+                out.push(Hit {
+                    rule: Rule::DanglingService,
+                    loc: loc_at(&r.node, &path(&["spec", "selector"])),
+                    object: Some(i),
+                    message: format!("{what} selects no pod template in this render"),
+                    help: "fix the selector to match the workload's pod template labels, or remove the Service".into(),
+                });
+            }
+        }
+        if !(group == "apps" && matches!(r.kind(), "Deployment" | "StatefulSet")) {
+            continue;
+        }
+        let Some((count, hpa)) = replicas(r, resources) else { continue };
+        let min = rs.get(Rule::ReplicasMinimum).int("min", 2);
+        if rs.on(Rule::ReplicasMinimum) && count < min {
+            let (obj, loc) = match hpa {
+                Some(h) => (h, loc_at(&resources[h].node, &path(&["spec", "minReplicas"]))),
+                None => (i, loc_at(&r.node, &path(&["spec", "replicas"]))),
+            };
+            out.push(Hit {
+                rule: Rule::ReplicasMinimum,
+                loc,
+                object: Some(obj),
+                message: format!(
+                    "{what} runs {count} replica{} here; the minimum is {min}",
+                    if count == 1 { "" } else { "s" }
+                ),
+                help: format!(
+                    "set {} to at least {min}",
+                    if hpa.is_some() { "the autoscaler's minReplicas" } else { "spec.replicas" }
+                ),
+            });
+        }
+        if ctx.complete && rs.on(Rule::PdbMissing) && count >= 2 {
+            let labels = templates[i].as_ref().map(|t| labels_of(t.labels)).unwrap_or_default();
+            let covered = resources.iter().any(|p| {
+                p.kind() == "PodDisruptionBudget"
+                    && p.gvk().group == "policy"
+                    && p.namespace() == r.namespace()
+                    && p.node.path(&["spec", "selector"]).is_some_and(|s| selects(s, &labels, false) != Some(false))
+            });
+            if !covered {
+                let loc = if r.node.path(&["spec", "replicas"]).is_some() {
+                    loc_at(&r.node, &path(&["spec", "replicas"]))
+                } else {
+                    loc_at(&r.node, &path(&["kind"]))
+                };
+                out.push(Hit {
+                    rule: Rule::PdbMissing,
+                    loc,
+                    object: Some(i),
+                    message: format!("{what} runs {count} replicas but no PodDisruptionBudget selects its pods"),
+                    help: "add a PodDisruptionBudget (e.g. maxUnavailable: 1) whose selector matches the pod template labels".into(),
+                });
+            }
+        }
+    }
+}
+
+/// Where the marker comments of one file are.
+pub fn marker_locs(file: crate::source::FileId, text: &str) -> Vec<Loc> {
+    crate::flux::markers::find_markers(text).into_iter().map(|m| Loc::new(file, m.line, m.col)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_domains_match_subdomains_only() {
+        assert!(host_matches("shop.acme.com", "*.acme.com"));
+        assert!(host_matches("a.b.acme.com", "*.acme.com"));
+        assert!(!host_matches("acme.com", "*.acme.com"));
+        assert!(!host_matches("shop.acme.com.evil.io", "*.acme.com"));
+        assert!(host_matches("Shop.Acme.com", "shop.acme.com"));
+    }
+
+    #[test]
+    fn versions_and_durations() {
+        assert!(SEMVER.is_match("1.2.3") && SEMVER.is_match("v1.2.3-rc.1"));
+        assert!(
+            !SEMVER.is_match("1.x")
+                && !SEMVER.is_match(">=1.0.0")
+                && !SEMVER.is_match("*")
+                && !SEMVER.is_match("~1.2.3")
+        );
+        assert!(DURATION.is_match("1h30m") && !DURATION.is_match("10"));
+    }
+}
