@@ -65,6 +65,24 @@ pub struct Config {
     /// Named environments (`environments: {production: [globs]}`), in config order: a path
     /// belongs to the first environment one of whose globs matches it.
     pub environments: Vec<Environment>,
+    /// The `audit:` section: how `fluxgate audit` groups findings.
+    pub audit: AuditConfig,
+}
+
+/// Default labels naming an object's owning team, first present wins (`audit.teamLabels`).
+pub const DEFAULT_TEAM_LABELS: &[&str] = &["team", "app.kubernetes.io/team", "owner", "app.kubernetes.io/part-of"];
+
+/// The `audit:` section (`audit: {teamLabels: [team, owner]}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// Label keys naming an object's team or owner; the first one the object carries wins.
+    pub team_labels: Vec<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { team_labels: DEFAULT_TEAM_LABELS.iter().map(|s| s.to_string()).collect() }
+    }
 }
 
 /// One named environment and the path globs that select it.
@@ -107,6 +125,7 @@ impl Default for Config {
             schema_missing: Level::Warning,
             flux: FluxConfig::default(),
             environments: Vec::new(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -188,6 +207,7 @@ impl Config {
                 }
                 "flux" => cfg.flux = parse_flux(v).map_err(|(line, m)| err(line, m))?,
                 "environments" => cfg.environments = parse_environments(v).map_err(|(line, m)| err(line, m))?,
+                "audit" => cfg.audit = parse_audit(v).map_err(|(line, m)| err(line, m))?,
                 other => return Err(err(v.loc.line, format!("unknown setting '{other}'"))),
             }
         }
@@ -293,6 +313,31 @@ fn parse_environments(v: &crate::source::Node) -> Result<Vec<Environment>, (u32,
     Ok(out)
 }
 
+/// Parses the `audit:` section: `teamLabels`, a non-empty list of label keys.
+fn parse_audit(v: &crate::source::Node) -> Result<AuditConfig, (u32, String)> {
+    let m = v.as_map().ok_or((v.loc.line, "'audit' must be a map".to_string()))?;
+    let mut ac = AuditConfig::default();
+    for (k, sv) in m {
+        match k.as_str() {
+            "teamLabels" => {
+                let seq = sv.as_seq().ok_or((sv.loc.line, "'audit.teamLabels' must be a list of label keys".into()))?;
+                let mut keys = Vec::new();
+                for item in seq {
+                    let s =
+                        item.as_str().ok_or((item.loc.line, "'audit.teamLabels' entries must be strings".into()))?;
+                    keys.push(s.to_string());
+                }
+                if keys.is_empty() {
+                    return Err((sv.loc.line, "'audit.teamLabels' must name at least one label".into()));
+                }
+                ac.team_labels = keys;
+            }
+            other => return Err((sv.loc.line, format!("unknown setting 'audit.{other}'"))),
+        }
+    }
+    Ok(ac)
+}
+
 /// Parses a `--var NAME=VALUE` command-line value.
 pub fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
@@ -337,6 +382,15 @@ mod tests {
         assert_eq!(c.environment_of("apps/web/staging"), Some("staging"));
         assert_eq!(c.environment_of("apps/web/base"), None);
         assert_eq!(Config::parse("environments:\n  prod: 'x'\n").unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn audit_team_labels() {
+        assert_eq!(Config::default().audit.team_labels[0], "team");
+        let c = Config::parse("audit:\n  teamLabels: [squad, team]\n").unwrap();
+        assert_eq!(c.audit.team_labels, ["squad", "team"]);
+        assert_eq!(Config::parse("audit:\n  teamLabels: []\n").unwrap_err().line, 2);
+        assert_eq!(Config::parse("audit:\n  typo: 1\n").unwrap_err().line, 2);
     }
 
     #[test]

@@ -1,19 +1,23 @@
 //! Output formats. Each reporter takes the finished [`RunReport`] and a writer; none of them
 //! decides anything, they only format.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::finding::{Finding, ObjectRef, Severity};
 
 pub mod diff;
+pub mod html;
 pub mod json;
 pub mod junit;
+pub mod markdown;
 pub mod sarif;
 pub mod teamcity;
 pub mod terminal;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 
 /// What kind of entry point was rendered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -95,6 +99,11 @@ pub struct RunReport {
     /// What a `--base` run compared and selected (absent on a full run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<ChangeScope>,
+    /// The team/owner of each rendered object, per entry point: the value of the first
+    /// `audit.teamLabels` label it carries (absent when it carries none). Read by the audit
+    /// report; not part of the validate JSON.
+    #[serde(skip)]
+    pub teams: BTreeMap<(String, ObjectRef), String>,
 }
 
 /// The change set of a `validate --base REF` run, so a reader sees why these entry points.
@@ -135,7 +144,15 @@ impl RunReport {
                 Severity::Info => summary.infos += 1,
             }
         }
-        RunReport { version: 1, summary, entry_points, findings, schema_coverage: None, changes: None }
+        RunReport {
+            version: 1,
+            summary,
+            entry_points,
+            findings,
+            schema_coverage: None,
+            changes: None,
+            teams: BTreeMap::new(),
+        }
     }
 }
 
