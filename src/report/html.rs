@@ -80,6 +80,11 @@ details{margin:.3rem 0}
 details>summary{cursor:pointer}
 .ep{border:1px solid var(--line);border-radius:6px;padding:.3rem .6rem}
 .wrap{overflow-wrap:anywhere}
+#findings-table td:nth-child(3),#findings-table td:nth-child(7){min-width:11rem}
+#findings-table td:nth-child(6){min-width:9rem}
+#findings-table td:nth-child(8){min-width:20rem}
+td pre{white-space:pre-wrap;overflow-wrap:anywhere}
+.filters select{max-width:16rem}
 @media print{
  body{font-size:10pt}
  nav,.filters,.noprint{display:none!important}
@@ -116,22 +121,31 @@ const SCRIPT: &str = r#"
     }
     [q,sev,rule,env,team,supp].forEach(function(e){e.addEventListener('input',apply);e.addEventListener('change',apply);});
     var ths=table.tHead.rows[0].cells;
+    function sortBy(i,asc){
+      var th=ths[i];
+      Array.prototype.forEach.call(ths,function(o){o.removeAttribute('aria-sort');});
+      th.setAttribute('aria-sort',asc?'ascending':'descending');
+      var key=function(r){var c=r.cells[i];return c.dataset.sort!==undefined?c.dataset.sort:c.textContent;};
+      rows.sort(function(a,b){
+        var x=key(a),y=key(b),nx=Number(x),ny=Number(y),c;
+        if(x!==''&&y!==''&&!isNaN(nx)&&!isNaN(ny)){c=nx-ny;}else{c=x<y?-1:x>y?1:0;}
+        if(c===0){c=Number(a.dataset.index)-Number(b.dataset.index);}
+        return asc?c:-c;
+      });
+      rows.forEach(function(r){body.appendChild(r);});
+    }
     Array.prototype.forEach.call(ths,function(th,i){
       var b=th.querySelector('button'); if(!b){return;}
-      b.addEventListener('click',function(){
-        var asc=th.getAttribute('aria-sort')!=='ascending';
-        Array.prototype.forEach.call(ths,function(o){o.removeAttribute('aria-sort');});
-        th.setAttribute('aria-sort',asc?'ascending':'descending');
-        var key=function(r){var c=r.cells[i];return c.dataset.sort!==undefined?c.dataset.sort:c.textContent;};
-        rows.sort(function(a,b){
-          var x=key(a),y=key(b),nx=Number(x),ny=Number(y),c;
-          if(x!==''&&y!==''&&!isNaN(nx)&&!isNaN(ny)){c=nx-ny;}else{c=x<y?-1:x>y?1:0;}
-          if(c===0){c=Number(a.dataset.index)-Number(b.dataset.index);}
-          return asc?c:-c;
-        });
-        rows.forEach(function(r){body.appendChild(r);});
-      });
+      b.addEventListener('click',function(){sortBy(i,th.getAttribute('aria-sort')!=='ascending');});
     });
+    // A view can be linked: ?severity=error&rule=..&environment=..&team=..&q=..&suppressed=0&sort=N&desc=1
+    var params=new URLSearchParams(location.search);
+    [['q',q],['severity',sev],['rule',rule],['environment',env],['team',team]].forEach(function(p){
+      var v=params.get(p[0]); if(v!==null){p[1].value=v;}
+    });
+    if(params.get('suppressed')==='0'){supp.checked=false;}
+    var si=Number(params.get('sort'));
+    if(params.get('sort')!==null&&si>=0&&si<ths.length){sortBy(si,params.get('desc')!=='1');}
     apply();
   }
   window.addEventListener('beforeprint',function(){
@@ -264,7 +278,7 @@ fn chart(id: &str, title: &str, bars: &[Bar], limit: usize) -> Markup {
                     g.bar data-name=(clean(b.name)) data-findings=(b.counts.findings) data-errors=(b.counts.errors)
                         data-warnings=(b.counts.warnings) data-infos=(b.counts.infos) data-suppressed=(b.counts.suppressed) {
                         title { (desc[i]) }
-                        text x=(label_w - 6.0) y=(y + 15.0) text-anchor="end" { (short(&clean(b.name), 34)) }
+                        text x=(label_w - 6.0) y=(y + 15.0) text-anchor="end" { (short(&clean(b.name), 30)) }
                         @let mut x = label_w;
                         @for (key, n) in [("error", b.counts.errors), ("warning", b.counts.warnings), ("info", b.counts.infos), ("suppressed", b.counts.suppressed)] {
                             @if n > 0 {
