@@ -186,9 +186,10 @@ fn check_rendered(
                     f.object = Some(obj.clone());
                     c.findings.push(f);
                 }
-                if let Some(team) =
-                    config.audit.team_labels.iter().find_map(|k| r.node.str_at(&["metadata", "labels", k]))
-                {
+                // The first team label present (labels first, then the same keys as annotations).
+                let team =
+                    |field: &str| config.audit.team_labels.iter().find_map(|k| r.node.str_at(&["metadata", field, k]));
+                if let Some(team) = team("labels").or_else(|| team("annotations")) {
                     c.teams.push((obj.clone(), team.to_string()));
                 }
                 c.report.objects.push(obj);

@@ -30,130 +30,12 @@ pub fn clean(s: &str) -> String {
         .collect()
 }
 
-const STYLE: &str = r#"
-:root{--fg:#1b1b1b;--muted:#4d4d4d;--bg:#fff;--line:#c8c8c8;--head:#f2f2f2;--link:#0b57a4;
---err:#b3261e;--err-bg:#fde7e9;--err-fg:#8c1d18;--warn:#8a5300;--warn-bg:#fff1d6;--warn-fg:#6b3d00;
---info:#1d5fa8;--info-bg:#e6f0fb;--info-fg:#174a85;--ok-fg:#1e5e2e}
-*{box-sizing:border-box}
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg);margin:0}
-header,main,nav{max-width:1400px;margin:0 auto;padding:0 1.2rem}
-header{padding-top:1rem}
-h1{font-size:1.6rem;margin:.2rem 0}
-h2{font-size:1.25rem;margin:2rem 0 .6rem;border-bottom:2px solid var(--line);padding-bottom:.2rem}
-h3{font-size:1.05rem;margin:1.2rem 0 .4rem}
-a{color:var(--link)}
-a:focus,button:focus,input:focus,select:focus,summary:focus{outline:3px solid #1a73e8;outline-offset:2px}
-.muted{color:var(--muted)}
-nav ul{list-style:none;padding:0;margin:.6rem 0;display:flex;flex-wrap:wrap;gap:.4rem 1rem}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(9.5rem,1fr));gap:.6rem;margin:.6rem 0}
-.card{border:1px solid var(--line);border-radius:6px;padding:.5rem .7rem}
-.card .n{font-size:1.6rem;font-weight:700;display:block}
-.card .l{color:var(--muted);font-size:.85rem}
-.card.err{border-left:6px solid var(--err)}.card.warn{border-left:6px dashed var(--warn)}.card.info{border-left:6px dotted var(--info)}
-table{border-collapse:collapse;width:100%;margin:.4rem 0}
-th,td{border:1px solid var(--line);padding:.3rem .45rem;text-align:left;vertical-align:top}
-th{background:var(--head)}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-.sev{display:inline-block;border-radius:4px;padding:0 .35rem;font-weight:600;white-space:nowrap}
-.sev-error{background:var(--err-bg);color:var(--err-fg);border:1px solid var(--err)}
-.sev-warning{background:var(--warn-bg);color:var(--warn-fg);border:1px dashed var(--warn)}
-.sev-info{background:var(--info-bg);color:var(--info-fg);border:1px dotted var(--info)}
-.supp{display:inline-block;border:1px solid var(--muted);border-radius:4px;padding:0 .3rem;font-size:.8rem;color:var(--muted)}
-tr.suppressed td{color:var(--muted)}
-code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85rem}
-pre{background:#f6f6f6;border:1px solid var(--line);padding:.35rem .5rem;overflow-x:auto;margin:.3rem 0;white-space:pre}
-pre .hl{font-weight:700;background:#fff3b0;display:block}
-.help{color:var(--muted)}
-.filters{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end;margin:.4rem 0;padding:.5rem;border:1px solid var(--line);border-radius:6px}
-.filters label{display:flex;flex-direction:column;font-size:.85rem}
-.filters input,.filters select{font:inherit;padding:.2rem}
-th button{font:inherit;font-weight:700;background:none;border:0;padding:0;cursor:pointer;color:inherit;text-align:left}
-th button::after{content:" \2195";color:var(--muted)}
-th[aria-sort=ascending] button::after{content:" \25B2"}
-th[aria-sort=descending] button::after{content:" \25BC"}
-.chart{max-width:100%;height:auto;display:block}
-.chart text{font:12px system-ui,sans-serif;fill:#1b1b1b}
-.legend{display:flex;gap:1rem;flex-wrap:wrap;margin:.3rem 0;font-size:.9rem}
-.legend svg{vertical-align:middle}
-.better{color:var(--ok-fg);font-weight:600}.worse{color:var(--err-fg);font-weight:600}
-details{margin:.3rem 0}
-details>summary{cursor:pointer}
-.ep{border:1px solid var(--line);border-radius:6px;padding:.3rem .6rem}
-.wrap{overflow-wrap:anywhere}
-#findings-table td:nth-child(3),#findings-table td:nth-child(7){min-width:11rem}
-#findings-table td:nth-child(6){min-width:9rem}
-#findings-table td:nth-child(8){min-width:20rem}
-td pre{white-space:pre-wrap;overflow-wrap:anywhere}
-.filters select{max-width:16rem}
-@media print{
- body{font-size:10pt}
- nav,.filters,.noprint{display:none!important}
- a{color:inherit;text-decoration:none}
- h2{break-after:avoid}
- tr,pre,.card,.ep{break-inside:avoid}
- th button::after{content:""}
- pre{white-space:pre-wrap}
- tr.finding[hidden]{display:table-row!important}
-}
-"#;
+/// The page's style sheet (inlined).
+const STYLE: &str = include_str!("html/style.css");
 
-const SCRIPT: &str = r#"
-(function(){
-  var table=document.getElementById('findings-table');
-  if(table){
-    var body=table.tBodies[0];
-    var rows=Array.prototype.slice.call(body.rows);
-    var f=document.getElementById('filters');
-    f.hidden=false;
-    var q=document.getElementById('f-text'),sev=document.getElementById('f-severity'),rule=document.getElementById('f-rule'),
-        env=document.getElementById('f-environment'),team=document.getElementById('f-team'),supp=document.getElementById('f-suppressed'),
-        shown=document.getElementById('findings-shown');
-    function apply(){
-      var t=q.value.toLowerCase(),n=0;
-      rows.forEach(function(r){
-        var d=r.dataset;
-        var ok=(!t||r.textContent.toLowerCase().indexOf(t)>=0)&&(!sev.value||d.severity===sev.value)&&
-          (!rule.value||d.rule===rule.value)&&(!env.value||d.environment===env.value)&&(!team.value||d.team===team.value)&&
-          (supp.checked||d.suppressed!=='1');
-        r.hidden=!ok; if(ok){n++;}
-      });
-      shown.textContent=String(n);
-    }
-    [q,sev,rule,env,team,supp].forEach(function(e){e.addEventListener('input',apply);e.addEventListener('change',apply);});
-    var ths=table.tHead.rows[0].cells;
-    function sortBy(i,asc){
-      var th=ths[i];
-      Array.prototype.forEach.call(ths,function(o){o.removeAttribute('aria-sort');});
-      th.setAttribute('aria-sort',asc?'ascending':'descending');
-      var key=function(r){var c=r.cells[i];return c.dataset.sort!==undefined?c.dataset.sort:c.textContent;};
-      rows.sort(function(a,b){
-        var x=key(a),y=key(b),nx=Number(x),ny=Number(y),c;
-        if(x!==''&&y!==''&&!isNaN(nx)&&!isNaN(ny)){c=nx-ny;}else{c=x<y?-1:x>y?1:0;}
-        if(c===0){c=Number(a.dataset.index)-Number(b.dataset.index);}
-        return asc?c:-c;
-      });
-      rows.forEach(function(r){body.appendChild(r);});
-    }
-    Array.prototype.forEach.call(ths,function(th,i){
-      var b=th.querySelector('button'); if(!b){return;}
-      b.addEventListener('click',function(){sortBy(i,th.getAttribute('aria-sort')!=='ascending');});
-    });
-    // A view can be linked: ?severity=error&rule=..&environment=..&team=..&q=..&suppressed=0&sort=N&desc=1
-    var params=new URLSearchParams(location.search);
-    [['q',q],['severity',sev],['rule',rule],['environment',env],['team',team]].forEach(function(p){
-      var v=params.get(p[0]); if(v!==null){p[1].value=v;}
-    });
-    if(params.get('suppressed')==='0'){supp.checked=false;}
-    var si=Number(params.get('sort'));
-    if(params.get('sort')!==null&&si>=0&&si<ths.length){sortBy(si,params.get('desc')!=='1');}
-    apply();
-  }
-  window.addEventListener('beforeprint',function(){
-    Array.prototype.forEach.call(document.querySelectorAll('details'),function(d){d.open=true;});
-  });
-  document.body.setAttribute('data-script','ok');
-})();
-"#;
+/// The page's script (inlined): filtering, sorting, linkable views, opening sections to print.
+/// It reads the page only through the DOM (`textContent`, `dataset`), never as HTML.
+const SCRIPT: &str = include_str!("html/script.js");
 
 /// The symbol shown next to each severity word.
 fn sev_symbol(sev: &str) -> &'static str {
@@ -763,6 +645,12 @@ mod tests {
         let mut out = Vec::new();
         write_html(&audit, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn inlined_assets_cannot_close_their_element() {
+        assert!(!SCRIPT.contains("</"), "the script must not contain `</`");
+        assert!(!STYLE.contains("</"), "the style must not contain `</`");
     }
 
     #[test]

@@ -100,8 +100,8 @@ pub struct RunReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<ChangeScope>,
     /// The team/owner of each rendered object, per entry point: the value of the first
-    /// `audit.teamLabels` label it carries (absent when it carries none). Read by the audit
-    /// report; not part of the validate JSON.
+    /// `audit.teamLabels` key among its labels, else among its annotations (absent when it
+    /// carries none). Read by the audit report; not part of the validate JSON.
     #[serde(skip)]
     pub teams: BTreeMap<(String, ObjectRef), String>,
 }
