@@ -100,6 +100,16 @@ fn audit_agrees_with_validate_and_groups_by_environment_and_team() {
     assert!(team("commerce")["objects"].as_u64().unwrap() > 0);
     assert!(team("flux")["objects"].as_u64().unwrap() > 0, "app.kubernetes.io/part-of: flux");
     assert_eq!(team(HOSTILE_LABEL)["errors"].as_u64().unwrap(), 3, "invalid name and two invalid labels");
+    assert_eq!(team("annotated-team")["objects"], 1, "an annotation names the team when no label does");
+    assert_eq!(team("labelled-team")["objects"], 1, "a label wins over an annotation");
+    let owned = doc["entryPoints"].as_array().unwrap().iter().find(|e| e["name"] == "teams/annotated").unwrap();
+    let teams_of: Vec<(&str, &str)> = owned["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["name"].as_str().unwrap(), o["team"].as_str().unwrap()))
+        .collect();
+    assert_eq!(teams_of, [("by-annotation", "annotated-team"), ("by-label", "labelled-team")]);
     // Per-group numbers add up to the totals.
     for key in ["byRule", "byEnvironment", "byTeam"] {
         let sum: u64 = doc[key].as_array().unwrap().iter().map(|g| g["findings"].as_u64().unwrap()).sum();

@@ -124,6 +124,21 @@ struct Bar<'a> {
     counts: &'a Counts,
 }
 
+/// The stacked segments of one bar (pattern key, x, width; at least 2 px so a 1 is visible)
+/// and where the bar ends.
+fn segments(c: &Counts, start: f64, scale: &dyn Fn(usize) -> f64) -> (Vec<(&'static str, f64, f64)>, f64) {
+    let mut x = start;
+    let mut out = Vec::new();
+    for (key, n) in [("error", c.errors), ("warning", c.warnings), ("info", c.infos), ("suppressed", c.suppressed)] {
+        if n > 0 {
+            let w = scale(n).max(2.0);
+            out.push((key, x, w));
+            x += w;
+        }
+    }
+    (out, x)
+}
+
 /// A horizontal stacked bar chart (errors, warnings, infos, then suppressed), drawn server-side.
 fn chart(id: &str, title: &str, bars: &[Bar], limit: usize) -> Markup {
     let shown = &bars[..bars.len().min(limit)];
@@ -161,15 +176,12 @@ fn chart(id: &str, title: &str, bars: &[Bar], limit: usize) -> Markup {
                         data-warnings=(b.counts.warnings) data-infos=(b.counts.infos) data-suppressed=(b.counts.suppressed) {
                         title { (desc[i]) }
                         text x=(label_w - 6.0) y=(y + 15.0) text-anchor="end" { (short(&clean(b.name), 30)) }
-                        @let mut x = label_w;
-                        @for (key, n) in [("error", b.counts.errors), ("warning", b.counts.warnings), ("info", b.counts.infos), ("suppressed", b.counts.suppressed)] {
-                            @if n > 0 {
-                                rect x=(x) y=(y + 2.0) width=(scale(n).max(2.0)) height=(row_h - 6.0)
-                                    fill={ "url(#" (id) "-" (key) ")" } stroke="#1b1b1b" stroke-width="0.5" {}
-                                ({ x += scale(n).max(2.0); "" })
-                            }
+                        @let (segments, end) = segments(b.counts, label_w, &scale);
+                        @for (key, x, w) in segments {
+                            rect x=(x) y=(y + 2.0) width=(w) height=(row_h - 6.0)
+                                fill={ "url(#" (id) "-" (key) ")" } stroke="#1b1b1b" stroke-width="0.5" {}
                         }
-                        text x=(x + 6.0) y=(y + 15.0) {
+                        text x=(end + 6.0) y=(y + 15.0) {
                             (b.counts.errors) " E · " (b.counts.warnings) " W · " (b.counts.infos) " I"
                             @if b.counts.suppressed > 0 { " · " (b.counts.suppressed) " S" }
                         }

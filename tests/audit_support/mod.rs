@@ -64,6 +64,15 @@ pub fn combined_repo(root: &Path) {
         ),
     )
     .unwrap();
+    // An owner given as an annotation only (a label wins when both exist).
+    let owned = root.join("teams/annotated");
+    std::fs::create_dir_all(&owned).unwrap();
+    std::fs::write(owned.join("kustomization.yaml"), "namespace: owned\nresources:\n  - cm.yaml\n").unwrap();
+    std::fs::write(
+        owned.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: by-annotation\n  annotations:\n    team: annotated-team\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: by-label\n  labels:\n    team: labelled-team\n  annotations:\n    team: annotated-team\n",
+    )
+    .unwrap();
     std::fs::write(root.join(".fluxgate.yaml"), CONFIG).unwrap();
 }
 
