@@ -71,6 +71,24 @@ pub struct Config {
     pub policy: crate::policy::settings::PolicyConfig,
     /// HelmRelease rendering: the helm binary, chart cache, timeout, offline mode.
     pub helm: crate::helm::HelmConfig,
+    /// The `audit:` section: how `fluxgate audit` groups findings.
+    pub audit: AuditConfig,
+}
+
+/// Default labels naming an object's owning team, first present wins (`audit.teamLabels`).
+pub const DEFAULT_TEAM_LABELS: &[&str] = &["team", "app.kubernetes.io/team", "owner", "app.kubernetes.io/part-of"];
+
+/// The `audit:` section (`audit: {teamLabels: [team, owner]}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// Label keys naming an object's team or owner; the first one the object carries wins.
+    pub team_labels: Vec<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { team_labels: DEFAULT_TEAM_LABELS.iter().map(|s| s.to_string()).collect() }
+    }
 }
 
 /// One named environment and the path globs that select it.
@@ -116,6 +134,7 @@ impl Default for Config {
             admission: Default::default(),
             policy: Default::default(),
             helm: crate::helm::HelmConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -208,6 +227,7 @@ impl Config {
                     crate::policy::settings::parse_suppressions(v, &mut cfg.policy).map_err(|(line, m)| err(line, m))?
                 }
                 "helm" => cfg.helm = crate::helm::HelmConfig::parse(v).map_err(|(line, m)| err(line, m))?,
+                "audit" => cfg.audit = parse_audit(v).map_err(|(line, m)| err(line, m))?,
                 other => return Err(err(v.loc.line, format!("unknown setting '{other}'"))),
             }
         }
@@ -315,6 +335,31 @@ fn parse_environments(v: &crate::source::Node) -> Result<Vec<Environment>, (u32,
     Ok(out)
 }
 
+/// Parses the `audit:` section: `teamLabels`, a non-empty list of label keys.
+fn parse_audit(v: &crate::source::Node) -> Result<AuditConfig, (u32, String)> {
+    let m = v.as_map().ok_or((v.loc.line, "'audit' must be a map".to_string()))?;
+    let mut ac = AuditConfig::default();
+    for (k, sv) in m {
+        match k.as_str() {
+            "teamLabels" => {
+                let seq = sv.as_seq().ok_or((sv.loc.line, "'audit.teamLabels' must be a list of label keys".into()))?;
+                let mut keys = Vec::new();
+                for item in seq {
+                    let s =
+                        item.as_str().ok_or((item.loc.line, "'audit.teamLabels' entries must be strings".into()))?;
+                    keys.push(s.to_string());
+                }
+                if keys.is_empty() {
+                    return Err((sv.loc.line, "'audit.teamLabels' must name at least one label".into()));
+                }
+                ac.team_labels = keys;
+            }
+            other => return Err((sv.loc.line, format!("unknown setting 'audit.{other}'"))),
+        }
+    }
+    Ok(ac)
+}
+
 /// Parses a `--var NAME=VALUE` command-line value.
 pub fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
@@ -359,6 +404,15 @@ mod tests {
         assert_eq!(c.environment_of("apps/web/staging"), Some("staging"));
         assert_eq!(c.environment_of("apps/web/base"), None);
         assert_eq!(Config::parse("environments:\n  prod: 'x'\n").unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn audit_team_labels() {
+        assert_eq!(Config::default().audit.team_labels[0], "team");
+        let c = Config::parse("audit:\n  teamLabels: [squad, team]\n").unwrap();
+        assert_eq!(c.audit.team_labels, ["squad", "team"]);
+        assert_eq!(Config::parse("audit:\n  teamLabels: []\n").unwrap_err().line, 2);
+        assert_eq!(Config::parse("audit:\n  typo: 1\n").unwrap_err().line, 2);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! fluxgate: the merge gate of a GitOps repository. Renders every kustomize overlay and Flux
 //! entry point natively, checks what it renders, and reports findings.
 
+pub mod audit;
 pub mod check;
 pub mod config;
 pub mod diff;

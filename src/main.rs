@@ -27,6 +27,10 @@ struct Cli {
 enum Command {
     /// Render and check every kustomize overlay of a repository.
     Validate(Box<ValidateArgs>),
+    /// Audit a whole repository: check every entry point and write a self-contained HTML
+    /// report, a versioned JSON document and optionally Markdown (findings by rule,
+    /// environment and team, suppressions, entry points, trends with --compare).
+    Audit(AuditArgs),
     /// Show what a change does to the rendered objects of the entry points it affects,
     /// comparing `git merge-base REF HEAD` with the working tree.
     Diff(DiffArgs),
@@ -222,6 +226,47 @@ struct ValidateArgs {
     helm: HelmArgs,
 }
 
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// Repository root (default: the current directory).
+    #[arg(default_value = ".")]
+    root: PathBuf,
+    /// Write the self-contained HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Write the audit JSON document (schemaVersion 1, docs/audit.schema.json) to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write a Markdown summary to FILE.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// A previous audit's JSON: show what got better or worse since then.
+    #[arg(long, value_name = "PREVIOUS.json")]
+    compare: Option<PathBuf>,
+    /// Text shown as the report's generation time (no clock is read, so output is reproducible).
+    #[arg(long, value_name = "TEXT")]
+    generated_at: Option<String>,
+    /// Exit 1 when findings of this severity (or worse) remain; without it the audit exits 0
+    /// whenever it wrote its reports.
+    #[arg(long, value_enum)]
+    fail_on: Option<FailOn>,
+    /// Skip paths matching this glob (relative to the root); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    ignore: Vec<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Target Kubernetes version (default: the config's `kubernetesVersion`, else the newest).
+    #[arg(long, value_name = "VERSION")]
+    kubernetes_version: Option<String>,
+    /// Extra CRD file or directory (inside the repository); repeatable.
+    #[arg(long, value_name = "PATH")]
+    crds: Vec<String>,
+    /// A Flux post-build variable whose value lives only in the cluster (NAME=VALUE); repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = config::parse_var)]
+    vars: Vec<(String, String)>,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum DiffFormat {
     /// Plain text for a terminal or build log.
@@ -285,6 +330,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(a) => validate(*a),
+        Command::Audit(a) => audit(a),
         Command::Diff(a) => diff(a),
         Command::Render(a) => render(a),
         Command::Rules { root } => rules(&root),
@@ -336,7 +382,7 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
         rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().map_err(|e| e.to_string())?;
     }
     let repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
-    let options = fluxgate::run::RunOptions { base: a.base.clone(), shard: a.shard };
+    let options = fluxgate::run::RunOptions { base: a.base.clone(), shard: a.shard, progress: None };
     let report = fluxgate::run::validate_with(&repo, &config, &options)?;
     if let (Some(p), Some(base)) = (&a.diff_markdown, &a.base) {
         let d = fluxgate::diff::pr_diff(&repo, &config, base, fluxgate::diff::DEFAULT_MAX_BYTES)?;
@@ -377,6 +423,105 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
         FailOn::Error => f.severity == Severity::Error,
         FailOn::Warning => f.severity <= Severity::Warning,
     });
+    Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Shows a progress bar on stderr (only when it is a terminal) while `progress` moves; stops
+/// when `done` is set.
+fn progress_bar(
+    progress: std::sync::Arc<fluxgate::run::Progress>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
+    use std::sync::atomic::Ordering;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    Some(std::thread::spawn(move || {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message("rendering entry points");
+        let style = indicatif::ProgressStyle::with_template("{spinner} checking {bar:40} {pos}/{len} entry points")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        let mut styled = false;
+        while !done.load(Ordering::Relaxed) {
+            let total = progress.total.load(Ordering::Relaxed);
+            if total > 0 {
+                if !styled {
+                    bar.set_style(style.clone());
+                    bar.set_length(total as u64);
+                    styled = true;
+                }
+                bar.set_position(progress.done.load(Ordering::Relaxed) as u64);
+            } else {
+                bar.tick();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        bar.finish_and_clear();
+    }))
+}
+
+/// `audit [ROOT]`: checks every entry point and writes the HTML/JSON/Markdown audit.
+fn audit(a: AuditArgs) -> Result<ExitCode, String> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    if a.html.is_none() && a.json.is_none() && a.markdown.is_none() {
+        return Err("audit needs at least one of --html FILE, --json FILE, --markdown FILE".into());
+    }
+    if !a.root.is_dir() {
+        return Err(format!("{} is not a directory", a.root.display()));
+    }
+    let previous = match &a.compare {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            Some(fluxgate::audit::read_json(&text).map_err(|e| format!("{}: {e}", p.display()))?)
+        }
+        None => None,
+    };
+    let mut config = load_config(&a.root)?;
+    let config_text = std::fs::read_to_string(a.root.join(config::FILE_NAME)).ok();
+    config.add_ignores(&a.ignore)?;
+    if a.kubernetes_version.is_some() {
+        config.kubernetes_version = a.kubernetes_version.clone();
+    }
+    config.crds.extend(a.crds.iter().cloned());
+    config.flux.variables.extend(a.vars.iter().cloned());
+    if let Some(j) = a.jobs {
+        rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().map_err(|e| e.to_string())?;
+    }
+    let repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
+    let progress = Arc::new(fluxgate::run::Progress::default());
+    let done = Arc::new(AtomicBool::new(false));
+    let bar = progress_bar(progress.clone(), done.clone());
+    let options = fluxgate::run::RunOptions { progress: Some(progress), ..Default::default() };
+    let result = fluxgate::run::validate_with(&repo, &config, &options);
+    done.store(true, Ordering::Relaxed);
+    if let Some(b) = bar {
+        let _ = b.join();
+    }
+    let report = result?;
+    let input = fluxgate::audit::AuditInput {
+        config: &config,
+        config_text: config_text.as_deref(),
+        generated_at: a.generated_at,
+    };
+    let mut doc = fluxgate::audit::build(&report, &repo, &input);
+    if let Some(prev) = &previous {
+        doc.compare = Some(fluxgate::audit::compare::compare(prev, &doc));
+    }
+    if let Some(p) = &a.json {
+        write_file(p, |w| fluxgate::audit::write_json(&doc, w))?;
+    }
+    if let Some(p) = &a.html {
+        write_file(p, |w| fluxgate::report::html::write_html(&doc, w))?;
+    }
+    if let Some(p) = &a.markdown {
+        write_file(p, |w| fluxgate::report::markdown::write_markdown(&doc, w))?;
+    }
+    let failing = match a.fail_on {
+        None => false,
+        Some(FailOn::Error) => doc.summary.counts.errors > 0,
+        Some(FailOn::Warning) => doc.summary.counts.errors + doc.summary.counts.warnings > 0,
+    };
     Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::check::objects;
 use crate::config::{Config, EntryPoints};
 use crate::discover::{Discovery, Needle, affected, changes, discover, static_deps};
-use crate::finding::{Finding, Location};
+use crate::finding::{Finding, Location, ObjectRef};
 use crate::flux;
 use crate::flux::render::Settings;
 use crate::flux::tree::FluxEntry;
@@ -100,6 +100,8 @@ fn key_loc(repo: &Repo, loc: Loc, key: &str) -> Loc {
 /// The checked result of one entry point.
 struct Checked {
     report: EntryPointReport,
+    /// Objects carrying one of the config's team labels, with its value.
+    teams: Vec<(ObjectRef, String)>,
     findings: Vec<Finding>,
     checked: usize,
     total: usize,
@@ -120,6 +122,7 @@ impl Checked {
                 rendered: false,
                 objects: Vec::new(),
             },
+            teams: Vec::new(),
             findings: Vec::new(),
             checked: 0,
             total: 0,
@@ -188,6 +191,12 @@ fn check_rendered(
                     .help("set `namespace:` in the kustomization (or metadata.namespace), or Flux's targetNamespace");
                     f.object = Some(obj.clone());
                     c.findings.push(f);
+                }
+                // The first team label present (labels first, then the same keys as annotations).
+                let team =
+                    |field: &str| config.audit.team_labels.iter().find_map(|k| r.node.str_at(&["metadata", field, k]));
+                if let Some(team) = team("labels").or_else(|| team("annotations")) {
+                    c.teams.push((obj.clone(), team.to_string()));
                 }
                 c.report.objects.push(obj);
             }
@@ -360,6 +369,24 @@ pub struct RunOptions {
     pub base: Option<String>,
     /// `--shard I/N`: check and report only this shard's entry points.
     pub shard: Option<Shard>,
+    /// Counts checked entry points as the run goes, for a progress bar (`fluxgate audit`).
+    pub progress: Option<std::sync::Arc<Progress>>,
+}
+
+/// Progress of a run, polled by the command line from another thread: `total` is 0 while
+/// entry points are still being rendered, then the number to check; `done` counts checked ones.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub total: std::sync::atomic::AtomicUsize,
+    pub done: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress {
+    fn tick(progress: Option<&Progress>) {
+        if let Some(p) = progress {
+            p.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 /// Every entry point of a repository rendered once: plain overlays (a `None` result is a
@@ -438,7 +465,7 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
 
 /// Validates one shard of a repository (all of it with `None`).
 pub fn validate_shard(repo: &Repo, config: &Config, shard: Option<Shard>) -> Result<RunReport, String> {
-    validate_with(repo, config, &RunOptions { base: None, shard })
+    validate_with(repo, config, &RunOptions { base: None, shard, progress: None })
 }
 
 /// Validates a repository, optionally only what a change affects (`base`) and only one shard
@@ -547,6 +574,12 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     // Findings of entry points outside the scope, kept only until the scope-independent
     // decisions below are made, then dropped.
     let mut outside: Vec<Finding> = Vec::new();
+    let progress = options.progress.as_deref();
+    if let Some(p) = progress {
+        let n = renders.iter().filter(|(d, _)| in_scope(d.as_str())).count()
+            + entries.iter().filter(|e| in_scope(&e.name)).count();
+        p.total.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
     let (mine, others): (Vec<_>, Vec<_>) = renders.into_iter().partition(|(dir, _)| in_scope(dir.as_str()));
     for (dir, r) in &others {
         if let Some(r) = r {
@@ -559,13 +592,15 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
             let is_leaf = kustomization_file(repo, &dir).is_none_or(|k| !used.contains(&k));
             let name = dir.to_string();
             let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
-            match r {
+            let checked = match r {
                 Some(r) => catch_unwind(AssertUnwindSafe(|| {
                     check_rendered(repo, &registry, config, &admission, &ep, r, is_leaf)
                 }))
                 .unwrap_or_else(|_| internal_error(&ep)),
                 None => internal_error(&ep),
-            }
+            };
+            Progress::tick(progress);
+            checked
         })
         .collect();
     // A plain overlay's object finding is dropped when a Flux entry point reports it too, so a
@@ -597,8 +632,15 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
             .flat_map_iter(|c| c.findings)
             .collect::<Vec<_>>(),
     );
-    results
-        .extend(mine.into_par_iter().map(|e| check_flux(repo, &registry, config, &admission, e)).collect::<Vec<_>>());
+    results.extend(
+        mine.into_par_iter()
+            .map(|e| {
+                let checked = check_flux(repo, &registry, config, &admission, e);
+                Progress::tick(progress);
+                checked
+            })
+            .collect::<Vec<_>>(),
+    );
     let HelmRun { entries: helm_entries, helm: helm_info } = helm_run;
     // helm validated these releases' values itself: its findings replace the graph check's.
     let helm_validated: BTreeSet<(String, crate::finding::ObjectRef)> = helm_entries
@@ -623,10 +665,13 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     let mut coverage =
         SchemaCoverage { kubernetes_version: registry.kubernetes_version().to_string(), ..SchemaCoverage::default() };
     let mut unchecked: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let (mut eps, mut findings) = (Vec::new(), Vec::new());
+    let (mut eps, mut findings, mut teams) = (Vec::new(), Vec::new(), BTreeMap::new());
     let mut suppressions = crate::policy::suppress::Usage::default();
     for c in results {
         suppressions.merge(c.suppressions);
+        for (obj, team) in c.teams {
+            teams.insert((c.report.name.clone(), obj), team);
+        }
         coverage.checked += c.checked;
         coverage.total += c.total;
         coverage.cel_rules_skipped += c.cel_skipped;
@@ -696,5 +741,6 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     report.schema_coverage = Some(coverage);
     report.changes = change_scope;
     report.helm = helm_info;
+    report.teams = teams;
     Ok(report)
 }

@@ -1,19 +1,23 @@
 //! Output formats. Each reporter takes the finished [`RunReport`] and a writer; none of them
 //! decides anything, they only format.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::finding::{Finding, ObjectRef, Severity};
 
 pub mod diff;
+pub mod html;
 pub mod json;
 pub mod junit;
+pub mod markdown;
 pub mod sarif;
 pub mod teamcity;
 pub mod terminal;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 
 /// What kind of entry point was rendered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -100,6 +104,11 @@ pub struct RunReport {
     /// The helm binary that rendered HelmReleases (absent when none was used).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub helm: Option<crate::helm::release::HelmInfo>,
+    /// The team/owner of each rendered object, per entry point: the value of the first
+    /// `audit.teamLabels` key among its labels, else among its annotations (absent when it
+    /// carries none). Read by the audit report; not part of the validate JSON.
+    #[serde(skip)]
+    pub teams: BTreeMap<(String, ObjectRef), String>,
 }
 
 /// The change set of a `validate --base REF` run, so a reader sees why these entry points.
@@ -140,7 +149,16 @@ impl RunReport {
                 Severity::Info => summary.infos += 1,
             }
         }
-        RunReport { version: 1, summary, entry_points, findings, schema_coverage: None, changes: None, helm: None }
+        RunReport {
+            version: 1,
+            summary,
+            entry_points,
+            findings,
+            schema_coverage: None,
+            changes: None,
+            teams: BTreeMap::new(),
+            helm: None,
+        }
     }
 }
 
