@@ -194,6 +194,11 @@ impl<'r> Engine<'r> {
     /// Renders a kustomization given in memory (amended or generated, as Flux's
     /// kustomize-controller does), relative to its `dir`, like `kustomize build`.
     pub fn render_kustomization(&self, k: Kustomization) -> Result<Rendered, Failed> {
+        // Unamended (a Flux Kustomization without targetNamespace, patches, images...): the
+        // same build as the directory's own, which is memoised, so it is not built twice.
+        if !k.is_component && self.is_loaded_as(&k) {
+            return self.render(&k.dir);
+        }
         let openapi = self.openapi(&k).map_err(|error| Failed { error, notes: Vec::new() })?;
         let mut acc = Acc { openapi, ..Acc::default() };
         if let Some(f) = kustomization_file(self.repo, &k.dir) {
@@ -202,6 +207,12 @@ impl<'r> Engine<'r> {
         let mut stack = vec![k.dir.clone()];
         self.build_loaded(&k, &mut acc, &mut stack, k.is_component, Loc::NONE)?;
         finish(acc, Some(&k))
+    }
+
+    /// Whether `k` is exactly its directory's kustomization file as already loaded.
+    fn is_loaded_as(&self, k: &Kustomization) -> bool {
+        let cache = self.kustomizations.lock().unwrap_or_else(|e| e.into_inner());
+        matches!(cache.get(&k.file), Some(Ok(loaded)) if loaded.dir == k.dir && **loaded == *k)
     }
 
     /// Builds a directory used as a resource (memoised: a base is built once per run).
