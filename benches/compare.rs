@@ -257,26 +257,28 @@ fn bench_size(size: &str, args: &Args, bin: &Path, self_exe: &Path, root: &Path)
     }
     let reference = rows.iter().find(|r| r.name == "kubectl kustomize, serial").and_then(|r| r.wall);
     let parallel = rows.iter().find(|r| r.name == "kubectl kustomize, 2 jobs").and_then(|r| r.wall);
+    let reference_cpu = rows.iter().find(|r| r.name == "kubectl kustomize, serial").and_then(|r| r.cpu);
     println!(
-        "   {:<34} {:>4} {:>10} {:>10} {:>9} {:>10} {:>12}",
-        "measurement", "runs", "wall (med)", "CPU (med)", "max RSS", "vs kubectl", "vs kubectl-2"
+        "   {:<34} {:>4} {:>10} {:>10} {:>9} {:>10} {:>12} {:>10}",
+        "measurement", "runs", "wall (med)", "CPU (med)", "max RSS", "vs kubectl", "vs kubectl-2", "CPU ratio"
     );
     for r in &rows {
-        let ratio = |base: Option<Duration>| match (base, r.wall) {
+        let ratio_of = |base: Option<Duration>, own: Option<Duration>| match (base, own) {
             (Some(b), Some(w)) if !w.is_zero() => format!("{:.1}x", b.as_secs_f64() / w.as_secs_f64()),
             _ => "-".into(),
         };
         let secs = |d: Option<Duration>| d.map_or("-".into(), |w| format!("{:.3} s", w.as_secs_f64()));
         let rss = if r.wall.is_some() { mib(r.max_rss) } else { "-".into() };
         println!(
-            "   {:<34} {:>4} {:>10} {:>10} {:>9} {:>10} {:>12}  {}",
+            "   {:<34} {:>4} {:>10} {:>10} {:>9} {:>10} {:>12} {:>10}  {}",
             r.name,
             r.runs,
             secs(r.wall),
             secs(r.cpu),
             rss,
-            ratio(reference),
-            ratio(parallel),
+            ratio_of(reference, r.wall),
+            ratio_of(parallel, r.wall),
+            ratio_of(reference_cpu, r.cpu),
             r.note
         );
     }
