@@ -1,19 +1,105 @@
-//! Generator of large synthetic Flux repositories shaped like real ones: per-app bases with a
-//! Deployment, Service, HPA, ServiceAccount and a ConfigMap generator; shared components; one
-//! overlay per app and environment with namespace, images, labels, annotations, a strategic
-//! merge patch file, an inline JSON 6902 patch, a generator merge and replicas.
+//! Generator of large synthetic Flux repositories shaped like real ones, deterministic for a
+//! given [`Params`] (same bytes on every run, so benchmark numbers compare across runs):
+//!
+//! - `apps/base/<app>/`: one base per app with `services` services (Deployment, Service,
+//!   ServiceAccount, HorizontalPodAutoscaler, PodDisruptionBudget and a ConfigMap generator
+//!   each) plus an Ingress, a Role and a RoleBinding;
+//! - `components/<c>/`: shared kustomize Components (annotations, a default-deny
+//!   NetworkPolicy, a security-context patch of every Deployment), used by every overlay;
+//! - `apps/<env>/<app>[-r<k>]/`: `overlays` overlays per app and environment, each with its own
+//!   namespace, images, labels, annotations, replicas, `patches` patches (strategic merge files
+//!   and inline JSON 6902) and `generators` extra generators (a ConfigMap merge, Secrets);
+//! - `clusters/<env>/`: Flux bootstrap (`flux-system` GitRepository and Kustomization) and,
+//!   with `flux`, one Flux Kustomization per overlay with post-build substitution.
+//!
+//! Used by the comparison benchmark (`benches/compare.rs`), the other benches and the
+//! differential test against `kubectl kustomize` (which keeps its output byte-checked).
+
+#![allow(dead_code)]
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Size of the generated repository.
+/// Size of the generated repository in the historical two-knob form (apps × environments, one
+/// overlay each, two services per app); see [`Params`] for every knob.
 #[derive(Clone, Copy, Debug)]
 pub struct Shape {
     pub apps: usize,
     pub envs: usize,
 }
 
+/// Every knob of the generator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// Environments (`development`, `staging`, ... then `env-<n>`), one Flux cluster each.
+    pub envs: usize,
+    /// Applications (one base each).
+    pub apps: usize,
+    /// Overlays per app and environment (regions: `<app>`, `<app>-r1`, ...).
+    pub overlays: usize,
+    /// Services per app (six rendered objects each).
+    pub services: usize,
+    /// Shared components (cycling through three kinds), all used by every overlay.
+    pub components: usize,
+    /// Patches per overlay (strategic merge files and inline JSON 6902, alternating).
+    pub patches: usize,
+    /// Generators per overlay (a ConfigMap merge into the base's, then new Secrets).
+    pub generators: usize,
+    /// One Flux Kustomization per overlay under `clusters/<env>/`.
+    pub flux: bool,
+}
+
+impl From<Shape> for Params {
+    fn from(s: Shape) -> Params {
+        Params {
+            envs: s.envs,
+            apps: s.apps,
+            overlays: 1,
+            services: 2,
+            components: 3,
+            patches: 3,
+            generators: 2,
+            flux: true,
+        }
+    }
+}
+
+impl Params {
+    /// A named size: `small` (60 overlays), `medium` (240), `large` (600 overlays, over 30,000
+    /// rendered objects in the overlays alone).
+    pub fn named(name: &str) -> Option<Params> {
+        let apps = match name {
+            "small" => 20,
+            "medium" => 80,
+            "large" => 200,
+            _ => return None,
+        };
+        Some(Params { envs: 3, apps, overlays: 1, services: 8, components: 3, patches: 4, generators: 2, flux: true })
+    }
+
+    /// The objects one overlay renders (what `kubectl kustomize` prints for it).
+    pub fn objects_per_overlay(&self) -> usize {
+        let network_policies = (0..self.components).filter(|c| c % 3 == 1).count();
+        self.services * 6 + 3 + self.generators.saturating_sub(1) + network_policies
+    }
+}
+
+/// What [`generate_with`] wrote.
+#[derive(Clone, Debug, Default)]
+pub struct Generated {
+    /// Every overlay directory (relative to the root), in a stable order.
+    pub overlays: Vec<String>,
+    /// Every directory holding a kustomization file.
+    pub kustomize_dirs: Vec<String>,
+    /// The objects all overlays render together.
+    pub overlay_objects: usize,
+}
+
 const ENVS: [&str; 6] = ["development", "staging", "production", "qa", "perf", "dr"];
+
+fn env_name(i: usize) -> String {
+    ENVS.get(i).map_or_else(|| format!("env-{i}"), |e| e.to_string())
+}
 
 fn write(root: &Path, rel: &str, text: &str) {
     let p = root.join(rel);
@@ -23,67 +109,251 @@ fn write(root: &Path, rel: &str, text: &str) {
 
 /// Writes the repository under `root` (replacing it) and returns the overlay directories.
 pub fn generate(root: &Path, shape: Shape) -> Vec<String> {
-    let _ = std::fs::remove_dir_all(root);
-    write(
-        root,
-        "components/monitoring/kustomization.yaml",
-        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonAnnotations:\n  prometheus.io/scrape: \"true\"\n  prometheus.io/port: \"9090\"\n",
-    );
-    let mut overlays = Vec::new();
-    for a in 0..shape.apps {
-        let app = format!("app-{a:04}");
-        let base = format!("apps/base/{app}");
-        write(
-            root,
-            &format!("{base}/kustomization.yaml"),
-            &format!(
-                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n  - service.yaml\n  - hpa.yaml\n  - serviceaccount.yaml\nconfigMapGenerator:\n  - name: {app}-config\n    literals:\n      - LOG_LEVEL=info\n      - APP_NAME={app}\n"
-            ),
-        );
-        write(
-            root,
-            &format!("{base}/deployment.yaml"),
-            &format!(
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {app}\n  labels:\n    app.kubernetes.io/name: {app}\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: {app}\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: {app}\n    spec:\n      serviceAccountName: {app}\n      containers:\n        - name: {app}\n          image: europe-docker.pkg.dev/bench/apps/{app}:1.0.0\n          ports:\n            - containerPort: 8080\n          envFrom:\n            - configMapRef:\n                name: {app}-config\n          resources:\n            requests: {{cpu: 100m, memory: 128Mi}}\n            limits: {{cpu: 500m, memory: 256Mi}}\n          readinessProbe:\n            httpGet: {{path: /ready, port: 8080}}\n          livenessProbe:\n            httpGet: {{path: /live, port: 8080}}\n"
-            ),
-        );
-        write(
-            root,
-            &format!("{base}/service.yaml"),
-            &format!(
-                "apiVersion: v1\nkind: Service\nmetadata:\n  name: {app}\nspec:\n  selector:\n    app.kubernetes.io/name: {app}\n  ports:\n    - port: 80\n      targetPort: 8080\n"
-            ),
-        );
-        write(
-            root,
-            &format!("{base}/hpa.yaml"),
-            &format!(
-                "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {app}\nspec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: {app}\n  minReplicas: 1\n  maxReplicas: 5\n  metrics:\n    - type: Resource\n      resource:\n        name: cpu\n        target: {{type: Utilization, averageUtilization: 80}}\n"
-            ),
-        );
-        write(
-            root,
-            &format!("{base}/serviceaccount.yaml"),
-            &format!("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {app}\n"),
-        );
-        for env in ENVS.iter().take(shape.envs) {
-            let dir = format!("apps/{env}/{app}");
-            let mut k = String::new();
-            let _ = write!(
-                k,
-                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {app}-{env}\nresources:\n  - ../../base/{app}\ncomponents:\n  - ../../../components/monitoring\nlabels:\n  - pairs:\n      environment: {env}\n    includeSelectors: false\ncommonAnnotations:\n  team.example.com/owner: team-{}\nimages:\n  - name: europe-docker.pkg.dev/bench/apps/{app}\n    newTag: 1.{a}.0\nreplicas:\n  - name: {app}\n    count: 3\nconfigMapGenerator:\n  - name: {app}-config\n    behavior: merge\n    literals:\n      - ENVIRONMENT={env}\npatches:\n  - path: resources.yaml\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: {app}\n    patch: |-\n      - op: replace\n        path: /spec/maxReplicas\n        value: 10\n",
-                a % 7
-            );
-            write(root, &format!("{dir}/kustomization.yaml"), &k);
+    generate_with(root, &Params::from(shape)).overlays
+}
+
+/// The relative path of one service's Deployment manifest in an app's base (the file the
+/// benchmark's one-file change edits).
+pub fn deployment_file(app: usize, service: usize) -> String {
+    format!("apps/base/app-{app:04}/svc-{service}/deployment.yaml")
+}
+
+fn component(root: &Path, c: usize, out: &mut Generated) -> String {
+    let name = match c % 3 {
+        0 => format!("monitoring-{c}"),
+        1 => format!("network-policy-{c}"),
+        _ => format!("security-{c}"),
+    };
+    let dir = format!("components/{name}");
+    let k = match c % 3 {
+        0 => format!(
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonAnnotations:\n  prometheus.io/scrape: \"true\"\n  prometheus.io/port: \"{}\"\n",
+            9090 + c
+        ),
+        1 => {
             write(
                 root,
-                &format!("{dir}/resources.yaml"),
+                &format!("{dir}/networkpolicy.yaml"),
                 &format!(
-                    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {app}\nspec:\n  template:\n    spec:\n      containers:\n        - name: {app}\n          resources:\n            limits:\n              memory: 512Mi\n          env:\n            - name: ENVIRONMENT\n              value: {env}\n"
+                    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-{c}\nspec:\n  podSelector: {{}}\n  policyTypes:\n    - Ingress\n"
                 ),
             );
-            overlays.push(dir);
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n  - networkpolicy.yaml\n"
+                .to_string()
+        }
+        _ => {
+            write(
+                root,
+                &format!("{dir}/security.yaml"),
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: not-used\nspec:\n  template:\n    spec:\n      securityContext:\n        runAsNonRoot: true\n        seccompProfile:\n          type: RuntimeDefault\n",
+            );
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n  - path: security.yaml\n    target:\n      kind: Deployment\n"
+                .to_string()
+        }
+    };
+    write(root, &format!("{dir}/kustomization.yaml"), &k);
+    out.kustomize_dirs.push(dir.clone());
+    dir
+}
+
+fn base(root: &Path, p: &Params, a: usize, out: &mut Generated) {
+    let app = format!("app-{a:04}");
+    let dir = format!("apps/base/{app}");
+    let mut k = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
+    for s in 0..p.services {
+        for f in ["deployment", "service", "serviceaccount", "hpa", "pdb"] {
+            let _ = writeln!(k, "  - svc-{s}/{f}.yaml");
         }
     }
-    overlays
+    k.push_str("  - ingress.yaml\n  - rbac.yaml\nconfigMapGenerator:\n");
+    for s in 0..p.services {
+        let _ = write!(
+            k,
+            "  - name: {app}-svc-{s}-config\n    literals:\n      - LOG_LEVEL=info\n      - SERVICE={app}-svc-{s}\n    files:\n      - svc-{s}/application.properties\n"
+        );
+    }
+    write(root, &format!("{dir}/kustomization.yaml"), &k);
+    out.kustomize_dirs.push(dir.clone());
+    for s in 0..p.services {
+        let svc = format!("{app}-svc-{s}");
+        let sdir = format!("{dir}/svc-{s}");
+        write(
+            root,
+            &format!("{sdir}/deployment.yaml"),
+            &format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {svc}\n  labels:\n    app.kubernetes.io/name: {svc}\n    app.kubernetes.io/part-of: {app}\n  annotations:\n    example.com/cluster: ${{cluster_env:=none}}\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: {svc}\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: {svc}\n        app.kubernetes.io/part-of: {app}\n    spec:\n      serviceAccountName: {svc}\n      containers:\n        - name: {svc}\n          image: europe-docker.pkg.dev/bench/apps/{svc}:1.0.0\n          args: [\"--port=8080\", \"--log-format=json\"]\n          ports:\n            - name: http\n              containerPort: 8080\n          envFrom:\n            - configMapRef:\n                name: {svc}-config\n          env:\n            - name: POD_NAME\n              valueFrom:\n                fieldRef:\n                  fieldPath: metadata.name\n          resources:\n            requests: {{cpu: 100m, memory: 128Mi}}\n            limits: {{cpu: 500m, memory: 256Mi}}\n          readinessProbe:\n            httpGet: {{path: /ready, port: http}}\n          livenessProbe:\n            httpGet: {{path: /live, port: http}}\n          volumeMounts:\n            - name: tmp\n              mountPath: /tmp\n      volumes:\n        - name: tmp\n          emptyDir: {{}}\n"
+            ),
+        );
+        write(
+            root,
+            &format!("{sdir}/service.yaml"),
+            &format!(
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: {svc}\nspec:\n  selector:\n    app.kubernetes.io/name: {svc}\n  ports:\n    - name: http\n      port: 80\n      targetPort: http\n"
+            ),
+        );
+        write(
+            root,
+            &format!("{sdir}/serviceaccount.yaml"),
+            &format!("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {svc}\n"),
+        );
+        write(
+            root,
+            &format!("{sdir}/hpa.yaml"),
+            &format!(
+                "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {svc}\nspec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: {svc}\n  minReplicas: 1\n  maxReplicas: 5\n  metrics:\n    - type: Resource\n      resource:\n        name: cpu\n        target: {{type: Utilization, averageUtilization: 80}}\n"
+            ),
+        );
+        write(
+            root,
+            &format!("{sdir}/pdb.yaml"),
+            &format!(
+                "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: {svc}\nspec:\n  minAvailable: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: {svc}\n"
+            ),
+        );
+        write(
+            root,
+            &format!("{sdir}/application.properties"),
+            &format!("server.port=8080\nservice.name={svc}\nfeature.flags=a,b,c\n"),
+        );
+    }
+    let mut ingress = format!(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {app}\nspec:\n  ingressClassName: nginx\n  rules:\n    - host: {app}.example.com\n      http:\n        paths:\n"
+    );
+    for s in 0..p.services {
+        let _ = write!(
+            ingress,
+            "          - path: /svc-{s}\n            pathType: Prefix\n            backend:\n              service:\n                name: {app}-svc-{s}\n                port:\n                  name: http\n"
+        );
+    }
+    write(root, &format!("{dir}/ingress.yaml"), &ingress);
+    write(
+        root,
+        &format!("{dir}/rbac.yaml"),
+        &format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {app}-reader\nrules:\n  - apiGroups: [\"\"]\n    resources: [\"configmaps\", \"secrets\"]\n    verbs: [\"get\", \"list\", \"watch\"]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {app}-reader\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: {app}-reader\nsubjects:\n  - kind: ServiceAccount\n    name: {app}-svc-0\n"
+        ),
+    );
+}
+
+fn overlay(root: &Path, p: &Params, a: usize, env: &str, r: usize, components: &[String], out: &mut Generated) {
+    let app = format!("app-{a:04}");
+    let name = if r == 0 { app.clone() } else { format!("{app}-r{r}") };
+    let dir = format!("apps/{env}/{name}");
+    let ns = format!("{name}-{env}");
+    let mut k = format!(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {ns}\nresources:\n  - ../../base/{app}\n"
+    );
+    if !components.is_empty() {
+        k.push_str("components:\n");
+        for c in components {
+            let _ = writeln!(k, "  - ../../../{c}");
+        }
+    }
+    let _ = write!(
+        k,
+        "labels:\n  - pairs:\n      environment: {env}\n    includeSelectors: false\ncommonAnnotations:\n  team.example.com/owner: team-{}\nimages:\n",
+        a % 7
+    );
+    for s in 0..p.services {
+        let _ = write!(k, "  - name: europe-docker.pkg.dev/bench/apps/{app}-svc-{s}\n    newTag: 1.{a}.{r}\n");
+    }
+    k.push_str("replicas:\n");
+    for s in 0..p.services {
+        let _ = write!(k, "  - name: {app}-svc-{s}\n    count: {}\n", 2 + (s + r) % 3);
+    }
+    if p.generators > 0 {
+        k.push_str("configMapGenerator:\n");
+        let _ = write!(
+            k,
+            "  - name: {app}-svc-0-config\n    behavior: merge\n    literals:\n      - ENVIRONMENT={env}\n      - REGION=r{r}\n"
+        );
+    }
+    if p.generators > 1 {
+        k.push_str("secretGenerator:\n");
+        for g in 1..p.generators {
+            let _ = write!(
+                k,
+                "  - name: {app}-credentials-{g}\n    type: Opaque\n    literals:\n      - username=svc-{g}\n      - password=not-a-secret-{a}-{g}\n"
+            );
+        }
+    }
+    if p.patches > 0 {
+        k.push_str("patches:\n");
+    }
+    for i in 0..p.patches {
+        let s = i % p.services.max(1);
+        if i % 2 == 0 {
+            let file = format!("patch-{i}.yaml");
+            let _ = writeln!(k, "  - path: {file}");
+            write(
+                root,
+                &format!("{dir}/{file}"),
+                &format!(
+                    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {app}-svc-{s}\nspec:\n  template:\n    spec:\n      containers:\n        - name: {app}-svc-{s}\n          resources:\n            limits:\n              memory: {}Mi\n          env:\n            - name: ENVIRONMENT\n              value: {env}\n            - name: PATCH\n              value: \"{i}\"\n",
+                    256 + 128 * (i % 4)
+                ),
+            );
+        } else {
+            let _ = write!(
+                k,
+                "  - target:\n      kind: HorizontalPodAutoscaler\n      name: {app}-svc-{s}\n    patch: |-\n      - op: replace\n        path: /spec/maxReplicas\n        value: {}\n",
+                6 + i
+            );
+        }
+    }
+    write(root, &format!("{dir}/kustomization.yaml"), &k);
+    out.kustomize_dirs.push(dir.clone());
+    out.overlays.push(dir);
+    out.overlay_objects += p.objects_per_overlay();
+}
+
+fn cluster(root: &Path, env: &str, flux_dirs: &[String]) {
+    let dir = format!("clusters/{env}");
+    write(
+        root,
+        &format!("{dir}/flux-system/gotk-sync.yaml"),
+        &format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 1m0s\n  ref:\n    branch: main\n  secretRef:\n    name: flux-system\n  url: ssh://git@git.example.com/platform/fleet.git\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 10m0s\n  path: ./{dir}\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"
+        ),
+    );
+    write(
+        root,
+        &format!("{dir}/flux-system/kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - gotk-sync.yaml\n",
+    );
+    let mut apps = String::new();
+    for d in flux_dirs {
+        let name = d.rsplit('/').next().unwrap_or(d);
+        let _ = write!(
+            apps,
+            "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  interval: 10m\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n  path: ./{d}\n  prune: true\n  wait: true\n  timeout: 5m\n  postBuild:\n    substitute:\n      cluster_env: {env}\n"
+        );
+    }
+    if !apps.is_empty() {
+        write(root, &format!("{dir}/apps.yaml"), &apps);
+    }
+}
+
+/// Writes the repository under `root` (replacing it).
+pub fn generate_with(root: &Path, p: &Params) -> Generated {
+    let _ = std::fs::remove_dir_all(root);
+    let mut out = Generated::default();
+    let components: Vec<String> = (0..p.components).map(|c| component(root, c, &mut out)).collect();
+    for a in 0..p.apps {
+        base(root, p, a, &mut out);
+    }
+    for e in 0..p.envs {
+        let env = env_name(e);
+        let start = out.overlays.len();
+        for a in 0..p.apps {
+            for r in 0..p.overlays {
+                overlay(root, p, a, &env, r, &components, &mut out);
+            }
+        }
+        let flux_dirs = if p.flux { out.overlays[start..].to_vec() } else { Vec::new() };
+        cluster(root, &env, &flux_dirs);
+        out.kustomize_dirs.push(format!("clusters/{env}/flux-system"));
+    }
+    out.kustomize_dirs.sort();
+    out
 }

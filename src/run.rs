@@ -405,6 +405,19 @@ pub fn render_entry_points(repo: &Repo, config: &Config, discovery: &Discovery) 
 /// Like [`render_entry_points`], rendering only the plain overlays in `only` (when given);
 /// the Flux tree is always rendered whole.
 pub fn render_some(repo: &Repo, config: &Config, discovery: &Discovery, only: Option<&BTreeSet<RelPath>>) -> Renders {
+    render_scoped(repo, config, discovery, only, None)
+}
+
+/// Like [`render_some`]; with a static graph and a change set, also leaves out the Flux
+/// entry points below the cluster roots that the change cannot affect, when
+/// [`static_deps::FluxScope`] finds that safe.
+fn render_scoped(
+    repo: &Repo,
+    config: &Config,
+    discovery: &Discovery,
+    only: Option<&BTreeSet<RelPath>>,
+    change: Option<(&static_deps::StaticGraph, &BTreeSet<RelPath>)>,
+) -> Renders {
     let engine = Engine::new(repo, LoadRestrictor::None);
     let plain_dirs: &[RelPath] =
         if config.flux.entry_points == EntryPoints::Flux { &[] } else { &discovery.kustomize_dirs };
@@ -418,7 +431,16 @@ pub fn render_some(repo: &Repo, config: &Config, discovery: &Discovery, only: Op
     } else {
         let index = flux::entry::index(repo, discovery);
         let settings = Settings { strict: config.flux.strict, variables: config.flux.variables.clone() };
-        (flux::tree::render_all(&engine, &index, &config.flux.sources, &settings), index)
+        let scope = change.and_then(|(graph, changed)| {
+            static_deps::FluxScope::new(repo, graph, changed, discovery, &index, &config.flux.sources)
+        });
+        let flux = match &scope {
+            Some(scope) => flux::tree::render_wanted(&engine, &index, &config.flux.sources, &settings, &|fk, dir| {
+                scope.wants(repo, fk, dir)
+            }),
+            None => flux::tree::render_all(&engine, &index, &config.flux.sources, &settings),
+        };
+        (flux, index)
     };
     Renders { plain, flux, flux_index }
 }
@@ -457,6 +479,20 @@ pub fn change_selection(
     Ok((c, sel))
 }
 
+/// Whether a path lies in a Helm chart directory (one of its ancestors holds `Chart.yaml`).
+fn in_chart_dir(repo: &Repo, path: &RelPath) -> bool {
+    let mut dir = path.parent();
+    loop {
+        if dir.join("Chart.yaml").is_some_and(|c| repo.is_file(&c)) {
+            return true;
+        }
+        if dir.is_root() {
+            return false;
+        }
+        dir = dir.parent();
+    }
+}
+
 /// Validates a whole repository. Fails only when the run cannot be set up (unknown Kubernetes
 /// version, bad `schemas.crds` path): every problem in the repository is a finding.
 pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
@@ -487,16 +523,24 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     // With a change set, only the plain overlays whose static inputs meet it are rendered (a
     // superset of the exact selection), plus the overlays that may read their kustomization
     // files (so whether a selected overlay is a base stays exact).
-    let only = match &scope {
-        Some((_, sel)) if sel.everything.is_none() && config.flux.entry_points != EntryPoints::Flux => {
-            let graph = static_deps::StaticGraph::build(repo, &discovery.kustomize_dirs);
-            let mut only = graph.candidates(&sel.changed);
-            only.extend(graph.users_of(repo, &only));
-            Some(only)
+    // Flux entry points below the cluster roots likewise, when that is safe (FluxScope).
+    let graph = match &scope {
+        Some((_, sel)) if sel.everything.is_none() => {
+            Some(static_deps::StaticGraph::build(repo, &discovery.kustomize_dirs))
         }
         _ => None,
     };
-    let all = render_some(repo, config, &discovery, only.as_ref());
+    let only = graph.as_ref().filter(|_| config.flux.entry_points != EntryPoints::Flux).map(|graph| {
+        let changed = scope.as_ref().map(|(_, sel)| &sel.changed);
+        let mut only = changed.map(|c| graph.candidates(c)).unwrap_or_default();
+        only.extend(graph.users_of(repo, &only));
+        only
+    });
+    // A change inside a Helm chart of the repository reaches the HelmReleases that use it, which
+    // only a rendered Flux tree finds: then every Flux entry point is rendered.
+    let chart_changed = scope.as_ref().is_some_and(|(_, sel)| sel.changed.iter().any(|f| in_chart_dir(repo, f)));
+    let change = graph.as_ref().zip(scope.as_ref().map(|(_, sel)| &sel.changed)).filter(|_| !chart_changed);
+    let all = render_scoped(repo, config, &discovery, only.as_ref(), change);
     // HelmReleases render after the Flux tree (their values come from it); the CRDs their
     // charts yield join the registry before any object is checked.
     let helm_run = if config.flux.entry_points == EntryPoints::Kustomize {

@@ -10,6 +10,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rayon::prelude::*;
 
+use crate::discover::{Discovery, Needle};
+use crate::flux::entry::{FluxKustomization, RepoIndex};
+use crate::flux::tree::SourceMapping;
 use crate::kustomize::build::kustomization_file;
 use crate::kustomize::kustomization::FILE_NAMES;
 use crate::source::yaml::{self, Dialect, Parsed};
@@ -100,7 +103,18 @@ fn direct(repo: &Repo, dir: &RelPath, known: &HashSet<&RelPath>) -> Inputs {
             }
         }
     }
-    inputs.subs = inputs.prefixes.iter().filter(|p| *p != dir && is_kustomize_dir(repo, p, known)).cloned().collect();
+    // Only these keys can name a directory that is built (a base, a component, a directory of
+    // plugin configurations): testing just their entries saves a `stat` per other string.
+    let mut refs = Vec::new();
+    for doc in &parsed.docs {
+        for key in ["resources", "bases", "components"].iter().chain(PLUGIN_KEYS.iter()) {
+            if let Some(n) = doc.get(key) {
+                strings(n, &mut refs);
+            }
+        }
+    }
+    let refs: BTreeSet<RelPath> = refs.iter().filter_map(|s| dir.join(s.trim())).collect();
+    inputs.subs = refs.into_iter().filter(|p| p != dir && is_kustomize_dir(repo, p, known)).collect();
     inputs
 }
 
@@ -141,15 +155,122 @@ impl StaticGraph {
 
     /// The directories whose static inputs meet a changed path (or that are unknown).
     pub fn candidates(&self, changed: &BTreeSet<RelPath>) -> BTreeSet<RelPath> {
-        self.closure
-            .iter()
-            .filter(|(_, i)| {
-                i.unknown || i.prefixes.iter().any(|p| changed.iter().any(|c| c.starts_with(p) || p.starts_with(c)))
-            })
-            .map(|(d, _)| d.clone())
-            .collect()
+        self.closure.iter().filter(|(_, i)| i.unknown || meets(&i.prefixes, changed)).map(|(d, _)| d.clone()).collect()
     }
 
+    /// The static inputs of any directory a build may start from: a kustomization directory's
+    /// closure; for a directory without a kustomization file (Flux generates one from the YAML
+    /// files below it and the kustomization directories it finds there), the directory itself
+    /// and the closures of every kustomization directory below it. `None`: unknown (not
+    /// discovered, unparseable, remote, cyclic).
+    fn inputs_of(&self, repo: &Repo, dir: &RelPath) -> Option<BTreeSet<RelPath>> {
+        if let Some(i) = self.closure.get(dir) {
+            return (!i.unknown).then(|| i.prefixes.clone());
+        }
+        if kustomization_file(repo, dir).is_some() {
+            return None;
+        }
+        let mut out = BTreeSet::from([dir.clone()]);
+        let below = self.closure.range(dir.clone()..).take_while(|(d, _)| d.as_str().starts_with(dir.as_str()));
+        for (_, i) in below.filter(|(d, _)| d.starts_with(dir)) {
+            if i.unknown {
+                return None;
+            }
+            out.extend(i.prefixes.iter().cloned());
+        }
+        Some(out)
+    }
+}
+
+/// Whether a path prefix meets a changed path (one lies under the other).
+fn meets(prefixes: &BTreeSet<RelPath>, changed: &BTreeSet<RelPath>) -> bool {
+    prefixes.iter().any(|p| changed.iter().any(|c| c.starts_with(p) || p.starts_with(c)))
+}
+
+/// Which Flux Kustomizations below the cluster roots `validate --base` must render: those whose
+/// static inputs (their `spec.path` and `spec.components`) meet the change, and those that may
+/// render further Flux Kustomizations (so the tree below is found as in a full run). Built
+/// only when that is safe; otherwise every entry point is rendered:
+///
+/// - no changed file may define a Flux Kustomization, and no change may reach a directory that
+///   renders some (the children's effective specs would change);
+/// - every `substituteFrom` must resolve to a ConfigMap/Secret written in a repository file
+///   (one produced by a render could come from a leaf that is not rendered).
+///
+/// Cross-entry findings between a changed entry point and one the change cannot affect (an
+/// object applied by both) are left to a full run.
+pub struct FluxScope<'g> {
+    graph: &'g StaticGraph,
+    changed: BTreeSet<RelPath>,
+    /// YAML files that may hold a Flux Kustomization.
+    flux_files: Vec<RelPath>,
+}
+
+impl<'g> FluxScope<'g> {
+    /// The scope of a change, or `None` when every Flux entry point must be rendered.
+    pub fn new(
+        repo: &Repo,
+        graph: &'g StaticGraph,
+        changed: &BTreeSet<RelPath>,
+        discovery: &Discovery,
+        index: &RepoIndex,
+        sources: &[SourceMapping],
+    ) -> Option<FluxScope<'g>> {
+        let flux_files = discovery.files_with(&[Needle::FluxKustomization]);
+        if flux_files.iter().any(|f| changed.contains(f)) {
+            return None;
+        }
+        let scope = FluxScope { graph, changed: changed.clone(), flux_files };
+        let roots: Vec<RelPath> = std::iter::once(RelPath::root())
+            .chain(sources.iter().filter_map(|m| {
+                let p = m.path.trim_start_matches("./").trim_end_matches('/');
+                if p.is_empty() || p == "." { Some(RelPath::root()) } else { RelPath::parse(p) }
+            }))
+            .collect();
+        for found in &index.kustomizations {
+            let ns = found.doc.str_at(&["metadata", "namespace"]).unwrap_or("default");
+            let Ok(fk) = FluxKustomization::parse(&found.doc, ns) else { return None };
+            for from in fk.post_build.iter().flat_map(|pb| pb.substitute_from.iter()) {
+                if !index.config.contains_key(&(from.kind.clone(), fk.key.namespace.clone(), from.name.clone())) {
+                    return None;
+                }
+            }
+            for root in &roots {
+                let Some(dir) = fk.dir_in(root) else { continue };
+                let inputs = scope.inputs(repo, &fk, &dir)?;
+                if scope.renders_flux(&inputs) && meets(&inputs, changed) {
+                    return None;
+                }
+            }
+        }
+        Some(scope)
+    }
+
+    /// The static inputs of a Flux Kustomization building `dir` (`None`: unknown).
+    fn inputs(&self, repo: &Repo, fk: &FluxKustomization, dir: &RelPath) -> Option<BTreeSet<RelPath>> {
+        let mut out = self.graph.inputs_of(repo, dir)?;
+        for c in &fk.components {
+            let p = dir.join(c.value.trim())?;
+            out.extend(self.graph.inputs_of(repo, &p)?);
+        }
+        Some(out)
+    }
+
+    /// Whether a build with these inputs may render Flux Kustomizations.
+    fn renders_flux(&self, inputs: &BTreeSet<RelPath>) -> bool {
+        self.flux_files.iter().any(|f| inputs.iter().any(|p| f.starts_with(p)))
+    }
+
+    /// Whether a Flux Kustomization that builds `dir` must be rendered.
+    pub fn wants(&self, repo: &Repo, fk: &FluxKustomization, dir: &RelPath) -> bool {
+        match self.inputs(repo, fk, dir) {
+            None => true,
+            Some(inputs) => meets(&inputs, &self.changed) || self.renders_flux(&inputs),
+        }
+    }
+}
+
+impl StaticGraph {
     /// The directories that may read the kustomization file of one of `dirs` (their bases'
     /// users), besides those directories themselves.
     pub fn users_of(&self, repo: &Repo, dirs: &BTreeSet<RelPath>) -> BTreeSet<RelPath> {
@@ -264,5 +385,99 @@ mod tests {
             }
         }
         assert!(nonempty >= 5, "too few selecting changes: {nonempty}");
+    }
+
+    /// Every single-file change of a repository: the Flux scope (when built) renders each child
+    /// Flux entry point whose exact (render-based) inputs contain the file. Returns how many
+    /// changes had a scope and how many child entry points those declined.
+    fn scope_over_single_changes(repo: &Repo, config: &Config) -> (usize, usize) {
+        use crate::discover::affected::{cluster_of, flux_inputs};
+        use crate::flux::entry::is_flux_kustomization;
+        let d = discover(repo, config);
+        let graph = StaticGraph::build(repo, &d.kustomize_dirs);
+        let all: Renders = render_entry_points(repo, config, &d);
+        let inputs = flux_inputs(repo, &all.flux_index, &all.flux);
+        // Every child entry point with the Flux Kustomization its parent rendered.
+        let mut children = Vec::new();
+        for e in &all.flux {
+            let Ok(r) = &e.result else { continue };
+            for res in r.resources.iter().filter(|r| is_flux_kustomization(&r.node)) {
+                let ns = if res.namespace().is_empty() { "default" } else { res.namespace() };
+                let Ok(fk) = FluxKustomization::parse(&res.node, ns) else { continue };
+                let name = format!("{}/{}/{}", cluster_of(&e.name), fk.key.namespace, fk.key.name);
+                if let Some(c) = all.flux.iter().find(|c| c.name == name && c.name != e.name) {
+                    children.push((fk, RelPath::parse(&c.dir).unwrap(), c.name.clone()));
+                }
+            }
+        }
+        assert!(children.len() >= 2, "too few child entry points: {}", children.len());
+        let (mut scoped, mut declined) = (0, 0);
+        for f in &d.yaml_files {
+            let changed = BTreeSet::from([f.clone()]);
+            let Some(scope) = FluxScope::new(repo, &graph, &changed, &d, &all.flux_index, &config.flux.sources) else {
+                continue;
+            };
+            scoped += 1;
+            for (fk, dir, name) in &children {
+                let wanted = scope.wants(repo, fk, dir);
+                assert!(wanted || !inputs[name].contains(f), "{f} changes {name}, which is not rendered");
+                declined += usize::from(!wanted);
+            }
+        }
+        (scoped, declined)
+    }
+
+    #[test]
+    fn flux_scope_renders_every_entry_a_change_selects() {
+        // flux-gsf takes substituteFrom from rendered objects: never scoped, always whole.
+        let (repo, config) = fixture("flux-gsf");
+        assert_eq!(scope_over_single_changes(&repo, &config).0, 0);
+        let dir = tempfile::tempdir().unwrap();
+        let kz = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n";
+        let fk = |name: &str, path: &str, extra: &str| {
+            format!(
+                "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: {name}, namespace: flux-system}}\nspec:\n  path: {path}\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n{extra}"
+            )
+        };
+        let files = [
+            ("clusters/a/flux-system/sync.yaml".to_string(), fk("flux-system", "./clusters/a", "")),
+            (
+                "clusters/a/apps.yaml".to_string(),
+                fk("web", "./apps/web", "  postBuild: {substituteFrom: [{kind: ConfigMap, name: vars}]}\n")
+                    + &fk("api", "./apps/api", "  components: [../../components/x]\n"),
+            ),
+            (
+                "clusters/a/vars.yaml".to_string(),
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars, namespace: flux-system}\ndata: {N: web}\n"
+                    .into(),
+            ),
+            ("apps/web/kustomization.yaml".to_string(), format!("{kz}resources: [deploy.yaml, ../base]\n")),
+            (
+                "apps/web/deploy.yaml".to_string(),
+                "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ${N}, namespace: web}\n".into(),
+            ),
+            ("apps/api/kustomization.yaml".to_string(), format!("{kz}namespace: api\nresources: [sa.yaml]\n")),
+            ("apps/api/sa.yaml".to_string(), "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: api}\n".into()),
+            ("apps/base/kustomization.yaml".to_string(), format!("{kz}resources: [cm.yaml]\n")),
+            (
+                "apps/base/cm.yaml".to_string(),
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: base, namespace: web}\n".into(),
+            ),
+            (
+                "components/x/kustomization.yaml".to_string(),
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonLabels: {x: y}\n".into(),
+            ),
+        ];
+        for (p, text) in &files {
+            let p = dir.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let repo = Repo::open(dir.path()).unwrap();
+        let (scoped, declined) = scope_over_single_changes(&repo, &Config::default());
+        // The seven files under apps/ and components/ are scoped, each leaving the other app
+        // out; a change under clusters/ (where the Kustomizations and their variables are)
+        // renders the whole tree.
+        assert_eq!((scoped, declined), (7, 7));
     }
 }

@@ -50,7 +50,13 @@ struct Ctx<'a, 'r> {
     index: &'a RepoIndex,
     sources: &'a [SourceMapping],
     settings: &'a Settings,
+    wanted: Wanted<'a>,
 }
+
+/// Whether a child Flux Kustomization (with the directory it would build) must be rendered.
+/// `validate --base` answers from a static reading of the kustomization files, so that the
+/// leaves a change cannot affect are not built at all.
+pub type Wanted<'a> = &'a (dyn Fn(&FluxKustomization, &RelPath) -> bool + Sync);
 
 fn loc_key(l: Loc) -> (u32, u32, u32) {
     (l.file.0, l.line, l.col)
@@ -63,7 +69,19 @@ pub fn render_all(
     sources: &[SourceMapping],
     settings: &Settings,
 ) -> Vec<FluxEntry> {
-    let ctx = Ctx { engine, index, sources, settings };
+    render_wanted(engine, index, sources, settings, &|_, _| true)
+}
+
+/// Like [`render_all`], leaving out the children (below the roots) that `wanted` declines:
+/// they get no entry at all.
+pub fn render_wanted(
+    engine: &Engine,
+    index: &RepoIndex,
+    sources: &[SourceMapping],
+    settings: &Settings,
+    wanted: Wanted,
+) -> Vec<FluxEntry> {
+    let ctx = Ctx { engine, index, sources, settings, wanted };
     let parsed: Vec<(RelPath, Loc, Result<FluxKustomization, Diag>)> = index
         .kustomizations
         .iter()
@@ -207,6 +225,10 @@ fn walk_tree(ctx: &Ctx, root: FluxKustomization) -> Vec<FluxEntry> {
                     )
                     .help("map it to a directory of this repository with `flux.sources` in .fluxgate.yaml");
                     e.child_notes.push((d, res.clone()));
+                    continue;
+                }
+                let root = source_root(ctx, &own, &child);
+                if root.and_then(|r| child.dir_in(&r)).is_some_and(|dir| !(ctx.wanted)(&child, &dir)) {
                     continue;
                 }
                 next.push(child);

@@ -162,6 +162,14 @@ impl<'r> Engine<'r> {
 
     /// Renders a kustomization directory like `kustomize build DIR`.
     pub fn render(&self, dir: &RelPath) -> Result<Rendered, Failed> {
+        self.render_dir(dir, false)
+    }
+
+    /// [`Engine::render`]; with `take`, the directory's memoised build is moved out of the
+    /// memo rather than copied (its last expected user: a Flux Kustomization building the
+    /// directory a plain render already built), so the run does not hold a third copy of
+    /// every overlay's objects. A later user builds it again, with the same result.
+    fn render_dir(&self, dir: &RelPath, take: bool) -> Result<Rendered, Failed> {
         let top = self.load_kustomization(dir, Loc::NONE, &mut Acc::default());
         if let Ok(k) = &top
             && k.is_component
@@ -175,7 +183,11 @@ impl<'r> Engine<'r> {
             Err(_) => OpenApi::Undeclared,
         };
         let mut stack = Vec::new();
-        let acc = match Arc::try_unwrap(self.build_base(dir, &mut stack, Loc::NONE, &openapi)?) {
+        let built = self.build_base(dir, &mut stack, Loc::NONE, &openapi)?;
+        if take {
+            self.bases.lock().unwrap_or_else(|e| e.into_inner()).remove(&(openapi.key(), dir.clone()));
+        }
+        let acc = match Arc::try_unwrap(built) {
             Ok(a) => a,
             Err(shared) => (*shared).clone(),
         };
@@ -194,6 +206,11 @@ impl<'r> Engine<'r> {
     /// Renders a kustomization given in memory (amended or generated, as Flux's
     /// kustomize-controller does), relative to its `dir`, like `kustomize build`.
     pub fn render_kustomization(&self, k: Kustomization) -> Result<Rendered, Failed> {
+        // Unamended (a Flux Kustomization without targetNamespace, patches, images...): the
+        // same build as the directory's own, which is memoised, so it is not built twice.
+        if !k.is_component && self.is_loaded_as(&k) {
+            return self.render_dir(&k.dir, true);
+        }
         let openapi = self.openapi(&k).map_err(|error| Failed { error, notes: Vec::new() })?;
         let mut acc = Acc { openapi, ..Acc::default() };
         if let Some(f) = kustomization_file(self.repo, &k.dir) {
@@ -211,6 +228,12 @@ impl<'r> Engine<'r> {
         let mut acc = Acc { resources, ..Acc::default() };
         self.run_transformers(k, &mut acc).map_err(|error| Failed { error, notes: acc.notes.clone() })?;
         finish(acc, Some(k))
+    }
+
+    /// Whether `k` is exactly its directory's kustomization file as already loaded.
+    fn is_loaded_as(&self, k: &Kustomization) -> bool {
+        let cache = self.kustomizations.lock().unwrap_or_else(|e| e.into_inner());
+        matches!(cache.get(&k.file), Some(Ok(loaded)) if loaded.dir == k.dir && **loaded == *k)
     }
 
     /// Builds a directory used as a resource (memoised: a base is built once per run).

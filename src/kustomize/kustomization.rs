@@ -219,7 +219,7 @@ pub enum SortOrder {
 }
 
 /// A parsed kustomization (or component).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Kustomization {
     pub dir: RelPath,
     pub file: RelPath,
@@ -260,7 +260,7 @@ pub struct Kustomization {
 
 /// The `openapi` field: a custom schema file (`path`) or a builtin schema `version`. kustomize
 /// reads it as a map of strings and rejects both at once, or a version it does not embed.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct OpenApiSpec {
     pub path: Option<Located>,
     pub version: Option<Located>,
