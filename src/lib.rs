@@ -7,6 +7,7 @@ pub mod diff;
 pub mod discover;
 pub mod finding;
 pub mod flux;
+pub mod fuzzing;
 pub mod hook;
 pub mod kustomize;
 pub mod policy;

@@ -144,7 +144,9 @@ pub fn walk_yaml(repo: &Repo, dir: &RelPath, out: &mut Vec<RelPath>) {
 /// the caller reads it through [`Repo`]'s checks.
 pub fn may_contain(repo: &Repo, p: &RelPath, needles: &[&str]) -> Vec<bool> {
     let abs = repo.abs(p);
-    if !std::fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_file()) {
+    // Over-size files also go through Repo, which reports them instead of scanning 50 MB.
+    if !std::fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_file() && m.len() <= repo.limits.max_file_bytes)
+    {
         return vec![true; needles.len()];
     }
     match std::fs::read(&abs) {
