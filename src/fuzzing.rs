@@ -46,8 +46,9 @@ fn assert_loc_inside(loc: Loc, text: &str, what: &str) {
     if loc.is_none() {
         return;
     }
-    let lines = text.split('\n').count() as u32;
-    let widest = text.split('\n').map(|l| l.chars().count()).max().unwrap_or(0) as u32;
+    // Lines as YAML counts them (LF, CRLF, lone CR): what the reports' snippets use too.
+    let lines = crate::source::yaml_lines(text).count() as u32;
+    let widest = crate::source::yaml_lines(text).map(|l| l.chars().count()).max().unwrap_or(0) as u32;
     assert!(loc.line >= 1 && loc.line <= lines + 1, "{what}: line {} outside 1..={}", loc.line, lines + 1);
     assert!(loc.col >= 1 && loc.col <= widest + 2, "{what}: column {} outside 1..={}", loc.col, widest + 2);
 }

@@ -60,8 +60,29 @@ pub struct SourceFile {
 impl SourceFile {
     /// The text of a 1-based line, without its newline.
     pub fn line_text(&self, line: u32) -> Option<&str> {
-        self.text.lines().nth(line.checked_sub(1)? as usize)
+        yaml_lines(&self.text).nth(line.checked_sub(1)? as usize)
     }
+}
+
+/// The lines of a text as the YAML parser counts them: LF, CRLF and a lone CR each end a line.
+/// `str::lines` splits on LF only, so a file with old Mac line endings would be one line to
+/// the snippets and many to the locations (found by fuzzing).
+pub fn yaml_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.find(['\r', '\n']) {
+            Some(i) => {
+                let skip = if r[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&r[i + skip..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 /// Why a file could not be read.
@@ -91,11 +112,13 @@ struct NotText {
 
 impl NotText {
     fn of(bytes: &[u8], valid_up_to: usize) -> NotText {
-        let head = &bytes[..valid_up_to];
-        let line = head.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
-        let line_start = head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let col = String::from_utf8_lossy(&head[line_start..]).chars().count() as u32 + 1;
-        NotText { lossy: String::from_utf8_lossy(bytes).into_owned(), line, col }
+        let head = String::from_utf8_lossy(&bytes[..valid_up_to]);
+        let (mut line, mut col) = (0u32, 1u32);
+        for l in yaml_lines(&head) {
+            line += 1;
+            col = l.chars().count() as u32 + 1;
+        }
+        NotText { lossy: String::from_utf8_lossy(bytes).into_owned(), line: line.max(1), col }
     }
 }
 

@@ -460,16 +460,9 @@ fn find_control_char(text: &str) -> Option<(u32, u32, char)> {
     if !text.chars().any(bad) {
         return None;
     }
-    let (mut line, mut col) = (1u32, 1u32);
-    for c in text.chars() {
-        if bad(c) {
-            return Some((line, col, c));
-        }
-        if c == '\n' {
-            line += 1;
-            col = 1;
-        } else {
-            col += 1;
+    for (i, l) in super::yaml_lines(text).enumerate() {
+        if let Some((col, c)) = l.chars().enumerate().find(|(_, c)| bad(*c)) {
+            return Some((i as u32 + 1, col as u32 + 1, c));
         }
     }
     None
@@ -579,6 +572,17 @@ mod tests {
         }
         let d = p(&s);
         assert_eq!(d.error.unwrap().kind, YamlErrorKind::LimitExceeded);
+    }
+
+    #[test]
+    fn lone_carriage_returns_end_lines_for_locations_and_snippets() {
+        let text = "a: 1\rb:\r  c: 2\r\nd: \"\u{1}\"\n";
+        let d = p(text);
+        assert_eq!(d.error.as_ref().map(|e| (e.loc.line, e.loc.col)), Some((4, 5)));
+        let lines: Vec<&str> = super::super::yaml_lines(text).collect();
+        assert_eq!(lines, vec!["a: 1", "b:", "  c: 2", "d: \"\u{1}\"", ""]);
+        let ok = p("a: 1\rb:\r  c: 2\r\n");
+        assert_eq!(ok.docs[0].path(&["b", "c"]).map(|n| n.loc.line), Some(3));
     }
 
     #[test]
