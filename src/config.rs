@@ -65,6 +65,9 @@ pub struct Config {
     /// Named environments (`environments: {production: [globs]}`), in config order: a path
     /// belongs to the first environment one of whose globs matches it.
     pub environments: Vec<Environment>,
+    /// Safety bounds on input (`limits:`): file size, alias expansion, nesting depth, documents
+    /// per file, object size after patches. Crossing one is a located finding.
+    pub limits: Limits,
     /// `admissionPolicies:`: ValidatingAdmissionPolicy files to evaluate against every object.
     pub admission: crate::policy::admission::AdmissionConfig,
     /// Built-in rule settings (`rules:`) and suppressions (`suppressions:`).
@@ -135,6 +138,7 @@ impl Default for Config {
             policy: Default::default(),
             helm: crate::helm::HelmConfig::default(),
             audit: AuditConfig::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -228,6 +232,7 @@ impl Config {
                 }
                 "helm" => cfg.helm = crate::helm::HelmConfig::parse(v).map_err(|(line, m)| err(line, m))?,
                 "audit" => cfg.audit = parse_audit(v).map_err(|(line, m)| err(line, m))?,
+                "limits" => cfg.limits = parse_limits(v).map_err(|(line, m)| err(line, m))?,
                 other => return Err(err(v.loc.line, format!("unknown setting '{other}'"))),
             }
         }
@@ -360,6 +365,33 @@ fn parse_audit(v: &crate::source::Node) -> Result<AuditConfig, (u32, String)> {
     Ok(ac)
 }
 
+/// Parses the `limits:` section: positive integers overriding the safe defaults of
+/// [`Limits`] (keys `maxFileBytes`, `maxAliasExpansion`, `maxDepth`, `maxDocuments`,
+/// `maxObjectNodes`).
+fn parse_limits(v: &crate::source::Node) -> Result<Limits, (u32, String)> {
+    let m = v.as_map().ok_or((v.loc.line, "'limits' must be a map".to_string()))?;
+    let mut l = Limits::default();
+    for (k, sv) in m {
+        let line = sv.loc.line;
+        let n =
+            sv.as_i64().filter(|n| *n > 0).ok_or((line, format!("'limits.{k}' must be a positive integer")))? as u64;
+        let as_usize = usize::try_from(n).map_err(|_| (line, format!("'limits.{k}' is too large")))?;
+        match k.as_str() {
+            "maxFileBytes" => l.max_file_bytes = n,
+            "maxAliasExpansion" => l.max_alias_expansion = as_usize,
+            "maxDepth" => l.max_depth = as_usize.min(MAX_DEPTH_CEILING),
+            "maxDocuments" => l.max_documents = as_usize,
+            "maxObjectNodes" => l.max_object_nodes = as_usize,
+            other => return Err((line, format!("unknown setting 'limits.{other}'"))),
+        }
+    }
+    Ok(l)
+}
+
+/// `limits.maxDepth` is capped here: deeper trees would overflow the stack of the recursive
+/// passes over a document (a crash no finding could report).
+const MAX_DEPTH_CEILING: usize = 1000;
+
 /// Parses a `--var NAME=VALUE` command-line value.
 pub fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
@@ -413,6 +445,18 @@ mod tests {
         assert_eq!(c.audit.team_labels, ["squad", "team"]);
         assert_eq!(Config::parse("audit:\n  teamLabels: []\n").unwrap_err().line, 2);
         assert_eq!(Config::parse("audit:\n  typo: 1\n").unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn limits_override_defaults_and_reject_bad_values() {
+        let c = Config::parse("limits:\n  maxFileBytes: 1000\n  maxDocuments: 10\n").unwrap();
+        assert_eq!(c.limits.max_file_bytes, 1000);
+        assert_eq!(c.limits.max_documents, 10);
+        assert_eq!(c.limits.max_depth, Limits::default().max_depth);
+        assert_eq!(Config::parse("limits:\n  maxDepth: 100000\n").unwrap().limits.max_depth, MAX_DEPTH_CEILING);
+        assert_eq!(Config::parse("limits:\n  maxDepth: 0\n").unwrap_err().line, 2);
+        assert_eq!(Config::parse("limits:\n  maxDepht: 5\n").unwrap_err().line, 2);
+        assert_eq!(Config::parse("limits: 5\n").unwrap_err().line, 1);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod discover;
 pub mod finding;
 pub mod flux;
+pub mod fuzzing;
 pub mod helm;
 pub mod hook;
 pub mod kustomize;

@@ -381,7 +381,8 @@ fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
     if let Some(j) = a.jobs {
         rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().map_err(|e| e.to_string())?;
     }
-    let repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
+    let mut repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
+    repo.limits = config.limits.clone();
     let options = fluxgate::run::RunOptions { base: a.base.clone(), shard: a.shard, progress: None };
     let report = fluxgate::run::validate_with(&repo, &config, &options)?;
     if let (Some(p), Some(base)) = (&a.diff_markdown, &a.base) {
@@ -488,7 +489,8 @@ fn audit(a: AuditArgs) -> Result<ExitCode, String> {
     if let Some(j) = a.jobs {
         rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().map_err(|e| e.to_string())?;
     }
-    let repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
+    let mut repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
+    repo.limits = config.limits.clone();
     let progress = Arc::new(fluxgate::run::Progress::default());
     let done = Arc::new(AtomicBool::new(false));
     let bar = progress_bar(progress.clone(), done.clone());
@@ -532,7 +534,8 @@ fn diff(a: DiffArgs) -> Result<ExitCode, String> {
     }
     let mut config = load_config(&a.root)?;
     config.flux.variables.extend(a.vars.iter().cloned());
-    let repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
+    let mut repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
+    repo.limits = config.limits.clone();
     let report = fluxgate::diff::pr_diff(&repo, &config, &a.base, a.max_bytes)?;
     let mut out = std::io::stdout().lock();
     let res = match a.format {
@@ -583,7 +586,8 @@ fn render_flux(a: &RenderArgs, name: &str) -> Result<ExitCode, String> {
     let root = a.root.clone().or_else(|| a.dir.clone()).unwrap_or_else(|| PathBuf::from("."));
     let mut config = load_config(&root)?;
     config.flux.variables.extend(a.vars.iter().cloned());
-    let repo = Repo::open(&root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+    let mut repo = Repo::open(&root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+    repo.limits = config.limits.clone();
     let entries = fluxgate::run::render_flux(&repo, &config);
     let Some(e) = entries.iter().find(|e| e.name == name) else {
         let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
@@ -704,7 +708,8 @@ fn charts_pull(root: &Path, helm: &HelmArgs) -> Result<ExitCode, String> {
     }
     let mut config = load_config(root)?;
     helm.apply(&mut config);
-    let repo = Repo::open(root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+    let mut repo = Repo::open(root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+    repo.limits = config.limits.clone();
     let flux = fluxgate::run::render_flux(&repo, &config);
     let pulled = fluxgate::helm::release::pull_all(&repo, &config, &flux)?;
     let mut out = std::io::stdout().lock();

@@ -150,6 +150,7 @@ fn check_rendered(
     is_leaf: bool,
 ) -> Checked {
     let name = ep.name.to_string();
+    panic_for_test(&name);
     let mut c = Checked::empty(ep);
     match result {
         Err(failed) => {
@@ -214,6 +215,16 @@ fn check_rendered(
         }
     }
     c
+}
+
+/// Test hook, compiled into debug builds only: `FLUXGATE_TEST_PANIC=<entry point>` makes that
+/// entry point's check panic, so a test can prove the `catch_unwind` boundary turns a crash
+/// into an `internal-error` finding for that entry point while the run goes on.
+#[doc(hidden)]
+fn panic_for_test(entry_point: &str) {
+    if cfg!(debug_assertions) && std::env::var_os("FLUXGATE_TEST_PANIC").is_some_and(|v| v == entry_point) {
+        panic!("FLUXGATE_TEST_PANIC: simulated crash while checking {entry_point}");
+    }
 }
 
 fn internal_error(ep: &Ep) -> Checked {

@@ -126,7 +126,7 @@ fn parse_kustomization(repo: &Repo, dir: &RelPath) -> Option<Parsed> {
         let p = dir.join(name)?;
         let abs = repo.abs(&p);
         let Ok(meta) = std::fs::symlink_metadata(&abs) else { continue };
-        let text = if meta.file_type().is_file() {
+        let text = if meta.file_type().is_file() && meta.len() <= repo.limits.max_file_bytes {
             std::fs::read_to_string(&abs).ok()?
         } else if repo.is_file(&p) {
             repo.read(&p).ok()?.text.clone()

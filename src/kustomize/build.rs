@@ -117,7 +117,11 @@ fn read_diag(e: &ReadError, loc: Loc) -> Diag {
         ReadError::OutsideRoot(_) => Diag::fatal(Rule::PathOutsideRoot, loc, e.to_string())
             .help("kustomizations may only refer to files inside the repository"),
         ReadError::NotFound(_) => Diag::fatal(Rule::FileNotFound, loc, e.to_string()),
-        ReadError::TooLarge { .. } => Diag::fatal(Rule::YamlLimitExceeded, loc, e.to_string()),
+        ReadError::TooLarge { .. } => Diag::fatal(Rule::YamlLimitExceeded, loc, e.to_string())
+            .help("raise `limits.maxFileBytes` in .fluxgate.yaml if this file is meant to be this large"),
+        // Located in the file itself, at the first byte that is not UTF-8.
+        ReadError::NotUtf8 { at, .. } => Diag::fatal(Rule::YamlSyntax, *at, e.to_string())
+            .help("YAML and env files must be UTF-8 text; put binary content in a generator's `files:`"),
         _ => Diag::fatal(Rule::FileNotFound, loc, e.to_string()),
     }
 }
@@ -138,11 +142,43 @@ fn patch_diag(e: PatchError, loc: Loc) -> Diag {
 /// Whether a kustomization entry names a remote target (URL, git or hosted-repo shorthand),
 /// which fluxgate never fetches.
 pub(crate) fn is_remote(s: &str) -> bool {
-    s.contains("://")
+    (s.contains("://") && !is_file_url(s))
         || s.starts_with("git@")
         || s.starts_with("github.com/")
         || s.starts_with("gitlab.com/")
         || s.starts_with("bitbucket.org/")
+}
+
+/// Whether a kustomization document sets nothing but `apiVersion`/`kind` (null, `[]`, `{}` and
+/// `""` count as unset, as they do once kustomize has decoded the file into its struct).
+fn is_empty_kustomization(doc: &Node) -> bool {
+    let Some(m) = doc.as_map() else { return false };
+    m.iter().all(|(k, v)| {
+        matches!(k.as_str(), "apiVersion" | "kind")
+            || match &v.value {
+                Value::Null => true,
+                Value::Seq(s) => s.is_empty(),
+                Value::Map(m) => m.is_empty(),
+                Value::Str(s) => s.is_empty(),
+                _ => false,
+            }
+    })
+}
+
+/// Whether an entry is a `file://` URL: a local path in disguise (kustomize's go-getter would
+/// read it from the build machine's disk), so it is refused as leaving the repository.
+pub(crate) fn is_file_url(s: &str) -> bool {
+    s.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("file://"))
+}
+
+/// A `file://` entry: a located `path-outside-root` finding, never a read.
+fn file_url_diag(l: &Located) -> Diag {
+    Diag::fatal(
+        Rule::PathOutsideRoot,
+        l.loc,
+        format!("'{}' is a file:// URL: fluxgate never reads from the build machine's disk", l.value),
+    )
+    .help("refer to files inside the repository by relative path")
 }
 
 impl<'r> Engine<'r> {
@@ -317,6 +353,14 @@ impl<'r> Engine<'r> {
                 ));
             }
         };
+        if is_empty_kustomization(&doc) {
+            return Err(Diag::fatal(
+                Rule::KustomizationInvalid,
+                doc.loc,
+                format!("{} is empty: kustomize (since 5.2) refuses to build it", file.file_name()),
+            )
+            .help("list what it builds under `resources:`, or delete the file"));
+        }
         Kustomization::parse(&doc, dir.clone(), file)
     }
 
@@ -393,6 +437,9 @@ impl<'r> Engine<'r> {
         // Since kustomize 5.1 a kustomization's own generators run before its components.
         self.run_generators(k, acc).map_err(|e| fail(e, acc))?;
         for c in &k.components {
+            if is_file_url(&c.value) {
+                return Err(fail(file_url_diag(c), acc));
+            }
             if is_remote(&c.value) {
                 acc.notes.push(Diag::note(
                     Rule::RenderSkipped,
@@ -524,6 +571,9 @@ impl<'r> Engine<'r> {
         acc: &mut Acc,
         stack: &mut Vec<RelPath>,
     ) -> Result<(), Diag> {
+        if is_file_url(&l.value) {
+            return Err(file_url_diag(l));
+        }
         if is_remote(&l.value) {
             acc.notes.push(Diag::note(
                 Rule::RenderSkipped,
@@ -710,8 +760,12 @@ impl<'r> Engine<'r> {
                     }
                     PluginConfig::Replacements(entries) => {
                         let list = self.replacement_list(k, entries, acc)?;
-                        transform::replacements::apply(&mut acc.resources, &list)
-                            .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message))?;
+                        transform::replacements::apply_bounded(
+                            &mut acc.resources,
+                            &list,
+                            self.repo.limits.max_object_nodes,
+                        )
+                        .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message))?;
                     }
                 }
                 let c = from.configured(config.kind());
@@ -804,12 +858,7 @@ impl<'r> Engine<'r> {
     }
 
     fn read_bytes(&self, p: &RelPath, loc: Loc) -> Result<Vec<u8>, Diag> {
-        match self.repo.read(p) {
-            Ok(f) => Ok(f.text.clone().into_bytes()),
-            Err(ReadError::NotUtf8(_)) => std::fs::read(self.repo.abs(p))
-                .map_err(|e| read_diag(&ReadError::Io(p.to_string(), e.to_string()), loc)),
-            Err(e) => Err(read_diag(&e, loc)),
-        }
+        self.repo.read_bytes(p).map_err(|e| read_diag(&e, loc))
     }
 
     fn run_transformers(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
@@ -894,7 +943,7 @@ impl<'r> Engine<'r> {
             mark(acc, "ImageTagTransformer");
         }
         let replacements = self.replacements(k, acc)?;
-        transform::replacements::apply(&mut acc.resources, &replacements)
+        transform::replacements::apply_bounded(&mut acc.resources, &replacements, self.repo.limits.max_object_nodes)
             .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message))?;
         if !replacements.is_empty() {
             mark(acc, "ReplacementTransformer");
@@ -1011,7 +1060,8 @@ impl<'r> Engine<'r> {
             for r in acc.resources.iter_mut().filter(|r| m.matches(r)) {
                 hit = true;
                 let before = r.id();
-                json6902::apply_json6902(&mut r.node, &ops, ops.loc).map_err(|e| patch_diag(e, p.loc))?;
+                json6902::apply_json6902_bounded(&mut r.node, &ops, ops.loc, &self.repo.limits)
+                    .map_err(|e| patch_diag(e, p.loc))?;
                 stringify_annotations(&mut r.node);
                 check_rename(r, &before, p, true)?;
             }

@@ -60,8 +60,29 @@ pub struct SourceFile {
 impl SourceFile {
     /// The text of a 1-based line, without its newline.
     pub fn line_text(&self, line: u32) -> Option<&str> {
-        self.text.lines().nth(line.checked_sub(1)? as usize)
+        yaml_lines(&self.text).nth(line.checked_sub(1)? as usize)
     }
+}
+
+/// The lines of a text as the YAML parser counts them: LF, CRLF and a lone CR each end a line.
+/// `str::lines` splits on LF only, so a file with old Mac line endings would be one line to
+/// the snippets and many to the locations (found by fuzzing).
+pub fn yaml_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.find(['\r', '\n']) {
+            Some(i) => {
+                let skip = if r[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&r[i + skip..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 /// Why a file could not be read.
@@ -71,12 +92,43 @@ pub enum ReadError {
     OutsideRoot(String),
     #[error("'{0}' does not exist")]
     NotFound(String),
-    #[error("'{0}' is not valid UTF-8")]
-    NotUtf8(String),
+    /// The file is not text; `at` locates the first invalid byte in the file (which is kept,
+    /// decoded lossily, in the file table so the finding can show the line).
+    #[error("'{path}' is not valid UTF-8 text (invalid byte at line {}, column {})", at.line, at.col)]
+    NotUtf8 { path: String, at: Loc },
     #[error("'{path}' is {size} bytes, over the {limit}-byte limit")]
     TooLarge { path: String, size: u64, limit: u64 },
     #[error("cannot read '{0}': {1}")]
     Io(String, String),
+}
+
+/// A file that is not UTF-8: its lossy text and the 1-based line and column of the first
+/// invalid byte.
+struct NotText {
+    lossy: String,
+    line: u32,
+    col: u32,
+}
+
+impl NotText {
+    fn of(bytes: &[u8], valid_up_to: usize) -> NotText {
+        let head = String::from_utf8_lossy(&bytes[..valid_up_to]);
+        let (mut line, mut col) = (0u32, 1u32);
+        for l in yaml_lines(&head) {
+            line += 1;
+            col = l.chars().count() as u32 + 1;
+        }
+        NotText { lossy: String::from_utf8_lossy(bytes).into_owned(), line: line.max(1), col }
+    }
+}
+
+/// Reads at most `limit` bytes; `None` when the file holds more (it grew after its size was
+/// checked, or reports a wrong size, as some special files do).
+fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut out)?;
+    Ok((out.len() as u64 <= limit).then_some(out))
 }
 
 /// Bounds on what one file may cost; crossing one is a located finding, not a crash.
@@ -86,11 +138,19 @@ pub struct Limits {
     pub max_alias_expansion: usize,
     pub max_depth: usize,
     pub max_documents: usize,
+    /// Nodes one object may grow to through patches (a JSON 6902 `copy` doubling it each time).
+    pub max_object_nodes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_file_bytes: 64 << 20, max_alias_expansion: 100_000, max_depth: 256, max_documents: 50_000 }
+        Limits {
+            max_file_bytes: 32 << 20,
+            max_alias_expansion: 100_000,
+            max_depth: 256,
+            max_documents: 50_000,
+            max_object_nodes: 1_000_000,
+        }
     }
 }
 
@@ -145,6 +205,11 @@ impl Repo {
         match abs.canonicalize() {
             Ok(c) if c.starts_with(&self.canonical_root) => Ok(c),
             Ok(_) => Err(ReadError::OutsideRoot(p.to_string())),
+            // A symlink that does not resolve: dangling, or a loop (`a -> b -> a`).
+            Err(_) if std::fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_symlink()) => Err(ReadError::Io(
+                p.to_string(),
+                "it is a symlink that resolves to nothing (dangling, or a symlink loop)".into(),
+            )),
             Err(_) => Err(ReadError::NotFound(p.to_string())),
         }
     }
@@ -185,22 +250,36 @@ impl Repo {
         if let Some(r) = by_path.get(p) {
             return r.clone().map(|id| self.file(id));
         }
-        let stored = result.map(|text| {
+        let push = |text: String| {
             let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
             let id = FileId(files.len() as u32);
             files.push(Arc::new(SourceFile { id, path: p.clone(), text }));
             id
-        });
+        };
+        let stored = match result {
+            Ok(Ok(text)) => Ok(push(text)),
+            // Kept (lossily) so the finding can point at the line of the first invalid byte.
+            Ok(Err(NotText { lossy, line, col })) => {
+                let id = push(lossy);
+                Err(ReadError::NotUtf8 { path: p.to_string(), at: Loc::new(id, line, col) })
+            }
+            Err(e) => Err(e),
+        };
         by_path.insert(p.clone(), stored.clone());
         drop(by_path);
         stored.map(|id| self.file(id))
     }
 
-    fn read_uncached(&self, p: &RelPath) -> Result<String, ReadError> {
+    /// Reads a regular file inside the root, within the size limit. FIFOs, devices and
+    /// sockets are refused without opening them: reading one could block the run forever.
+    fn read_uncached(&self, p: &RelPath) -> Result<Result<String, NotText>, ReadError> {
         let c = self.contained(p)?;
         let meta = std::fs::metadata(&c).map_err(|e| ReadError::Io(p.to_string(), e.to_string()))?;
         if meta.is_dir() {
             return Err(ReadError::Io(p.to_string(), "is a directory".into()));
+        }
+        if !meta.is_file() {
+            return Err(ReadError::Io(p.to_string(), "not a regular file (a FIFO, socket or device)".into()));
         }
         if meta.len() > self.limits.max_file_bytes {
             return Err(ReadError::TooLarge {
@@ -209,8 +288,33 @@ impl Repo {
                 limit: self.limits.max_file_bytes,
             });
         }
-        let bytes = std::fs::read(&c).map_err(|e| ReadError::Io(p.to_string(), e.to_string()))?;
-        String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8(p.to_string()))
+        let bytes = read_bounded(&c, self.limits.max_file_bytes)
+            .map_err(|e| ReadError::Io(p.to_string(), e.to_string()))?
+            .ok_or_else(|| ReadError::TooLarge {
+                path: p.to_string(),
+                size: self.limits.max_file_bytes + 1,
+                limit: self.limits.max_file_bytes,
+            })?;
+        Ok(String::from_utf8(bytes).map_err(|e| NotText::of(e.as_bytes(), e.utf8_error().valid_up_to())))
+    }
+
+    /// The raw bytes of a file inside the root (e.g. a binary file for a generator), with
+    /// the same containment, file-type and size checks as [`Repo::read`].
+    pub fn read_bytes(&self, p: &RelPath) -> Result<Vec<u8>, ReadError> {
+        match self.read(p) {
+            Ok(f) => Ok(f.text.clone().into_bytes()),
+            Err(ReadError::NotUtf8 { .. }) => {
+                let c = self.contained(p)?;
+                read_bounded(&c, self.limits.max_file_bytes)
+                    .map_err(|e| ReadError::Io(p.to_string(), e.to_string()))?
+                    .ok_or_else(|| ReadError::TooLarge {
+                        path: p.to_string(),
+                        size: self.limits.max_file_bytes + 1,
+                        limit: self.limits.max_file_bytes,
+                    })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The file with this id. Panics only on an id not issued by this repo (a programming error).

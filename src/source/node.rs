@@ -251,6 +251,24 @@ impl Node {
         }
     }
 
+    /// Whether this tree has more than `max_nodes` nodes; stops counting at the bound, so
+    /// checking a huge (e.g. patch-grown) object costs at most `max_nodes` steps.
+    pub fn exceeds_nodes(&self, max_nodes: usize) -> bool {
+        fn walk(n: &Node, budget: &mut usize) -> bool {
+            if *budget == 0 {
+                return true;
+            }
+            *budget -= 1;
+            match &n.value {
+                Value::Map(m) => m.values().any(|v| walk(v, budget)),
+                Value::Seq(s) => s.iter().any(|v| walk(v, budget)),
+                _ => false,
+            }
+        }
+        let mut budget = max_nodes;
+        walk(self, &mut budget)
+    }
+
     /// A short name of the value's type for messages ("string", "map", ...).
     pub fn type_name(&self) -> &'static str {
         match self.value {

@@ -90,16 +90,29 @@ impl Builder<'_> {
         if let Some((line, message)) = check_directives(text) {
             return Err(self.err(YamlErrorKind::Syntax, Loc::new(self.file, line, 1), message));
         }
+        if let Some((line, col, c)) = find_control_char(text) {
+            return Err(self.err(
+                YamlErrorKind::Syntax,
+                Loc::new(self.file, line, col),
+                format!("control character U+{:04X} is not allowed in YAML (Go yaml.v3 rejects the file)", c as u32),
+            ));
+        }
         let mut parser = Parser::new_from_str(text);
         let mut doc_has_root = false;
         while let Some(ev) = parser.next_event() {
             let (ev, span) = ev.map_err(|e| {
                 let m = e.marker();
-                self.err(
-                    YamlErrorKind::Syntax,
-                    Loc::new(self.file, m.line() as u32, m.col() as u32 + 1),
-                    format!("YAML syntax error: {}", e.info()),
-                )
+                let loc = Loc::new(self.file, m.line() as u32, m.col() as u32 + 1);
+                // The parser's own nesting guard (flow collections are nested in its scanner,
+                // before any event reaches the depth check below) is a bound, not bad syntax.
+                if e.info().contains("recursion limit") {
+                    return self.err(
+                        YamlErrorKind::LimitExceeded,
+                        loc,
+                        format!("YAML nesting deeper than the parser's limit ({})", e.info()),
+                    );
+                }
+                self.err(YamlErrorKind::Syntax, loc, format!("YAML syntax error: {}", e.info()))
             })?;
             let loc = self.loc(&span);
             match ev {
@@ -435,6 +448,26 @@ fn parse_timestamp(text: &str) -> Option<String> {
     Some(format!("{date}T{}:{}:{}{frac}{zone}", two(t[0]), two(t[1]), two(t[2])))
 }
 
+/// The first character YAML does not allow in a stream (C0 controls other than tab, LF and
+/// CR; DEL; C1 controls other than NEL), with its 1-based line and column. The parser would
+/// otherwise report a confusing error far from it (a NUL ends a quoted scalar "unexpectedly").
+fn find_control_char(text: &str) -> Option<(u32, u32, char)> {
+    let bad = |c: char| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r'))
+            || c == '\u{7f}'
+            || (('\u{80}'..='\u{9f}').contains(&c) && c != '\u{85}')
+    };
+    if !text.chars().any(bad) {
+        return None;
+    }
+    for (i, l) in super::yaml_lines(text).enumerate() {
+        if let Some((col, c)) = l.chars().enumerate().find(|(_, c)| bad(*c)) {
+            return Some((i as u32 + 1, col as u32 + 1, c));
+        }
+    }
+    None
+}
+
 /// kustomize splits a file into documents on `---` lines before parsing them, so a
 /// directive (`%YAML`, `%TAG`) ends up in a document of its own and fails the build.
 fn check_directives(text: &str) -> Option<(u32, String)> {
@@ -539,6 +572,26 @@ mod tests {
         }
         let d = p(&s);
         assert_eq!(d.error.unwrap().kind, YamlErrorKind::LimitExceeded);
+    }
+
+    #[test]
+    fn lone_carriage_returns_end_lines_for_locations_and_snippets() {
+        let text = "a: 1\rb:\r  c: 2\r\nd: \"\u{1}\"\n";
+        let d = p(text);
+        assert_eq!(d.error.as_ref().map(|e| (e.loc.line, e.loc.col)), Some((4, 5)));
+        let lines: Vec<&str> = super::super::yaml_lines(text).collect();
+        assert_eq!(lines, vec!["a: 1", "b:", "  c: 2", "d: \"\u{1}\"", ""]);
+        let ok = p("a: 1\rb:\r  c: 2\r\n");
+        assert_eq!(ok.docs[0].path(&["b", "c"]).map(|n| n.loc.line), Some(3));
+    }
+
+    #[test]
+    fn control_characters_are_located() {
+        let e = p("a: b\nc: \"x\u{0}y\"\n").error.unwrap();
+        assert_eq!((e.kind, e.loc.line, e.loc.col), (YamlErrorKind::Syntax, 2, 6));
+        assert!(e.message.contains("U+0000"), "{}", e.message);
+        let ok = p("a: \"tab\tand nel\u{85}\"\r\nb: c\n");
+        assert!(ok.error.is_none(), "{:?}", ok.error);
     }
 
     #[test]

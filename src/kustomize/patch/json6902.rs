@@ -5,14 +5,29 @@
 use json_patch::{PatchErrorKind, PatchOperation};
 
 use super::PatchError;
-use crate::source::{Loc, Node};
+use crate::source::{Limits, Loc, Node};
 
 const OPS: [&str; 6] = ["add", "remove", "replace", "move", "copy", "test"];
+
+/// Applies the operations `ops` (a list, parsed from YAML or JSON) to `target`, within the
+/// default [`Limits`]. See [`apply_json6902_bounded`].
+pub fn apply_json6902(target: &mut Node, ops: &Node, patch_loc: Loc) -> Result<(), PatchError> {
+    apply_json6902_bounded(target, ops, patch_loc, &Limits::default())
+}
 
 /// Applies the operations `ops` (a list, parsed from YAML or JSON) to `target`. Values the
 /// patch sets are located at `patch_loc`. All-or-nothing: on error `target` is unchanged, and
 /// the error names the failing operation (index, op, path) and why.
-pub fn apply_json6902(target: &mut Node, ops: &Node, patch_loc: Loc) -> Result<(), PatchError> {
+///
+/// `copy` (and `add`/`move` into deeper paths) can grow an object exponentially from a small
+/// patch (`copy /data` into `/data/x` forty times is 2^40 nodes), so the object's size and depth
+/// are checked after every operation against `limits.max_object_nodes` and `limits.max_depth`.
+pub fn apply_json6902_bounded(
+    target: &mut Node,
+    ops: &Node,
+    patch_loc: Loc,
+    limits: &Limits,
+) -> Result<(), PatchError> {
     let Some(items) = ops.as_seq() else {
         return Err(PatchError::new(
             format!("json patch must be a list of operations, not a {}", ops.type_name()),
@@ -24,32 +39,68 @@ pub fn apply_json6902(target: &mut Node, ops: &Node, patch_loc: Loc) -> Result<(
         parsed.push(parse_op(i, item, patch_loc)?);
     }
     let mut doc = target.to_json();
-    if let Err(e) = json_patch::patch(&mut doc, &parsed) {
-        let item = items.get(e.operation);
-        let (op, path) = item.map(describe).unwrap_or_default();
-        let reason = match e.kind {
-            PatchErrorKind::TestFailed => format!("testing value {path} failed: test failed"),
-            PatchErrorKind::InvalidFromPointer => {
-                let from = item.and_then(|n| n.str_at(&["from"])).unwrap_or_default();
-                format!("from path '{from}' does not exist in the target")
-            }
-            PatchErrorKind::InvalidPointer => match op.as_str() {
-                "remove" => format!("unable to remove nonexistent path '{path}'"),
-                "add" => format!("parent of path '{path}' does not exist in the target"),
-                _ => format!("path '{path}' does not exist in the target"),
-            },
-            PatchErrorKind::CannotMoveInsideItself => "cannot move a value inside itself".to_string(),
-            ref other => other.to_string(),
-        };
-        return Err(PatchError::new(
-            format!("json patch operation {} ({op} {path}) failed: {reason}", e.operation),
-            item.map_or(patch_loc, |n| n.loc.or(patch_loc)),
-        ));
+    let max_depth = limits.max_depth.saturating_mul(2);
+    for (i, op) in parsed.iter().enumerate() {
+        let item = items.get(i);
+        let (op_name, path) = item.map(describe).unwrap_or_default();
+        if let Err(e) = json_patch::patch(&mut doc, std::slice::from_ref(op)) {
+            let reason = match e.kind {
+                PatchErrorKind::TestFailed => format!("testing value {path} failed: test failed"),
+                PatchErrorKind::InvalidFromPointer => {
+                    let from = item.and_then(|n| n.str_at(&["from"])).unwrap_or_default();
+                    format!("from path '{from}' does not exist in the target")
+                }
+                PatchErrorKind::InvalidPointer => match op_name.as_str() {
+                    "remove" => format!("unable to remove nonexistent path '{path}'"),
+                    "add" => format!("parent of path '{path}' does not exist in the target"),
+                    _ => format!("path '{path}' does not exist in the target"),
+                },
+                PatchErrorKind::CannotMoveInsideItself => "cannot move a value inside itself".to_string(),
+                ref other => other.to_string(),
+            };
+            return Err(PatchError::new(
+                format!("json patch operation {i} ({op_name} {path}) failed: {reason}"),
+                item.map_or(patch_loc, |n| n.loc.or(patch_loc)),
+            ));
+        }
+        if matches!(op_name.as_str(), "add" | "replace" | "move" | "copy")
+            && let Some(why) = over_bounds(&doc, limits.max_object_nodes, max_depth)
+        {
+            return Err(PatchError::new(
+                format!("json patch operation {i} ({op_name} {path}) makes the object {why} (an exponential patch?)"),
+                item.map_or(patch_loc, |n| n.loc.or(patch_loc)),
+            ));
+        }
     }
     let old = std::mem::replace(target, Node::from_json(&doc, patch_loc));
     target.inherit_locs(&old);
     relocate_changed_scalars(target, &old, patch_loc);
     Ok(())
+}
+
+/// Why `doc` is over the size or depth bound, if it is. Stops counting at the bound, so the
+/// check costs at most `max_nodes` steps and `max_depth` stack frames.
+fn over_bounds(doc: &serde_json::Value, max_nodes: usize, max_depth: usize) -> Option<String> {
+    fn walk(v: &serde_json::Value, depth: usize, max_depth: usize, budget: &mut usize) -> Result<(), bool> {
+        if *budget == 0 {
+            return Err(false);
+        }
+        *budget -= 1;
+        if depth > max_depth {
+            return Err(true);
+        }
+        match v {
+            serde_json::Value::Array(a) => a.iter().try_for_each(|x| walk(x, depth + 1, max_depth, budget)),
+            serde_json::Value::Object(o) => o.values().try_for_each(|x| walk(x, depth + 1, max_depth, budget)),
+            _ => Ok(()),
+        }
+    }
+    let mut budget = max_nodes;
+    match walk(doc, 0, max_depth, &mut budget) {
+        Ok(()) => None,
+        Err(false) => Some(format!("larger than {max_nodes} nodes")),
+        Err(true) => Some(format!("nested deeper than {max_depth} levels")),
+    }
 }
 
 /// `Node::inherit_locs` also gives a changed scalar the old location (it keeps the location of

@@ -19,12 +19,31 @@ fn err(loc: Loc, message: impl Into<String>) -> ReplacementError {
     ReplacementError { message: message.into(), loc }
 }
 
-/// Applies the replacements in order.
+/// Applies the replacements in order, within the default object size bound.
 pub fn apply(resources: &mut [Resource], replacements: &[Replacement]) -> Result<(), ReplacementError> {
+    apply_bounded(resources, replacements, crate::source::Limits::default().max_object_nodes)
+}
+
+/// Applies the replacements in order. A replacement that copies a map or list into the object
+/// it came from doubles it, so a few of them grow it exponentially: after each such
+/// replacement every object is checked against `max_nodes`.
+pub fn apply_bounded(
+    resources: &mut [Resource],
+    replacements: &[Replacement],
+    max_nodes: usize,
+) -> Result<(), ReplacementError> {
     for r in replacements {
         let value = source_value(resources, &r.source, r.loc)?;
         for t in &r.targets {
             apply_target(resources, &value, t)?;
+        }
+        if matches!(value.value, Value::Map(_) | Value::Seq(_))
+            && let Some(big) = resources.iter().find(|res| res.node.exceeds_nodes(max_nodes))
+        {
+            return Err(err(
+                r.loc,
+                format!("replacement makes {} larger than {max_nodes} nodes (an exponential replacement?)", big.id()),
+            ));
         }
     }
     Ok(())
