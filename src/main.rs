@@ -14,6 +14,11 @@ use fluxgate::report::{json, junit, terminal};
 use fluxgate::rules::Rule;
 use fluxgate::source::{Repo, emit};
 
+/// mimalloc returns freed memory to the OS sooner than glibc's allocator under many threads:
+/// lower peak RSS on large repositories, and faster allocation of the many small YAML nodes.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The merge gate of a Flux GitOps repository: renders every kustomize overlay natively and
 /// checks what it renders.
 #[derive(Parser)]
