@@ -40,25 +40,40 @@ fn text(data: &[u8]) -> Option<&str> {
     std::str::from_utf8(data).ok()
 }
 
-/// Asserts that a location lies inside `text` (1-based line ≤ line count + 1; column ≤ the
+/// The bounds a location in `text` must respect: the line count and the widest line, as YAML
+/// counts lines (LF, CRLF, lone CR), which is what the reports' snippets use too. Computed once
+/// per input: per node it made the check quadratic (a fuzzer timeout in the harness, not in
+/// the loader).
+#[derive(Clone, Copy)]
+struct Bounds {
+    lines: u32,
+    widest: u32,
+}
+
+impl Bounds {
+    fn of(text: &str) -> Bounds {
+        let lines = crate::source::yaml_lines(text).count() as u32;
+        let widest = crate::source::yaml_lines(text).map(|l| l.chars().count()).max().unwrap_or(0) as u32;
+        Bounds { lines, widest }
+    }
+}
+
+/// Asserts that a location lies inside the text (1-based line ≤ line count + 1; column ≤ the
 /// longest line + 1), or is [`Loc::NONE`].
-fn assert_loc_inside(loc: Loc, text: &str, what: &str) {
+fn assert_loc_inside(loc: Loc, b: Bounds, what: &str) {
     if loc.is_none() {
         return;
     }
-    // Lines as YAML counts them (LF, CRLF, lone CR): what the reports' snippets use too.
-    let lines = crate::source::yaml_lines(text).count() as u32;
-    let widest = crate::source::yaml_lines(text).map(|l| l.chars().count()).max().unwrap_or(0) as u32;
-    assert!(loc.line >= 1 && loc.line <= lines + 1, "{what}: line {} outside 1..={}", loc.line, lines + 1);
-    assert!(loc.col >= 1 && loc.col <= widest + 2, "{what}: column {} outside 1..={}", loc.col, widest + 2);
+    assert!(loc.line >= 1 && loc.line <= b.lines + 1, "{what}: line {} outside 1..={}", loc.line, b.lines + 1);
+    assert!(loc.col >= 1 && loc.col <= b.widest + 2, "{what}: column {} outside 1..={}", loc.col, b.widest + 2);
 }
 
-fn assert_tree_inside(n: &Node, text: &str, depth: usize) {
+fn assert_tree_inside(n: &Node, b: Bounds, depth: usize) {
     assert!(depth <= Limits::default().max_depth + 1, "tree deeper than the depth limit");
-    assert_loc_inside(n.loc, text, "node");
+    assert_loc_inside(n.loc, b, "node");
     match &n.value {
-        Value::Map(m) => m.values().for_each(|v| assert_tree_inside(v, text, depth + 1)),
-        Value::Seq(s) => s.iter().for_each(|v| assert_tree_inside(v, text, depth + 1)),
+        Value::Map(m) => m.values().for_each(|v| assert_tree_inside(v, b, depth + 1)),
+        Value::Seq(s) => s.iter().for_each(|v| assert_tree_inside(v, b, depth + 1)),
         _ => {}
     }
 }
@@ -71,13 +86,14 @@ fn parse(text: &str, dialect: Dialect) -> Parsed {
 /// input; nothing panics.
 pub fn yaml_loader(data: &[u8]) {
     let Some(text) = text(data) else { return };
+    let b = Bounds::of(text);
     for dialect in [Dialect::Yaml12, Dialect::Yaml11] {
         let p = parse(text, dialect);
         if let Some(e) = &p.error {
-            assert_loc_inside(e.loc, text, "error");
+            assert_loc_inside(e.loc, b, "error");
         }
         for d in &p.docs {
-            assert_tree_inside(d, text, 0);
+            assert_tree_inside(d, b, 0);
         }
     }
 }
@@ -90,7 +106,7 @@ pub fn kustomization(data: &[u8]) {
     let file = RelPath::parse("app/kustomization.yaml").unwrap_or_default();
     for d in &p.docs {
         if let Err(diag) = Kustomization::parse(d, dir.clone(), file.clone()) {
-            assert_loc_inside(diag.loc, text, "diagnostic");
+            assert_loc_inside(diag.loc, Bounds::of(text), "diagnostic");
             assert!(!diag.message.is_empty(), "diagnostic without a message");
         }
     }
