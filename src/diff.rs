@@ -335,10 +335,10 @@ mod tests {
         sops.insert("version".into(), s("3.8.1"));
         let mut top = Mapping::new();
         top.insert("kind".into(), s("Secret"));
-        top.insert("data".into(), Node::synthetic(Value::Map(data)));
+        top.insert("data".into(), Node::synthetic(Value::Map(Box::new(data))));
         top.insert("token".into(), s("ENC[AES256_GCM,data:xyz]"));
-        top.insert("sops".into(), Node::synthetic(Value::Map(sops)));
-        let mut n = Node::synthetic(Value::Map(top));
+        top.insert("sops".into(), Node::synthetic(Value::Map(Box::new(sops))));
+        let mut n = Node::synthetic(Value::Map(Box::new(top)));
         mask(&mut n, true);
         let text = emit::emit_node(&n);
         assert!(!text.contains("aHVudGVyMg") && !text.contains("xyz") && !text.contains("3.8.1"), "{text}");

@@ -51,7 +51,7 @@ fn docs(yaml: &str) -> Vec<Node> {
 fn first_diff(a: &Node, b: &Node, path: &str) -> Option<String> {
     match (&a.value, &b.value) {
         (Value::Map(x), Value::Map(y)) => {
-            for (k, v) in x {
+            for (k, v) in x.iter() {
                 match y.get(k) {
                     None => return Some(format!("{path}.{k}: only in fluxgate")),
                     Some(w) => {

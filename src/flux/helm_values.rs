@@ -185,7 +185,7 @@ fn at_target_path(path: &str, value: Node) -> Option<Node> {
     for key in path.rsplit('.') {
         let mut m = Mapping::new();
         m.insert(key.to_string(), node);
-        node = Node::new(Value::Map(m), loc);
+        node = Node::new(Value::Map(Box::new(m)), loc);
     }
     Some(node)
 }
@@ -194,7 +194,7 @@ fn at_target_path(path: &str, value: Node) -> Option<Node> {
 pub(crate) fn merge(base: &mut Node, over: Node) {
     match (&mut base.value, over.value) {
         (Value::Map(b), Value::Map(o)) => {
-            for (k, v) in o {
+            for (k, v) in *o {
                 if v.is_null() {
                     b.shift_remove(&k);
                     continue;
@@ -216,7 +216,7 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, Node)]) -> Node {
-        Node::synthetic(Value::Map(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()))
+        Node::synthetic(Value::Map(Box::new(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())))
     }
 
     #[test]

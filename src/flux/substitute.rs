@@ -283,7 +283,7 @@ fn walk_strings(n: &Node, path: &mut Vec<PathSeg>, f: &mut dyn FnMut(&[PathSeg],
             }
         }
         Value::Map(m) => {
-            for (k, v) in m {
+            for (k, v) in m.iter() {
                 f(path, k);
                 path.push(PathSeg::Key(k.clone()));
                 walk_strings(v, path, f);

@@ -28,15 +28,15 @@ pub fn make_object(spec: &GeneratorSpec, global: &GeneratorOptions, entries: Vec
     let mut annotations: Vec<(String, Node)> = global.annotations.clone();
     annotations.extend(spec.options.annotations.iter().cloned());
     if !labels.is_empty() {
-        meta.insert("labels".into(), Node::new(Value::Map(labels.into_iter().collect()), loc));
+        meta.insert("labels".into(), Node::new(Value::Map(Box::new(labels.into_iter().collect())), loc));
     }
     if !annotations.is_empty() {
-        meta.insert("annotations".into(), Node::new(Value::Map(annotations.into_iter().collect()), loc));
+        meta.insert("annotations".into(), Node::new(Value::Map(Box::new(annotations.into_iter().collect())), loc));
     }
     let mut obj = Mapping::new();
     obj.insert("apiVersion".into(), Node::string("v1", loc));
     obj.insert("kind".into(), Node::string(if spec.is_secret { "Secret" } else { "ConfigMap" }, loc));
-    obj.insert("metadata".into(), Node::new(Value::Map(meta), loc));
+    obj.insert("metadata".into(), Node::new(Value::Map(Box::new(meta)), loc));
     let mut data = Mapping::new();
     let mut binary = Mapping::new();
     for e in entries {
@@ -56,10 +56,10 @@ pub fn make_object(spec: &GeneratorSpec, global: &GeneratorOptions, entries: Vec
         }
     }
     if !data.is_empty() {
-        obj.insert("data".into(), Node::new(Value::Map(data), loc));
+        obj.insert("data".into(), Node::new(Value::Map(Box::new(data)), loc));
     }
     if !binary.is_empty() {
-        obj.insert("binaryData".into(), Node::new(Value::Map(binary), loc));
+        obj.insert("binaryData".into(), Node::new(Value::Map(Box::new(binary)), loc));
     }
     if spec.is_secret {
         obj.insert("type".into(), Node::string(spec.secret_type.clone().unwrap_or_else(|| "Opaque".into()), loc));
@@ -67,7 +67,7 @@ pub fn make_object(spec: &GeneratorSpec, global: &GeneratorOptions, entries: Vec
     if spec.options.immutable.or(global.immutable).unwrap_or(false) {
         obj.insert("immutable".into(), Node::new(Value::Bool(true), loc));
     }
-    let mut r = Resource::new(Node::new(Value::Map(obj), loc));
+    let mut r = Resource::new(Node::new(Value::Map(Box::new(obj)), loc));
     r.generated = true;
     r.needs_hash = !spec.options.disable_name_suffix_hash.or(global.disable_name_suffix_hash).unwrap_or(false);
     r

@@ -337,7 +337,7 @@ fn find_targets<'a>(node: &'a Node, steps: &[Step], path: &mut Vec<PathSeg>, out
             }
         }
         (Step::Values, Value::Map(m)) => {
-            for (k, child) in m {
+            for (k, child) in m.iter() {
                 path.push(PathSeg::Key(k.clone()));
                 find_targets(child, rest, path, out);
                 path.pop();
@@ -420,7 +420,7 @@ fn to_cel(node: &Node, schema: Option<&J>) -> CelValue {
             let mut map: HashMap<Key, CelValue> = HashMap::with_capacity(m.len());
             match props {
                 Some(props) => {
-                    for (k, v) in m {
+                    for (k, v) in m.iter() {
                         let sub = props.get(k).or(values);
                         map.insert(Key::String(Arc::new(escape_property(k))), to_cel(v, sub));
                     }
@@ -435,7 +435,7 @@ fn to_cel(node: &Node, schema: Option<&J>) -> CelValue {
                     }
                 }
                 None => {
-                    for (k, v) in m {
+                    for (k, v) in m.iter() {
                         map.insert(Key::String(Arc::new(k.clone())), to_cel(v, values));
                     }
                 }

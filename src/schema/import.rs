@@ -57,9 +57,9 @@ fn single_version_crd(crd: &Node, version: &Node) -> Option<(String, Node)> {
     let mut obj = Mapping::new();
     obj.insert("apiVersion".into(), s("apiextensions.k8s.io/v1"));
     obj.insert("kind".into(), s("CustomResourceDefinition"));
-    obj.insert("metadata".into(), Node::synthetic(Value::Map(meta)));
+    obj.insert("metadata".into(), Node::synthetic(Value::Map(Box::new(meta))));
     obj.insert("spec".into(), spec);
-    Some((format!("{group}/{kind}_{vname}.yaml"), Node::synthetic(Value::Map(obj))))
+    Some((format!("{group}/{kind}_{vname}.yaml"), Node::synthetic(Value::Map(Box::new(obj)))))
 }
 
 /// Imports every CRD version found in `inputs` (files or directories) into `catalog`.

@@ -497,7 +497,7 @@ mod tests {
     fn str_value(s: &str) -> String {
         let mut m = super::super::Mapping::new();
         m.insert("k".into(), Node::synthetic(Value::Str(s.into())));
-        emit_node(&Node::synthetic(Value::Map(m)))
+        emit_node(&Node::synthetic(Value::Map(Box::new(m))))
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub enum Value {
     Float(f64),
     Str(String),
     Seq(Vec<Node>),
-    Map(Mapping),
+    Map(Box<Mapping>),
 }
 
 /// A value plus the source location that produced it (the file it was read from, or the patch
@@ -69,7 +69,7 @@ impl Node {
     }
 
     pub fn empty_map(loc: Loc) -> Self {
-        Node::new(Value::Map(Mapping::new()), loc)
+        Node::new(Value::Map(Box::default()), loc)
     }
 
     pub fn as_map(&self) -> Option<&Mapping> {
@@ -218,7 +218,7 @@ impl Node {
             },
             J::String(s) => Value::Str(s.clone()),
             J::Array(a) => Value::Seq(a.iter().map(|v| Node::from_json(v, loc)).collect()),
-            J::Object(o) => Value::Map(o.iter().map(|(k, v)| (k.clone(), Node::from_json(v, loc))).collect()),
+            J::Object(o) => Value::Map(Box::new(o.iter().map(|(k, v)| (k.clone(), Node::from_json(v, loc))).collect())),
         };
         Node { value, loc }
     }

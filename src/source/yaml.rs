@@ -184,7 +184,7 @@ impl Builder<'_> {
                 Event::MappingEnd => {
                     if let Some(Frame::Map { mut entries, merges, loc, anchor, .. }) = self.stack.pop() {
                         apply_merges(&mut entries, merges);
-                        let node = Node::new(Value::Map(entries), loc);
+                        let node = Node::new(Value::Map(Box::new(entries)), loc);
                         if anchor > 0 {
                             self.anchors.insert(anchor, node.clone());
                         }
@@ -281,7 +281,7 @@ fn apply_merges(entries: &mut Mapping, merges: Vec<Node>) {
         };
         for src in sources {
             if let Value::Map(sm) = src.value {
-                for (k, v) in sm {
+                for (k, v) in *sm {
                     entries.entry(k).or_insert(v);
                 }
             }

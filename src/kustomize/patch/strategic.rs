@@ -108,7 +108,7 @@ fn merge(
                 Some(d) => return Err(kind_error(d, patch, path)),
             };
             let om = out.as_map_mut().ok_or_else(|| kind_error(dest.unwrap_or(patch), patch, path))?;
-            for (k, pv) in pm {
+            for (k, pv) in pm.iter() {
                 if k == DIRECTIVE {
                     continue;
                 }

@@ -191,7 +191,7 @@ fn set_at(node: &mut Node, segs: &[String], value: &Node, t: &ReplacementTarget,
         return;
     };
     if node.is_null() && t.create {
-        node.value = if item_selector(seg).is_some() { Value::Seq(Vec::new()) } else { Value::Map(Mapping::new()) };
+        node.value = if item_selector(seg).is_some() { Value::Seq(Vec::new()) } else { Value::Map(Box::default()) };
     }
     match &mut node.value {
         Value::Map(m) => {
@@ -217,7 +217,7 @@ fn set_at(node: &mut Node, segs: &[String], value: &Node, t: &ReplacementTarget,
                 if !any && t.create && !k.is_empty() {
                     let mut m = Mapping::new();
                     m.insert(k.to_string(), Node::string(v, loc));
-                    items.push(Node::new(Value::Map(m), loc));
+                    items.push(Node::new(Value::Map(Box::new(m)), loc));
                     if let Some(last) = items.last_mut() {
                         set_at(last, rest, value, t, hits, loc);
                     }

@@ -42,7 +42,7 @@ pub(super) fn synthetic_pod(workload: &Node) -> Option<Node> {
     pod.insert("kind".into(), Node::string("Pod", template.loc));
     pod.insert("metadata".into(), metadata);
     pod.insert("spec".into(), spec);
-    Some(Node::new(Value::Map(pod), template.loc))
+    Some(Node::new(Value::Map(Box::new(pod)), template.loc))
 }
 
 #[cfg(test)]
