@@ -55,6 +55,13 @@ struct Row {
     note: String,
 }
 
+impl Row {
+    /// A measurement that did not run, and why.
+    fn skipped(name: &str, why: &str) -> Row {
+        Row { name: name.into(), wall: None, cpu: None, runs: 0, max_rss: 0, note: why.into() }
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -234,23 +241,9 @@ fn bench_size(size: &str, args: &Args, bin: &Path, self_exe: &Path, root: &Path)
     std::fs::write(&changed, text).unwrap();
 
     if !args.kubectl {
-        rows.push(Row {
-            name: "kubectl kustomize".into(),
-            wall: None,
-            cpu: None,
-            runs: 0,
-            max_rss: 0,
-            note: "skipped (--no-kubectl)".into(),
-        });
+        rows.push(Row::skipped("kubectl kustomize", "skipped (--no-kubectl)"));
     } else if !kubectl_available() {
-        rows.push(Row {
-            name: "kubectl kustomize".into(),
-            wall: None,
-            cpu: None,
-            runs: 0,
-            max_rss: 0,
-            note: "skipped: kubectl not found on PATH".into(),
-        });
+        rows.push(Row::skipped("kubectl kustomize", "skipped: kubectl not found on PATH"));
     } else {
         rows.push(measure("kubectl kustomize, serial", args.kubectl_runs, || kubectl(root, &g.overlays, 1)));
         rows.push(measure("kubectl kustomize, 2 jobs", args.kubectl_runs, || kubectl(root, &g.overlays, 2)));

@@ -189,30 +189,14 @@ struct ValidateArgs {
     /// Also write a SARIF 2.1.0 report to this file.
     #[arg(long, value_name = "FILE")]
     sarif: Option<PathBuf>,
-    /// Skip paths matching this glob (relative to the root); repeatable. Adds to the config's `ignore`.
-    #[arg(long, value_name = "GLOB")]
-    ignore: Vec<String>,
-    /// Worker threads (default: all cores).
-    #[arg(long, short = 'j')]
-    jobs: Option<usize>,
+    #[command(flatten)]
+    run: RunArgs,
     /// Lowest severity that fails the run (exit code 1).
     #[arg(long, value_enum, default_value = "error")]
     fail_on: FailOn,
     /// When to colour the terminal report.
     #[arg(long, value_enum, default_value = "auto")]
     color: ColorChoice,
-    /// Target Kubernetes version for schemas and API removals (e.g. 1.36; default: the
-    /// config's `kubernetesVersion`, else the newest bundled).
-    #[arg(long, value_name = "VERSION")]
-    kubernetes_version: Option<String>,
-    /// Extra CRD file or directory (inside the repository) whose CRDs provide schemas; repeatable.
-    #[arg(long, value_name = "PATH")]
-    crds: Vec<String>,
-    /// A Flux post-build variable whose value lives only in the cluster (NAME=VALUE);
-    /// repeatable. Overrides the config's `flux.variables`; a Kustomization's own
-    /// `substitute`/`substituteFrom` win over both.
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = config::parse_var)]
-    vars: Vec<(String, String)>,
     /// Check and report only shard I of N (e.g. `2/4`), to fan a large repository out across CI
     /// agents. The split is deterministic (by entry point name and rendered size), so the N
     /// shards' reports together equal one unsharded report; findings outside every entry point
@@ -227,8 +211,61 @@ struct ValidateArgs {
     /// (to publish as a build artifact or PR comment).
     #[arg(long, value_name = "FILE", requires = "base")]
     diff_markdown: Option<PathBuf>,
+}
+
+/// Flags that set up a checking run, shared by `validate` and `audit`.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Skip paths matching this glob (relative to the root); repeatable. Adds to the config's `ignore`.
+    #[arg(long, value_name = "GLOB")]
+    ignore: Vec<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Target Kubernetes version for schemas and API removals (e.g. 1.36; default: the
+    /// config's `kubernetesVersion`, else the newest bundled).
+    #[arg(long, value_name = "VERSION")]
+    kubernetes_version: Option<String>,
+    /// Extra CRD file or directory (inside the repository) whose CRDs provide schemas; repeatable.
+    #[arg(long, value_name = "PATH")]
+    crds: Vec<String>,
+    /// A Flux post-build variable whose value lives only in the cluster (NAME=VALUE);
+    /// repeatable. Overrides the config's `flux.variables`; a Kustomization's own
+    /// `substitute`/`substituteFrom` win over both.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = config::parse_var)]
+    vars: Vec<(String, String)>,
     #[command(flatten)]
     helm: HelmArgs,
+}
+
+impl RunArgs {
+    /// Loads ROOT's config with these flags applied, sizes the worker pool and opens the
+    /// repository under the config's limits.
+    fn setup(&self, root: &Path) -> Result<(Config, Repo), String> {
+        if !root.is_dir() {
+            return Err(format!("{} is not a directory", root.display()));
+        }
+        let mut config = load_config(root)?;
+        config.add_ignores(&self.ignore)?;
+        if self.kubernetes_version.is_some() {
+            config.kubernetes_version = self.kubernetes_version.clone();
+        }
+        config.crds.extend(self.crds.iter().cloned());
+        config.flux.variables.extend(self.vars.iter().cloned());
+        self.helm.apply(&mut config);
+        if let Some(j) = self.jobs {
+            rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().map_err(|e| e.to_string())?;
+        }
+        let repo = open_repo(root, &config)?;
+        Ok((config, repo))
+    }
+}
+
+/// Opens a repository root for a run under the config's input limits.
+fn open_repo(root: &Path, config: &Config) -> Result<Repo, String> {
+    let mut repo = Repo::open(root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+    repo.limits = config.limits.clone();
+    Ok(repo)
 }
 
 #[derive(clap::Args)]
@@ -255,21 +292,8 @@ struct AuditArgs {
     /// whenever it wrote its reports.
     #[arg(long, value_enum)]
     fail_on: Option<FailOn>,
-    /// Skip paths matching this glob (relative to the root); repeatable.
-    #[arg(long, value_name = "GLOB")]
-    ignore: Vec<String>,
-    /// Worker threads (default: all cores).
-    #[arg(long, short = 'j')]
-    jobs: Option<usize>,
-    /// Target Kubernetes version (default: the config's `kubernetesVersion`, else the newest).
-    #[arg(long, value_name = "VERSION")]
-    kubernetes_version: Option<String>,
-    /// Extra CRD file or directory (inside the repository); repeatable.
-    #[arg(long, value_name = "PATH")]
-    crds: Vec<String>,
-    /// A Flux post-build variable whose value lives only in the cluster (NAME=VALUE); repeatable.
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = config::parse_var)]
-    vars: Vec<(String, String)>,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -372,23 +396,8 @@ fn write_file(path: &Path, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>
 }
 
 fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
-    if !a.root.is_dir() {
-        return Err(format!("{} is not a directory", a.root.display()));
-    }
-    let mut config = load_config(&a.root)?;
-    config.add_ignores(&a.ignore)?;
-    if a.kubernetes_version.is_some() {
-        config.kubernetes_version = a.kubernetes_version.clone();
-    }
-    config.crds.extend(a.crds.iter().cloned());
-    config.flux.variables.extend(a.vars.iter().cloned());
-    a.helm.apply(&mut config);
-    if let Some(j) = a.jobs {
-        rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().map_err(|e| e.to_string())?;
-    }
-    let mut repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
-    repo.limits = config.limits.clone();
-    let options = fluxgate::run::RunOptions { base: a.base.clone(), shard: a.shard, progress: None };
+    let (config, repo) = a.run.setup(&a.root)?;
+    let options = fluxgate::run::RunOptions { base: a.base.clone(), shard: a.shard, ..Default::default() };
     let report = fluxgate::run::validate_with(&repo, &config, &options)?;
     if let (Some(p), Some(base)) = (&a.diff_markdown, &a.base) {
         let d = fluxgate::diff::pr_diff(&repo, &config, base, fluxgate::diff::DEFAULT_MAX_BYTES)?;
@@ -473,9 +482,6 @@ fn audit(a: AuditArgs) -> Result<ExitCode, String> {
     if a.html.is_none() && a.json.is_none() && a.markdown.is_none() {
         return Err("audit needs at least one of --html FILE, --json FILE, --markdown FILE".into());
     }
-    if !a.root.is_dir() {
-        return Err(format!("{} is not a directory", a.root.display()));
-    }
     let previous = match &a.compare {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
@@ -483,23 +489,12 @@ fn audit(a: AuditArgs) -> Result<ExitCode, String> {
         }
         None => None,
     };
-    let mut config = load_config(&a.root)?;
+    let (config, repo) = a.run.setup(&a.root)?;
     let config_text = std::fs::read_to_string(a.root.join(config::FILE_NAME)).ok();
-    config.add_ignores(&a.ignore)?;
-    if a.kubernetes_version.is_some() {
-        config.kubernetes_version = a.kubernetes_version.clone();
-    }
-    config.crds.extend(a.crds.iter().cloned());
-    config.flux.variables.extend(a.vars.iter().cloned());
-    if let Some(j) = a.jobs {
-        rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().map_err(|e| e.to_string())?;
-    }
-    let mut repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
-    repo.limits = config.limits.clone();
     let progress = Arc::new(fluxgate::run::Progress::default());
     let done = Arc::new(AtomicBool::new(false));
     let bar = progress_bar(progress.clone(), done.clone());
-    let options = fluxgate::run::RunOptions { progress: Some(progress), ..Default::default() };
+    let options = fluxgate::run::RunOptions { progress: Some(progress), teams: true, ..Default::default() };
     let result = fluxgate::run::validate_with(&repo, &config, &options);
     done.store(true, Ordering::Relaxed);
     if let Some(b) = bar {
@@ -539,8 +534,7 @@ fn diff(a: DiffArgs) -> Result<ExitCode, String> {
     }
     let mut config = load_config(&a.root)?;
     config.flux.variables.extend(a.vars.iter().cloned());
-    let mut repo = Repo::open(&a.root).map_err(|e| format!("cannot open {}: {e}", a.root.display()))?;
-    repo.limits = config.limits.clone();
+    let repo = open_repo(&a.root, &config)?;
     let report = fluxgate::diff::pr_diff(&repo, &config, &a.base, a.max_bytes)?;
     let mut out = std::io::stdout().lock();
     let res = match a.format {
@@ -591,8 +585,7 @@ fn render_flux(a: &RenderArgs, name: &str) -> Result<ExitCode, String> {
     let root = a.root.clone().or_else(|| a.dir.clone()).unwrap_or_else(|| PathBuf::from("."));
     let mut config = load_config(&root)?;
     config.flux.variables.extend(a.vars.iter().cloned());
-    let mut repo = Repo::open(&root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
-    repo.limits = config.limits.clone();
+    let repo = open_repo(&root, &config)?;
     let entries = fluxgate::run::render_flux(&repo, &config);
     let Some(e) = entries.iter().find(|e| e.name == name) else {
         let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
@@ -713,8 +706,7 @@ fn charts_pull(root: &Path, helm: &HelmArgs) -> Result<ExitCode, String> {
     }
     let mut config = load_config(root)?;
     helm.apply(&mut config);
-    let mut repo = Repo::open(root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
-    repo.limits = config.limits.clone();
+    let repo = open_repo(root, &config)?;
     let flux = fluxgate::run::render_flux(&repo, &config);
     let pulled = fluxgate::helm::release::pull_all(&repo, &config, &flux)?;
     let mut out = std::io::stdout().lock();

@@ -140,15 +140,58 @@ struct Ep<'a> {
     path: &'a str,
 }
 
-fn check_rendered(
-    repo: &Repo,
-    registry: &Registry,
-    config: &Config,
-    admission: &AdmissionPolicies,
-    ep: &Ep,
-    result: Result<Rendered, Failed>,
-    is_leaf: bool,
-) -> Checked {
+/// What every entry point's check reads: the repository, its schemas, the config and the
+/// admission policies, loaded once per run.
+#[derive(Clone, Copy)]
+struct Checker<'a> {
+    repo: &'a Repo,
+    registry: &'a Registry,
+    config: &'a Config,
+    admission: &'a AdmissionPolicies,
+    /// Whether to record each object's team (see [`RunOptions::teams`]).
+    teams: bool,
+}
+
+impl Checker<'_> {
+    /// Checks one entry point's render (`None`: the renderer crashed). A panic while checking
+    /// becomes an internal-error finding of this entry point only; the run goes on.
+    fn check(&self, ep: &Ep, result: Option<Result<Rendered, Failed>>, is_leaf: bool) -> Checked {
+        match result {
+            Some(r) => catch_unwind(AssertUnwindSafe(|| check_rendered(*self, ep, r, is_leaf)))
+                .unwrap_or_else(|_| internal_error(ep)),
+            None => internal_error(ep),
+        }
+    }
+
+    /// Checks a Flux entry point, with the notes about children it could not render.
+    fn flux(&self, e: FluxEntry) -> Checked {
+        let FluxEntry { name, dir, result, child_notes, .. } = e;
+        let mut c = self.check(&Ep { name: &name, kind: EntryPointKind::Flux, path: &dir }, Some(result), true);
+        for (d, res) in &child_notes {
+            let mut f = diag_finding(self.repo, d, &name);
+            f.object = Some(res.object_ref());
+            c.findings.push(f);
+        }
+        c
+    }
+
+    /// Checks what one HelmRelease rendered, like any entry point; values from Secrets are
+    /// masked in every finding.
+    fn helm(&self, e: HelmEntry) -> Checked {
+        let HelmEntry { name, path, result, secrets, object, .. } = e;
+        let mut c = self.check(&Ep { name: &name, kind: EntryPointKind::HelmRelease, path: &path }, Some(result), true);
+        for f in &mut c.findings {
+            crate::helm::values::redact_finding(f, &secrets);
+            if f.object.is_none() {
+                f.object = Some(object.clone());
+            }
+        }
+        c
+    }
+}
+
+fn check_rendered(checker: Checker, ep: &Ep, result: Result<Rendered, Failed>, is_leaf: bool) -> Checked {
+    let Checker { repo, registry, config, admission, teams } = checker;
     let name = ep.name.to_string();
     panic_for_test(&name);
     let mut c = Checked::empty(ep);
@@ -196,7 +239,7 @@ fn check_rendered(
                 // The first team label present (labels first, then the same keys as annotations).
                 let team =
                     |field: &str| config.audit.team_labels.iter().find_map(|k| r.node.str_at(&["metadata", field, k]));
-                if let Some(team) = team("labels").or_else(|| team("annotations")) {
+                if teams && let Some(team) = team("labels").or_else(|| team("annotations")) {
                     c.teams.push((obj.clone(), team.to_string()));
                 }
                 c.report.objects.push(obj);
@@ -205,12 +248,7 @@ fn check_rendered(
                 f.at(location(repo, loc)).entry_point(&name).object(Some(rendered.resources[i].object_ref()))
             }));
             // Keep last: built-in rules, then suppressions over every finding of the objects.
-            let pe = crate::policy::EntryPoint {
-                name: ep.name,
-                path: ep.path,
-                flux: ep.kind == EntryPointKind::Flux,
-                complete: is_leaf,
-            };
+            let pe = crate::policy::EntryPoint { name: ep.name, path: ep.path, kind: ep.kind, complete: is_leaf };
             c.suppressions = crate::policy::check_entry_point(repo, config, &pe, &rendered, &mut c.findings);
         }
     }
@@ -301,49 +339,6 @@ pub fn render_flux(repo: &Repo, config: &Config) -> Vec<FluxEntry> {
     flux_entries(repo, config, &engine, &discovery)
 }
 
-fn check_flux(
-    repo: &Repo,
-    registry: &Registry,
-    config: &Config,
-    admission: &AdmissionPolicies,
-    e: FluxEntry,
-) -> Checked {
-    let ep = Ep { name: &e.name, kind: EntryPointKind::Flux, path: &e.dir };
-    let mut c = catch_unwind(AssertUnwindSafe(|| {
-        check_rendered(repo, registry, config, admission, &ep, e.result.clone(), true)
-    }))
-    .unwrap_or_else(|_| internal_error(&ep));
-    for (d, res) in &e.child_notes {
-        let mut f = diag_finding(repo, d, &e.name);
-        f.object = Some(res.object_ref());
-        c.findings.push(f);
-    }
-    c
-}
-
-/// Checks what one HelmRelease rendered, like any entry point; values from Secrets are masked
-/// in every finding.
-fn check_helm(
-    repo: &Repo,
-    registry: &Registry,
-    config: &Config,
-    admission: &AdmissionPolicies,
-    e: HelmEntry,
-) -> Checked {
-    let ep = Ep { name: &e.name, kind: EntryPointKind::HelmRelease, path: &e.path };
-    let mut c = catch_unwind(AssertUnwindSafe(|| {
-        check_rendered(repo, registry, config, admission, &ep, e.result.clone(), true)
-    }))
-    .unwrap_or_else(|_| internal_error(&ep));
-    for f in &mut c.findings {
-        crate::helm::values::redact_finding(f, &e.secrets);
-        if f.object.is_none() {
-            f.object = Some(e.object.clone());
-        }
-    }
-    c
-}
-
 /// An object-level finding seen identically (rule, location, message, object) under a plain
 /// overlay and a Flux entry point is reported once, under the Flux entry point: that is
 /// what the cluster gets.
@@ -382,6 +377,9 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// Counts checked entry points as the run goes, for a progress bar (`fluxgate audit`).
     pub progress: Option<std::sync::Arc<Progress>>,
+    /// Record each object's team (`audit.teamLabels`) in [`RunReport::teams`]; only the audit
+    /// reads it, so `validate` does not pay for it.
+    pub teams: bool,
 }
 
 /// Progress of a run, polled by the command line from another thread: `total` is 0 while
@@ -512,7 +510,7 @@ pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
 
 /// Validates one shard of a repository (all of it with `None`).
 pub fn validate_shard(repo: &Repo, config: &Config, shard: Option<Shard>) -> Result<RunReport, String> {
-    validate_with(repo, config, &RunOptions { base: None, shard, progress: None })
+    validate_with(repo, config, &RunOptions { shard, ..RunOptions::default() })
 }
 
 /// Validates a repository, optionally only what a change affects (`base`) and only one shard
@@ -641,19 +639,14 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
             outside.extend(render_diag_findings(repo, dir.as_str(), r));
         }
     }
+    let checker = Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
     let mut results: Vec<Checked> = mine
         .into_par_iter()
         .map(|(dir, r)| {
             let is_leaf = kustomization_file(repo, &dir).is_none_or(|k| !used.contains(&k));
             let name = dir.to_string();
             let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
-            let checked = match r {
-                Some(r) => catch_unwind(AssertUnwindSafe(|| {
-                    check_rendered(repo, &registry, config, &admission, &ep, r, is_leaf)
-                }))
-                .unwrap_or_else(|_| internal_error(&ep)),
-                None => internal_error(&ep),
-            };
+            let checked = checker.check(&ep, r, is_leaf);
             Progress::tick(progress);
             checked
         })
@@ -680,17 +673,11 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
             f
         }));
     }
-    outside.extend(
-        needed
-            .into_par_iter()
-            .map(|e| check_flux(repo, &registry, config, &admission, e))
-            .flat_map_iter(|c| c.findings)
-            .collect::<Vec<_>>(),
-    );
+    outside.extend(needed.into_par_iter().map(|e| checker.flux(e)).flat_map_iter(|c| c.findings).collect::<Vec<_>>());
     results.extend(
         mine.into_par_iter()
             .map(|e| {
-                let checked = check_flux(repo, &registry, config, &admission, e);
+                let checked = checker.flux(e);
                 Progress::tick(progress);
                 checked
             })
@@ -715,8 +702,7 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     for e in &others {
         outside.extend(render_diag_findings(repo, &e.name, &e.result));
     }
-    results
-        .extend(mine.into_par_iter().map(|e| check_helm(repo, &registry, config, &admission, e)).collect::<Vec<_>>());
+    results.extend(mine.into_par_iter().map(|e| checker.helm(e)).collect::<Vec<_>>());
     let mut coverage =
         SchemaCoverage { kubernetes_version: registry.kubernetes_version().to_string(), ..SchemaCoverage::default() };
     let mut unchecked: BTreeMap<(String, String), usize> = BTreeMap::new();

@@ -3,6 +3,8 @@
 //! independent render by `kubectl kustomize` plus Flux's documented post-processing
 //! (tests/flux_reference.py).
 
+mod common;
+use common::copy_dir;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -71,19 +73,6 @@ fn entry_point_selection_by_config() {
     std::fs::write(dir.path().join(".fluxgate.yaml"), "flux:\n  substitution: lenient\n").unwrap();
     let (code, _) = validate_json(dir.path(), &[]);
     assert_eq!(code, Some(0), "lenient substitution expands an unset variable to ''");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! repository using it, and the real `helm` binary. Without helm every test prints
 //! `skipped: helm not found` and returns.
 
+mod common;
+use common::copy_dir;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -370,19 +372,6 @@ fn measure_twenty_releases() {
     time("warm");
     std::fs::remove_dir_all(cache.path().join("renders")).unwrap();
     time("rerender (charts cached)");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::finding::{Finding, ObjectRef, Severity};
-use crate::report::{EntryPointKind, RunReport, SourceText};
+use crate::report::{EntryPointKind, EntryPointReport, RunReport, SourceText};
 
 /// The version of the audit JSON document; bumped only when a key changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -292,9 +292,9 @@ pub struct AuditInput<'a> {
     pub generated_at: Option<String>,
 }
 
-/// The environment of an entry point: of its directory, else of its name, else `(none)`.
-fn environment_of(config: &Config, path: &str, name: &str) -> String {
-    config.environment_of(path).or_else(|| config.environment_of(name)).unwrap_or(NONE).to_string()
+/// The environment of an entry point, as the policy settings chose it, else `(none)`.
+fn environment_of(config: &Config, e: &EntryPointReport) -> String {
+    crate::policy::environment(config, e.kind, &e.name, &e.path).unwrap_or(NONE).to_string()
 }
 
 fn kind_name(kind: EntryPointKind) -> &'static str {
@@ -348,7 +348,7 @@ fn sort_groups(groups: &mut [GroupCount]) {
 pub fn build(report: &RunReport, source: &dyn SourceText, input: &AuditInput) -> Audit {
     let config = input.config;
     let env_of_ep: BTreeMap<&str, String> =
-        report.entry_points.iter().map(|e| (e.name.as_str(), environment_of(config, &e.path, &e.name))).collect();
+        report.entry_points.iter().map(|e| (e.name.as_str(), environment_of(config, e))).collect();
     let team_of = |ep: Option<&str>, obj: Option<&ObjectRef>| -> String {
         match (ep, obj) {
             (Some(ep), Some(o)) => {

@@ -75,6 +75,12 @@ impl<K: Into<String>, V: AsRef<str>> FromIterator<(K, V)> for Vars {
     }
 }
 
+/// Whether a string still holds a Flux `${...}` reference: its final value is known only after
+/// post-build substitution, so checks that judge values leave it alone.
+pub fn has_reference(s: &str) -> bool {
+    s.contains("${")
+}
+
 /// Whether `name` is a variable name Flux accepts in `substitute`/`substituteFrom`.
 pub fn valid_name(name: &str) -> bool {
     let mut it = name.chars();

@@ -4,12 +4,14 @@
 
 pub mod admission;
 pub mod builtin;
+pub mod selector;
 pub mod settings;
 pub mod suppress;
 
 use crate::config::Config;
 use crate::finding::Finding;
 use crate::kustomize::build::Rendered;
+use crate::report::EntryPointKind;
 use crate::run::location;
 use crate::source::Repo;
 
@@ -18,22 +20,23 @@ pub struct EntryPoint<'a> {
     pub name: &'a str,
     /// The rendered directory.
     pub path: &'a str,
-    /// A Flux entry point (`<cluster dir>/<namespace>/<name>`) rather than a plain overlay.
-    pub flux: bool,
+    pub kind: EntryPointKind,
     /// Whether the render is a whole application (not a base other overlays build on), so
     /// cross-object rules apply.
     pub complete: bool,
 }
 
-/// The environment of an entry point. A plain overlay is in the environment its directory
-/// matches. A Flux entry point is in its cluster's environment (its name starts with the
-/// cluster directory, e.g. `clusters/production/...`), falling back to the directory it renders:
-/// a shared `infrastructure/controllers` applied by the production cluster is production.
-pub fn environment<'a>(config: &'a Config, ep: &EntryPoint) -> Option<&'a str> {
-    if ep.flux {
-        config.environment_of(ep.name).or_else(|| config.environment_of(ep.path))
-    } else {
-        config.environment_of(ep.path)
+/// The environment of an entry point, the one answer for the policy settings and the audit. A
+/// plain overlay is in the environment its directory matches. A Flux entry point or HelmRelease
+/// is in its cluster's environment (its name starts with the cluster directory, e.g.
+/// `clusters/production/...`), falling back to the directory it renders: a shared
+/// `infrastructure/controllers` applied by the production cluster is production.
+pub fn environment<'a>(config: &'a Config, kind: EntryPointKind, name: &str, path: &str) -> Option<&'a str> {
+    match kind {
+        EntryPointKind::Kustomize => config.environment_of(path),
+        EntryPointKind::Flux | EntryPointKind::HelmRelease => {
+            config.environment_of(name).or_else(|| config.environment_of(path))
+        }
     }
 }
 
@@ -49,7 +52,7 @@ pub fn check_entry_point(
     rendered: &Rendered,
     findings: &mut Vec<Finding>,
 ) -> suppress::Usage {
-    let env = environment(config, ep);
+    let env = environment(config, ep.kind, ep.name, ep.path);
     let rules = builtin::RuleSet::new(&config.policy, env);
     let mut markers = Vec::new();
     if rules.on(crate::rules::Rule::ImageAutomationNotAllowed) {

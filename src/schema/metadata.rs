@@ -70,10 +70,6 @@ fn label_value_error(v: &str) -> Option<String> {
         .then(|| "label values must be alphanumerics, '-', '_' or '.', starting and ending alphanumeric".into())
 }
 
-fn has_flux_var(s: &str) -> bool {
-    s.contains("${")
-}
-
 fn at(keys: &[&str]) -> Vec<PathSeg> {
     keys.iter().map(|k| PathSeg::Key((*k).to_string())).collect()
 }
@@ -83,7 +79,7 @@ pub fn check(obj: &Node) -> Vec<SchemaViolation> {
     let mut out = Vec::new();
     let kind = obj.str_at(&["kind"]).unwrap_or("");
     if let Some(name) = obj.str_at(&["metadata", "name"])
-        && !has_flux_var(name)
+        && !crate::flux::substitute::has_reference(name)
         && !FREE_NAMED.contains(&kind)
     {
         let (ok, what) = if LABEL_NAMED.contains(&kind) {
@@ -119,7 +115,7 @@ pub fn check(obj: &Node) -> Vec<SchemaViolation> {
                     });
                 }
                 if let Some(s) = v.as_str()
-                    && !has_flux_var(s)
+                    && !crate::flux::substitute::has_reference(s)
                     && let Some(e) = label_value_error(s)
                 {
                     out.push(SchemaViolation {

@@ -273,6 +273,12 @@ impl Repo {
     /// Reads a regular file inside the root, within the size limit. FIFOs, devices and
     /// sockets are refused without opening them: reading one could block the run forever.
     fn read_uncached(&self, p: &RelPath) -> Result<Result<String, NotText>, ReadError> {
+        let bytes = self.read_raw(p)?;
+        Ok(String::from_utf8(bytes).map_err(|e| NotText::of(e.as_bytes(), e.utf8_error().valid_up_to())))
+    }
+
+    /// The bytes of a regular file inside the root, within the size limit (uncached).
+    fn read_raw(&self, p: &RelPath) -> Result<Vec<u8>, ReadError> {
         let c = self.contained(p)?;
         let meta = std::fs::metadata(&c).map_err(|e| ReadError::Io(p.to_string(), e.to_string()))?;
         if meta.is_dir() {
@@ -288,14 +294,13 @@ impl Repo {
                 limit: self.limits.max_file_bytes,
             });
         }
-        let bytes = read_bounded(&c, self.limits.max_file_bytes)
+        read_bounded(&c, self.limits.max_file_bytes)
             .map_err(|e| ReadError::Io(p.to_string(), e.to_string()))?
             .ok_or_else(|| ReadError::TooLarge {
                 path: p.to_string(),
                 size: self.limits.max_file_bytes + 1,
                 limit: self.limits.max_file_bytes,
-            })?;
-        Ok(String::from_utf8(bytes).map_err(|e| NotText::of(e.as_bytes(), e.utf8_error().valid_up_to())))
+            })
     }
 
     /// The raw bytes of a file inside the root (e.g. a binary file for a generator), with
@@ -303,16 +308,8 @@ impl Repo {
     pub fn read_bytes(&self, p: &RelPath) -> Result<Vec<u8>, ReadError> {
         match self.read(p) {
             Ok(f) => Ok(f.text.clone().into_bytes()),
-            Err(ReadError::NotUtf8 { .. }) => {
-                let c = self.contained(p)?;
-                read_bounded(&c, self.limits.max_file_bytes)
-                    .map_err(|e| ReadError::Io(p.to_string(), e.to_string()))?
-                    .ok_or_else(|| ReadError::TooLarge {
-                        path: p.to_string(),
-                        size: self.limits.max_file_bytes + 1,
-                        limit: self.limits.max_file_bytes,
-                    })
-            }
+            // Not text: the cache kept a lossy copy for locations; read the exact bytes.
+            Err(ReadError::NotUtf8 { .. }) => self.read_raw(p),
             Err(e) => Err(e),
         }
     }

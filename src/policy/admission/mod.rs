@@ -21,7 +21,6 @@ mod matching;
 mod model;
 mod params;
 mod pods;
-mod selector;
 
 use std::collections::BTreeMap;
 
@@ -35,12 +34,12 @@ use crate::schema::cel::shared;
 use crate::schema::registry::Registry;
 use crate::source::{Loc, Node, RelPath, Repo};
 
+use crate::policy::selector::labels_of;
 use cel::common::value::Val;
 use eval::{Evaluation, ObjectValues};
 use matching::Target;
 use model::{Binding, Policy};
 use params::{ParamObject, Params};
-use selector::labels_of;
 
 /// The run's admission policies: parsed and compiled once, evaluated against every rendered
 /// object of every entry point.
@@ -187,7 +186,7 @@ impl AdmissionPolicies {
                 out.extend(found.drain(..).map(|(loc, f)| (i, loc, f)));
             }
             if self.pod_templates
-                && let Some(pod) = pods::synthetic_pod(&r.node)
+                && let Some(pod) = pods::synthetic_pod(r)
                 && let Some(target) = target_of(registry, &pod)
             {
                 let prefix = format!("pod template of {} '{}': ", r.kind(), r.name());

@@ -7,7 +7,7 @@ use crate::finding::Severity;
 use crate::source::{Loc, Node};
 
 use super::expr::{CompiledExpr, Facts};
-use super::selector::LabelSelector;
+use crate::policy::selector::LabelSelector;
 
 /// Which objects a resource rule matches by scope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use crate::schema::registry::Registry;
 use crate::source::Node;
 
 use super::model::{Binding, ParamKind, Policy};
-use super::selector::labels_of;
+use crate::policy::selector::labels_of;
 
 /// An object read from the policy paths that may serve as a parameter.
 pub(super) struct ParamObject {

@@ -2,25 +2,17 @@
 //! for Pods (the usual case: images, resources, host paths) gates the Deployment in the PR
 //! instead of failing later, in the cluster, when the ReplicaSet creates its Pods.
 
+use crate::kustomize::resource::Resource;
+use crate::policy::builtin::pod::template_keys;
 use crate::source::{Mapping, Node, Value};
-
-/// Where each workload kind keeps its pod template.
-fn template_path(api_version: &str, kind: &str) -> Option<&'static [&'static str]> {
-    match (api_version, kind) {
-        ("apps/v1", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
-        | ("batch/v1", "Job")
-        | ("v1", "ReplicationController") => Some(&["spec", "template"]),
-        ("batch/v1", "CronJob") => Some(&["spec", "jobTemplate", "spec", "template"]),
-        _ => None,
-    }
-}
 
 /// The Pod a workload's template describes: the template's metadata (named after the workload
 /// when it has no name, in the workload's namespace) and spec, every value keeping the source
 /// location it has in the workload. `None` for other kinds and templates without a spec.
-pub(super) fn synthetic_pod(workload: &Node) -> Option<Node> {
-    let path = template_path(workload.str_at(&["apiVersion"])?, workload.str_at(&["kind"])?)?;
-    let template = workload.path(path).filter(|t| t.as_map().is_some())?;
+pub(super) fn synthetic_pod(workload: &Resource) -> Option<Node> {
+    let template = template_keys(&workload.gvk().group, workload.kind()).and_then(|k| workload.node.path(k));
+    let template = template.filter(|t| t.as_map().is_some())?;
+    let workload = &workload.node;
     let spec = template.get("spec").filter(|s| s.as_map().is_some())?.clone();
     let mut metadata = template
         .get("metadata")
@@ -51,8 +43,8 @@ mod tests {
     use crate::source::yaml::{Dialect, parse};
     use crate::source::{FileId, Limits};
 
-    fn node(text: &str) -> Node {
-        parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.remove(0)
+    fn node(text: &str) -> Resource {
+        Resource::new(parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.remove(0))
     }
 
     #[test]

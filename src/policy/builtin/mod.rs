@@ -13,7 +13,7 @@ use crate::kustomize::resource::Resource;
 use crate::policy::settings::{Effective, ParamValue, PolicyConfig};
 use crate::rules::Rule;
 use crate::schema::PathSeg;
-use crate::source::{Loc, RelPath};
+use crate::source::{Loc, Node, RelPath};
 
 /// The type of a rule parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +156,11 @@ pub struct Ctx<'a> {
 }
 
 /// A JSON path from string keys.
+/// The names in `wanted` that the map `have` lacks (or holds as null), in `wanted`'s order.
+pub fn missing<'a>(have: Option<&Node>, wanted: &'a [String]) -> Vec<&'a str> {
+    wanted.iter().map(String::as_str).filter(|k| have.and_then(|h| h.get(k)).is_none_or(Node::is_null)).collect()
+}
+
 pub fn path(keys: &[&str]) -> Vec<PathSeg> {
     keys.iter().map(|k| PathSeg::Key((*k).to_string())).collect()
 }
@@ -165,12 +170,6 @@ pub fn join(base: &[PathSeg], keys: &[&str]) -> Vec<PathSeg> {
     let mut p = base.to_vec();
     p.extend(keys.iter().map(|k| PathSeg::Key((*k).to_string())));
     p
-}
-
-/// Whether a value still holds a Flux `${var}`: its final value is unknown here, so no rule
-/// judges it.
-pub fn is_var(s: &str) -> bool {
-    s.contains("${")
 }
 
 /// Runs every enabled built-in rule over the objects of one render.

@@ -1,18 +1,21 @@
 //! Rules on single objects (labels, Ingress hosts, selectors, Secrets, Flux and Helm objects)
 //! and on one render as a whole (dangling Services, PodDisruptionBudgets, replicas).
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use base64::Engine as _;
 use regex::Regex;
 
-use super::pod::{PodTemplate, labels_of};
-use super::{Ctx, Hit, is_var, path};
+use super::pod::PodTemplate;
+use super::{Ctx, Hit, path};
 use crate::check::objects::loc_at;
+use crate::flux::substitute::has_reference;
 use crate::kustomize::resource::Resource;
+use crate::policy::selector::{LabelSelector, label_map};
 use crate::rules::Rule;
 use crate::schema::PathSeg;
-use crate::source::{Loc, Node};
+use crate::source::{Loc, Node, Value};
 
 #[allow(clippy::unwrap_used)]
 static SEMVER: LazyLock<Regex> =
@@ -30,54 +33,33 @@ pub fn host_matches(host: &str, pattern: &str) -> bool {
     }
 }
 
-/// Whether a label selector (`matchLabels` + `matchExpressions`, or a plain map for
-/// ReplicationController/Service) selects these labels. `None` when the selector holds a
-/// `${var}` (unknown until Flux substitutes it).
-pub fn selects(selector: &Node, labels: &[(&str, String)], plain_map: bool) -> Option<bool> {
-    let get = |k: &str| labels.iter().find(|(l, _)| *l == k).map(|(_, v)| v.as_str());
-    let match_labels = if plain_map { Some(selector) } else { selector.get("matchLabels") };
-    if let Some(m) = match_labels.and_then(Node::as_map) {
-        for (k, v) in m {
-            let want = v.scalar_text().unwrap_or_default();
-            if is_var(&want) || is_var(k) {
-                return None;
-            }
-            if get(k) != Some(want.as_str()) {
-                return Some(false);
-            }
-        }
+/// A workload's, PDB's or Service's selector (`plain_map`: a Service's or
+/// ReplicationController's map of labels), or `None` when its requirements are unknown: a
+/// `${var}` Flux substitutes later, or a selector the API server would reject (the schema check
+/// reports that).
+fn selector(node: &Node, plain_map: bool) -> Option<LabelSelector> {
+    if holds_reference(node) {
+        return None;
     }
-    if plain_map {
-        return Some(true);
+    if plain_map { LabelSelector::from_map(node) } else { LabelSelector::parse(Some(node)) }.ok()
+}
+
+/// Whether any key or scalar under `node` holds a Flux `${var}`.
+fn holds_reference(node: &Node) -> bool {
+    match &node.value {
+        Value::Map(m) => m.iter().any(|(k, v)| has_reference(k) || holds_reference(v)),
+        Value::Seq(s) => s.iter().any(holds_reference),
+        _ => node.scalar_text().is_some_and(|t| has_reference(&t)),
     }
-    for e in selector.get("matchExpressions").and_then(Node::as_seq).into_iter().flatten() {
-        let key = e.str_at(&["key"]).unwrap_or("");
-        let values: Vec<String> = e
-            .get("values")
-            .and_then(Node::as_seq)
-            .map(|s| s.iter().filter_map(Node::scalar_text).collect())
-            .unwrap_or_default();
-        let have = get(key);
-        let ok = match e.str_at(&["operator"]) {
-            Some("In") => have.is_some_and(|h| values.iter().any(|v| v == h)),
-            Some("NotIn") => have.is_none_or(|h| !values.iter().any(|v| v == h)),
-            Some("Exists") => have.is_some(),
-            Some("DoesNotExist") => have.is_none(),
-            _ => return None,
-        };
-        if !ok {
-            return Some(false);
-        }
-    }
-    Some(true)
+}
+
+/// Whether a selector selects these labels; `None` when that is unknown (see [`selector`]).
+pub fn selects(selector_node: &Node, labels: &BTreeMap<String, String>, plain_map: bool) -> Option<bool> {
+    selector(selector_node, plain_map).map(|s| s.matches(labels))
 }
 
 fn is_empty_selector(sel: &Node, plain_map: bool) -> bool {
-    if plain_map {
-        return sel.as_map().is_none_or(|m| m.is_empty());
-    }
-    sel.get("matchLabels").and_then(Node::as_map).is_none_or(|m| m.is_empty())
-        && sel.get("matchExpressions").and_then(Node::as_seq).is_none_or(|s| s.is_empty())
+    selector(sel, plain_map).is_some_and(|s| s.is_empty())
 }
 
 /// Whether a Secret's values are SOPS-encrypted: a `sops:` block, or (a Secret generated from
@@ -97,7 +79,7 @@ fn sops_encrypted(r: &Resource) -> bool {
     if let Some(m) = r.node.get("stringData").and_then(Node::as_map) {
         values.extend(m.values().filter_map(Node::scalar_text));
     }
-    !values.is_empty() && values.iter().all(|v| v.contains("ENC[") || is_var(v))
+    !values.is_empty() && values.iter().all(|v| v.contains("ENC[") || has_reference(v))
 }
 
 fn has_values(r: &Resource) -> bool {
@@ -121,13 +103,7 @@ pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
     // A workload kind name counts only in its built-in API group (not a CRD called `Deployment`).
     let workload_ok = !super::pod::WORKLOAD_KINDS.contains(&kind) || super::pod::pod_template(r).is_some();
     if workload_ok && labels.list("kinds").iter().any(|k| k == kind) {
-        let have = node.path(&["metadata", "labels"]);
-        let missing: Vec<&str> = labels
-            .list("labels")
-            .iter()
-            .map(String::as_str)
-            .filter(|l| have.and_then(|h| h.get(l)).is_none_or(Node::is_null))
-            .collect();
+        let missing = super::missing(node.path(&["metadata", "labels"]), labels.list("labels"));
         if !missing.is_empty() {
             hit(
                 Rule::LabelsRequired,
@@ -174,7 +150,7 @@ pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
                 }
             }
             for (p, h) in hosts {
-                if !is_var(h) && !domains.iter().any(|d| host_matches(h, d)) {
+                if !has_reference(h) && !domains.iter().any(|d| host_matches(h, d)) {
                     hit(
                         Rule::IngressHostDomain,
                         &p,
@@ -200,7 +176,7 @@ pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
     if let Some((s, plain)) = sel
         && !is_empty_selector(s, plain)
     {
-        let labels = labels_of(node.path(&["spec", "template", "metadata", "labels"]));
+        let labels = label_map(node.path(&["spec", "template", "metadata", "labels"]));
         if selects(s, &labels, plain) == Some(false) {
             hit(
                 Rule::SelectorMismatch,
@@ -226,7 +202,7 @@ pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
         // A chart from a GitRepository or Bucket is a path: its version field is not used.
         if source_kind == "HelmRepository" {
             match node.path(&["spec", "chart", "spec", "version"]).and_then(Node::scalar_text) {
-                Some(v) if SEMVER.is_match(v.trim()) || is_var(&v) => {}
+                Some(v) if SEMVER.is_match(v.trim()) || has_reference(&v) => {}
                 Some(v) => hit(
                     Rule::HelmChartVersionUnpinned,
                     &path(&["spec", "chart", "spec", "version"]),
@@ -253,7 +229,7 @@ pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
             );
         }
         match node.path(&["spec", "interval"]).and_then(Node::as_str) {
-            Some(i) if DURATION.is_match(i) || is_var(i) => {}
+            Some(i) if DURATION.is_match(i) || has_reference(i) => {}
             Some(i) => hit(
                 Rule::FluxKustomizationInterval,
                 &path(&["spec", "interval"]),
@@ -317,8 +293,8 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
             }
         }
     }
-    let pods: Vec<(usize, Vec<(&str, String)>)> =
-        templates.iter().enumerate().filter_map(|(i, t)| t.as_ref().map(|t| (i, labels_of(t.labels)))).collect();
+    let pods: Vec<(usize, BTreeMap<String, String>)> =
+        templates.iter().enumerate().filter_map(|(i, t)| t.as_ref().map(|t| (i, label_map(t.labels)))).collect();
     for (i, r) in resources.iter().enumerate() {
         let group = r.gvk().group;
         let what = format!("{} '{}'", r.kind(), r.name());
@@ -367,7 +343,7 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
             });
         }
         if ctx.complete && rs.on(Rule::PdbMissing) && count >= 2 {
-            let labels = templates[i].as_ref().map(|t| labels_of(t.labels)).unwrap_or_default();
+            let labels = templates[i].as_ref().map(|t| label_map(t.labels)).unwrap_or_default();
             let covered = resources.iter().any(|p| {
                 p.kind() == "PodDisruptionBudget"
                     && p.gvk().group == "policy"

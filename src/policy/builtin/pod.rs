@@ -3,12 +3,14 @@
 
 use std::collections::BTreeSet;
 
-use super::{Ctx, Hit, is_var, join};
+use super::{Ctx, Hit, join};
 use crate::check::objects::loc_at;
+use crate::flux::substitute::has_reference;
 use crate::kustomize::resource::Resource;
+use crate::kustomize::transform::images::split_image;
 use crate::rules::Rule;
 use crate::schema::PathSeg;
-use crate::source::{Node, Value};
+use crate::source::Node;
 
 /// Every kind with a pod template, which the pod rules (and `labels-required` by default) check.
 pub const WORKLOAD_KINDS: &[&str] =
@@ -27,35 +29,36 @@ pub struct PodTemplate<'a> {
     pub job_like: bool,
 }
 
-/// The pod template of a built-in workload kind (by API group, so a CRD that happens to be
-/// called `Deployment` is not mistaken for one).
+/// Where a workload kind of a built-in API group keeps its pod template (by group, so a CRD
+/// that happens to be called `Deployment` is not mistaken for one). `None` for a Pod (its own
+/// template) and every other kind.
+pub fn template_keys(group: &str, kind: &str) -> Option<&'static [&'static str]> {
+    match (group, kind) {
+        ("", "ReplicationController")
+        | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+        | ("batch", "Job") => Some(&["spec", "template"]),
+        ("batch", "CronJob") => Some(&["spec", "jobTemplate", "spec", "template"]),
+        _ => None,
+    }
+}
+
+/// The pod template of a built-in workload kind, or of a Pod.
 pub fn pod_template(r: &Resource) -> Option<PodTemplate<'_>> {
     let group = r.gvk().group;
-    let (keys, job_like): (&[&str], bool) = match (group.as_str(), r.kind()) {
-        ("", "Pod") => {
-            let owned_by_job = r
-                .node
-                .path(&["metadata", "ownerReferences"])
-                .and_then(Node::as_seq)
-                .is_some_and(|s| s.iter().any(|o| matches!(o.str_at(&["kind"]), Some("Job" | "CronJob"))));
-            (&["spec"], owned_by_job)
-        }
-        ("", "ReplicationController") | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") => {
-            (&["spec", "template", "spec"], false)
-        }
-        ("batch", "Job") => (&["spec", "template", "spec"], true),
-        ("batch", "CronJob") => (&["spec", "jobTemplate", "spec", "template", "spec"], true),
-        _ => return None,
-    };
-    let spec = r.node.path(keys).filter(|n| n.as_map().is_some())?;
-    let meta: Vec<&str> = if keys.len() == 1 {
-        vec!["metadata", "labels"]
+    let (template, job_like): (&[&str], bool) = if group.is_empty() && r.kind() == "Pod" {
+        let owned_by_job = r
+            .node
+            .path(&["metadata", "ownerReferences"])
+            .and_then(Node::as_seq)
+            .is_some_and(|s| s.iter().any(|o| matches!(o.str_at(&["kind"]), Some("Job" | "CronJob"))));
+        (&[], owned_by_job)
     } else {
-        let mut m = keys[..keys.len() - 1].to_vec();
-        m.extend(["metadata", "labels"]);
-        m
+        (template_keys(&group, r.kind())?, group == "batch")
     };
-    Some(PodTemplate { spec, prefix: super::path(keys), labels: r.node.path(&meta), job_like })
+    let keys: Vec<&str> = template.iter().copied().chain(["spec"]).collect();
+    let meta: Vec<&str> = template.iter().copied().chain(["metadata", "labels"]).collect();
+    let spec = r.node.path(&keys).filter(|n| n.as_map().is_some())?;
+    Some(PodTemplate { spec, prefix: super::path(&keys), labels: r.node.path(&meta), job_like })
 }
 
 /// Which list a container is in.
@@ -104,28 +107,6 @@ pub fn containers<'a>(t: &PodTemplate<'a>) -> Vec<Container<'a>> {
     out
 }
 
-/// An image reference split into name, tag and digest.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Image<'a> {
-    pub name: &'a str,
-    pub tag: Option<&'a str>,
-    pub digest: Option<&'a str>,
-}
-
-/// Splits `registry/path/name:tag@sha256:...` (the tag is after the last `:` of the last path
-/// component, so a registry port is not a tag).
-pub fn parse_image(s: &str) -> Image<'_> {
-    let (rest, digest) = match s.split_once('@') {
-        Some((r, d)) => (r, Some(d)),
-        None => (s, None),
-    };
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    match rest[last_slash..].rfind(':') {
-        Some(i) => Image { name: &rest[..last_slash + i], tag: Some(&rest[last_slash + i + 1..]), digest },
-        None => Image { name: rest, tag: None, digest },
-    }
-}
-
 /// The fully qualified name Docker resolves a short name to (`nginx` is
 /// `docker.io/library/nginx`, `bitnami/redis` is `docker.io/bitnami/redis`).
 pub fn qualified(name: &str) -> String {
@@ -139,7 +120,7 @@ pub fn qualified(name: &str) -> String {
 /// Whether an image lies under an allowed registry prefix (whole path components only, so
 /// `ghcr.io/fluxcd` does not allow `ghcr.io/fluxcd-evil/x`).
 pub fn registry_allowed(image: &str, prefixes: &[String]) -> bool {
-    let q = qualified(parse_image(image).name);
+    let q = qualified(split_image(image).name);
     let under = |s: &str, p: &str| {
         s.starts_with(p)
             && (p.ends_with('/') || s.len() == p.len() || matches!(s.as_bytes()[p.len()], b'/' | b':' | b'@'))
@@ -195,7 +176,7 @@ pub fn check(r: &Resource, idx: usize, t: &PodTemplate, ctx: &Ctx, out: &mut Vec
         let cw = format!("container '{}' of {what}", c.name());
         let sc = c.node.get("securityContext");
         // Images.
-        if let Some(image) = c.node.get("image").and_then(Node::as_str).filter(|i| !is_var(i)) {
+        if let Some(image) = c.node.get("image").and_then(Node::as_str).filter(|i| !has_reference(i)) {
             let ip = c.at(&["image"]);
             let regs = rs.get(Rule::ImageRegistryAllowed).list("registries");
             if !regs.is_empty() && !registry_allowed(image, regs) {
@@ -206,7 +187,7 @@ pub fn check(r: &Resource, idx: usize, t: &PodTemplate, ctx: &Ctx, out: &mut Vec
                     "mirror the image into an allowed registry, or add the registry to rules.image-registry-allowed.registries",
                 );
             }
-            let img = parse_image(image);
+            let img = split_image(image);
             if img.digest.is_none() {
                 match img.tag {
                     None => hit(
@@ -238,14 +219,8 @@ pub fn check(r: &Resource, idx: usize, t: &PodTemplate, ctx: &Ctx, out: &mut Vec
                 if !rs.on(rule) {
                     continue;
                 }
-                let have = c.node.path(&["resources", field]);
-                let missing: Vec<&str> = rs
-                    .get(rule)
-                    .list("resources")
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|r| have.and_then(|h| h.get(r)).is_none_or(Node::is_null))
-                    .collect();
+                let wanted = rs.get(rule);
+                let missing = super::missing(c.node.path(&["resources", field]), wanted.list("resources"));
                 if !missing.is_empty() {
                     hit(
                         rule,
@@ -298,8 +273,8 @@ pub fn check(r: &Resource, idx: usize, t: &PodTemplate, ctx: &Ctx, out: &mut Vec
                 "set runAsNonRoot: true (pod or container securityContext)",
             ),
             (_, Some((n, _))) if n.as_bool() == Some(true) => {}
-            (Some((u, _)), _) if u.as_i64().is_some_and(|u| u > 0) || u.as_str().is_some_and(is_var) => {}
-            (_, Some((n, _))) if n.as_str().is_some_and(is_var) => {}
+            (Some((u, _)), _) if u.as_i64().is_some_and(|u| u > 0) || u.as_str().is_some_and(has_reference) => {}
+            (_, Some((n, _))) if n.as_str().is_some_and(has_reference) => {}
             _ => hit(
                 Rule::PodRunAsNonRoot,
                 &c.at(&["securityContext", "runAsNonRoot"]),
@@ -370,24 +345,17 @@ pub fn check(r: &Resource, idx: usize, t: &PodTemplate, ctx: &Ctx, out: &mut Vec
     }
 }
 
-/// The labels of a pod template as text.
-pub fn labels_of(n: Option<&Node>) -> Vec<(&str, String)> {
-    match n.map(|n| &n.value) {
-        Some(Value::Map(m)) => m.iter().filter_map(|(k, v)| v.scalar_text().map(|t| (k.as_str(), t))).collect(),
-        _ => Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kustomize::transform::images::ImageRef;
 
     #[test]
     fn images_parse_with_ports_tags_and_digests() {
-        assert_eq!(parse_image("nginx"), Image { name: "nginx", tag: None, digest: None });
-        assert_eq!(parse_image("reg:5000/a/b:1.2"), Image { name: "reg:5000/a/b", tag: Some("1.2"), digest: None });
-        assert_eq!(parse_image("reg:5000/a/b"), Image { name: "reg:5000/a/b", tag: None, digest: None });
-        assert_eq!(parse_image("a/b:1@sha256:ab"), Image { name: "a/b", tag: Some("1"), digest: Some("sha256:ab") });
+        assert_eq!(split_image("nginx"), ImageRef { name: "nginx", tag: None, digest: None });
+        assert_eq!(split_image("reg:5000/a/b:1.2"), ImageRef { name: "reg:5000/a/b", tag: Some("1.2"), digest: None });
+        assert_eq!(split_image("reg:5000/a/b"), ImageRef { name: "reg:5000/a/b", tag: None, digest: None });
+        assert_eq!(split_image("a/b:1@sha256:ab"), ImageRef { name: "a/b", tag: Some("1"), digest: Some("sha256:ab") });
         assert_eq!(qualified("nginx"), "docker.io/library/nginx");
         assert_eq!(qualified("bitnami/redis"), "docker.io/bitnami/redis");
         assert_eq!(qualified("ghcr.io/fluxcd/x"), "ghcr.io/fluxcd/x");

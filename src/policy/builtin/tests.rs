@@ -90,13 +90,17 @@ fn production_defaults_only_in_production() {
 
 #[test]
 fn flux_entry_points_take_their_cluster_environment() {
-    use crate::policy::{EntryPoint, environment};
+    use crate::policy::environment;
+    use crate::report::EntryPointKind::{Flux, HelmRelease, Kustomize};
     let c = Config::parse("environments:\n  production: ['clusters/production/**', 'apps/production/**']\n").unwrap();
-    let ep = |name, path, flux| EntryPoint { name, path, flux, complete: true };
     assert_eq!(
-        environment(&c, &ep("clusters/production/flux-system/infra", "infrastructure/controllers", true)),
+        environment(&c, Flux, "clusters/production/flux-system/infra", "infrastructure/controllers"),
         Some("production")
     );
-    assert_eq!(environment(&c, &ep("apps/production/web", "apps/production/web", false)), Some("production"));
-    assert_eq!(environment(&c, &ep("infrastructure/controllers", "infrastructure/controllers", false)), None);
+    assert_eq!(
+        environment(&c, HelmRelease, "clusters/production/ingress/nginx", "infrastructure/base/ingress"),
+        Some("production")
+    );
+    assert_eq!(environment(&c, Kustomize, "apps/production/web", "apps/production/web"), Some("production"));
+    assert_eq!(environment(&c, Kustomize, "infrastructure/controllers", "infrastructure/controllers"), None);
 }

@@ -1,5 +1,6 @@
-//! Structured label selectors (`matchLabels` + `matchExpressions`), as admission policies,
-//! bindings and `paramRef` write them.
+//! Label selectors: structured ones (`matchLabels` + `matchExpressions`), as workloads,
+//! PodDisruptionBudgets, admission policies, bindings and `paramRef` write them, and the plain
+//! maps of Services and ReplicationControllers. One parser and one matcher for every policy.
 
 use std::collections::BTreeMap;
 
@@ -16,15 +17,20 @@ enum Op {
 
 /// A parsed selector. An absent selector and `{}` both select everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(super) struct LabelSelector {
+pub struct LabelSelector {
     labels: Vec<(String, String)>,
     exprs: Vec<(String, Op, Vec<String>)>,
 }
 
 /// The labels of an object (`metadata.labels`), scalar values as text.
-pub(super) fn labels_of(obj: &Node) -> BTreeMap<String, String> {
+pub fn labels_of(obj: &Node) -> BTreeMap<String, String> {
+    label_map(obj.path(&["metadata", "labels"]))
+}
+
+/// A labels map (`metadata.labels`, a pod template's labels), scalar values as text.
+pub fn label_map(labels: Option<&Node>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    if let Some(m) = obj.path(&["metadata", "labels"]).and_then(Node::as_map) {
+    if let Some(m) = labels.and_then(Node::as_map) {
         for (k, v) in m {
             if let Some(t) = v.scalar_text() {
                 out.insert(k.clone(), t);
@@ -36,7 +42,7 @@ pub(super) fn labels_of(obj: &Node) -> BTreeMap<String, String> {
 
 impl LabelSelector {
     /// Parses a selector node; `None` (absent or null) selects everything.
-    pub(super) fn parse(node: Option<&Node>) -> Result<LabelSelector, (Loc, String)> {
+    pub fn parse(node: Option<&Node>) -> Result<LabelSelector, (Loc, String)> {
         let mut out = LabelSelector::default();
         let Some(node) = node.filter(|n| !n.is_null()) else { return Ok(out) };
         let m = node.as_map().ok_or_else(|| (node.loc, "a label selector must be a map".to_string()))?;
@@ -68,13 +74,25 @@ impl LabelSelector {
         Ok(out)
     }
 
+    /// A plain-map selector (a Service's or ReplicationController's `spec.selector`): every
+    /// key must have that value.
+    pub fn from_map(node: &Node) -> Result<LabelSelector, (Loc, String)> {
+        let m = node.as_map().ok_or_else(|| (node.loc, "a selector must be a map of labels".to_string()))?;
+        let mut out = LabelSelector::default();
+        for (k, v) in m {
+            let t = v.scalar_text().ok_or_else(|| (v.loc, format!("selector label '{k}' must be a string")))?;
+            out.labels.push((k.clone(), t));
+        }
+        Ok(out)
+    }
+
     /// Whether the selector selects everything (`{}` or absent).
-    pub(super) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.labels.is_empty() && self.exprs.is_empty()
     }
 
     /// Whether `labels` satisfy every requirement.
-    pub(super) fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
             && self.exprs.iter().all(|(k, op, values)| match op {
                 Op::In => labels.get(k).is_some_and(|v| values.contains(v)),
