@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
-use super::{FileId, Limits, Loc, Mapping, Node, Value};
+use super::{FileId, Limits, Loc, Mapping, Node, Value, goyaml};
 
 /// Which scalar typing rules apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,12 +46,55 @@ pub struct Parsed {
 /// Parses `text` (from file `file`) into documents. Empty and null documents are dropped, as
 /// kustomize drops them.
 pub fn parse(text: &str, file: FileId, dialect: Dialect, limits: &Limits) -> Parsed {
-    let mut b =
-        Builder { file, dialect, limits, stack: Vec::new(), anchors: HashMap::new(), expanded: 0, docs: Vec::new() };
-    match b.run(text) {
-        Ok(()) => Parsed { docs: b.docs, error: None },
-        Err(e) => Parsed { docs: b.docs, error: Some(e) },
+    let mut text = std::borrow::Cow::Borrowed(text);
+    let mut inserted = Vec::new();
+    loop {
+        let mut b = Builder {
+            file,
+            dialect,
+            limits,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            expanded: 0,
+            docs: Vec::new(),
+            inserted: &inserted,
+            unknown_alias_at: None,
+            text_end: (!text.ends_with(['\n', '\r'])).then(|| text.chars().count()),
+        };
+        let result = b.run(&text);
+        // go-yaml reads `*app:` as the alias `app` and a colon: retry with a space between them
+        // (a bounded number of times), locations mapped back to the original text.
+        if let (Err(_), Some(at)) = (&result, b.unknown_alias_at)
+            && inserted.len() < MAX_ALIAS_SPLITS
+            && let Some((fixed, space_at)) = goyaml::split_alias_colon(&text, at)
+        {
+            inserted.push(char_position(&text, space_at));
+            text = std::borrow::Cow::Owned(fixed);
+            continue;
+        }
+        return match result {
+            Ok(()) => Parsed { docs: b.docs, error: None },
+            Err(e) => Parsed { docs: b.docs, error: Some(e) },
+        };
     }
+}
+
+/// How many `*alias:` keys one file may have split before its parse error stands.
+const MAX_ALIAS_SPLITS: usize = 256;
+
+/// The 1-based line and 0-based column (in chars) of char index `at`, as saphyr counts them.
+fn char_position(text: &str, at: usize) -> (usize, usize) {
+    let (mut line, mut col) = (1, 0);
+    let mut chars = text.chars().take(at).peekable();
+    while let Some(c) = chars.next() {
+        if c == '\n' || (c == '\r' && chars.peek() != Some(&'\n')) {
+            line += 1;
+            col = 0;
+        } else if c != '\r' {
+            col += 1;
+        }
+    }
+    (line, col)
 }
 
 enum Frame {
@@ -64,9 +107,17 @@ struct Builder<'a> {
     dialect: Dialect,
     limits: &'a Limits,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes by anchor id, with a scalar's source text (an alias may be a mapping key,
+    /// and keys keep their text).
+    anchors: HashMap<usize, (Node, Option<String>)>,
     expanded: usize,
     docs: Vec<Node>,
+    /// Spaces put into the text (line, column), oldest first: see [`goyaml::split_alias_colon`].
+    inserted: &'a [(usize, usize)],
+    /// Where the parser met an alias to an unknown anchor (a char index), if it did.
+    unknown_alias_at: Option<usize>,
+    /// The text's length in chars when it does not end with a line break.
+    text_end: Option<usize>,
 }
 
 fn count_nodes(n: &Node) -> usize {
@@ -79,7 +130,17 @@ fn count_nodes(n: &Node) -> usize {
 
 impl Builder<'_> {
     fn loc(&self, span: &Span) -> Loc {
-        Loc::new(self.file, span.start.line() as u32, span.start.col() as u32 + 1)
+        self.loc_at(span.start.line(), span.start.col())
+    }
+
+    /// The location of a saphyr position (1-based line, 0-based column) in the original text.
+    fn loc_at(&self, line: usize, mut col: usize) -> Loc {
+        for &(l, c) in self.inserted.iter().rev() {
+            if l == line && col > c {
+                col -= 1;
+            }
+        }
+        Loc::new(self.file, line as u32, col as u32 + 1)
     }
 
     fn err(&self, kind: YamlErrorKind, loc: Loc, message: String) -> YamlError {
@@ -102,7 +163,10 @@ impl Builder<'_> {
         while let Some(ev) = parser.next_event() {
             let (ev, span) = ev.map_err(|e| {
                 let m = e.marker();
-                let loc = Loc::new(self.file, m.line() as u32, m.col() as u32 + 1);
+                if e.info().contains("unknown anchor") {
+                    self.unknown_alias_at = Some(m.index());
+                }
+                let loc = self.loc_at(m.line(), m.col());
                 // The parser's own nesting guard (flow collections are nested in its scanner,
                 // before any event reaches the depth check below) is a bound, not bad syntax.
                 if e.info().contains("recursion limit") {
@@ -132,7 +196,7 @@ impl Builder<'_> {
                     let _ = doc_has_root;
                 }
                 Event::Alias(id) => {
-                    let node = self.anchors.get(&id).cloned().ok_or_else(|| {
+                    let (node, raw) = self.anchors.get(&id).cloned().ok_or_else(|| {
                         self.err(YamlErrorKind::Syntax, loc, "alias refers to an unknown anchor".into())
                     })?;
                     self.expanded += count_nodes(&node);
@@ -146,14 +210,22 @@ impl Builder<'_> {
                             ),
                         ));
                     }
-                    self.push_value(node, false)?;
+                    let is_key = matches!(self.stack.last(), Some(Frame::Map { pending_key: None, .. }));
+                    match raw {
+                        // An aliased scalar may stand for a mapping key (`*app: x`), as in go-yaml.
+                        Some(raw) if is_key => self.push_scalar(Node::new(node.value, loc), raw, false)?,
+                        _ => self.push_value(node, false)?,
+                    }
                 }
-                Event::Scalar(text, style, anchor, tag) => {
+                Event::Scalar(mut text, style, anchor, tag) => {
+                    if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                        text = self.block_scalar_as_go_yaml(text, style, &span);
+                    }
                     let tag_suffix = tag.as_ref().map(|t| format!("{}{}", t.handle, t.suffix));
                     let value = resolve_scalar(&text, style, tag_suffix.as_deref(), self.dialect);
                     let node = Node::new(value, loc);
                     if anchor > 0 {
-                        self.anchors.insert(anchor, node.clone());
+                        self.anchors.insert(anchor, (node.clone(), Some(text.to_string())));
                     }
                     let is_merge_key = style == ScalarStyle::Plain && text == "<<";
                     self.push_scalar(node, text.into_owned(), is_merge_key)?;
@@ -176,7 +248,7 @@ impl Builder<'_> {
                     if let Some(Frame::Seq { items, loc, anchor }) = self.stack.pop() {
                         let node = Node::new(Value::Seq(items), loc);
                         if anchor > 0 {
-                            self.anchors.insert(anchor, node.clone());
+                            self.anchors.insert(anchor, (node.clone(), None));
                         }
                         self.push_value(node, false)?;
                     }
@@ -186,7 +258,7 @@ impl Builder<'_> {
                         apply_merges(&mut entries, merges);
                         let node = Node::new(Value::Map(Box::new(entries)), loc);
                         if anchor > 0 {
-                            self.anchors.insert(anchor, node.clone());
+                            self.anchors.insert(anchor, (node.clone(), None));
                         }
                         self.push_value(node, false)?;
                     }
@@ -194,6 +266,25 @@ impl Builder<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A block scalar's value as go-yaml gives it to kustomize's output (see [`goyaml`]).
+    fn block_scalar_as_go_yaml<'t>(
+        &self,
+        mut text: std::borrow::Cow<'t, str>,
+        style: ScalarStyle,
+        span: &Span,
+    ) -> std::borrow::Cow<'t, str> {
+        if self.text_end.is_some_and(|n| span.end.index() >= n) && text.ends_with('\n') {
+            text.to_mut().pop();
+        }
+        if style == ScalarStyle::Folded
+            && self.dialect == Dialect::Yaml12
+            && let Some(v) = goyaml::folded_after_round_trip(&text)
+        {
+            text = std::borrow::Cow::Owned(v);
+        }
+        text
     }
 
     fn check_depth(&self, loc: Loc) -> Result<(), YamlError> {
@@ -599,5 +690,39 @@ mod tests {
         let d = p("a: b\t\nc: key=value\n");
         assert!(d.error.is_none(), "{:?}", d.error);
         assert_eq!(d.docs[0].get("c").unwrap().as_str(), Some("key=value"));
+    }
+
+    #[test]
+    fn alias_as_mapping_key_like_go_yaml() {
+        let d = p("name: &app foo\ndata:\n  *app: bar\n  x: *app\n  *app : again\n");
+        assert!(d.error.is_some(), "a key repeated through its alias is a duplicate");
+        let d = p("name: &app foo\ndata:\n  *app: bar\n  x: *app\n");
+        assert!(d.error.is_none(), "{:?}", d.error);
+        let bar = d.docs[0].path(&["data", "foo"]).unwrap();
+        assert_eq!((bar.as_str(), bar.loc.line, bar.loc.col), (Some("bar"), 3, 9));
+        assert_eq!(d.docs[0].path(&["data", "x"]).unwrap().as_str(), Some("foo"));
+        let e = p("a: *nope: b\n").error.unwrap();
+        assert_eq!((e.loc.line, e.loc.col), (1, 4));
+        assert!(p("a: &m {x: 1}\n*m: 2\n").error.is_some(), "a map is no key");
+    }
+
+    #[test]
+    fn block_scalars_at_the_end_of_the_file() {
+        let d = p("a: |\n  x\n  last");
+        assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("x\nlast"));
+        let d = p("a: |+\n  keep\n\n  end");
+        assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("keep\n\nend"));
+        let d = p("a: |\n  x\n");
+        assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("x\n"));
+        let d = p("a: |\n  x\nb: 1");
+        assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("x\n"));
+    }
+
+    #[test]
+    fn folded_scalars_as_kustomize_writes_them() {
+        let d = p("a: >-\n  [\n    JSONPatch{\n  ]\n");
+        assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("[\n\n  JSONPatch{\n]"));
+        let d = parse("a: >-\n  [\n    JSONPatch{\n", FileId(0), Dialect::Yaml11, &Limits::default());
+        assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("[\n  JSONPatch{"), "JSON patches are not rewritten");
     }
 }
