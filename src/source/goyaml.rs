@@ -7,7 +7,10 @@
 //!   (`RNode.MarshalJSON`), keeping a folded (`>`) scalar folded; go-yaml's folded writer checks
 //!   the value's first character where it means the next line's, so a line followed by a
 //!   more-indented line gains an empty line in between ([`folded_after_round_trip`]);
-//! - a block scalar that ends the file without a final line break has no trailing newline.
+//! - a block scalar that ends the file without a final line break has no trailing newline;
+//! - go-yaml does not check indentation inside flow collections and quoted scalars, so a
+//!   closing `]` at its key's column, or a quoted scalar's next line at the key's column, is
+//!   fine; saphyr refuses them ([`repair`] indents such lines, which changes no value there).
 
 /// go-yaml's anchor and alias name characters.
 fn is_name_char(c: char) -> bool {
@@ -30,6 +33,110 @@ pub(super) fn split_alias_colon(text: &str, at: usize) -> Option<(String, usize)
     out.push(' ');
     out.push_str(&text[colon..]);
     Some((out, at + 1 + rest[..name_len].chars().count()))
+}
+
+/// Spaces put into a text by a [`repair`]: `(line, column)` pairs (1-based line, 0-based
+/// column in chars, in the text before the repair), one per space, so locations map back.
+pub(super) type Inserted = Vec<(usize, usize)>;
+
+/// Turns a text that saphyr refused, at char index `at` with message `info`, into one that
+/// means the same to go-yaml and that saphyr reads: `*app:` becomes `*app :`, and a line of a
+/// flow collection or quoted scalar indented less than saphyr wants is indented more.
+/// `None` when the error is not one of those.
+pub(super) fn repair(text: &str, info: &str, at: usize) -> Option<(String, Inserted)> {
+    let offset = text.char_indices().nth(at).map_or(text.len(), |(i, _)| i);
+    let (line, col) = position(text, offset);
+    if info.contains("unknown anchor") {
+        let (fixed, space_at) = split_alias_colon(text, at)?;
+        return Some((fixed, vec![(line, space_at - (at - col))]));
+    }
+    if info.ends_with("invalid indentation") || info.ends_with("invalid indentation in flow construct") {
+        // Only blanks before the token on its line: indent it past the previous line.
+        let start = line_start(text, offset);
+        if !text[start..offset].chars().all(|c| c == ' ') {
+            return None;
+        }
+        let want = previous_indent(text, start) + 1;
+        let n = want.saturating_sub(col).max(1);
+        return Some((insert_spaces(text, &[(offset, n)]), vec![(line, col); n]));
+    }
+    if info.ends_with("invalid indentation in quoted scalar") {
+        return indent_quoted(text, offset, line, col);
+    }
+    None
+}
+
+/// Indents every continuation line of the quoted scalar opening at byte `offset` past the
+/// opening quote's column (leading blanks of those lines are not part of the value).
+fn indent_quoted(text: &str, offset: usize, line: usize, col: usize) -> Option<(String, Inserted)> {
+    let quote = text[offset..].chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let (mut inserts, mut inserted) = (Vec::new(), Vec::new());
+    let mut cur_line = line;
+    let mut chars = text[offset + 1..].char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' if quote == '"' => {
+                chars.next();
+            }
+            '\'' if quote == '\'' && chars.peek().is_some_and(|(_, n)| *n == '\'') => {
+                chars.next();
+            }
+            c if c == quote => break,
+            '\n' => {
+                cur_line += 1;
+                let start = offset + 1 + i + 1;
+                let indent = text[start..].chars().take_while(|c| *c == ' ').count();
+                let n = (col + 1).saturating_sub(indent);
+                if n > 0 {
+                    inserts.push((start, n));
+                    inserted.extend(std::iter::repeat_n((cur_line, 0), n));
+                }
+            }
+            _ => {}
+        }
+    }
+    (!inserts.is_empty()).then(|| (insert_spaces(text, &inserts), inserted))
+}
+
+/// `text` with `n` spaces put at each byte offset (offsets ascending).
+fn insert_spaces(text: &str, at: &[(usize, usize)]) -> String {
+    let mut out = String::with_capacity(text.len() + at.iter().map(|(_, n)| n).sum::<usize>());
+    let mut last = 0;
+    for &(o, n) in at {
+        out.push_str(&text[last..o]);
+        out.extend(std::iter::repeat_n(' ', n));
+        last = o;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+/// The byte offset where the line holding byte `offset` starts.
+fn line_start(text: &str, offset: usize) -> usize {
+    text[..offset].rfind(['\n', '\r']).map_or(0, |i| i + 1)
+}
+
+/// The indentation of the closest non-blank line before the line starting at byte `start`.
+fn previous_indent(text: &str, start: usize) -> usize {
+    text[..start]
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map_or(0, |l| l.chars().take_while(|c| *c == ' ').count())
+}
+
+/// The 1-based line and 0-based column (in chars) of byte `offset`, as saphyr counts them.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let mut line = 1;
+    let mut prev = '\0';
+    for c in before.chars() {
+        if c == '\n' && prev != '\r' || c == '\r' {
+            line += 1;
+        }
+        prev = c;
+    }
+    (line, before[line_start(text, offset)..].chars().count())
 }
 
 /// Characters go-yaml's emitter counts as special (not printable, with Unicode output on):
@@ -114,5 +221,17 @@ mod tests {
         assert_eq!(f("emoji \u{1F600}\n  more\nz"), None);
         assert_eq!(f("caf\u{e9}\n  more").as_deref(), Some("caf\u{e9}\n\n  more"));
         assert_eq!(f("one line"), None);
+    }
+
+    #[test]
+    fn repairs_keep_the_meaning_go_yaml_gives() {
+        let (t, ins) = repair("a: [\n  b,\n]\n", "invalid indentation", 10).unwrap();
+        assert_eq!((t.as_str(), ins), ("a: [\n  b,\n   ]\n", vec![(3, 0); 3]));
+        let (t, ins) = repair("k:\n  a: \"x\n  y\"\n", "invalid indentation in quoted scalar", 8).unwrap();
+        assert_eq!((t.as_str(), ins), ("k:\n  a: \"x\n      y\"\n", vec![(3, 0); 4]));
+        let (t, ins) = repair("x: *app: 1\n", "while parsing node, found unknown anchor", 3).unwrap();
+        assert_eq!((t.as_str(), ins), ("x: *app : 1\n", vec![(1, 7)]));
+        assert!(repair("a: [b, c] ]\n", "invalid indentation", 10).is_none());
+        assert!(repair("a: 1\n", "did not find expected key", 2).is_none());
     }
 }

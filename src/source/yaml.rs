@@ -58,17 +58,17 @@ pub fn parse(text: &str, file: FileId, dialect: Dialect, limits: &Limits) -> Par
             expanded: 0,
             docs: Vec::new(),
             inserted: &inserted,
-            unknown_alias_at: None,
+            failure: None,
             text_end: (!text.ends_with(['\n', '\r'])).then(|| text.chars().count()),
         };
         let result = b.run(&text);
-        // go-yaml reads `*app:` as the alias `app` and a colon: retry with a space between them
-        // (a bounded number of times), locations mapped back to the original text.
-        if let (Err(_), Some(at)) = (&result, b.unknown_alias_at)
-            && inserted.len() < MAX_ALIAS_SPLITS
-            && let Some((fixed, space_at)) = goyaml::split_alias_colon(&text, at)
+        // Where go-yaml reads what saphyr refuses (see [`goyaml::repair`]), retry on a text that
+        // means the same, a bounded number of times, locations mapped back to the original.
+        if let (Err(_), Some((info, at))) = (&result, &b.failure)
+            && inserted.len() < MAX_REPAIR_SPACES
+            && let Some((fixed, spaces)) = goyaml::repair(&text, info, *at)
         {
-            inserted.push(char_position(&text, space_at));
+            inserted.extend(spaces);
             text = std::borrow::Cow::Owned(fixed);
             continue;
         }
@@ -79,23 +79,8 @@ pub fn parse(text: &str, file: FileId, dialect: Dialect, limits: &Limits) -> Par
     }
 }
 
-/// How many `*alias:` keys one file may have split before its parse error stands.
-const MAX_ALIAS_SPLITS: usize = 256;
-
-/// The 1-based line and 0-based column (in chars) of char index `at`, as saphyr counts them.
-fn char_position(text: &str, at: usize) -> (usize, usize) {
-    let (mut line, mut col) = (1, 0);
-    let mut chars = text.chars().take(at).peekable();
-    while let Some(c) = chars.next() {
-        if c == '\n' || (c == '\r' && chars.peek() != Some(&'\n')) {
-            line += 1;
-            col = 0;
-        } else if c != '\r' {
-            col += 1;
-        }
-    }
-    (line, col)
-}
+/// How many spaces repairs may put into one file before its parse error stands.
+const MAX_REPAIR_SPACES: usize = 4096;
 
 enum Frame {
     Seq { items: Vec<Node>, loc: Loc, anchor: usize },
@@ -112,10 +97,10 @@ struct Builder<'a> {
     anchors: HashMap<usize, (Node, Option<String>)>,
     expanded: usize,
     docs: Vec<Node>,
-    /// Spaces put into the text (line, column), oldest first: see [`goyaml::split_alias_colon`].
+    /// Spaces put into the text (line, column), oldest first: see [`goyaml::repair`].
     inserted: &'a [(usize, usize)],
-    /// Where the parser met an alias to an unknown anchor (a char index), if it did.
-    unknown_alias_at: Option<usize>,
+    /// The parser's error message and where it stopped (a char index), if it failed.
+    failure: Option<(String, usize)>,
     /// The text's length in chars when it does not end with a line break.
     text_end: Option<usize>,
 }
@@ -163,9 +148,7 @@ impl Builder<'_> {
         while let Some(ev) = parser.next_event() {
             let (ev, span) = ev.map_err(|e| {
                 let m = e.marker();
-                if e.info().contains("unknown anchor") {
-                    self.unknown_alias_at = Some(m.index());
-                }
+                self.failure = Some((e.info().to_string(), m.index()));
                 let loc = self.loc_at(m.line(), m.col());
                 // The parser's own nesting guard (flow collections are nested in its scanner,
                 // before any event reaches the depth check below) is a bound, not bad syntax.
@@ -222,7 +205,12 @@ impl Builder<'_> {
                         text = self.block_scalar_as_go_yaml(text, style, &span);
                     }
                     let tag_suffix = tag.as_ref().map(|t| format!("{}{}", t.handle, t.suffix));
-                    let value = resolve_scalar(&text, style, tag_suffix.as_deref(), self.dialect);
+                    let mut value = resolve_scalar(&text, style, tag_suffix.as_deref(), self.dialect);
+                    if !matches!(value, Value::Null) && self.at_annotation_value() {
+                        // kustomize reads annotations as strings of their source text (a null
+                        // stays null: in a patch it deletes the annotation).
+                        value = Value::Str(text.to_string());
+                    }
                     let node = Node::new(value, loc);
                     if anchor > 0 {
                         self.anchors.insert(anchor, (node.clone(), Some(text.to_string())));
@@ -285,6 +273,22 @@ impl Builder<'_> {
             text = std::borrow::Cow::Owned(v);
         }
         text
+    }
+
+    /// Whether the next scalar is the value of a `metadata.annotations` entry of a resource
+    /// (kustomize keeps annotations as `map[string]string`, each its value's source text).
+    fn at_annotation_value(&self) -> bool {
+        fn key(f: &Frame) -> Option<&str> {
+            match f {
+                Frame::Map { pending_key: Some((k, _, _)), .. } => Some(k.as_str()),
+                _ => None,
+            }
+        }
+        self.dialect == Dialect::Yaml12
+            && self.stack.len() == 3
+            && key(&self.stack[0]) == Some("metadata")
+            && key(&self.stack[1]) == Some("annotations")
+            && key(&self.stack[2]).is_some()
     }
 
     fn check_depth(&self, loc: Loc) -> Result<(), YamlError> {
@@ -724,5 +728,16 @@ mod tests {
         assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("[\n\n  JSONPatch{\n]"));
         let d = parse("a: >-\n  [\n    JSONPatch{\n", FileId(0), Dialect::Yaml11, &Limits::default());
         assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("[\n  JSONPatch{"), "JSON patches are not rewritten");
+    }
+
+    #[test]
+    fn flow_lines_indented_less_than_the_spec_wants_read_like_go_yaml() {
+        let d = p("x:\n  a: [1,\n  2]\n  b: \"q\n  r\"\n");
+        assert!(d.error.is_none(), "{:?}", d.error);
+        let two = d.docs[0].path(&["x", "a"]).and_then(|a| a.as_seq()).map(|s| (s[1].loc.line, s[1].loc.col));
+        assert_eq!(two, Some((3, 3)));
+        assert_eq!(d.docs[0].path(&["x", "b"]).unwrap().as_str(), Some("q r"));
+        let e = p("a: [\n  b,\n]\nc: 1\nc: 2\n").error.unwrap();
+        assert_eq!((e.kind, e.loc.line, e.loc.col), (YamlErrorKind::DuplicateKey, 5, 1));
     }
 }
