@@ -42,40 +42,6 @@ pub const CLUSTER_SCOPED: &[&str] = &[
     "DeviceClass",
 ];
 
-/// The cluster-scoped `apiVersion`s and kinds of kustomize's embedded OpenAPI schema
-/// (Kubernetes 1.21). Its namespace transformer takes every other object as namespaced, so a
-/// kind newer than that schema (a `ValidatingAdmissionPolicy`, a `flowcontrol/v1` FlowSchema)
-/// or a built-in kind's name in another group gets the kustomization's namespace.
-const KUSTOMIZE_CLUSTER_SCOPED: &[(&str, &[&str])] = &[
-    ("v1", &["ComponentStatus", "Namespace", "Node", "PersistentVolume"]),
-    ("admissionregistration.k8s.io/v1", &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]),
-    ("admissionregistration.k8s.io/v1beta1", &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]),
-    ("apiextensions.k8s.io/v1", &["CustomResourceDefinition"]),
-    ("apiextensions.k8s.io/v1beta1", &["CustomResourceDefinition"]),
-    ("apiregistration.k8s.io/v1", &["APIService"]),
-    ("apiregistration.k8s.io/v1beta1", &["APIService"]),
-    ("certificates.k8s.io/v1", &["CertificateSigningRequest"]),
-    ("certificates.k8s.io/v1beta1", &["CertificateSigningRequest"]),
-    ("flowcontrol.apiserver.k8s.io/v1beta1", &["FlowSchema", "PriorityLevelConfiguration"]),
-    ("networking.k8s.io/v1", &["IngressClass"]),
-    ("networking.k8s.io/v1beta1", &["IngressClass"]),
-    ("node.k8s.io/v1", &["RuntimeClass"]),
-    ("node.k8s.io/v1beta1", &["RuntimeClass"]),
-    ("policy/v1beta1", &["PodSecurityPolicy"]),
-    ("rbac.authorization.k8s.io/v1", &["ClusterRole", "ClusterRoleBinding"]),
-    ("rbac.authorization.k8s.io/v1beta1", &["ClusterRole", "ClusterRoleBinding"]),
-    ("scheduling.k8s.io/v1", &["PriorityClass"]),
-    ("scheduling.k8s.io/v1beta1", &["PriorityClass"]),
-    ("storage.k8s.io/v1", &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"]),
-    ("storage.k8s.io/v1beta1", &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"]),
-];
-
-/// Whether kustomize's namespace transformer leaves this object alone (see
-/// [`KUSTOMIZE_CLUSTER_SCOPED`]); [`is_cluster_scoped`] is the cluster's view.
-pub fn kustomize_cluster_scoped(api_version: &str, kind: &str) -> bool {
-    KUSTOMIZE_CLUSTER_SCOPED.iter().any(|(v, kinds)| *v == api_version && kinds.contains(&kind))
-}
-
 /// Whether a kind is cluster-scoped as far as kustomize knows.
 pub fn is_cluster_scoped(kind: &str) -> bool {
     CLUSTER_SCOPED.contains(&kind)

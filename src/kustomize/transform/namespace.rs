@@ -4,7 +4,7 @@
 
 use crate::kustomize::fieldspec::{split, visit};
 use crate::kustomize::kustomization::CustomField;
-use crate::kustomize::resource::{Resource, kustomize_cluster_scoped};
+use crate::kustomize::resource::{Resource, is_cluster_scoped};
 use crate::source::{Loc, Node};
 
 /// Sets `metadata.namespace` on every namespaced object. kustomize refuses (an "ID conflict")
@@ -19,7 +19,7 @@ pub fn apply(resources: &mut [Resource], namespace: &str, loc: Loc, extra: &[Cus
         ));
     }
     for r in resources.iter_mut() {
-        if kustomize_cluster_scoped(r.api_version(), r.kind()) {
+        if is_cluster_scoped(r.kind()) {
             continue;
         }
         r.remember_name();
