@@ -26,7 +26,8 @@ impl FieldSpec {
 }
 
 /// Calls `f` on every node at `path` below `node`. With `create`, missing intermediate and
-/// final maps are created (located at `loc`); the final node is created as an empty map.
+/// final maps are created (located at `loc`); the final node is created as an empty map. A
+/// segment `name[]` is a list, which is never created.
 pub fn visit(node: &mut Node, path: &[&str], create: bool, loc: Loc, f: &mut dyn FnMut(&mut Node)) {
     if path.is_empty() {
         f(node);
@@ -39,9 +40,10 @@ pub fn visit(node: &mut Node, path: &[&str], create: bool, loc: Loc, f: &mut dyn
             }
         }
         Value::Map(m) => {
-            let key = path[0];
+            // `name[]` names a list: walked when present, never created (as kustomize does).
+            let (key, list) = path[0].strip_suffix("[]").map_or((path[0], false), |k| (k, true));
             if !m.contains_key(key) || m.get(key).is_some_and(Node::is_null) {
-                if !create {
+                if !create || list {
                     return;
                 }
                 m.insert(key.to_string(), Node::empty_map(loc));
@@ -92,5 +94,18 @@ mod tests {
         visit(&mut n, &["metadata", "labels"], true, Loc::NONE, &mut |_| count += 1);
         assert_eq!(count, 1);
         assert!(n.path(&["metadata", "labels"]).unwrap().as_map().is_some());
+    }
+
+    #[test]
+    fn lists_are_walked_but_never_created() {
+        let mut n = parse("spec: {}\n", FileId(0), Dialect::Yaml12, &Limits::default()).docs.remove(0);
+        let mut count = 0;
+        visit(&mut n, &["spec", "claims[]", "metadata", "labels"], true, Loc::NONE, &mut |_| count += 1);
+        assert_eq!((count, n.path(&["spec", "claims"]).is_none()), (0, true));
+        let mut n = parse("spec:\n  claims:\n  - a: 1\n  - a: 2\n", FileId(0), Dialect::Yaml12, &Limits::default())
+            .docs
+            .remove(0);
+        visit(&mut n, &["spec", "claims[]", "metadata", "labels"], true, Loc::NONE, &mut |_| count += 1);
+        assert_eq!(count, 2);
     }
 }

@@ -178,28 +178,7 @@ impl Builder<'_> {
                 Event::DocumentEnd => {
                     let _ = doc_has_root;
                 }
-                Event::Alias(id) => {
-                    let (node, raw) = self.anchors.get(&id).cloned().ok_or_else(|| {
-                        self.err(YamlErrorKind::Syntax, loc, "alias refers to an unknown anchor".into())
-                    })?;
-                    self.expanded += count_nodes(&node);
-                    if self.expanded > self.limits.max_alias_expansion {
-                        return Err(self.err(
-                            YamlErrorKind::LimitExceeded,
-                            loc,
-                            format!(
-                                "YAML aliases expand to more than {} nodes (an alias bomb?)",
-                                self.limits.max_alias_expansion
-                            ),
-                        ));
-                    }
-                    let is_key = matches!(self.stack.last(), Some(Frame::Map { pending_key: None, .. }));
-                    match raw {
-                        // An aliased scalar may stand for a mapping key (`*app: x`), as in go-yaml.
-                        Some(raw) if is_key => self.push_scalar(Node::new(node.value, loc), raw, false)?,
-                        _ => self.push_value(node, false)?,
-                    }
-                }
+                Event::Alias(id) => self.on_alias(id, loc)?,
                 Event::Scalar(mut text, style, anchor, tag) => {
                     if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                         text = self.block_scalar_as_go_yaml(text, style, &span);
@@ -254,6 +233,29 @@ impl Builder<'_> {
             }
         }
         Ok(())
+    }
+
+    /// An alias: the anchored node again (bounded), or, in a key's place, its scalar text.
+    fn on_alias(&mut self, id: usize, loc: Loc) -> Result<(), YamlError> {
+        let (node, raw) = self
+            .anchors
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| self.err(YamlErrorKind::Syntax, loc, "alias refers to an unknown anchor".into()))?;
+        self.expanded += count_nodes(&node);
+        if self.expanded > self.limits.max_alias_expansion {
+            return Err(self.err(
+                YamlErrorKind::LimitExceeded,
+                loc,
+                format!("YAML aliases expand to more than {} nodes (an alias bomb?)", self.limits.max_alias_expansion),
+            ));
+        }
+        let is_key = matches!(self.stack.last(), Some(Frame::Map { pending_key: None, .. }));
+        match raw {
+            // An aliased scalar may stand for a mapping key (`*app: x`), as in go-yaml.
+            Some(raw) if is_key => self.push_scalar(Node::new(node.value, loc), raw, false),
+            _ => self.push_value(node, false),
+        }
     }
 
     /// A block scalar's value as go-yaml gives it to kustomize's output (see [`goyaml`]).

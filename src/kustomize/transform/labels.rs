@@ -46,7 +46,7 @@ const TEMPLATES: &[FieldSpec] = &[
     fs(Some("ReplicaSet"), "spec/template/metadata/labels", true),
     fs(Some("DaemonSet"), "spec/template/metadata/labels", true),
     fs(Some("StatefulSet"), "spec/template/metadata/labels", true),
-    fs(Some("StatefulSet"), "spec/volumeClaimTemplates/metadata/labels", true),
+    fs(Some("StatefulSet"), "spec/volumeClaimTemplates[]/metadata/labels", true),
     fs(Some("Job"), "spec/template/metadata/labels", true),
     fs(Some("CronJob"), "spec/jobTemplate/metadata/labels", true),
     fs(Some("CronJob"), "spec/jobTemplate/spec/template/metadata/labels", true),
