@@ -41,16 +41,14 @@ pub fn make_object(spec: &GeneratorSpec, global: &GeneratorOptions, entries: Vec
     let mut binary = Mapping::new();
     for e in entries {
         if spec.is_secret {
-            let b64 = base64::engine::general_purpose::STANDARD.encode(&e.value);
-            data.insert(e.key, Node::string(b64, e.loc));
+            data.insert(e.key, Node::string(encode_base64(&e.value), e.loc));
         } else {
             match String::from_utf8(e.value) {
                 Ok(s) => {
                     data.insert(e.key, Node::string(s, e.loc));
                 }
                 Err(err) => {
-                    let b64 = base64::engine::general_purpose::STANDARD.encode(err.as_bytes());
-                    binary.insert(e.key, Node::string(b64, e.loc));
+                    binary.insert(e.key, Node::string(encode_base64(err.as_bytes()), e.loc));
                 }
             }
         }
@@ -71,6 +69,23 @@ pub fn make_object(spec: &GeneratorSpec, global: &GeneratorOptions, entries: Vec
     r.generated = true;
     r.needs_hash = !spec.options.disable_name_suffix_hash.or(global.disable_name_suffix_hash).unwrap_or(false);
     r
+}
+
+/// Base64 as kustomize writes generated data: an encoding of 70 characters or more is cut
+/// into lines of 70, each ending in a line break (the last one too); a shorter one stays one
+/// line. The content hash is computed on this form, so it must match to the byte.
+pub fn encode_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if b64.len() < LINE {
+        return b64;
+    }
+    let mut out = String::with_capacity(b64.len() + b64.len() / LINE + 1);
+    for chunk in b64.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
 }
 
 /// Splits a `KEY=VALUE` literal; surrounding quotes on the value are removed as kustomize does.
@@ -187,6 +202,18 @@ mod tests {
 
     fn node(text: &str) -> Node {
         parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.remove(0)
+    }
+
+    #[test]
+    fn base64_wraps_at_seventy_like_kustomize() {
+        assert_eq!(encode_base64(b"hi"), "aGk=");
+        // 51 bytes encode to 68 characters: one line; 52 bytes to 72: two lines.
+        assert!(!encode_base64(&[b'a'; 51]).contains('\n'));
+        let two = encode_base64(&[b'a'; 52]);
+        assert_eq!(two.lines().map(str::len).collect::<Vec<_>>(), [70, 2]);
+        assert!(two.ends_with('\n'));
+        // 105 bytes encode to 140 characters: two full lines, each with its line break.
+        assert_eq!(encode_base64(&[0u8; 105]).lines().map(str::len).collect::<Vec<_>>(), [70, 70]);
     }
 
     #[test]
