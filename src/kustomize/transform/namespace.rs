@@ -94,6 +94,14 @@ fn set(holder: &mut Node, field: &str, namespace: &str, create: bool, opts: Opti
     m.insert(field.to_string(), Node::string(namespace, at));
 }
 
+/// [`set`] on a map, or on each map of a sequence (kustomize walks lists at every level).
+fn set_in(holder: &mut Node, field: &str, namespace: &str, create: bool, opts: Options, loc: Loc) {
+    match holder.as_seq_mut() {
+        Some(items) => items.iter_mut().for_each(|i| set_in(i, field, namespace, create, opts, loc)),
+        None => set(holder, field, namespace, create, opts, loc),
+    }
+}
+
 /// Moves one object: its own namespace, its binding subjects, then the field specs.
 fn transform_one(r: &mut Resource, namespace: &str, loc: Loc, fields: &[CustomField], opts: Options) {
     let gvk = r.gvk();
@@ -126,7 +134,7 @@ fn transform_one(r: &mut Resource, namespace: &str, loc: Loc, fields: &[CustomFi
         }
         let path = split(&f.path);
         let Some((last, parents)) = path.split_last() else { continue };
-        visit(&mut r.node, parents, f.create, loc, &mut |holder| set(holder, last, namespace, f.create, opts, loc));
+        visit(&mut r.node, parents, f.create, loc, &mut |holder| set_in(holder, last, namespace, f.create, opts, loc));
     }
 }
 
