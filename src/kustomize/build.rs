@@ -544,8 +544,8 @@ impl<'r> Engine<'r> {
     }
 
     fn append(&self, acc: &mut Acc, r: Resource, loc: Loc) -> Result<(), Diag> {
-        let id = r.id();
-        if let Some(prev) = acc.resources.iter().find(|x| x.id() == id) {
+        let id = r.effective_id();
+        if let Some(prev) = acc.resources.iter().find(|x| x.effective_id() == id) {
             let prev_loc = prev.loc();
             let at = self
                 .repo
@@ -832,12 +832,19 @@ impl<'r> Engine<'r> {
             let by = origin.cloned().unwrap_or(Configured { file: k.file.clone(), kind, name: None, namespace: None });
             obj.origin = Some(Origin::Generator(by));
             let id = obj.id();
-            let existing = acc.resources.iter_mut().find(|r| {
-                let rid = r.id();
-                rid.gvk.kind == id.gvk.kind
-                    && r.had_name(&g.name)
-                    && (g.namespace.is_none() || rid.namespace == id.namespace)
-            });
+            // kustomize matches the generated id (an unset namespace is `default`) against every
+            // id an object has had; more than one match is ambiguous.
+            let ns = g.namespace.as_deref().unwrap_or("");
+            let kind = id.gvk.kind.as_str();
+            let mut matching = acc.resources.iter_mut().filter(|r| r.has_any_id("v1", kind, &g.name, ns));
+            let existing = matching.next();
+            if existing.is_some() && matching.next().is_some() {
+                return Err(Diag::fatal(
+                    Rule::DuplicateObject,
+                    g.loc,
+                    format!("found multiple objects that could accept merge of {id}"),
+                ));
+            }
             match (g.behavior, existing) {
                 (Behavior::Create, Some(_)) => {
                     return Err(Diag::fatal(

@@ -62,12 +62,14 @@ pub fn make_object(spec: &GeneratorSpec, global: &GeneratorOptions, entries: Vec
     if spec.is_secret {
         obj.insert("type".into(), Node::string(spec.secret_type.clone().unwrap_or_else(|| "Opaque".into()), loc));
     }
-    if spec.options.immutable.or(global.immutable).unwrap_or(false) {
+    // kustomize merges the options as plain booleans: a global `true` wins over a local `false`.
+    if spec.options.immutable.unwrap_or(false) || global.immutable.unwrap_or(false) {
         obj.insert("immutable".into(), Node::new(Value::Bool(true), loc));
     }
     let mut r = Resource::new(Node::new(Value::Map(Box::new(obj)), loc));
     r.generated = true;
-    r.needs_hash = !spec.options.disable_name_suffix_hash.or(global.disable_name_suffix_hash).unwrap_or(false);
+    r.needs_hash =
+        !(spec.options.disable_name_suffix_hash.unwrap_or(false) || global.disable_name_suffix_hash.unwrap_or(false));
     r
 }
 

@@ -204,6 +204,15 @@ impl Resource {
         ResId { gvk: self.gvk(), namespace, name: self.name().to_string() }
     }
 
+    /// The id kustomize compares for collisions: an unset namespace and `default` are one.
+    pub fn effective_id(&self) -> ResId {
+        let mut id = self.id();
+        if id.namespace == "default" {
+            id.namespace.clear();
+        }
+        id
+    }
+
     /// Where the object's document starts.
     pub fn loc(&self) -> Loc {
         self.node.loc

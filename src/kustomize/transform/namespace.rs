@@ -152,7 +152,7 @@ pub fn apply(
         r.remember_name();
         transform_one(r, namespace, loc, fields, opts);
     }
-    let mut ids: Vec<(ResId, usize)> = resources.iter().enumerate().map(|(i, r)| (r.id(), i)).collect();
+    let mut ids: Vec<(ResId, usize)> = resources.iter().enumerate().map(|(i, r)| (r.effective_id(), i)).collect();
     ids.sort();
     if let Some(w) = ids.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(format!(
