@@ -352,3 +352,49 @@ pub fn legacy_cmp_with<S: AsRef<str>>(a: &Resource, b: &Resource, first: &[S], l
     };
     key(&ia).cmp(&key(&ib))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::yaml::{Dialect, parse};
+    use crate::source::{FileId, Limits};
+
+    fn resources(text: &str) -> Vec<Resource> {
+        parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect()
+    }
+
+    #[test]
+    fn scope_follows_kustomizes_schema_by_api_version() {
+        assert!(kustomize_cluster_scoped("v1", "Namespace"));
+        assert!(!kustomize_cluster_scoped("example.com/v1", "Namespace"));
+        assert!(kustomize_cluster_scoped("rbac.authorization.k8s.io/v1", "ClusterRole"));
+        assert!(!kustomize_cluster_scoped("storage.k8s.io/v1alpha1", "StorageClass"));
+        // Newer than kustomize's v1.21 schema: namespaced as far as kustomize knows.
+        assert!(!kustomize_cluster_scoped("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"));
+    }
+
+    #[test]
+    fn any_id_uses_effective_namespace_and_history() {
+        let mut rs = resources("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n");
+        assert!(rs[0].has_any_id("v1", "ConfigMap", "c", "default"));
+        assert!(!rs[0].has_any_id("v1", "ConfigMap", "c", "other"));
+        assert!(!rs[0].has_any_id("v1beta1", "ConfigMap", "c", ""));
+        rs[0].set_name("p-c".into());
+        assert!(rs[0].has_any_id("v1", "ConfigMap", "c", ""));
+        assert_eq!(
+            rs[0].effective_id(),
+            resources("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p-c, namespace: default}\n")[0].effective_id()
+        );
+    }
+
+    #[test]
+    fn legacy_order_compares_sort_strings_like_kustomize() {
+        let mut rs = resources(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: z, namespace: app}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: app-x}\n---\napiVersion: a.example.com/v1\nkind: Namespace\nmetadata: {name: n}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: core}\n",
+        );
+        rs.sort_by(legacy_cmp);
+        let names: Vec<&str> = rs.iter().map(Resource::name).collect();
+        // `app-x|a` sorts before `app|z` ('-' < '|'); the core Namespace before another group's.
+        assert_eq!(names, ["core", "n", "a", "z"]);
+    }
+}
