@@ -13,6 +13,8 @@
 
 mod table;
 
+use std::collections::{HashMap, HashSet};
+
 use crate::kustomize::config::NameRefConfig;
 use crate::kustomize::resource::{Resource, kustomize_cluster_scoped};
 use crate::source::{Loc, Node, Value};
@@ -174,26 +176,86 @@ fn affixes_equal(a: &Info, b: &Info, allow_empty: bool) -> bool {
     pre && suf
 }
 
-/// One referrer being updated: its snapshot, the objects it can see, and the field's target.
+/// Renamed or moved objects indexed for lookups, so name references stay linear in the
+/// size of the render: by each name they once had, and their original namespaces.
+struct Index {
+    by_name: HashMap<String, Vec<usize>>,
+    /// Original effective namespaces of all objects (cluster-scoped ones excluded).
+    org_all: HashSet<String>,
+    /// The same, per current effective namespace.
+    org_by_current: HashMap<String, HashSet<String>>,
+}
+
+impl Index {
+    fn new(infos: &[Info]) -> Index {
+        let mut ix = Index { by_name: HashMap::new(), org_all: HashSet::new(), org_by_current: HashMap::new() };
+        for (i, o) in infos.iter().enumerate() {
+            let mut names: Vec<&str> = o.previous.iter().map(|(n, _)| n.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            for n in names {
+                ix.by_name.entry(n.to_string()).or_default().push(i);
+            }
+            // Every object counts here, renamed or not (its original id is then its current one).
+            let org = o.previous.first().map_or_else(|| o.effective_ns(), |(_, n)| n.clone());
+            if org != NOT_A_NAMESPACE {
+                ix.org_by_current.entry(o.effective_ns()).or_default().insert(org.clone());
+                ix.org_all.insert(org);
+            }
+        }
+        ix
+    }
+}
+
+/// One referrer being updated: its snapshot, what it can see, and the field's target.
 struct Ctx<'a> {
     infos: &'a [Info],
+    index: &'a Index,
     me: usize,
-    visible: &'a [usize],
+    /// Namespaces of the referrer's RoleBinding ServiceAccount subjects (visible to it).
+    rb_namespaces: &'a [String],
     target: &'a GvkSel,
     /// For `roleRef/name`: the roleRef's apiGroup and kind.
     role_ref: Option<(String, String)>,
 }
 
 impl Ctx<'_> {
-    /// kustomize's referral selection among `pool` for a field that held `old`.
-    fn select(&self, old: &str, pool: &[usize], by_namespace_too: bool) -> Result<Option<usize>, String> {
+    /// Whether the referrer can refer to object `i` at all (kustomize's
+    /// `SubsetThatCouldBeReferencedByResource`).
+    fn visible(&self, i: usize) -> bool {
+        let (me, o) = (&self.infos[self.me], &self.infos[i]);
+        me.cluster_scoped
+            || o.cluster_scoped
+            || o.effective_ns() == me.effective_ns()
+            || self.rb_namespaces.contains(&o.namespace)
+    }
+
+    /// Whether some visible object (renamed or not) was originally in namespace `ns`.
+    fn any_visible_from(&self, ns: &str) -> bool {
         let me = &self.infos[self.me];
-        let mut c: Vec<usize> = pool
-            .iter()
+        if me.cluster_scoped {
+            return self.index.org_all.contains(ns);
+        }
+        std::iter::once(me.effective_ns())
+            .chain(self.rb_namespaces.iter().map(|n| effective(false, n)))
+            .any(|cur| self.index.org_by_current.get(&cur).is_some_and(|s| s.contains(ns)))
+    }
+
+    /// kustomize's referral selection for a field that held `old`, among the visible objects
+    /// that pass `pool`.
+    fn select(&self, old: &str, pool: &dyn Fn(&Info) -> bool, by_namespace_too: bool) -> Result<Option<usize>, String> {
+        let me = &self.infos[self.me];
+        let mut c: Vec<usize> = self
+            .index
+            .by_name
+            .get(old)
+            .into_iter()
+            .flatten()
             .copied()
             .filter(|&i| {
                 let o = &self.infos[i];
-                o.previous.iter().any(|(n, _)| n == old)
+                self.visible(i)
+                    && pool(o)
                     && self.target.selects(&o.group, &o.version, &o.kind)
                     && self
                         .role_ref
@@ -232,7 +294,7 @@ impl Ctx<'_> {
     /// Updates a name held as a plain string.
     fn set_scalar(&self, node: &mut Node) -> Result<(), String> {
         let Some(old) = node.as_str() else { return Ok(()) };
-        if let Some(i) = self.select(old, self.visible, false)?
+        if let Some(i) = self.select(old, &|_| true, false)?
             && self.infos[i].name != old
         {
             node.value = Value::Str(self.infos[i].name.clone());
@@ -246,32 +308,16 @@ impl Ctx<'_> {
         let Some(old) = m.get("name").map(scalar_text) else {
             return Err("path config error; no 'name' field in node".into());
         };
-        let pool: Vec<usize> = match m.get("namespace") {
-            None => self.visible.to_vec(),
-            Some(ns) => {
-                let ns = scalar_text(ns);
-                let by_org: Vec<usize> = self
-                    .visible
-                    .iter()
-                    .copied()
-                    .filter(|&i| {
-                        let o = &self.infos[i];
-                        let org = o.previous.first().map_or_else(|| o.effective_ns(), |(_, n)| n.clone());
-                        org != NOT_A_NAMESPACE && org == ns
-                    })
-                    .collect();
-                if by_org.is_empty() {
-                    self.visible
-                        .iter()
-                        .copied()
-                        .filter(|&i| {
-                            let e = self.infos[i].effective_ns();
-                            e != NOT_A_NAMESPACE && e == ns
-                        })
-                        .collect()
-                } else {
-                    by_org
-                }
+        // A map naming its namespace narrows the candidates to those originally there or, when
+        // no visible object came from there, to those there now.
+        let ns = m.get("namespace").map(scalar_text);
+        let by_org = ns.as_deref().is_some_and(|n| self.any_visible_from(n));
+        let pool = |o: &Info| match ns.as_deref() {
+            None => true,
+            Some(n) if by_org => o.previous.first().is_some_and(|(_, org)| org == n),
+            Some(n) => {
+                let e = o.effective_ns();
+                e != NOT_A_NAMESPACE && e == n
             }
         };
         let Some(i) = self.select(&old, &pool, true)? else { return Ok(()) };
@@ -358,7 +404,7 @@ fn role_binding_namespaces(r: &Resource, me: &Info) -> Result<Vec<String>, Strin
 /// targets, a subject without `name`, a RoleBinding subject with a blank namespace.
 pub fn apply(resources: &mut [Resource], extra: &[NameRefConfig]) -> Result<(), (String, Loc)> {
     let infos: Vec<Info> = resources.iter().map(Info::of).collect();
-    let renamed: Vec<usize> = (0..infos.len()).filter(|&i| !infos[i].previous.is_empty()).collect();
+    let index = Index::new(&infos);
     let table = backrefs(extra);
     for (me, r) in resources.iter_mut().enumerate() {
         let info = &infos[me];
@@ -372,20 +418,9 @@ pub fn apply(resources: &mut [Resource], extra: &[NameRefConfig]) -> Result<(), 
             continue;
         }
         let rb_namespaces = role_binding_namespaces(r, info).map_err(|e| (e, r.loc()))?;
-        if renamed.is_empty() {
+        if index.by_name.is_empty() {
             continue;
         }
-        let visible: Vec<usize> = renamed
-            .iter()
-            .copied()
-            .filter(|&i| {
-                let o = &infos[i];
-                info.cluster_scoped
-                    || o.cluster_scoped
-                    || o.effective_ns() == info.effective_ns()
-                    || rb_namespaces.contains(&o.namespace)
-            })
-            .collect();
         for (target, f) in specs {
             let role_ref = f.path.ends_with("roleRef/name").then(|| {
                 let g = r.node.str_at(&["roleRef", "apiGroup"]);
@@ -395,7 +430,7 @@ pub fn apply(resources: &mut [Resource], extra: &[NameRefConfig]) -> Result<(), 
             let role_ref = role_ref.filter(|_| {
                 r.node.path(&["roleRef", "apiGroup"]).is_some() && r.node.path(&["roleRef", "kind"]).is_some()
             });
-            let ctx = Ctx { infos: &infos, me, visible: &visible, target, role_ref };
+            let ctx = Ctx { infos: &infos, index: &index, me, rb_namespaces: &rb_namespaces, target, role_ref };
             let loc = r.loc();
             walk(&mut r.node, &split_path(&f.path), &ctx)
                 .map_err(|e| (format!("updating name reference in '{}' field of '{}': {e}", f.path, info.id()), loc))?;
