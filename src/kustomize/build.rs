@@ -1264,6 +1264,7 @@ fn finish(mut acc: Acc, top: Option<&Kustomization>) -> Result<Rendered, Failed>
     if let Some(k) = top {
         transform::build_metadata::apply(&mut acc.resources, &k.dir, k.build_metadata);
     }
+    acc.resources.iter_mut().for_each(Resource::normalize_annotations);
     transform::sort::apply(&mut acc.resources, top.and_then(|k| k.sort_order.as_ref()));
     Ok(Rendered { resources: acc.resources, notes: acc.notes, files: acc.files })
 }
@@ -1377,6 +1378,7 @@ fn shift(n: &mut Node, dl: u32, dc: u32) {
 }
 
 /// Checks a document is an object kustomize accepts: a map with `kind` and `metadata.name`.
+/// kustomize builds an object with no (or a non-string) `apiVersion`; the check stage reports it.
 fn check_object(doc: &Node) -> Result<Node, Diag> {
     if doc.as_map().is_none() {
         return Err(Diag::fatal(
@@ -1385,11 +1387,9 @@ fn check_object(doc: &Node) -> Result<Node, Diag> {
             format!("a resource must be a map, not a {}", doc.type_name()),
         ));
     }
-    for (path, what) in [(&["apiVersion"][..], "apiVersion"), (&["kind"][..], "kind")] {
-        if doc.path(path).and_then(Node::as_str).is_none_or(str::is_empty) {
-            return Err(Diag::fatal(Rule::ObjectInvalid, doc.loc, format!("this document has no '{what}'"))
-                .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
-        }
+    if doc.str_at(&["kind"]).is_none_or(str::is_empty) {
+        return Err(Diag::fatal(Rule::ObjectInvalid, doc.loc, "this document has no 'kind'")
+            .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
     }
     if doc.str_at(&["metadata", "name"]).is_none_or(str::is_empty)
         && doc.str_at(&["metadata", "generateName"]).is_none()

@@ -105,8 +105,8 @@ pub fn split_literal(lit: &str) -> Option<(String, String)> {
 /// One env-file entry: key, value and 1-based line.
 pub type EnvEntry = (String, String, u32);
 
-/// Parses an env file: `KEY=VALUE` lines, `#` comments and blank lines skipped. Returns the
-/// entries or the 1-based line of the first bad line.
+/// Parses an env file: `KEY=VALUE` lines (a bare `KEY` is empty), `#` comments and blank
+/// lines skipped. Returns the entries or the 1-based line of the first bad line.
 pub fn parse_env_file(text: &str) -> Result<Vec<EnvEntry>, (u32, String)> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -123,12 +123,10 @@ pub fn parse_env_file(text: &str) -> Result<Vec<EnvEntry>, (u32, String)> {
                 }
                 out.push((k.to_string(), v.to_string(), line_no));
             }
-            None => {
-                return Err((
-                    line_no,
-                    format!("'{t}' has no value; fluxgate does not read values from its own environment"),
-                ));
-            }
+            // kustomize takes a bare `KEY` line's value from its own environment. The build
+            // must not depend on where fluxgate runs, so the value is what kustomize gives
+            // when the variable is unset (as in Flux's controller): empty.
+            None => out.push((t.trim_end().to_string(), String::new(), line_no)),
         }
     }
     Ok(out)
@@ -225,8 +223,10 @@ mod tests {
     }
 
     #[test]
-    fn env_file_reports_bad_line() {
-        assert_eq!(parse_env_file("# c\nA=1\n\nB\n").unwrap_err().0, 4);
+    fn env_file_reports_bad_line_and_bare_keys_are_empty() {
+        assert_eq!(parse_env_file("# c\nA=1\n\n=x\n").unwrap_err().0, 4);
+        let kv = parse_env_file("A=1\nFROM_ENV \n").unwrap_or_default();
+        assert_eq!((kv[1].0.as_str(), kv[1].1.as_str(), kv[1].2), ("FROM_ENV", "", 2));
     }
 
     #[test]
