@@ -292,11 +292,15 @@ fn graph_checks(repo: &Repo, discovery: &Discovery, entries: &[FluxEntry]) -> Ve
     }
     // The GitRepositories whose Kustomizations were rendered from this repository.
     let rendered: BTreeSet<&str> = entries.iter().filter(|e| e.result.is_ok()).map(|e| e.name.as_str()).collect();
+    let repo_objects = std::sync::Arc::new(flux::provenance::RepoObjects::new(
+        clusters.iter().flat_map(|(d, objs)| objs.iter().map(move |o| (*d, o.resource))),
+    ));
     let mut out: Vec<Finding> = clusters
         .par_iter()
         .flat_map_iter(|(dir, objects)| {
             let sources = flux::graph::this_repo_sources(dir, objects, &rendered);
-            let opts = flux::graph::GraphOptions { repo_sources: Some(sources) };
+            let provenance = cluster_provenance(dir, objects, &repo_objects, entries);
+            let opts = flux::graph::GraphOptions { repo_sources: Some(sources), provenance };
             let dir = RelPath::parse(dir).unwrap_or_default();
             flux::graph::check_cluster_with(repo, &dir, objects, &opts).into_iter().map(|g| g.finding)
         })
@@ -325,10 +329,45 @@ fn graph_checks(repo: &Repo, discovery: &Discovery, entries: &[FluxEntry]) -> Ve
     out
 }
 
+/// What may supply one cluster's objects beyond its render: operators fed by its objects,
+/// the other cluster trees of the repository, and the gaps of its own render (entry points
+/// that did not render, children whose source is not this repository).
+fn cluster_provenance(
+    dir: &str,
+    objects: &[flux::graph::ClusterObject],
+    repo_objects: &std::sync::Arc<flux::provenance::RepoObjects>,
+    entries: &[FluxEntry],
+) -> flux::provenance::Provenance {
+    let mut gaps = Vec::new();
+    for e in entries.iter().filter(|e| affected::cluster_of(&e.name) == dir) {
+        if e.result.is_err() {
+            gaps.push(format!("Flux Kustomization {} did not render", e.key));
+        }
+        for (d, child) in &e.child_notes {
+            if d.rule == Rule::FluxSourceOutOfScope {
+                gaps.push(format!(
+                    "Kustomization '{}/{}' is built from a source that is not this repository",
+                    child.namespace(),
+                    child.name()
+                ));
+            }
+        }
+    }
+    flux::provenance::Provenance::new(dir, objects.iter().map(|o| o.resource), repo_objects.clone(), gaps)
+}
+
+/// How Flux entry points are rendered: substitution is strict or lenient as `flux.substitution`
+/// says, else as the Flux version the repository installs does.
+fn flux_settings(repo: &Repo, config: &Config, discovery: &Discovery) -> Settings {
+    let configured = config.flux.strict_configured.then_some(config.flux.strict);
+    let s = flux::version::substitution(configured, &flux::version::installed(repo, discovery));
+    Settings { strict: s.strict, variables: config.flux.variables.clone(), strict_why: s.why }
+}
+
 /// The Flux entry points of the repository, rendered (shares the engine's built bases).
 pub fn flux_entries(repo: &Repo, config: &Config, engine: &Engine, discovery: &Discovery) -> Vec<FluxEntry> {
     let index = flux::entry::index(repo, discovery);
-    let settings = Settings { strict: config.flux.strict, variables: config.flux.variables.clone() };
+    let settings = flux_settings(repo, config, discovery);
     flux::tree::render_all(engine, &index, &config.flux.sources, &settings)
 }
 
@@ -430,16 +469,19 @@ fn render_scoped(
     let engine = Engine::new(repo, LoadRestrictor::None);
     let plain_dirs: &[RelPath] =
         if config.flux.entry_points == EntryPoints::Flux { &[] } else { &discovery.kustomize_dirs };
+    // A `kind: Component` directory is not an entry point: its patches and resources are meant
+    // for the kustomizations that include it, and it is checked there.
     let plain = plain_dirs
         .par_iter()
         .filter(|dir| only.is_none_or(|o| o.contains(*dir)))
+        .filter(|dir| !engine.is_component(dir))
         .map(|dir| (dir.clone(), catch_unwind(AssertUnwindSafe(|| engine.render(dir))).ok()))
         .collect();
     let (flux, flux_index) = if config.flux.entry_points == EntryPoints::Kustomize {
         (Vec::new(), flux::entry::RepoIndex::default())
     } else {
         let index = flux::entry::index(repo, discovery);
-        let settings = Settings { strict: config.flux.strict, variables: config.flux.variables.clone() };
+        let settings = flux_settings(repo, config, discovery);
         let scope = change.and_then(|(graph, changed)| {
             static_deps::FluxScope::new(repo, graph, changed, discovery, &index, &config.flux.sources)
         });

@@ -20,16 +20,19 @@ pub enum Needle {
     Secret,
     ImagePolicy,
     ImageMarker,
+    /// A Flux Operator distribution version (FluxInstance, flux-instance chart values).
+    FluxDistribution,
 }
 
 impl Needle {
-    const ALL: [Needle; 6] = [
+    const ALL: [Needle; 7] = [
         Needle::Crd,
         Needle::FluxKustomization,
         Needle::ConfigMap,
         Needle::Secret,
         Needle::ImagePolicy,
         Needle::ImageMarker,
+        Needle::FluxDistribution,
     ];
 
     fn text(self) -> &'static str {
@@ -40,6 +43,7 @@ impl Needle {
             Needle::Secret => "Secret",
             Needle::ImagePolicy => "ImagePolicy",
             Needle::ImageMarker => "$imagepolicy",
+            Needle::FluxDistribution => "distribution:",
         }
     }
 
