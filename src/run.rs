@@ -50,6 +50,9 @@ impl SourceText for Repo {
 /// repository's YAML files (and `schemas.crds`), and the schema catalog.
 pub fn build_registry(repo: &Repo, config: &Config, d: &Discovery) -> Result<Registry, String> {
     let mut reg = Registry::new(config.kubernetes_version.as_deref())?;
+    if flux::version::installed(repo, d).iter().any(|i| i.by_operator) {
+        reg.accept_flux_operator_kinds();
+    }
     let mut files: BTreeSet<RelPath> = d.files_with(&[Needle::Crd]).into_iter().collect();
     let mut extra_files = Vec::new();
     for extra in &config.crds {
@@ -339,6 +342,12 @@ fn cluster_provenance(
     entries: &[FluxEntry],
 ) -> flux::provenance::Provenance {
     let mut gaps = Vec::new();
+    // A failed render whose directory holds this tree's root directory: this "cluster" is
+    // then most likely a child of that tree, whose other objects fluxgate has not seen.
+    let inside = |d: &str| d == "." || d.is_empty() || dir == d || dir.starts_with(&format!("{d}/"));
+    for e in entries.iter().filter(|e| e.result.is_err() && affected::cluster_of(&e.name) != dir && inside(&e.dir)) {
+        gaps.push(format!("Flux Kustomization {}, which builds {} around this tree, did not render", e.key, e.dir));
+    }
     for e in entries.iter().filter(|e| affected::cluster_of(&e.name) == dir) {
         if e.result.is_err() {
             gaps.push(format!("Flux Kustomization {} did not render", e.key));

@@ -20,19 +20,22 @@ pub enum Needle {
     Secret,
     ImagePolicy,
     ImageMarker,
-    /// A Flux Operator distribution version (FluxInstance, flux-instance chart values).
-    FluxDistribution,
+    /// A Flux Operator install: a FluxInstance object.
+    FluxInstance,
+    /// A Flux Operator install: a HelmRelease of the flux-instance chart.
+    FluxInstanceChart,
 }
 
 impl Needle {
-    const ALL: [Needle; 7] = [
+    const ALL: [Needle; 8] = [
         Needle::Crd,
         Needle::FluxKustomization,
         Needle::ConfigMap,
         Needle::Secret,
         Needle::ImagePolicy,
         Needle::ImageMarker,
-        Needle::FluxDistribution,
+        Needle::FluxInstance,
+        Needle::FluxInstanceChart,
     ];
 
     fn text(self) -> &'static str {
@@ -43,7 +46,8 @@ impl Needle {
             Needle::Secret => "Secret",
             Needle::ImagePolicy => "ImagePolicy",
             Needle::ImageMarker => "$imagepolicy",
-            Needle::FluxDistribution => "distribution:",
+            Needle::FluxInstance => "FluxInstance",
+            Needle::FluxInstanceChart => "flux-instance",
         }
     }
 

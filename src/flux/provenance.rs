@@ -134,7 +134,7 @@ fn made_by(r: &Resource) -> Vec<(Key, String)> {
     let who = format!("{} '{}/{}'", r.kind(), ns, r.name());
     match (g.group.as_str(), r.kind()) {
         (OPERATOR_GROUP, "FluxInstance") => sync_objects(node.path(&["spec", "sync"]), ns, &who),
-        ("helm.toolkit.fluxcd.io", "HelmRelease") if installs_flux_instance(node) => {
+        ("helm.toolkit.fluxcd.io", "HelmRelease") if super::version::installs_flux_instance(node) => {
             let ns = node.str_at(&["spec", "targetNamespace"]).unwrap_or(ns);
             sync_objects(
                 node.path(&["spec", "values", "instance", "sync"]),
@@ -155,13 +155,6 @@ fn made_by(r: &Resource) -> Vec<(Key, String)> {
         }
         _ => Vec::new(),
     }
-}
-
-/// Whether a HelmRelease installs the Flux Operator's `flux-instance` chart (which makes a
-/// FluxInstance from `values.instance`).
-fn installs_flux_instance(hr: &Node) -> bool {
-    let chart = hr.str_at(&["spec", "chart", "spec", "chart"]).or_else(|| hr.str_at(&["spec", "chartRef", "name"]));
-    chart.is_some_and(|c| c.contains("flux-instance")) || hr.path(&["spec", "values", "instance", "sync"]).is_some()
 }
 
 /// The source and the Kustomization a FluxInstance's `sync` makes (both named `sync.name`,

@@ -24,6 +24,9 @@ pub struct Installed {
     /// Whether that version (for a range: the newest release it allows, which the operator
     /// installs) substitutes strictly.
     pub strict: bool,
+    /// Installed by the Flux Operator (a FluxInstance or its flux-instance chart), whose
+    /// distribution patches the notification CRDs to accept the operator's kinds.
+    pub by_operator: bool,
 }
 
 /// How substitution behaves for a run, and the words that explain it in findings.
@@ -64,14 +67,15 @@ pub fn installed(repo: &Repo, discovery: &Discovery) -> Vec<Installed> {
             out.push(i);
         }
     }
-    for p in discovery.files_with(&[Needle::FluxDistribution]) {
+    for p in discovery.files_with(&[Needle::FluxInstance, Needle::FluxInstanceChart]) {
         let Ok(parsed) = repo.load_yaml(&p) else { continue };
         for doc in &parsed.docs {
-            if let Some((v, node)) = distribution_version(doc) {
+            if let Some((v, line)) = operator_version(doc) {
                 out.push(Installed {
-                    strict: range_is_strict(v),
-                    version: v.to_string(),
-                    at: format!("{}:{}", p, node.loc.line),
+                    strict: range_is_strict(&v),
+                    version: v,
+                    at: format!("{p}:{line}"),
+                    by_operator: true,
                 });
             }
         }
@@ -94,32 +98,47 @@ fn from_components(repo: &Repo, p: &RelPath) -> Option<Installed> {
                 strict: range_is_strict(v),
                 version: v.to_string(),
                 at: format!("{p}:{}", i + 1),
+                by_operator: false,
             });
         }
     }
     None
 }
 
-/// `spec.distribution.version` of a FluxInstance, or `values.instance.distribution.version`
-/// of a HelmRelease (the flux-instance chart).
-fn distribution_version(doc: &Node) -> Option<(&str, &Node)> {
+/// The Flux version a Flux Operator install asks for, and its line: a FluxInstance's
+/// `spec.distribution.version`, or a flux-instance chart HelmRelease's
+/// `values.instance.distribution.version` (the chart's default is `2.x`). A distribution given
+/// only as an artifact has no version (`*`: the newest).
+fn operator_version(doc: &Node) -> Option<(String, u32)> {
     let kind = doc.str_at(&["kind"])?;
     let api = doc.str_at(&["apiVersion"])?;
-    let path: &[&str] = if kind == "FluxInstance" && api.starts_with("fluxcd.controlplane.io/") {
-        &["spec", "distribution", "version"]
-    } else if kind == "HelmRelease" && api.starts_with("helm.toolkit.fluxcd.io/") {
-        &["spec", "values", "instance", "distribution", "version"]
+    let (path, default): (&[&str], &str) = if kind == "FluxInstance" && api.starts_with("fluxcd.controlplane.io/") {
+        (&["spec", "distribution", "version"], "*")
+    } else if kind == "HelmRelease" && api.starts_with("helm.toolkit.fluxcd.io/") && installs_flux_instance(doc) {
+        (&["spec", "values", "instance", "distribution", "version"], "2.x")
     } else {
         return None;
     };
-    let node = doc.path(path)?;
-    Some((node.as_str()?, node))
+    match doc.path(path) {
+        Some(n) => Some((n.scalar_text().unwrap_or_default(), n.loc.line)),
+        None if default == "*" => Some(("* (no distribution.version: the newest)".to_string(), doc.loc.line)),
+        None => Some((format!("{default} (the flux-instance chart's default)"), doc.loc.line)),
+    }
+}
+
+/// Whether a HelmRelease installs the Flux Operator's `flux-instance` chart (its chart or
+/// chartRef is named so, or its values have the chart's `instance.sync`/`instance.distribution`).
+pub fn installs_flux_instance(hr: &Node) -> bool {
+    let chart = hr.str_at(&["spec", "chart", "spec", "chart"]).or_else(|| hr.str_at(&["spec", "chartRef", "name"]));
+    chart.is_some_and(|c| c.contains("flux-instance"))
+        || ["sync", "distribution"].iter().any(|k| hr.path(&["spec", "values", "instance", k]).is_some())
 }
 
 /// Whether a version or range installs a Flux with strict substitution: an exact version
 /// from 2.9 on, or a range whose newest allowed release is (`2.x`, `*`, `>=2.3`).
 pub fn range_is_strict(v: &str) -> bool {
-    let v = v.trim().trim_start_matches('v');
+    // Only the version itself, without an explanation in parentheses.
+    let v = v.split(" (").next().unwrap_or(v).trim().trim_start_matches('v');
     if let Ok(exact) = Version::parse(v) {
         return (exact.major, exact.minor) >= STRICT_SINCE;
     }
@@ -157,7 +176,8 @@ mod tests {
 
     #[test]
     fn config_wins_then_the_oldest_lenient_install_then_the_default() {
-        let i = |v: &str, strict| Installed { version: v.into(), at: format!("{v}.yaml:1"), strict };
+        let i =
+            |v: &str, strict| Installed { version: v.into(), at: format!("{v}.yaml:1"), strict, by_operator: false };
         let s = substitution(Some(false), &[i("v2.9.0", true)]);
         assert!(!s.strict && s.why.contains("flux.substitution"), "{s:?}");
         let s = substitution(None, &[i("v2.9.0", true), i("v2.7.0", false)]);
