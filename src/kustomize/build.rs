@@ -229,6 +229,12 @@ impl<'r> Engine<'r> {
         finish(acc, top.ok().as_ref())
     }
 
+    /// Whether a directory's kustomization file declares `kind: Component` (a Component is
+    /// built only as part of the kustomizations that list it, never as an entry point).
+    pub fn is_component(&self, dir: &RelPath) -> bool {
+        matches!(self.load(dir), Ok(Some(k)) if k.is_component)
+    }
+
     /// Loads the kustomization of a directory (`Ok(None)` when it has no kustomization file),
     /// so a caller (Flux) can amend it before rendering.
     pub fn load(&self, dir: &RelPath) -> Result<Option<Kustomization>, Diag> {
@@ -1301,7 +1307,7 @@ fn not_found(p: &PatchSpec, what: &str) -> Diag {
     .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
     .collect();
     Diag::note(
-        Rule::PatchTargetNotFound,
+        Rule::PatchTargetUnmatched,
         p.loc,
         format!("{what} ({}) matches no resource; the patch does nothing", desc.join(", ")),
     )
