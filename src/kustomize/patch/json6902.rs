@@ -43,7 +43,8 @@ pub fn apply_json6902_bounded(
     for (i, op) in parsed.iter().enumerate() {
         let item = items.get(i);
         let (op_name, path) = item.map(describe).unwrap_or_default();
-        if let Err(e) = json_patch::patch(&mut doc, std::slice::from_ref(op)) {
+        let op = replace_missing_key_as_add(&doc, op);
+        if let Err(e) = json_patch::patch(&mut doc, std::slice::from_ref(&op)) {
             let reason = match e.kind {
                 PatchErrorKind::TestFailed => format!("testing value {path} failed: test failed"),
                 PatchErrorKind::InvalidFromPointer => {
@@ -76,6 +77,25 @@ pub fn apply_json6902_bounded(
     target.inherit_locs(&old);
     relocate_changed_scalars(target, &old, patch_loc);
     Ok(())
+}
+
+/// kustomize's JSON patch library lets `replace` set a key its object lacks (as `add` would);
+/// RFC 6902 and `json-patch` refuse. A missing list index or parent still fails.
+fn replace_missing_key_as_add(doc: &serde_json::Value, op: &json_patch::PatchOperation) -> json_patch::PatchOperation {
+    if let json_patch::PatchOperation::Replace(r) = op {
+        let path = r.path.as_str();
+        let parent = path.rfind('/').map(|i| &path[..i]);
+        if !path.is_empty()
+            && doc.pointer(path).is_none()
+            && parent.and_then(|p| doc.pointer(p)).is_some_and(serde_json::Value::is_object)
+        {
+            return json_patch::PatchOperation::Add(json_patch::AddOperation {
+                path: r.path.clone(),
+                value: r.value.clone(),
+            });
+        }
+    }
+    op.clone()
 }
 
 /// Why `doc` is over the size or depth bound, if it is. Stops counting at the bound, so the
