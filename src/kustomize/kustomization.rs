@@ -434,12 +434,8 @@ fn generator(n: &Node, is_secret: bool) -> Result<GeneratorSpec, Diag> {
             "" | "create" => Behavior::Create,
             "merge" => Behavior::Merge,
             "replace" => Behavior::Replace,
-            other => {
-                return Err(invalid(
-                    b.loc,
-                    format!("unknown generator behavior '{other}' (use create, merge or replace)"),
-                ));
-            }
+            // kustomize reads any other word as an unspecified behavior, which creates.
+            _ => Behavior::Create,
         },
     };
     let mut envs = m.get("envs").map(|v| string_list(v, "envs")).transpose()?.unwrap_or_default();
