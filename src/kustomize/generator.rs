@@ -105,31 +105,24 @@ pub fn split_literal(lit: &str) -> Option<(String, String)> {
 /// One env-file entry: key, value and 1-based line.
 pub type EnvEntry = (String, String, u32);
 
-/// Parses an env file: `KEY=VALUE` lines, `#` comments and blank lines skipped. Returns the
-/// entries or the 1-based line of the first bad line.
+/// Parses an env file as kustomize v5.5 does: `KEY=VALUE` lines; a line without `=` is a key
+/// with an empty value (kustomize does not read its environment); a line whose key is empty
+/// (`=value`), blank lines and `#` comments are skipped. Only leading space is trimmed.
+/// Returns the entries or the 1-based line of the first bad line.
 pub fn parse_env_file(text: &str) -> Result<Vec<EnvEntry>, (u32, String)> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i as u32 + 1;
         // kustomize trims only leading space: `KEY = v` has the key `KEY ` and value ` v`.
         let t = line.trim_start_matches('\u{feff}').trim_start();
-        if t.trim_end().is_empty() || t.starts_with('#') {
+        if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        match t.split_once('=') {
-            Some((k, v)) => {
-                if k.trim().is_empty() {
-                    return Err((line_no, format!("invalid key '{k}' in env file")));
-                }
-                out.push((k.to_string(), v.to_string(), line_no));
-            }
-            None => {
-                return Err((
-                    line_no,
-                    format!("'{t}' has no value; fluxgate does not read values from its own environment"),
-                ));
-            }
+        let (k, v) = t.split_once('=').unwrap_or((t, ""));
+        if k.is_empty() {
+            continue;
         }
+        out.push((k.to_string(), v.to_string(), line_no));
     }
     Ok(out)
 }
@@ -225,8 +218,10 @@ mod tests {
     }
 
     #[test]
-    fn env_file_reports_bad_line() {
-        assert_eq!(parse_env_file("# c\nA=1\n\nB\n").unwrap_err().0, 4);
+    fn env_file_key_without_value_is_empty_and_empty_key_skipped() {
+        let kv = parse_env_file("# c\nA=1\n\nB\n=skipped\nC  \n").unwrap_or_default();
+        let keys: Vec<(&str, &str)> = kv.iter().map(|(k, v, _)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(keys, [("A", "1"), ("B", ""), ("C  ", "")]);
     }
 
     #[test]
