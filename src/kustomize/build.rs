@@ -1166,6 +1166,7 @@ impl<'r> Engine<'r> {
             for i in targets {
                 let r = &mut acc.resources[i];
                 let before = r.id();
+                let ns_before = r.node.path(&["metadata", "namespace"]).cloned();
                 let mut patch = doc.clone();
                 if p.target.is_some() {
                     // With an explicit target the patch's own identity fields do not rename it,
@@ -1206,6 +1207,18 @@ impl<'r> Engine<'r> {
                     continue;
                 }
                 check_rename(r, &before, p, false)?;
+                // kustomize puts the namespace back after a strategic merge patch, also on a
+                // cluster-scoped object (whose id has none).
+                if let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut) {
+                    match &ns_before {
+                        Some(n) => {
+                            m.insert("namespace".into(), n.clone());
+                        }
+                        None => {
+                            m.shift_remove("namespace");
+                        }
+                    }
+                }
             }
             for i in delete.into_iter().rev() {
                 acc.resources.remove(i);
