@@ -229,6 +229,12 @@ impl<'r> Engine<'r> {
         finish(acc, top.ok().as_ref())
     }
 
+    /// Whether a directory's kustomization file declares `kind: Component` (a Component is
+    /// built only as part of the kustomizations that list it, never as an entry point).
+    pub fn is_component(&self, dir: &RelPath) -> bool {
+        matches!(self.load(dir), Ok(Some(k)) if k.is_component)
+    }
+
     /// Loads the kustomization of a directory (`Ok(None)` when it has no kustomization file),
     /// so a caller (Flux) can amend it before rendering.
     pub fn load(&self, dir: &RelPath) -> Result<Option<Kustomization>, Diag> {
@@ -1277,6 +1283,7 @@ fn finish(mut acc: Acc, top: Option<&Kustomization>) -> Result<Rendered, Failed>
     if let Some(k) = top {
         transform::build_metadata::apply(&mut acc.resources, &k.dir, k.build_metadata);
     }
+    acc.resources.iter_mut().for_each(Resource::normalize_annotations);
     transform::sort::apply(&mut acc.resources, top.and_then(|k| k.sort_order.as_ref()));
     Ok(Rendered { resources: acc.resources, notes: acc.notes, files: acc.files })
 }
@@ -1313,7 +1320,7 @@ fn not_found(p: &PatchSpec, what: &str) -> Diag {
     .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
     .collect();
     Diag::note(
-        Rule::PatchTargetNotFound,
+        Rule::PatchTargetUnmatched,
         p.loc,
         format!("{what} ({}) matches no resource; the patch does nothing", desc.join(", ")),
     )
@@ -1390,6 +1397,7 @@ fn shift(n: &mut Node, dl: u32, dc: u32) {
 }
 
 /// Checks a document is an object kustomize accepts: a map with `kind` and `metadata.name`.
+/// kustomize builds an object with no (or a non-string) `apiVersion`; the check stage reports it.
 fn check_object(doc: &Node) -> Result<Node, Diag> {
     if doc.as_map().is_none() {
         return Err(Diag::fatal(
@@ -1398,11 +1406,9 @@ fn check_object(doc: &Node) -> Result<Node, Diag> {
             format!("a resource must be a map, not a {}", doc.type_name()),
         ));
     }
-    for (path, what) in [(&["apiVersion"][..], "apiVersion"), (&["kind"][..], "kind")] {
-        if doc.path(path).and_then(Node::as_str).is_none_or(str::is_empty) {
-            return Err(Diag::fatal(Rule::ObjectInvalid, doc.loc, format!("this document has no '{what}'"))
-                .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
-        }
+    if doc.str_at(&["kind"]).is_none_or(str::is_empty) {
+        return Err(Diag::fatal(Rule::ObjectInvalid, doc.loc, "this document has no 'kind'")
+            .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
     }
     if doc.str_at(&["metadata", "name"]).is_none_or(str::is_empty)
         && doc.str_at(&["metadata", "generateName"]).is_none()

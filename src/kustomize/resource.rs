@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 
 use crate::finding::ObjectRef;
-use crate::source::{Loc, Node, RelPath};
+use crate::source::{Loc, Node, RelPath, Value};
 
 /// Kinds that have no namespace (built-in). Their id ignores `metadata.namespace`, and the
 /// namespace transformer leaves them alone.
@@ -256,6 +256,35 @@ impl Resource {
         let cur = (self.name().to_string(), self.namespace().to_string());
         if self.previous.last() != Some(&cur) {
             self.previous.push(cur);
+        }
+    }
+
+    /// Gives `metadata.annotations` the shape kustomize outputs: it reads and rewrites them as
+    /// a string map at the end of every build, so each scalar value becomes its text (null
+    /// the empty string) and an empty or null map is dropped.
+    pub fn normalize_annotations(&mut self) {
+        let Some(meta) = self.node.get_mut("metadata").and_then(Node::as_map_mut) else { return };
+        let empty = match meta.get_mut("annotations") {
+            None => return,
+            Some(a) => match &mut a.value {
+                Value::Null => true,
+                Value::Map(m) => {
+                    for v in m.values_mut() {
+                        match &v.value {
+                            Value::Null => v.value = Value::Str(String::new()),
+                            Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
+                                v.value = Value::Str(v.scalar_text().unwrap_or_default())
+                            }
+                            Value::Str(_) | Value::Seq(_) | Value::Map(_) => {}
+                        }
+                    }
+                    m.is_empty()
+                }
+                _ => false,
+            },
+        };
+        if empty {
+            meta.shift_remove("annotations");
         }
     }
 
