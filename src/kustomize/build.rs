@@ -638,18 +638,15 @@ impl<'r> Engine<'r> {
             self.run_generator(k, g, None, acc)?;
         }
         for (config, from) in self.plugins(k, &k.generator_plugins, acc)? {
-            {
-                let l = &from;
-                if let PluginConfig::Generator(g) = &config {
-                    self.run_generator(k, g, Some(&from.configured(config.kind())), acc)?;
-                } else {
-                    acc.notes.push(Diag::note(
-                        Rule::RenderSkipped,
-                        l.loc,
-                        format!("'{}' listed under 'generators' is a transformer; it was not run", config.kind()),
-                    ));
-                }
-            }
+            let PluginConfig::Generator(g) = &config else {
+                return Err(Diag::fatal(
+                    Rule::KustomizationInvalid,
+                    from.loc,
+                    format!("plugin {} '{}' is not a generator", config.kind(), from.name.as_deref().unwrap_or("")),
+                )
+                .help("list transformers under 'transformers:', as kustomize requires"));
+            };
+            self.run_generator(k, g, Some(&from.configured(config.kind())), acc)?;
         }
         Ok(())
     }
@@ -714,12 +711,16 @@ impl<'r> Engine<'r> {
             {
                 match &config {
                     PluginConfig::Generator(_) => {
-                        acc.notes.push(Diag::note(
-                            Rule::RenderSkipped,
+                        return Err(Diag::fatal(
+                            Rule::KustomizationInvalid,
                             loc,
-                            format!("'{}' listed under 'transformers' is a generator; it was not run", config.kind()),
-                        ));
-                        continue;
+                            format!(
+                                "plugin {} '{}' is not a transformer",
+                                config.kind(),
+                                from.name.as_deref().unwrap_or("")
+                            ),
+                        )
+                        .help("list generators under 'generators:', as kustomize requires"));
                     }
                     PluginConfig::Patches { patches: ps, .. } => {
                         for p in ps {
@@ -843,6 +844,8 @@ impl<'r> Engine<'r> {
                 }
                 (Behavior::Replace, Some(r)) => {
                     generator::replace_into(&mut r.node, &obj.node);
+                    // The replacing generator is the object's origin now (a merge keeps the old one).
+                    r.origin = obj.origin.clone();
                     r.needs_hash = r.needs_hash && obj.needs_hash;
                 }
                 (_, None) => {
@@ -1193,6 +1196,11 @@ fn skip_reason(field: &str) -> String {
             "'{field}' skipped, never executed: inflating Helm charts needs the helm binary and chart downloads; the chart's objects are missing from this render"
         ),
         "validators" => "'validators' skipped, never executed: fluxgate does not run validator plugins".into(),
+        _ if field.starts_with("buildMetadata option") => {
+            format!(
+                "{field} is unknown and ignored, as kustomize does (use originAnnotations, transformerAnnotations or managedByLabel)"
+            )
+        }
         _ => format!("'{field}' is not rendered by fluxgate yet; its effect is not checked"),
     }
 }

@@ -712,14 +712,8 @@ impl Kustomization {
                     "originAnnotations" => k.build_metadata.origin = true,
                     "transformerAnnotations" => k.build_metadata.transformations = true,
                     "managedByLabel" => k.build_metadata.managed_by = true,
-                    other => {
-                        return Err(invalid(
-                            o.loc,
-                            format!(
-                                "unknown buildMetadata option '{other}' (use originAnnotations, transformerAnnotations or managedByLabel)"
-                            ),
-                        ));
-                    }
+                    // kustomize ignores options it does not know; reported, not fatal.
+                    other => k.skipped.push((format!("buildMetadata option '{other}'"), o.loc)),
                 }
             }
         }
