@@ -409,6 +409,9 @@ impl<'r> Engine<'r> {
             ));
         }
         for (field, floc) in &k.skipped {
+            if let Some(error) = refused(field, *floc) {
+                return Err(fail(error, acc));
+            }
             acc.notes.push(Diag::note(Rule::RenderSkipped, *floc, skip_reason(field)));
         }
         if let Some(spec) = &k.openapi {
@@ -638,6 +641,12 @@ impl<'r> Engine<'r> {
             self.run_generator(k, g, None, acc)?;
         }
         for (config, from) in self.plugins(k, &k.generator_plugins, acc)? {
+            if let PluginConfig::Iam(iam) = &config {
+                let mut r = Resource::new(iam_service_account(iam, from.loc));
+                r.origin = Some(Origin::Generator(from.configured(config.kind())));
+                self.append(acc, r, from.loc)?;
+                continue;
+            }
             let PluginConfig::Generator(g) = &config else {
                 return Err(Diag::fatal(
                     Rule::KustomizationInvalid,
@@ -683,22 +692,16 @@ impl<'r> Engine<'r> {
                 (self.patch_docs(k, &legacy_patch_file(l.clone()), acc, Dialect::Yaml11)?, self.resolve_file(k, l)?)
             };
             for doc in docs.iter().filter(|d| !d.is_null()) {
-                match plugin::parse(doc)? {
-                    Ok(c) => out.push((
-                        c,
-                        PluginFrom {
-                            file: file.clone(),
-                            name: doc.str_at(&["metadata", "name"]).map(str::to_string),
-                            namespace: doc.str_at(&["metadata", "namespace"]).map(str::to_string),
-                            loc: doc.loc.or(l.loc),
-                        },
-                    )),
-                    Err(why) => acc.notes.push(Diag::note(
-                        Rule::RenderSkipped,
-                        doc.loc.or(l.loc),
-                        format!("plugin skipped, never executed: {why}"),
-                    )),
-                }
+                let config = plugin::parse(doc)?;
+                out.push((
+                    config,
+                    PluginFrom {
+                        file: file.clone(),
+                        name: doc.str_at(&["metadata", "name"]).map(str::to_string),
+                        namespace: doc.str_at(&["metadata", "namespace"]).map(str::to_string),
+                        loc: doc.loc.or(l.loc),
+                    },
+                ));
             }
         }
         Ok(out)
@@ -727,23 +730,44 @@ impl<'r> Engine<'r> {
                             self.apply_patch(k, p, acc)?;
                         }
                     }
-                    PluginConfig::Affix { prefix, suffix, fields } => {
-                        let others: Vec<CustomField> =
-                            fields.iter().filter(|f| f.path != "metadata/name").cloned().collect();
-                        if fields.iter().any(|f| f.path == "metadata/name") {
-                            transform::name_affix::apply(&mut acc.resources, prefix, suffix, (&others, &others));
-                        } else {
-                            transform::fields::affix(&mut acc.resources, prefix, suffix, &others);
+                    PluginConfig::Affix { prefix, suffix, fields, .. } => {
+                        // A PrefixSuffixTransformer runs the prefix pass, then the suffix pass.
+                        transform::fields::affix_by_specs(&mut acc.resources, prefix, "", fields);
+                        transform::fields::affix_by_specs(&mut acc.resources, "", suffix, fields);
+                    }
+                    PluginConfig::ValueAdd(va) => self.value_add(k, va, acc)?,
+                    PluginConfig::Hash => {
+                        for r in acc.resources.iter_mut().filter(|r| r.needs_hash) {
+                            let name = format!("{}-{}", r.name(), generator::hash_suffix(&r.node));
+                            r.set_name(name);
                         }
+                    }
+                    PluginConfig::Iam(_) => {
+                        return Err(Diag::fatal(
+                            Rule::KustomizationInvalid,
+                            loc,
+                            format!(
+                                "plugin IAMPolicyGenerator '{}' is not a transformer",
+                                from.name.as_deref().unwrap_or("")
+                            ),
+                        ));
                     }
                     PluginConfig::Labels { pairs, fields } | PluginConfig::Annotations { pairs, fields } => {
                         transform::fields::set_pairs_at(&mut acc.resources, pairs, fields, loc);
                     }
-                    PluginConfig::Namespace { namespace, fields } => {
+                    PluginConfig::Namespace { namespace, fields, options } => {
                         let others: Vec<CustomField> =
                             fields.iter().filter(|f| f.path != "metadata/namespace").cloned().collect();
-                        transform::namespace::apply(&mut acc.resources, &namespace.value, loc, &others)
+                        if !namespace.value.is_empty() {
+                            transform::namespace::apply_with(
+                                &mut acc.resources,
+                                &namespace.value,
+                                loc,
+                                &others,
+                                *options,
+                            )
                             .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, m))?;
+                        }
                     }
                     PluginConfig::Image { image, fields } => {
                         transform::images::apply(&mut acc.resources, std::slice::from_ref(image), fields);
@@ -773,6 +797,51 @@ impl<'r> Engine<'r> {
                 for r in acc.resources.iter_mut() {
                     r.transformations.push(c.clone());
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a `ValueAddTransformer`: its value (by default the kustomization directory's name)
+    /// into each target's field of the objects its selector picks (all without one).
+    fn value_add(&self, k: &Kustomization, va: &plugin::ValueAdd, acc: &mut Acc) -> Result<(), Diag> {
+        let mut targets = va.targets.clone();
+        if let Some(l) = &va.target_file {
+            let path = self.resolve_file(k, l)?;
+            let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
+            acc.files.insert(path);
+            if let Some(e) = &parsed.error {
+                return Err(yaml_diag(e));
+            }
+            for doc in &parsed.docs {
+                targets.extend(plugin::value_targets(doc.get("targets"))?);
+            }
+        }
+        let value = if va.value.is_empty() {
+            let abs = self.repo.abs(&k.dir);
+            abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        } else {
+            va.value.clone()
+        };
+        let loc = va.target_file.as_ref().map_or(Loc::NONE, |l| l.loc);
+        for t in &targets {
+            let m = t
+                .selector
+                .as_ref()
+                .map(Matcher::new)
+                .transpose()
+                .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, loc, e))?;
+            let path = transform::fields::value_path(&t.field_path);
+            for r in acc.resources.iter_mut().filter(|r| m.as_ref().is_none_or(|m| m.matches(r))) {
+                if t.field_path == "metadata/namespace" {
+                    let opts = transform::namespace::NamespaceOptions::default();
+                    transform::namespace::apply_with(std::slice::from_mut(r), &value, loc, &[], opts)
+                        .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, m))?;
+                    continue;
+                }
+                let position = usize::try_from(t.file_path_position).unwrap_or(0);
+                transform::fields::value_add(&mut r.node, &path, &value, position, loc)
+                    .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, format!("ValueAddTransformer: {m}")))?;
             }
         }
         Ok(())
@@ -1189,6 +1258,24 @@ fn declares(spec: &OpenApiSpec) -> bool {
     spec.path.is_some() || spec.version.as_ref().is_some_and(|v| !v.value.is_empty())
 }
 
+/// The error kustomize (and Flux, which enables neither Helm nor plugins) stops with on a
+/// field that needs Helm or an external plugin; `None` for fields that are only skipped.
+fn refused(field: &str, loc: Loc) -> Option<Diag> {
+    let msg = match field {
+        "helmCharts" | "helmChartInflationGenerator" => {
+            format!("'{field}': trouble configuring builtin HelmChartInflationGenerator: must specify --enable-helm")
+        }
+        "validators" => {
+            "'validators': external plugins disabled; fluxgate, like kustomize without plugins, cannot run validators"
+                .into()
+        }
+        _ => return None,
+    };
+    Some(Diag::fatal(Rule::KustomizationInvalid, loc, msg).help(
+        "kustomize builds charts only with --enable-helm, which Flux never sets; fluxgate never runs helm or plugins",
+    ))
+}
+
 /// Why a kustomization field was not rendered (each is reported, never silent).
 fn skip_reason(field: &str) -> String {
     match field {
@@ -1237,6 +1324,28 @@ fn finish(mut acc: Acc, top: Option<&Kustomization>) -> Result<Rendered, Failed>
     }
     transform::sort::apply(&mut acc.resources, top.and_then(|k| k.sort_order.as_ref()));
     Ok(Rendered { resources: acc.resources, notes: acc.notes, files: acc.files })
+}
+
+/// The ServiceAccount an `IAMPolicyGenerator` (GKE) makes: annotated with the Google service
+/// account it impersonates.
+fn iam_service_account(iam: &plugin::IamPolicy, loc: Loc) -> Node {
+    let s = |v: &str| Node::string(v, loc);
+    let mut ann = crate::source::Mapping::default();
+    ann.insert(
+        "iam.gke.io/gcp-service-account".into(),
+        s(&format!("{}@{}.iam.gserviceaccount.com", iam.service_account, iam.project)),
+    );
+    let mut meta = crate::source::Mapping::default();
+    meta.insert("annotations".into(), Node::new(Value::Map(Box::new(ann)), loc));
+    meta.insert("name".into(), s(&iam.name));
+    if let Some(ns) = &iam.namespace {
+        meta.insert("namespace".into(), s(ns));
+    }
+    let mut top = crate::source::Mapping::default();
+    top.insert("apiVersion".into(), s("v1"));
+    top.insert("kind".into(), s("ServiceAccount"));
+    top.insert("metadata".into(), Node::new(Value::Map(Box::new(meta)), loc));
+    Node::new(Value::Map(Box::new(top)), loc)
 }
 
 fn not_found(p: &PatchSpec, what: &str) -> Diag {

@@ -740,7 +740,7 @@ impl Kustomization {
             k.configurations = string_list(v, "configurations")?;
         }
         for key in NOT_YET {
-            if let Some(v) = m.get(*key).filter(|v| !v.is_null()) {
+            if let Some(v) = m.get(*key).filter(|v| !v.is_null() && v.as_seq().is_none_or(|s| !s.is_empty())) {
                 k.skipped.push(((*key).to_string(), v.loc));
             }
         }
