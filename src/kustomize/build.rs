@@ -262,7 +262,8 @@ impl<'r> Engine<'r> {
     /// over Helm's output this way.
     pub fn transform_resources(&self, k: &Kustomization, resources: Vec<Resource>) -> Result<Rendered, Failed> {
         let mut acc = Acc { resources, ..Acc::default() };
-        self.run_transformers(k, &mut acc).map_err(|error| Failed { error, notes: acc.notes.clone() })?;
+        self.run_transformers(k, &mut acc, &mut Vec::new())
+            .map_err(|error| Failed { error, notes: acc.notes.clone() })?;
         finish(acc, Some(k))
     }
 
@@ -433,12 +434,16 @@ impl<'r> Engine<'r> {
         for r in &k.resources {
             self.accumulate_resource(k, r, acc, stack).map_err(|e| fail(e, acc))?;
         }
+        for c in &k.crds {
+            let conf = self.load_crds(k, c, acc).map_err(|e| fail(e, acc))?;
+            acc.config.merge(&conf);
+        }
         for c in &k.configurations {
             let conf = self.load_configuration(k, c, acc).map_err(|e| fail(e, acc))?;
             acc.config.merge(&conf);
         }
         // Since kustomize 5.1 a kustomization's own generators run before its components.
-        self.run_generators(k, acc).map_err(|e| fail(e, acc))?;
+        self.run_generators(k, acc, stack).map_err(|e| fail(e, acc))?;
         for c in &k.components {
             if is_file_url(&c.value) {
                 return Err(fail(file_url_diag(c), acc));
@@ -465,7 +470,7 @@ impl<'r> Engine<'r> {
             stack.pop();
             r?;
         }
-        self.run_transformers(k, acc).map_err(|e| fail(e, acc))?;
+        self.run_transformers(k, acc, stack).map_err(|e| fail(e, acc))?;
         let var_fail = |e: transform::vars::VarError, acc: &Acc| {
             fail(Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message), acc)
         };
@@ -516,6 +521,18 @@ impl<'r> Engine<'r> {
         })();
         self.schemas.lock().unwrap_or_else(|e| e.into_inner()).insert(file.clone(), result.clone());
         result
+    }
+
+    /// Reads a `crds:` file (OpenAPI definitions, JSON or YAML) into transformer field specs.
+    fn load_crds(&self, k: &Kustomization, l: &Located, acc: &mut Acc) -> Result<TransformerConfig, Diag> {
+        let path = self.resolve_file(k, l)?;
+        let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
+        acc.files.insert(path);
+        if let Some(e) = &parsed.error {
+            return Err(yaml_diag(e));
+        }
+        let doc = parsed.docs.first().map(Node::to_json).unwrap_or(serde_json::Value::Null);
+        Ok(TransformerConfig::from_openapi_definitions(&doc))
     }
 
     /// Reads a transformer configuration file (`configurations:`), one or more documents.
@@ -636,11 +653,11 @@ impl<'r> Engine<'r> {
         Ok(out)
     }
 
-    fn run_generators(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
+    fn run_generators(&self, k: &Kustomization, acc: &mut Acc, stack: &mut Vec<RelPath>) -> Result<(), Diag> {
         for g in &k.generators {
             self.run_generator(k, g, None, acc)?;
         }
-        for (config, from) in self.plugins(k, &k.generator_plugins, acc)? {
+        for (config, from) in self.plugins(k, &k.generator_plugins, acc, stack)? {
             if let PluginConfig::Iam(iam) = &config {
                 let mut r = Resource::new(iam_service_account(iam, from.loc));
                 r.origin = Some(Origin::Generator(from.configured(config.kind())));
@@ -660,38 +677,36 @@ impl<'r> Engine<'r> {
         Ok(())
     }
 
-    /// Loads the plugin configurations of a `transformers:` / `generators:` entry; those
-    /// fluxgate does not run are reported (with why) and left out.
-    /// kustomize takes inline entries first, then files, each in the order listed.
+    /// Loads the plugin configurations of a `transformers:` / `generators:` entry.
+    /// kustomize takes inline entries first, then files and directories, each in the order
+    /// listed; a directory is a kustomization whose resources are plugin configurations (its
+    /// own transformers may change them). Paths inside a configuration stay relative to `k`.
     fn plugins(
         &self,
         k: &Kustomization,
         list: &[Located],
         acc: &mut Acc,
+        stack: &mut Vec<RelPath>,
     ) -> Result<Vec<(PluginConfig, PluginFrom)>, Diag> {
         let inline = list.iter().filter(|l| l.value.contains('\n'));
         let files = list.iter().filter(|l| !l.value.contains('\n'));
         let mut out = Vec::new();
         for l in inline.chain(files) {
-            let (docs, file) = if l.value.contains('\n') {
-                (self.patch_docs(k, &inline_patch(&l.value, l.loc), acc, Dialect::Yaml11)?, k.file.clone())
+            let docs: Vec<(Node, RelPath)> = if l.value.contains('\n') {
+                let docs = self.patch_docs(k, &inline_patch(&l.value, l.loc), acc, Dialect::Yaml11)?;
+                docs.into_iter().map(|d| (d, k.file.clone())).collect()
             } else {
                 let p =
                     k.dir.join(&l.value).ok_or_else(|| read_diag(&ReadError::OutsideRoot(l.value.clone()), l.loc))?;
                 if self.repo.is_dir(&p) {
-                    acc.notes.push(Diag::note(
-                        Rule::RenderSkipped,
-                        l.loc,
-                        format!(
-                            "plugin directory '{}' skipped: fluxgate does not build kustomizations of plugin configurations",
-                            l.value
-                        ),
-                    ));
-                    continue;
+                    self.plugin_dir(&p, l.loc, acc, stack)?
+                } else {
+                    let file = self.resolve_file(k, l)?;
+                    let docs = self.patch_docs(k, &legacy_patch_file(l.clone()), acc, Dialect::Yaml11)?;
+                    docs.into_iter().map(|d| (d, file.clone())).collect()
                 }
-                (self.patch_docs(k, &legacy_patch_file(l.clone()), acc, Dialect::Yaml11)?, self.resolve_file(k, l)?)
             };
-            for doc in docs.iter().filter(|d| !d.is_null()) {
+            for (doc, file) in docs.iter().filter(|(d, _)| !d.is_null()) {
                 let config = plugin::parse(doc)?;
                 out.push((
                     config,
@@ -707,9 +722,39 @@ impl<'r> Engine<'r> {
         Ok(out)
     }
 
+    /// The plugin configurations a directory of `transformers:` / `generators:` builds to,
+    /// each with the file it came from.
+    fn plugin_dir(
+        &self,
+        dir: &RelPath,
+        loc: Loc,
+        acc: &mut Acc,
+        stack: &mut Vec<RelPath>,
+    ) -> Result<Vec<(Node, RelPath)>, Diag> {
+        let openapi = acc.openapi.clone();
+        let base = self.build_base(dir, stack, loc, &openapi).map_err(|f| {
+            acc.notes.extend(f.notes.iter().cloned());
+            f.error
+        })?;
+        acc.notes.extend(base.notes.iter().cloned());
+        acc.files.extend(base.files.iter().cloned());
+        let file = kustomization_file(self.repo, dir).unwrap_or_else(|| dir.clone());
+        Ok(base
+            .resources
+            .iter()
+            .map(|r| {
+                let from = match &r.origin {
+                    Some(Origin::File(f)) => f.clone(),
+                    _ => file.clone(),
+                };
+                (r.node.clone(), from)
+            })
+            .collect())
+    }
+
     /// Runs the builtin plugin configurations of `transformers:`, in order.
-    fn run_plugin_transformers(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
-        for (config, from) in self.plugins(k, &k.transformer_plugins, acc)? {
+    fn run_plugin_transformers(&self, k: &Kustomization, acc: &mut Acc, stack: &mut Vec<RelPath>) -> Result<(), Diag> {
+        for (config, from) in self.plugins(k, &k.transformer_plugins, acc, stack)? {
             let loc = from.loc;
             {
                 match &config {
@@ -887,7 +932,11 @@ impl<'r> Engine<'r> {
                     entries.push(DataEntry { key, value: value.into_bytes(), loc: Loc::new(src.id, line, 1) });
                 }
             }
-            let mut obj = generator::make_object(g, &k.generator_options, entries);
+            // A plugin configuration carries its own `options`; the kustomization's
+            // `generatorOptions` apply only to its own generator fields.
+            let defaults = super::kustomization::GeneratorOptions::default();
+            let options = if origin.is_some() { &defaults } else { &k.generator_options };
+            let mut obj = generator::make_object(g, options, entries);
             let kind = if g.is_secret { "SecretGenerator" } else { "ConfigMapGenerator" };
             let by = origin.cloned().unwrap_or(Configured { file: k.file.clone(), kind, name: None, namespace: None });
             obj.origin = Some(Origin::Generator(by));
@@ -933,7 +982,7 @@ impl<'r> Engine<'r> {
         self.repo.read_bytes(p).map_err(|e| read_diag(&e, loc))
     }
 
-    fn run_transformers(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
+    fn run_transformers(&self, k: &Kustomization, acc: &mut Acc, stack: &mut Vec<RelPath>) -> Result<(), Diag> {
         // Each builtin transformer that runs is recorded on every object, for
         // `buildMetadata: [transformerAnnotations]`.
         let mark = |acc: &mut Acc, kind: &'static str| {
@@ -1020,7 +1069,7 @@ impl<'r> Engine<'r> {
         if !replacements.is_empty() {
             mark(acc, "ReplacementTransformer");
         }
-        self.run_plugin_transformers(k, acc)
+        self.run_plugin_transformers(k, acc, stack)
     }
 
     /// The kustomization's replacements, reading `path:` entries (a list, or one per document).

@@ -174,6 +174,9 @@ pub fn parse(doc: &Node) -> Result<PluginConfig, Diag> {
                 let text = p.as_str().ok_or_else(|| invalid(p.loc, "'patches' must be a string"))?;
                 out.push(super::kustomization::inline_patch(text, p.loc));
             }
+            if out.is_empty() {
+                return Err(invalid(loc, "PatchStrategicMergeTransformer: empty file path and empty patch content"));
+            }
             PluginConfig::Patches { kind: "PatchStrategicMergeTransformer", patches: out }
         }
         "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => affix(m, &kind, loc)?,

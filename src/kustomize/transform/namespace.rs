@@ -100,6 +100,14 @@ pub fn apply_with(
             set(svc, "namespace", namespace, loc, opts.unset_only);
         }
     }
+    // Objects that differed only in namespace now collide: kustomize refuses.
+    let mut seen = std::collections::HashSet::new();
+    for r in resources.iter() {
+        let id = r.id();
+        if !seen.insert(id.to_string()) {
+            return Err(format!("namespace transformation produces ID conflict: two objects are now {id}"));
+        }
+    }
     Ok(())
 }
 
