@@ -693,7 +693,7 @@ impl<'r> Engine<'r> {
         let mut out = Vec::new();
         for l in inline.chain(files) {
             let docs: Vec<(Node, RelPath)> = if l.value.contains('\n') {
-                let docs = self.patch_docs(k, &inline_patch(&l.value, l.loc), acc, Dialect::Yaml11)?;
+                let docs = self.patch_docs(k, &inline_patch(&l.value, l.loc), acc, Dialect::Yaml12)?;
                 docs.into_iter().map(|d| (d, k.file.clone())).collect()
             } else {
                 let p =
@@ -702,7 +702,7 @@ impl<'r> Engine<'r> {
                     self.plugin_dir(&p, l.loc, acc, stack)?
                 } else {
                     let file = self.resolve_file(k, l)?;
-                    let docs = self.patch_docs(k, &legacy_patch_file(l.clone()), acc, Dialect::Yaml11)?;
+                    let docs = self.patch_docs(k, &legacy_patch_file(l.clone()), acc, Dialect::Yaml12)?;
                     docs.into_iter().map(|d| (d, file.clone())).collect()
                 }
             };
