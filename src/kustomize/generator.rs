@@ -64,12 +64,14 @@ pub fn make_object(spec: &GeneratorSpec, global: &GeneratorOptions, entries: Vec
     if spec.is_secret {
         obj.insert("type".into(), Node::string(spec.secret_type.clone().unwrap_or_else(|| "Opaque".into()), loc));
     }
-    if spec.options.immutable.or(global.immutable).unwrap_or(false) {
+    // kustomize merges the global options into the generator's own: a global `true` wins.
+    let either = |local: Option<bool>, global: Option<bool>| local == Some(true) || global == Some(true);
+    if either(spec.options.immutable, global.immutable) {
         obj.insert("immutable".into(), Node::new(Value::Bool(true), loc));
     }
     let mut r = Resource::new(Node::new(Value::Map(Box::new(obj)), loc));
     r.generated = true;
-    r.needs_hash = !spec.options.disable_name_suffix_hash.or(global.disable_name_suffix_hash).unwrap_or(false);
+    r.needs_hash = !either(spec.options.disable_name_suffix_hash, global.disable_name_suffix_hash);
     r
 }
 
@@ -206,6 +208,33 @@ mod tests {
         assert_eq!(kv[0].0, "B ");
         assert_eq!(kv[0].1, " spaced");
         assert_eq!(kv[1].1, "x ");
+    }
+
+    #[test]
+    fn a_global_true_option_wins_over_a_local_false() {
+        let spec = GeneratorSpec {
+            is_secret: false,
+            name: "g".into(),
+            namespace: None,
+            behavior: crate::kustomize::kustomization::Behavior::Create,
+            literals: Vec::new(),
+            files: Vec::new(),
+            envs: Vec::new(),
+            secret_type: None,
+            options: GeneratorOptions {
+                disable_name_suffix_hash: Some(false),
+                immutable: Some(false),
+                ..Default::default()
+            },
+            loc: Loc::NONE,
+        };
+        let global =
+            GeneratorOptions { disable_name_suffix_hash: Some(true), immutable: Some(true), ..Default::default() };
+        let r = make_object(&spec, &global, Vec::new());
+        assert!(!r.needs_hash);
+        assert_eq!(r.node.get("immutable").and_then(Node::as_bool), Some(true));
+        let r = make_object(&spec, &GeneratorOptions::default(), Vec::new());
+        assert!(r.needs_hash && r.node.get("immutable").is_none());
     }
 
     #[test]

@@ -766,11 +766,17 @@ pub fn generator_from(
     namespace: Option<String>,
 ) -> Result<GeneratorSpec, Diag> {
     let mut n = plugin_fields(doc)?;
+    // The configuration's own `name` / `namespace` win; `metadata` only fills them in.
     if let Some(m) = n.as_map_mut() {
-        if let Some(name) = name {
+        let unset = |m: &crate::source::Mapping, k: &str| m.get(k).and_then(Node::as_str).is_none_or(str::is_empty);
+        if let Some(name) = name
+            && unset(m, "name")
+        {
             m.insert("name".into(), Node::string(name, doc.loc));
         }
-        if let Some(ns) = namespace {
+        if let Some(ns) = namespace
+            && unset(m, "namespace")
+        {
             m.insert("namespace".into(), Node::string(ns, doc.loc));
         }
     }
