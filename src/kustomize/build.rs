@@ -815,7 +815,8 @@ impl<'r> Engine<'r> {
                         }
                     }
                     PluginConfig::Image { image, fields } => {
-                        transform::images::apply(&mut acc.resources, std::slice::from_ref(image), fields);
+                        transform::images::apply(&mut acc.resources, std::slice::from_ref(image), fields)
+                            .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, m))?;
                     }
                     PluginConfig::Replicas { replica, fields } => {
                         if !transform::replicas::apply(&mut acc.resources, std::slice::from_ref(replica), fields)
@@ -1059,7 +1060,10 @@ impl<'r> Engine<'r> {
         for _ in &k.replicas {
             mark(acc, "ReplicaCountTransformer");
         }
-        transform::images::apply(&mut acc.resources, &k.images, &acc.config.images);
+        transform::images::apply(&mut acc.resources, &k.images, &acc.config.images).map_err(|m| {
+            let loc = k.images.first().map_or(k.loc, |i| i.loc);
+            Diag::fatal(Rule::KustomizationInvalid, loc, m)
+        })?;
         for _ in &k.images {
             mark(acc, "ImageTagTransformer");
         }

@@ -1,10 +1,13 @@
 //! `images`: rewrites container images by name, in every `containers` / `initContainers`
-//! list of any object (custom resources included), as kustomize does.
+//! list of any object (custom resources included), as kustomize does. An entry's `name` is a
+//! regular expression for the image name (kustomize v5.5's `IsImageMatched`): it must match the
+//! whole name, and the tag and digest after it must use kustomize's character set.
 
 use crate::kustomize::fieldspec::{split, visit};
 use crate::kustomize::kustomization::{CustomField, ImageSpec};
 use crate::kustomize::resource::Resource;
 use crate::source::{Loc, Node, Value};
+use regex::Regex;
 
 /// An image reference split into name, tag and digest.
 #[derive(Debug, PartialEq)]
@@ -29,24 +32,38 @@ pub fn split_image(image: &str) -> ImageRef<'_> {
 
 /// Applies the image overrides to every resource: every container list, plus `extra` image
 /// fields from transformer configurations.
-pub fn apply(resources: &mut [Resource], specs: &[ImageSpec], extra: &[CustomField]) {
+pub fn apply(resources: &mut [Resource], specs: &[ImageSpec], extra: &[CustomField]) -> Result<(), String> {
     if specs.is_empty() {
-        return;
+        return Ok(());
     }
+    let compiled: Vec<(&ImageSpec, Result<Regex, String>)> = specs.iter().map(|s| (s, matcher(&s.name))).collect();
+    // Like kustomize, an invalid name fails only once an image is compared with it.
+    let mut failed = None;
     for r in resources.iter_mut() {
-        walk(&mut r.node, specs);
+        walk(&mut r.node, &compiled, &mut failed);
         let gvk = r.gvk();
         for f in extra.iter().filter(|f| f.applies(&gvk)) {
             visit(&mut r.node, &split(&f.path), false, Loc::NONE, &mut |img| {
                 if img.as_str().is_some() {
-                    rewrite(img, specs);
+                    rewrite(img, &compiled, &mut failed);
                 }
             });
         }
     }
+    failed.map_or(Ok(()), Err)
 }
 
-fn walk(node: &mut Node, specs: &[ImageSpec]) {
+/// kustomize v5.5's image match for an entry name. A name that is not a valid expression
+/// crashes kustomize v5.5 (a nil pattern); fluxgate fails the build instead.
+pub fn matcher(name: &str) -> Result<Regex, String> {
+    Regex::new(&format!("^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$")).map_err(|_| {
+        format!("images entry name '{name}' is not a valid regular expression (kustomize v5.5 crashes on it)")
+    })
+}
+
+type Compiled<'a> = [(&'a ImageSpec, Result<Regex, String>)];
+
+fn walk(node: &mut Node, specs: &Compiled, failed: &mut Option<String>) {
     match &mut node.value {
         Value::Map(m) => {
             for (k, v) in m.iter_mut() {
@@ -55,32 +72,37 @@ fn walk(node: &mut Node, specs: &[ImageSpec]) {
                 {
                     for c in items.iter_mut() {
                         if let Some(img) = c.get_mut("image") {
-                            rewrite(img, specs);
+                            rewrite(img, specs, failed);
                         }
                     }
                 }
-                walk(v, specs);
+                walk(v, specs, failed);
             }
         }
-        Value::Seq(items) => items.iter_mut().for_each(|i| walk(i, specs)),
+        Value::Seq(items) => items.iter_mut().for_each(|i| walk(i, specs, failed)),
         _ => {}
     }
 }
 
 /// Applies every entry in order, as kustomize runs one image transformer per entry: an entry
 /// may match what an earlier one renamed the image to.
-fn rewrite(img: &mut Node, specs: &[ImageSpec]) {
-    for spec in specs {
-        rewrite_one(img, spec);
+fn rewrite(img: &mut Node, specs: &Compiled, failed: &mut Option<String>) {
+    for (spec, re) in specs {
+        match re {
+            Ok(re) => rewrite_one(img, spec, re),
+            Err(e) => {
+                failed.get_or_insert_with(|| e.clone());
+            }
+        }
     }
 }
 
-fn rewrite_one(img: &mut Node, spec: &ImageSpec) {
+fn rewrite_one(img: &mut Node, spec: &ImageSpec, re: &Regex) {
     let Some(cur) = img.as_str() else { return };
-    let parts = split_image(cur);
-    if spec.name != parts.name {
+    if !re.is_match(cur) {
         return;
     }
+    let parts = split_image(cur);
     let name = spec.new_name.as_deref().unwrap_or(parts.name);
     let mut out = name.to_string();
     if spec.digest.is_some() || spec.new_tag.is_some() {
@@ -125,7 +147,7 @@ mod tests {
             loc: crate::source::Loc::NONE,
         };
         let mut n = Node::string(image, crate::source::Loc::NONE);
-        rewrite(&mut n, &[spec]);
+        rewrite(&mut n, &[(&spec, matcher(&spec.name))], &mut None);
         n.as_str().unwrap_or_default().to_string()
     }
 
@@ -148,8 +170,20 @@ mod tests {
             },
         ];
         let mut n = Node::string("nginx:2", crate::source::Loc::NONE);
-        rewrite(&mut n, &specs);
+        let compiled: Vec<(&ImageSpec, Result<Regex, String>)> = specs.iter().map(|s| (s, matcher(&s.name))).collect();
+        let mut failed = None;
+        rewrite(&mut n, &compiled, &mut failed);
+        assert_eq!(failed, None);
         assert_eq!(n.as_str(), Some("x/nginx:chained"));
+    }
+
+    #[test]
+    fn names_are_patterns_and_tags_use_kustomize_charset() {
+        let re = matcher("ngin.").unwrap_or_else(|e| panic!("{e}"));
+        assert!(re.is_match("nginx:1.25") && re.is_match("nginx@sha256:ab") && !re.is_match("nginx-x:1"));
+        let plain = matcher("tool").unwrap_or_else(|e| panic!("{e}"));
+        assert!(!plain.is_match("tool:1.0+build") && !plain.is_match("tool@sha512:ab"));
+        assert!(matcher("[").is_err());
     }
 
     #[test]
