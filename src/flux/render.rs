@@ -17,13 +17,13 @@
 
 use base64::Engine as _;
 
-use super::entry::{FluxKustomization, GROUP, scalar_text};
+use super::entry::{FluxKustomization, GROUP};
 use super::substitute::{Vars, substitute};
-use crate::check::objects::loc_at;
 use crate::kustomize::build::{Engine, Failed, Rendered, kustomization_file};
 use crate::kustomize::diag::Diag;
 use crate::kustomize::kustomization::{FILE_NAMES, Kustomization, Located};
 use crate::rules::Rule;
+use crate::schema::loc_at;
 use crate::source::{Loc, Node, RelPath, Repo};
 
 /// How substitution behaves for one run.
@@ -119,7 +119,7 @@ pub fn variables(fk: &FluxKustomization, lookup: &Lookup<'_>, settings: &Setting
         };
         let secret = src.kind == "Secret";
         for (k, v) in obj.get("data").and_then(Node::as_map).into_iter().flatten() {
-            let Some(text) = scalar_text(v) else { continue };
+            let Some(text) = v.text_or_empty() else { continue };
             if secret {
                 let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
                 match base64::engine::general_purpose::STANDARD.decode(clean.as_bytes()) {
@@ -138,7 +138,7 @@ pub fn variables(fk: &FluxKustomization, lookup: &Lookup<'_>, settings: &Setting
         }
         if secret {
             for (k, v) in obj.get("stringData").and_then(Node::as_map).into_iter().flatten() {
-                if let Some(text) = scalar_text(v) {
+                if let Some(text) = v.text_or_empty() {
                     vars.insert(k.clone(), text);
                 }
             }
