@@ -157,6 +157,7 @@ impl FluxKustomization {
                 new_name: get("newName"),
                 new_tag: get("newTag"),
                 digest: get("digest"),
+                tag_suffix: None,
                 loc: i.loc,
             });
         }

@@ -1060,7 +1060,8 @@ impl<'r> Engine<'r> {
         for _ in &k.replicas {
             mark(acc, "ReplicaCountTransformer");
         }
-        transform::images::apply(&mut acc.resources, &k.images, &acc.config.images).map_err(|m| {
+        let image_fields = transform::images::with_default_fields(&acc.config.images);
+        transform::images::apply(&mut acc.resources, &k.images, &image_fields).map_err(|m| {
             let loc = k.images.first().map_or(k.loc, |i| i.loc);
             Diag::fatal(Rule::KustomizationInvalid, loc, m)
         })?;

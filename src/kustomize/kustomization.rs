@@ -68,6 +68,8 @@ pub struct ImageSpec {
     pub new_name: Option<String>,
     pub new_tag: Option<String>,
     pub digest: Option<String>,
+    /// `tagSuffix`: appended to the existing tag when neither `newTag` nor `digest` is set.
+    pub tag_suffix: Option<String>,
     pub loc: Loc,
 }
 
@@ -616,6 +618,7 @@ impl Kustomization {
                         new_name: get("newName")?,
                         new_tag: get("newTag")?,
                         digest: get("digest")?,
+                        tag_suffix: get("tagSuffix")?,
                         loc: item.loc,
                     });
                 }
@@ -749,6 +752,13 @@ impl Kustomization {
     }
 }
 
+/// Drops the keys of a map that are not in `known`.
+fn keep_only(n: &mut Node, known: &[&str]) {
+    if let Some(m) = n.as_map_mut() {
+        m.retain(|k, _| known.contains(&k.as_str()));
+    }
+}
+
 /// A plugin document without its `apiVersion`, `kind` and `metadata` (the plugin's own fields).
 fn plugin_fields(doc: &Node) -> Result<Node, Diag> {
     let mut n = doc.clone();
@@ -767,6 +777,11 @@ pub fn generator_from(
     namespace: Option<String>,
 ) -> Result<GeneratorSpec, Diag> {
     let mut n = plugin_fields(doc)?;
+    // kustomize reads only `envs` from a plugin configuration (the legacy `env` is converted
+    // for kustomization fields alone).
+    if let Some(m) = n.as_map_mut() {
+        m.shift_remove("env");
+    }
     // The configuration's own `name` / `namespace` win; `metadata` only fills them in.
     if let Some(m) = n.as_map_mut() {
         let unset = |m: &crate::source::Mapping, k: &str| m.get(k).and_then(Node::as_str).is_none_or(str::is_empty);
@@ -791,6 +806,16 @@ pub fn patch_from(doc: &Node, json: bool) -> Result<PatchSpec, Diag> {
         && let Some(op) = m.shift_remove("jsonOp")
     {
         m.insert("patch".into(), op);
+    }
+    // A plugin configuration is decoded leniently: fields kustomize does not know are ignored.
+    keep_only(&mut n, &["path", "patch", "target", "options"]);
+    for (key, known) in [
+        ("options", &["allowNameChange", "allowKindChange"][..]),
+        ("target", &["group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"][..]),
+    ] {
+        if let Some(sub) = n.as_map_mut().and_then(|m| m.get_mut(key)) {
+            keep_only(sub, known);
+        }
     }
     patch_entry(&n, json)
 }

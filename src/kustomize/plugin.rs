@@ -201,6 +201,7 @@ pub fn parse(doc: &Node) -> Result<PluginConfig, Diag> {
                     new_name: str_field(it, "newName"),
                     new_tag: str_field(it, "newTag"),
                     digest: str_field(it, "digest"),
+                    tag_suffix: str_field(it, "tagSuffix"),
                     loc,
                 },
                 fields: specs(m)?,

@@ -10,6 +10,10 @@ use crate::source::{Loc, Node, Value};
 
 /// Writes `pairs` into the maps at `fields` (`LabelTransformer`, `AnnotationsTransformer`).
 pub fn set_pairs_at(resources: &mut [Resource], pairs: &[(String, Node)], fields: &[CustomField], loc: Loc) {
+    // With nothing to write, kustomize does not create the maps either.
+    if pairs.is_empty() {
+        return;
+    }
     for r in resources.iter_mut() {
         let gvk = r.gvk();
         for f in fields.iter().filter(|f| f.applies(&gvk)) {

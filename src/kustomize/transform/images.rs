@@ -40,7 +40,10 @@ pub fn apply(resources: &mut [Resource], specs: &[ImageSpec], extra: &[CustomFie
     // Like kustomize, an invalid name fails only once an image is compared with it.
     let mut failed = None;
     for r in resources.iter_mut() {
-        walk(&mut r.node, &compiled, &mut failed);
+        // kustomize's walk over container lists leaves CustomResourceDefinitions alone.
+        if r.kind() != "CustomResourceDefinition" {
+            walk(&mut r.node, &compiled, &mut failed);
+        }
         let gvk = r.gvk();
         for f in extra.iter().filter(|f| f.applies(&gvk)) {
             visit(&mut r.node, &split(&f.path), false, Loc::NONE, &mut |img| {
@@ -51,6 +54,28 @@ pub fn apply(resources: &mut [Resource], specs: &[ImageSpec], extra: &[CustomFie
         }
     }
     failed.map_or(Ok(()), Err)
+}
+
+/// kustomize v5.5's builtin image field specs (the `images` field's): they are applied after
+/// the walk over every container list, so an entry runs twice on these paths (which shows
+/// with `tagSuffix`). A `ImageTagTransformer` plugin uses only its own `fieldSpecs`.
+const DEFAULT_FIELDS: &[&str] = &[
+    "spec/containers/image",
+    "spec/initContainers/image",
+    "spec/template/spec/containers/image",
+    "spec/template/spec/initContainers/image",
+];
+
+/// The builtin image field specs followed by the configured ones, without repeats.
+pub fn with_default_fields(configured: &[CustomField]) -> Vec<CustomField> {
+    let mut out: Vec<CustomField> =
+        DEFAULT_FIELDS.iter().map(|p| CustomField { path: (*p).to_string(), ..CustomField::default() }).collect();
+    for f in configured {
+        if !out.iter().any(|o| o.path == f.path && o.group == f.group && o.version == f.version && o.kind == f.kind) {
+            out.push(f.clone());
+        }
+    }
+    out
 }
 
 /// kustomize v5.5's image match for an entry name. A name that is not a valid expression
@@ -103,26 +128,23 @@ fn rewrite_one(img: &mut Node, spec: &ImageSpec, re: &Regex) {
         return;
     }
     let parts = split_image(cur);
-    let name = spec.new_name.as_deref().unwrap_or(parts.name);
-    let mut out = name.to_string();
-    if spec.digest.is_some() || spec.new_tag.is_some() {
-        if let Some(t) = &spec.new_tag {
-            out.push(':');
-            out.push_str(t);
-        }
-        if let Some(d) = &spec.digest {
-            out.push('@');
-            out.push_str(d);
-        }
-    } else {
-        if let Some(t) = parts.tag {
-            out.push(':');
-            out.push_str(t);
-        }
-        if let Some(d) = parts.digest {
-            out.push('@');
-            out.push_str(d);
-        }
+    let set = |o: &Option<String>| o.clone().filter(|v| !v.is_empty());
+    let (new_tag, digest, suffix) = (set(&spec.new_tag), set(&spec.digest), set(&spec.tag_suffix));
+    // kustomize's precedence: a new tag or digest replaces both; else a suffix extends the tag.
+    let (tag, digest) = match (new_tag, digest, suffix) {
+        (Some(t), d, _) => (Some(t), d),
+        (None, Some(d), _) => (None, Some(d)),
+        (None, None, Some(s)) => (Some(format!("{}{s}", parts.tag.unwrap_or(""))), None),
+        (None, None, None) => (parts.tag.map(str::to_string), parts.digest.map(str::to_string)),
+    };
+    let mut out = spec.new_name.as_deref().unwrap_or(parts.name).to_string();
+    if let Some(t) = tag.filter(|t| !t.is_empty()) {
+        out.push(':');
+        out.push_str(&t);
+    }
+    if let Some(d) = digest.filter(|d| !d.is_empty()) {
+        out.push('@');
+        out.push_str(&d);
     }
     *img = Node::string(out, spec.loc);
 }
@@ -144,6 +166,7 @@ mod tests {
             new_name: None,
             new_tag: tag.map(str::to_string),
             digest: digest.map(str::to_string),
+            tag_suffix: None,
             loc: crate::source::Loc::NONE,
         };
         let mut n = Node::string(image, crate::source::Loc::NONE);
@@ -159,6 +182,7 @@ mod tests {
                 new_name: Some("x/nginx".into()),
                 new_tag: None,
                 digest: None,
+                tag_suffix: None,
                 loc: crate::source::Loc::NONE,
             },
             ImageSpec {
@@ -166,6 +190,7 @@ mod tests {
                 new_name: None,
                 new_tag: Some("chained".into()),
                 digest: None,
+                tag_suffix: None,
                 loc: crate::source::Loc::NONE,
             },
         ];
@@ -191,5 +216,18 @@ mod tests {
         assert_eq!(image_after("nginx:1.0", Some("1.2"), Some("sha256:ab")), "nginx:1.2@sha256:ab");
         assert_eq!(image_after("nginx:1.0", None, Some("sha256:ab")), "nginx@sha256:ab");
         assert_eq!(image_after("nginx@sha256:cd", Some("1.3"), None), "nginx:1.3");
+        let suffix = ImageSpec {
+            name: "nginx".into(),
+            new_name: None,
+            new_tag: None,
+            digest: None,
+            tag_suffix: Some("-dbg".into()),
+            loc: crate::source::Loc::NONE,
+        };
+        for (before, after) in [("nginx:1.0@sha256:ab", "nginx:1.0-dbg"), ("nginx", "nginx:-dbg")] {
+            let mut n = Node::string(before, crate::source::Loc::NONE);
+            rewrite(&mut n, &[(&suffix, matcher("nginx"))], &mut None);
+            assert_eq!(n.as_str(), Some(after));
+        }
     }
 }
