@@ -16,7 +16,6 @@ use super::kustomization::{
     CustomField, GeneratorSpec, ImageSpec, Located, PatchSpec, ReplacementEntry, ReplicaSpec, Selector, generator_from,
     parse_replacement, parse_selector, patch_from,
 };
-use super::transform::namespace::{NamespaceOptions, SubjectMode};
 
 /// One builtin plugin configuration, ready to run.
 #[derive(Clone, Debug)]
@@ -44,7 +43,7 @@ pub enum PluginConfig {
     Namespace {
         namespace: Located,
         fields: Vec<CustomField>,
-        options: NamespaceOptions,
+        options: super::transform::namespace::Options,
     },
     Image {
         image: ImageSpec,
@@ -182,11 +181,16 @@ pub fn parse(doc: &Node) -> Result<PluginConfig, Diag> {
         "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => affix(m, &kind, loc)?,
         "LabelTransformer" => PluginConfig::Labels { pairs: pairs(m, "labels"), fields: specs(m)? },
         "AnnotationsTransformer" => PluginConfig::Annotations { pairs: pairs(m, "annotations"), fields: specs(m)? },
-        "NamespaceTransformer" => PluginConfig::Namespace {
-            namespace: Located { value: meta_str("namespace").unwrap_or_default(), loc },
-            fields: specs(m)?,
-            options: namespace_options(m, loc)?,
-        },
+        "NamespaceTransformer" => {
+            let mode = str_field(m, "setRoleBindingSubjects").unwrap_or_default();
+            let subjects = super::transform::namespace::Subjects::parse(&mode).map_err(|e| invalid(loc, e))?;
+            let unset_only = m.get("unsetOnly").and_then(Node::as_bool).unwrap_or(false);
+            PluginConfig::Namespace {
+                namespace: Located { value: meta_str("namespace").unwrap_or_default(), loc },
+                fields: specs(m)?,
+                options: super::transform::namespace::Options { unset_only, subjects },
+            }
+        }
         "IAMPolicyGenerator" => PluginConfig::Iam(iam(m, loc)?),
         "ValueAddTransformer" => PluginConfig::ValueAdd(value_add(m, loc)?),
         "HashTransformer" => PluginConfig::Hash,
@@ -258,25 +262,6 @@ fn affix(m: &Mapping, kind: &str, loc: Loc) -> Result<PluginConfig, Diag> {
         suffix: take("suffix", kind != "PrefixTransformer"),
         fields: specs(m)?,
     })
-}
-
-/// `unsetOnly` and `setRoleBindingSubjects` of a `NamespaceTransformer`.
-fn namespace_options(m: &Mapping, loc: Loc) -> Result<NamespaceOptions, Diag> {
-    let unset_only = m.get("unsetOnly").and_then(Node::as_bool).unwrap_or(false);
-    let subjects = match str_field(m, "setRoleBindingSubjects").as_deref() {
-        None | Some("") | Some("defaultOnly") => SubjectMode::DefaultOnly,
-        Some("allServiceAccounts") => SubjectMode::AllServiceAccounts,
-        Some("none") => SubjectMode::None,
-        Some(other) => {
-            return Err(invalid(
-                loc,
-                format!(
-                    "invalid value \"{other}\" for setRoleBindingSubjects: must be one of \"defaultOnly\", \"none\" or \"allServiceAccounts\""
-                ),
-            ));
-        }
-    };
-    Ok(NamespaceOptions { unset_only, subjects })
 }
 
 /// An `IAMPolicyGenerator`; kustomize supports only `cloud: gke`.
@@ -374,7 +359,7 @@ mod tests {
             "apiVersion: builtin\nkind: NamespaceTransformer\nmetadata: {name: x, namespace: n}\nunsetOnly: true\nsetRoleBindingSubjects: none\n",
         ));
         assert!(
-            matches!(ns, Ok(PluginConfig::Namespace { ref options, .. }) if options.unset_only && options.subjects == SubjectMode::None)
+            matches!(ns, Ok(PluginConfig::Namespace { ref options, .. }) if options.unset_only && options.subjects == crate::kustomize::transform::namespace::Subjects::None)
         );
         let bad = parse(&doc(
             "apiVersion: builtin\nkind: NamespaceTransformer\nmetadata: {name: x}\nsetRoleBindingSubjects: most\n",
