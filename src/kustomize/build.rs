@@ -12,6 +12,7 @@ use crate::source::{Loc, Node, ReadError, RelPath, Repo, Value};
 use super::config::TransformerConfig;
 use super::diag::Diag;
 use super::generator::{self, DataEntry};
+use super::indexed::IndexedResources;
 use super::kustomization::{
     Behavior, CustomField, FILE_NAMES, GeneratorSpec, Kustomization, Located, OpenApiSpec, PatchKind, PatchSource,
     PatchSpec, Replacement, ReplacementEntry, VarSpec, inline_patch, legacy_patch_file, parse_replacement,
@@ -53,7 +54,7 @@ pub struct Failed {
 
 #[derive(Clone, Default)]
 struct Acc {
-    resources: Vec<Resource>,
+    resources: IndexedResources,
     notes: Vec<Diag>,
     files: BTreeSet<RelPath>,
     /// Legacy vars declared so far (resolved once, at the top).
@@ -266,7 +267,7 @@ impl<'r> Engine<'r> {
     /// memory rather than read from files: Flux's HelmRelease post-renderers run kustomize
     /// over Helm's output this way.
     pub fn transform_resources(&self, k: &Kustomization, resources: Vec<Resource>) -> Result<Rendered, Failed> {
-        let mut acc = Acc { resources, ..Acc::default() };
+        let mut acc = Acc { resources: resources.into(), ..Acc::default() };
         self.run_transformers(k, &mut acc).map_err(|error| Failed { error, notes: acc.notes.clone() })?;
         finish(acc, Some(k))
     }
@@ -551,7 +552,7 @@ impl<'r> Engine<'r> {
 
     fn append(&self, acc: &mut Acc, r: Resource, loc: Loc) -> Result<(), Diag> {
         let id = r.effective_id();
-        if let Some(prev) = acc.resources.iter().find(|x| x.effective_id() == id) {
+        if let Some(prev) = acc.resources.find(&id) {
             let prev_loc = prev.loc();
             let at = self
                 .repo
@@ -565,7 +566,7 @@ impl<'r> Engine<'r> {
             )
             .help("remove one of the definitions, or patch the base object instead of redefining it"));
         }
-        acc.resources.push(r);
+        acc.resources.push_with_id(r, id);
         Ok(())
     }
 
@@ -599,7 +600,7 @@ impl<'r> Engine<'r> {
             transform::vars::merge(&mut acc.vars, &base.vars)
                 .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, l.loc, e.message))?;
             acc.config.merge(&base.config);
-            for r in &base.resources {
+            for r in base.resources.iter() {
                 self.append(acc, r.clone(), l.loc)?;
             }
             return Ok(());
@@ -1282,7 +1283,7 @@ fn finish(mut acc: Acc, top: Option<&Kustomization>) -> Result<Rendered, Failed>
     }
     acc.resources.iter_mut().for_each(Resource::normalize_annotations);
     transform::sort::apply(&mut acc.resources, top.and_then(|k| k.sort_order.as_ref()));
-    Ok(Rendered { resources: acc.resources, notes: acc.notes, files: acc.files })
+    Ok(Rendered { resources: acc.resources.into_inner(), notes: acc.notes, files: acc.files })
 }
 
 /// A patch with no document, as kustomize v5.5 treats it (checked with kubectl): refused as a
