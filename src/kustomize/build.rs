@@ -927,6 +927,16 @@ impl<'r> Engine<'r> {
                     Some((k, p)) => (k.to_string(), p.to_string()),
                     None => (f.value.rsplit('/').next().unwrap_or(&f.value).to_string(), f.value.clone()),
                 };
+                // kustomize downloads a file named by URL; fluxgate does not use the network.
+                if path.starts_with("https://") || path.starts_with("http://") {
+                    acc.notes.push(Diag::note(
+                        Rule::RenderSkipped,
+                        f.loc,
+                        format!("generator file '{path}' is downloaded by kustomize; key '{key}' is left empty here and its content is not checked"),
+                    ));
+                    entries.push(DataEntry { key, value: Vec::new(), loc: f.loc });
+                    continue;
+                }
                 let p = self.resolve_file(k, &Located { value: path, loc: f.loc })?;
                 let bytes = self.read_bytes(&p, f.loc)?;
                 acc.files.insert(p);
