@@ -234,6 +234,33 @@ mod tests {
     }
 
     #[test]
+    fn a_global_true_option_wins_over_a_local_false() {
+        let spec = GeneratorSpec {
+            is_secret: false,
+            name: "g".into(),
+            namespace: None,
+            behavior: crate::kustomize::kustomization::Behavior::Create,
+            literals: Vec::new(),
+            files: Vec::new(),
+            envs: Vec::new(),
+            secret_type: None,
+            options: GeneratorOptions {
+                disable_name_suffix_hash: Some(false),
+                immutable: Some(false),
+                ..Default::default()
+            },
+            loc: Loc::NONE,
+        };
+        let global =
+            GeneratorOptions { disable_name_suffix_hash: Some(true), immutable: Some(true), ..Default::default() };
+        let r = make_object(&spec, &global, Vec::new());
+        assert!(!r.needs_hash);
+        assert_eq!(r.node.get("immutable").and_then(Node::as_bool), Some(true));
+        let r = make_object(&spec, &GeneratorOptions::default(), Vec::new());
+        assert!(r.needs_hash && r.node.get("immutable").is_none());
+    }
+
+    #[test]
     fn hash_is_stable_and_ignores_name() {
         let a = node("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n");
         let b = node("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, labels: {x: y}}\ndata: {k: v}\n");
