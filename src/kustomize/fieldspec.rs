@@ -56,10 +56,15 @@ pub fn visit(node: &mut Node, path: &[&str], create: bool, loc: Loc, f: &mut dyn
     }
 }
 
-/// Splits a `a/b/c` spec path. A `[]` after a key (`containers[]/image`) marks a list, which
-/// the walk goes through anyway, so it is dropped.
+/// Splits a `a/b/c` spec path. A `[]` after a key (`containers[]/image`) marks a list.
 pub fn split(path: &str) -> Vec<&str> {
-    path.split('/').map(|s| s.strip_suffix("[]").unwrap_or(s)).filter(|s| !s.is_empty()).collect()
+    // A list marker stays on inner segments ([`visit`] walks such a list but never creates it);
+    // the last segment is a key callers use as is.
+    let mut segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(last) = segs.last_mut() {
+        *last = last.strip_suffix("[]").unwrap_or(last);
+    }
+    segs
 }
 
 /// Pod spec locations per workload kind, so transformers and checks reach containers.
@@ -81,8 +86,9 @@ mod tests {
     use crate::source::{FileId, Limits};
 
     #[test]
-    fn list_markers_in_paths_are_dropped() {
-        assert_eq!(split("spec/steps[]/image"), ["spec", "steps", "image"]);
+    fn list_markers_stay_on_inner_segments_only() {
+        assert_eq!(split("spec/steps[]/image"), ["spec", "steps[]", "image"]);
+        assert_eq!(split("spec/args[]"), ["spec", "args"]);
         assert_eq!(split("/a//b/"), ["a", "b"]);
     }
 
