@@ -55,9 +55,11 @@ impl GraphOptions {
     }
 }
 
-/// The GitRepositories (namespace, name) of a cluster that are this repository: the sources of
-/// the cluster's Flux Kustomizations that were rendered from it (`rendered` holds the entry
-/// point names `<dir>/<namespace>/<name>` that rendered).
+/// The sources (namespace, name) of a cluster that are this repository: the sources of the
+/// cluster's Flux Kustomizations that were rendered from it (`rendered` holds the entry point
+/// names `<dir>/<namespace>/<name>` that rendered). A GitRepository among them is checked as
+/// this repository; any of them exists in the cluster even when no object in the repository
+/// defines it (the bootstrap source made by `flux bootstrap` or a FluxInstance's `sync`).
 pub fn this_repo_sources(
     dir: &str,
     objects: &[ClusterObject],
@@ -69,7 +71,8 @@ pub fn this_repo_sources(
         let is_rendered = o.kind() == "Kustomization"
             && o.gvk().group == KUSTOMIZE_GROUP
             && rendered.contains(format!("{dir}/{ns}/{}", o.name()).as_str());
-        if is_rendered && o.node.str_at(&["spec", "sourceRef", "kind"]) == Some("GitRepository") {
+        let kind = o.node.str_at(&["spec", "sourceRef", "kind"]).unwrap_or("");
+        if is_rendered && KUSTOMIZATION_SOURCES.contains(&kind) {
             let src_ns = o.node.str_at(&["spec", "sourceRef", "namespace"]).unwrap_or(ns);
             if let Some(name) = o.node.str_at(&["spec", "sourceRef", "name"]) {
                 sources.insert((src_ns.to_string(), name.to_string()));
@@ -77,6 +80,14 @@ pub fn this_repo_sources(
         }
     }
     sources
+}
+
+impl GraphOptions {
+    /// Whether (namespace, name) is a source the cluster's Kustomizations were rendered from:
+    /// it exists, whether or not the repository defines it.
+    fn is_rendered_source(&self, namespace: &str, name: &str) -> bool {
+        self.repo_sources.as_ref().is_some_and(|s| s.contains(&(namespace.to_string(), name.to_string())))
+    }
 }
 
 /// Checks one cluster with the default options (see [`check_cluster_with`]).
@@ -95,7 +106,7 @@ pub fn check_cluster_with(
     let cluster = Cluster::new(repo, cluster_dir, objects);
     let mut out = Vec::new();
     dependencies(&cluster, &mut out);
-    sources(&cluster, &mut out);
+    sources(&cluster, opts, &mut out);
     paths(&cluster, opts, &mut out);
     duplicates(&cluster, &mut out);
     values_from(&cluster, &mut out);
@@ -296,7 +307,7 @@ const KUSTOMIZATION_SOURCES: &[&str] = &["GitRepository", "OCIRepository", "Buck
 
 /// `sourceRef` of Kustomizations and HelmReleases (chart template or chartRef) resolves to a
 /// source object of the cluster.
-fn sources(c: &Cluster, out: &mut Vec<GraphFinding>) {
+fn sources(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
     let refs: [(&str, &str, &[&str], &str); 3] = [
         (KUSTOMIZE_GROUP, "Kustomization", &["spec", "sourceRef"], "GitRepository"),
         (HELM_GROUP, "HelmRelease", &["spec", "chart", "spec", "sourceRef"], "HelmRepository"),
@@ -307,7 +318,9 @@ fn sources(c: &Cluster, out: &mut Vec<GraphFinding>) {
             let r = o.resource;
             let Some(item) = r.node.path(path) else { continue };
             let Some(s) = reference(item, default_kind, r.namespace()) else { continue };
-            if c.find(SOURCE_GROUP, s.kind, s.namespace, s.name).is_some() {
+            if c.find(SOURCE_GROUP, s.kind, s.namespace, s.name).is_some()
+                || opts.is_rendered_source(s.namespace, s.name)
+            {
                 continue;
             }
             let field = path.join(".");

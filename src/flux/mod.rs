@@ -6,5 +6,6 @@ pub mod graph;
 pub mod helm_values;
 pub mod markers;
 pub mod render;
+pub mod sources;
 pub mod substitute;
 pub mod tree;

@@ -12,12 +12,13 @@ use std::collections::BTreeSet;
 use rayon::prelude::*;
 
 use super::entry::{FluxKustomization, ObjKey, RepoIndex, SourceRef, is_flux_kustomization};
-use super::render::{Settings, render};
+use super::render::{Found, Settings, render};
+use super::sources::{external_artifact, infer_own_root, mapped_message};
 use crate::kustomize::build::{Engine, Failed, Rendered};
 use crate::kustomize::diag::Diag;
 use crate::kustomize::resource::Resource;
 use crate::rules::Rule;
-use crate::source::{Loc, Node, RelPath};
+use crate::source::{Loc, RelPath};
 
 /// A source other than the cluster's own repository that config maps to a directory of this
 /// repository (`flux.sources`).
@@ -72,6 +73,16 @@ pub fn render_all(
     render_wanted(engine, index, sources, settings, &|_, _| true)
 }
 
+/// A cluster's own source (the one its root Kustomization syncs) and the directory of this
+/// repository its artifact is rooted at.
+#[derive(Clone, Debug)]
+struct Own {
+    source: SourceRef,
+    root: RelPath,
+    /// How the root was found, when it is not simply the repository root (for the info).
+    inferred: Option<Diag>,
+}
+
 /// Like [`render_all`], leaving out the children (below the roots) that `wanted` declines:
 /// they get no entry at all.
 pub fn render_wanted(
@@ -82,25 +93,19 @@ pub fn render_wanted(
     wanted: Wanted,
 ) -> Vec<FluxEntry> {
     let ctx = Ctx { engine, index, sources, settings, wanted };
-    let parsed: Vec<(RelPath, Loc, Result<FluxKustomization, Diag>)> = index
-        .kustomizations
-        .iter()
-        .map(|f| {
-            let ns = f.doc.str_at(&["metadata", "namespace"]).unwrap_or("default");
-            (f.file.clone(), f.doc.loc, FluxKustomization::parse(&f.doc, ns))
-        })
-        .collect();
     // Roots that apply themselves: their own file is under their own spec.path.
-    let mut roots: Vec<FluxKustomization> = Vec::new();
-    let mut rest: Vec<(Loc, FluxKustomization)> = Vec::new();
-    for (file, loc, fk) in &parsed {
-        let Ok(fk) = fk else { continue };
-        match fk.dir_in(&RelPath::root()) {
-            Some(d) if file.starts_with(&d) => roots.push(fk.clone()),
-            _ => rest.push((*loc, fk.clone())),
+    let mut roots: Vec<(FluxKustomization, Own)> = Vec::new();
+    let mut rest: Vec<(Loc, FluxKustomization, Own)> = Vec::new();
+    for f in &index.kustomizations {
+        let ns = f.doc.str_at(&["metadata", "namespace"]).unwrap_or("default");
+        let Ok(fk) = FluxKustomization::parse(&f.doc, ns) else { continue };
+        let own = own_source(&ctx, &fk, &f.file);
+        match fk.dir_in(&own.root) {
+            Some(d) if f.file.starts_with(&d) => roots.push((fk, own)),
+            _ => rest.push((f.doc.loc, fk, own)),
         }
     }
-    let mut out: Vec<FluxEntry> = roots.par_iter().flat_map_iter(|r| walk_tree(&ctx, r.clone())).collect();
+    let mut out: Vec<FluxEntry> = roots.par_iter().flat_map_iter(|(r, own)| walk_tree(&ctx, r.clone(), own)).collect();
     let contained = |entries: &[FluxEntry]| -> BTreeSet<(u32, u32, u32)> {
         let mut s = BTreeSet::new();
         for e in entries {
@@ -111,17 +116,17 @@ pub fn render_wanted(
         s
     };
     let seen = contained(&out);
-    let candidates: Vec<(Loc, FluxKustomization)> =
-        rest.into_iter().filter(|(l, _)| !seen.contains(&loc_key(*l))).collect();
+    let candidates: Vec<(Loc, FluxKustomization, Own)> =
+        rest.into_iter().filter(|(l, _, _)| !seen.contains(&loc_key(*l))).collect();
     if !candidates.is_empty() {
         // Which of the remaining ones another remaining one renders: those are not roots.
         let one_level: Vec<FluxEntry> =
-            candidates.par_iter().map(|(_, fk)| render_one(&ctx, fk, &cluster_of(fk), &[], &source_of(fk))).collect();
+            candidates.par_iter().map(|(_, fk, own)| render_one(&ctx, fk, &cluster_of(fk, own), &[], own)).collect();
         let inner = contained(&one_level);
         let more: Vec<FluxEntry> = candidates
             .par_iter()
-            .filter(|(l, _)| !inner.contains(&loc_key(*l)))
-            .flat_map_iter(|(_, fk)| walk_tree(&ctx, fk.clone()))
+            .filter(|(l, _, _)| !inner.contains(&loc_key(*l)))
+            .flat_map_iter(|(_, fk, own)| walk_tree(&ctx, fk.clone(), own))
             .collect();
         out.extend(more);
     }
@@ -129,44 +134,89 @@ pub fn render_wanted(
     out
 }
 
-/// The cluster directory of a root: its `spec.path` without `./` (`.` for the repository root).
-fn cluster_of(root: &FluxKustomization) -> String {
-    let p = root.path.trim_start_matches("./").trim_end_matches('/');
-    if p.is_empty() || p == "." { ".".to_string() } else { p.to_string() }
-}
-
-fn source_of(root: &FluxKustomization) -> SourceRef {
-    root.source.clone()
-}
-
-/// Where a Kustomization's source artifact is rooted in this repository, if it is here.
-fn source_root(ctx: &Ctx, own: &SourceRef, fk: &FluxKustomization) -> Option<RelPath> {
-    if fk.source == *own {
-        return Some(RelPath::root());
+/// The own source of a Kustomization taken as a root, defined in `file`: rooted where config
+/// says, else at the repository root, else at the one directory where its path exists.
+fn own_source(ctx: &Ctx, fk: &FluxKustomization, file: &RelPath) -> Own {
+    let source = fk.source.clone();
+    if let Some(root) = configured_root(ctx, &source) {
+        return Own { source, root, inferred: None };
     }
-    ctx.sources
-        .iter()
-        .find(|m| m.kind == fk.source.kind && m.namespace == fk.source.namespace && m.name == fk.source.name)
-        .and_then(|m| {
-            if m.path.trim_matches(['.', '/']).is_empty() {
-                Some(RelPath::root())
-            } else {
-                RelPath::parse(m.path.trim_start_matches("./"))
-            }
-        })
+    match infer_own_root(ctx.engine.repo(), fk, file) {
+        Some(root) if !root.is_root() => {
+            let d = Diag::note(
+                Rule::FluxSourceMapped,
+                fk.path_loc,
+                mapped_message(fk, &root, &format!("the only directory where spec.path '{}' exists", fk.path)),
+            )
+            .help(
+                "an artifact of a sub-directory (`flux push artifact --path=...`); set `flux.sources` to say otherwise",
+            );
+            Own { source, root, inferred: Some(d) }
+        }
+        _ => Own { source, root: RelPath::root(), inferred: None },
+    }
 }
 
-fn render_one(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource], own: &SourceRef) -> FluxEntry {
+/// The cluster directory of a root: its `spec.path` in its source (`.` for the repository root).
+fn cluster_of(root: &FluxKustomization, own: &Own) -> String {
+    match root.dir_in(&own.root) {
+        Some(d) if !d.is_root() => d.to_string(),
+        _ => ".".to_string(),
+    }
+}
+
+/// Where `flux.sources` roots a source, if it names it.
+fn configured_root(ctx: &Ctx, s: &SourceRef) -> Option<RelPath> {
+    ctx.sources.iter().find(|m| m.kind == s.kind && m.namespace == s.namespace && m.name == s.name).and_then(|m| {
+        if m.path.trim_matches(['.', '/']).is_empty() {
+            Some(RelPath::root())
+        } else {
+            RelPath::parse(m.path.trim_start_matches("./"))
+        }
+    })
+}
+
+/// Where a child Kustomization's source artifact is rooted in this repository: the cluster's
+/// own source, a configured mapping, or an ExternalArtifact whose ArtifactGenerator (in the
+/// cluster's render so far) copies from those. `Err` is the reason it is out of scope.
+fn source_root(
+    ctx: &Ctx,
+    own: &Own,
+    fk: &FluxKustomization,
+    pool: &[Resource],
+) -> Result<(RelPath, Option<Diag>), String> {
+    if fk.source == own.source {
+        return Ok((own.root.clone(), None));
+    }
+    if let Some(root) = configured_root(ctx, &fk.source) {
+        return Ok((root, None));
+    }
+    if fk.source.kind == "ExternalArtifact" {
+        let base = |s: &SourceRef| {
+            if *s == own.source { Some(own.root.clone()) } else { configured_root(ctx, s) }
+        };
+        match external_artifact(pool, &fk.source, &base) {
+            Some(Ok(g)) => {
+                let how = format!("copied by ArtifactGenerator '{}'", g.generator);
+                let d = Diag::note(Rule::FluxSourceMapped, fk.path_loc, mapped_message(fk, &g.root, &how))
+                    .help("set `flux.sources` to map it otherwise");
+                return Ok((g.root, Some(d)));
+            }
+            Some(Err(why)) => return Err(format!("its ArtifactGenerator cannot be mapped to a directory: {why}")),
+            None => {}
+        }
+    }
+    Err("which is not this repository".to_string())
+}
+
+fn render_one(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource], root: &Own) -> FluxEntry {
+    render_at(ctx, fk, cluster, pool, &root.root)
+}
+
+fn render_at(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource], root: &RelPath) -> FluxEntry {
     let name = format!("{cluster}/{}/{}", fk.key.namespace, fk.key.name);
-    let root = source_root(ctx, own, fk).unwrap_or_else(RelPath::root);
-    let lookup = |kind: &str, ns: &str, n: &str| -> Option<Node> {
-        pool.iter()
-            .rev()
-            .find(|r| r.kind() == kind && r.namespace() == ns && r.name() == n)
-            .map(|r| r.node.clone())
-            .or_else(|| ctx.index.config.get(&(kind.to_string(), ns.to_string(), n.to_string())).cloned())
-    };
-    let (dir, result) = match fk.dir_in(&root) {
+    let lookup = |kind: &str, ns: &str, n: &str| lookup(ctx, pool, kind, ns, n);
+    let (dir, result) = match fk.dir_in(root) {
         Some(dir) => {
             let r = render(ctx.engine, &dir, fk, &lookup, ctx.settings);
             (dir.to_string(), r)
@@ -186,22 +236,65 @@ fn render_one(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource
     FluxEntry { name, key: fk.key.clone(), dir, result, child_notes: Vec::new() }
 }
 
+/// Finds a `substituteFrom` object as the controller would: in the cluster's render so far,
+/// then in a repository file naming that namespace; then something that makes it in the
+/// cluster (an ExternalSecret's target), then a repository object of that name outside the
+/// tree (a bootstrap Secret, namespaced by a kustomization nobody syncs).
+fn lookup(ctx: &Ctx, pool: &[Resource], kind: &str, ns: &str, name: &str) -> Option<Found> {
+    let key = |k: &str, ns: &str| (k.to_string(), ns.to_string(), name.to_string());
+    if let Some(r) = pool.iter().rev().find(|r| r.kind() == kind && r.namespace() == ns && r.name() == name) {
+        return Some(Found::Object(r.node.clone()));
+    }
+    if let Some(n) = ctx.index.config.get(&key(kind, ns)) {
+        return Some(Found::Object(n.clone()));
+    }
+    if kind == "Secret" {
+        let es = pool.iter().find(|r| {
+            r.kind() == "ExternalSecret"
+                && r.gvk().group == "external-secrets.io"
+                && r.namespace() == ns
+                && r.node.str_at(&["spec", "target", "name"]).unwrap_or(r.name()) == name
+        });
+        if let Some(es) = es {
+            return Some(Found::Generated { by: format!("ExternalSecret '{ns}/{}'", es.name()), node: None });
+        }
+    }
+    let outside = ctx.index.config.get(&key(kind, ""))?;
+    let file = ctx.engine.repo().file_of(outside.loc).map(|f| f.path.to_string()).unwrap_or_default();
+    Some(Found::Generated {
+        by: format!("whatever applies {file} (outside this cluster's Flux Kustomizations)"),
+        node: Some(outside.clone()),
+    })
+}
+
+/// The kinds a tree keeps from each level for the levels below: `substituteFrom` objects,
+/// what makes them, and what produces ExternalArtifacts.
+fn pooled(r: &Resource) -> bool {
+    matches!(r.kind(), "ConfigMap" | "Secret" | "ExternalSecret" | "ArtifactGenerator")
+}
+
 /// Renders one cluster's tree, level by level.
-fn walk_tree(ctx: &Ctx, root: FluxKustomization) -> Vec<FluxEntry> {
-    let cluster = cluster_of(&root);
-    let own = source_of(&root);
+fn walk_tree(ctx: &Ctx, root: FluxKustomization, own: &Own) -> Vec<FluxEntry> {
+    let cluster = cluster_of(&root, own);
     let mut visited: BTreeSet<ObjKey> = BTreeSet::from([root.key.clone()]);
     let mut pool: Vec<Resource> = Vec::new();
-    let mut level = vec![root];
+    let mut first = render_one(ctx, &root, &cluster, &pool, own);
+    if let Some(d) = &own.inferred {
+        push_note(&mut first, d.clone());
+    }
+    let mut pending = vec![first];
     let mut out = Vec::new();
-    while !level.is_empty() {
-        let mut entries: Vec<FluxEntry> =
-            level.par_iter().map(|fk| render_one(ctx, fk, &cluster, &pool, &own)).collect();
+    loop {
         let mut next = Vec::new();
-        for e in entries.iter_mut() {
+        for e in pending.iter_mut() {
             let Ok(r) = &e.result else { continue };
-            pool.extend(r.resources.iter().filter(|r| matches!(r.kind(), "ConfigMap" | "Secret")).cloned());
-            for res in r.resources.iter().filter(|r| is_flux_kustomization(&r.node)) {
+            pool.extend(r.resources.iter().filter(|r| pooled(r)).cloned());
+        }
+        for e in pending.iter_mut() {
+            let Ok(r) = &e.result else { continue };
+            let children: Vec<Resource> =
+                r.resources.iter().filter(|r| is_flux_kustomization(&r.node)).cloned().collect();
+            for res in children {
                 let ns = if res.namespace().is_empty() { "default" } else { res.namespace() };
                 let child = match FluxKustomization::parse(&res.node, ns) {
                     Ok(c) => c,
@@ -213,38 +306,60 @@ fn walk_tree(ctx: &Ctx, root: FluxKustomization) -> Vec<FluxEntry> {
                 if !visited.insert(child.key.clone()) {
                     continue;
                 }
-                if source_root(ctx, &own, &child).is_none() {
-                    let s = &child.source;
-                    let d = Diag::note(
-                        Rule::FluxSourceOutOfScope,
-                        res.node.path(&["spec", "sourceRef"]).map_or(res.node.loc, |n| n.loc),
-                        format!(
-                            "Kustomization {} uses {} '{}/{}', which is not this repository: its path is not rendered",
-                            child.key, s.kind, s.namespace, s.name
-                        ),
-                    )
-                    .help("map it to a directory of this repository with `flux.sources` in .fluxgate.yaml");
-                    e.child_notes.push((d, res.clone()));
+                let (root, mapped) = match source_root(ctx, own, &child, &pool) {
+                    Ok(found) => found,
+                    Err(why) => {
+                        let s = &child.source;
+                        let d = Diag::note(
+                            Rule::FluxSourceOutOfScope,
+                            res.node.path(&["spec", "sourceRef"]).map_or(res.node.loc, |n| n.loc),
+                            format!(
+                                "Kustomization {} uses {} '{}/{}', {why}: its path is not rendered",
+                                child.key, s.kind, s.namespace, s.name
+                            ),
+                        )
+                        .help("map it to a directory of this repository with `flux.sources` in .fluxgate.yaml");
+                        e.child_notes.push((d, res.clone()));
+                        continue;
+                    }
+                };
+                if child.dir_in(&root).is_some_and(|dir| !(ctx.wanted)(&child, &dir)) {
                     continue;
                 }
-                let root = source_root(ctx, &own, &child);
-                if root.and_then(|r| child.dir_in(&r)).is_some_and(|dir| !(ctx.wanted)(&child, &dir)) {
-                    continue;
-                }
-                next.push(child);
+                next.push((child, root, mapped));
             }
         }
-        out.extend(entries);
-        level = next;
+        out.append(&mut pending);
+        if next.is_empty() {
+            break;
+        }
+        pending = next
+            .par_iter()
+            .map(|(fk, root, mapped)| {
+                let mut e = render_at(ctx, fk, &cluster, &pool, root);
+                if let Some(d) = mapped {
+                    push_note(&mut e, d.clone());
+                }
+                e
+            })
+            .collect();
     }
     out
+}
+
+/// Adds an informational note to an entry, rendered or not.
+fn push_note(e: &mut FluxEntry, d: Diag) {
+    match &mut e.result {
+        Ok(r) => r.notes.push(d),
+        Err(f) => f.notes.push(d),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kustomize::build::LoadRestrictor;
-    use crate::source::Repo;
+    use crate::source::{Node, Repo};
 
     fn write(root: &std::path::Path, files: &[(&str, &str)]) {
         for (p, text) in files {

@@ -10,6 +10,7 @@ use crate::source::{Loc, Node};
 /// Sets `metadata.namespace` on every namespaced object. kustomize refuses (an "ID conflict")
 /// when the objects hold more than one Namespace; the error names them.
 /// `extra` fields from transformer configurations are set to the namespace as well.
+/// A core Namespace object is renamed to the namespace (a placeholder `name: _` works).
 pub fn apply(resources: &mut [Resource], namespace: &str, loc: Loc, extra: &[CustomField]) -> Result<(), String> {
     let namespaces: Vec<&str> = resources.iter().filter(|r| r.kind() == "Namespace").map(|r| r.name()).collect();
     if namespaces.len() > 1 {
@@ -19,6 +20,14 @@ pub fn apply(resources: &mut [Resource], namespace: &str, loc: Loc, extra: &[Cus
         ));
     }
     for r in resources.iter_mut() {
+        // kustomize's namespace field specs include `metadata/name` of a core `v1` Namespace:
+        // the one Namespace object takes the kustomization's namespace as its name.
+        if r.kind() == "Namespace" && r.node.str_at(&["apiVersion"]) == Some("v1") {
+            if r.name() != namespace {
+                r.set_name(namespace.to_string());
+            }
+            continue;
+        }
         if is_cluster_scoped(r.kind()) {
             continue;
         }
