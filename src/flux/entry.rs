@@ -202,6 +202,32 @@ impl FluxKustomization {
         })
     }
 
+    /// The `flux-system` Kustomization that `flux bootstrap` creates for cluster directory `dir`
+    /// (syncing it from the `flux-system` GitRepository), with nothing else set.
+    pub fn bootstrap(dir: &RelPath) -> FluxKustomization {
+        let key = ObjKey { namespace: "flux-system".into(), name: "flux-system".into() };
+        FluxKustomization {
+            source: SourceRef {
+                kind: "GitRepository".into(),
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+            },
+            key,
+            path: format!("./{}", dir.as_str()),
+            path_loc: Loc::NONE,
+            target_namespace: None,
+            name_prefix: None,
+            name_suffix: None,
+            patches: Vec::new(),
+            images: Vec::new(),
+            components: Vec::new(),
+            common_labels: Vec::new(),
+            common_annotations: Vec::new(),
+            post_build: None,
+            loc: Loc::NONE,
+        }
+    }
+
     /// `spec.path` resolved inside a source whose artifact root is `root`.
     pub fn dir_in(&self, root: &RelPath) -> Option<RelPath> {
         let p = self.path.trim_start_matches("./");
@@ -223,6 +249,10 @@ pub struct Found {
 pub struct RepoIndex {
     pub kustomizations: Vec<Found>,
     pub config: BTreeMap<(String, String, String), Node>,
+    /// Cluster directories laid out by `flux bootstrap` (`<dir>/flux-system/gotk-*.yaml`):
+    /// the bootstrap creates a `flux-system` Kustomization of `<dir>`, which the repository may
+    /// not hold (an empty `gotk-sync.yaml` placeholder).
+    pub bootstrap_dirs: Vec<RelPath>,
 }
 
 /// Reads every YAML file once (the parse is cached by the repository) and indexes it.
@@ -235,6 +265,15 @@ pub fn index(repo: &Repo, discovery: &Discovery) -> RepoIndex {
     });
     if !has_flux {
         return out;
+    }
+    for f in &discovery.yaml_files {
+        let dir = f.parent();
+        if matches!(f.file_name(), "gotk-sync.yaml" | "gotk-components.yaml")
+            && dir.file_name() == "flux-system"
+            && !out.bootstrap_dirs.contains(&dir.parent())
+        {
+            out.bootstrap_dirs.push(dir.parent());
+        }
     }
     for p in discovery.files_with(&[Needle::FluxKustomization, Needle::ConfigMap, Needle::Secret]) {
         let Ok(parsed) = repo.load_yaml(&p) else { continue };

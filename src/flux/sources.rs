@@ -18,9 +18,14 @@ pub const EXTENSIONS_GROUP: &str = "source.extensions.fluxcd.io";
 /// `spec.path` exists there; otherwise the one ancestor directory of the file defining it
 /// under which the path exists (an artifact of a sub-directory). `None` when no directory, or
 /// more than one, fits.
+/// Only OCIRepository and Bucket sources are artifacts of a directory; an ExternalArtifact is
+/// resolved through its generator, and a GitRepository is a whole repository.
 pub fn infer_own_root(repo: &Repo, fk: &FluxKustomization, file: &RelPath) -> Option<RelPath> {
     if fk.dir_in(&RelPath::root()).is_some_and(|d| repo.is_dir(&d)) {
         return Some(RelPath::root());
+    }
+    if !matches!(fk.source.kind.as_str(), "OCIRepository" | "Bucket") {
+        return None;
     }
     let mut fits = Vec::new();
     let mut dir = file.parent();

@@ -95,43 +95,71 @@ pub fn render_wanted(
     let ctx = Ctx { engine, index, sources, settings, wanted };
     // Roots that apply themselves: their own file is under their own spec.path.
     let mut roots: Vec<(FluxKustomization, Own)> = Vec::new();
-    let mut rest: Vec<(Loc, FluxKustomization, Own)> = Vec::new();
+    let mut rest: Vec<(Loc, FluxKustomization, Own, RelPath)> = Vec::new();
     for f in &index.kustomizations {
         let ns = f.doc.str_at(&["metadata", "namespace"]).unwrap_or("default");
         let Ok(fk) = FluxKustomization::parse(&f.doc, ns) else { continue };
         let own = own_source(&ctx, &fk, &f.file);
         match fk.dir_in(&own.root) {
-            Some(d) if f.file.starts_with(&d) => roots.push((fk, own)),
-            _ => rest.push((f.doc.loc, fk, own)),
+            // A path at the source root holds every file: such a Kustomization is a root only
+            // when no other tree applies it (a tenant's sync with no path is not).
+            Some(d) if f.file.starts_with(&d) && !d.is_root() => roots.push((fk, own)),
+            _ => rest.push((f.doc.loc, fk, own, f.file.clone())),
+        }
+    }
+    // A bootstrapped cluster directory whose sync Kustomization the repository does not hold.
+    for dir in &index.bootstrap_dirs {
+        let syncs_it = |fk: &FluxKustomization, own: &Own| fk.dir_in(&own.root).as_ref() == Some(dir);
+        if !roots.iter().any(|(fk, own)| syncs_it(fk, own)) && !rest.iter().any(|(_, fk, own, _)| syncs_it(fk, own)) {
+            let fk = FluxKustomization::bootstrap(dir);
+            let own = Own { source: fk.source.clone(), root: RelPath::root(), inferred: None };
+            roots.push((fk, own));
         }
     }
     let mut out: Vec<FluxEntry> = roots.par_iter().flat_map_iter(|(r, own)| walk_tree(&ctx, r.clone(), own)).collect();
-    let contained = |entries: &[FluxEntry]| -> BTreeSet<(u32, u32, u32)> {
-        let mut s = BTreeSet::new();
-        for e in entries {
-            if let Ok(r) = &e.result {
-                s.extend(r.resources.iter().filter(|r| is_flux_kustomization(&r.node)).map(|r| loc_key(r.node.loc)));
-            }
-        }
-        s
-    };
     let seen = contained(&out);
-    let candidates: Vec<(Loc, FluxKustomization, Own)> =
-        rest.into_iter().filter(|(l, _, _)| !seen.contains(&loc_key(*l))).collect();
+    let candidates: Vec<(Loc, FluxKustomization, Own, RelPath)> =
+        rest.into_iter().filter(|(l, _, _, file)| !seen.holds(*l, file)).collect();
     if !candidates.is_empty() {
         // Which of the remaining ones another remaining one renders: those are not roots.
         let one_level: Vec<FluxEntry> =
-            candidates.par_iter().map(|(_, fk, own)| render_one(&ctx, fk, &cluster_of(fk, own), &[], own)).collect();
-        let inner = contained(&one_level);
+            candidates.par_iter().map(|(_, fk, own, _)| render_one(&ctx, fk, &cluster_of(fk, own), &[], own)).collect();
+        let inner: Vec<Contained> = one_level.iter().map(|e| contained(std::slice::from_ref(e))).collect();
         let more: Vec<FluxEntry> = candidates
             .par_iter()
-            .filter(|(l, _, _)| !inner.contains(&loc_key(*l)))
-            .flat_map_iter(|(_, fk, own)| walk_tree(&ctx, fk.clone(), own))
+            .enumerate()
+            .filter(|(i, (l, _, _, file))| !inner.iter().enumerate().any(|(j, c)| j != *i && c.holds(*l, file)))
+            .flat_map_iter(|(_, (_, fk, own, _))| walk_tree(&ctx, fk.clone(), own))
             .collect();
         out.extend(more);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
+}
+
+/// What some trees rendered: the Flux Kustomization documents among their objects, and every
+/// file they read. A Kustomization document in a file a tree read is that tree's (applied by
+/// it, or a patch of one of its children), never a root read on its own from disk.
+struct Contained {
+    docs: BTreeSet<(u32, u32, u32)>,
+    files: BTreeSet<RelPath>,
+}
+
+impl Contained {
+    fn holds(&self, loc: Loc, file: &RelPath) -> bool {
+        self.docs.contains(&loc_key(loc)) || self.files.contains(file)
+    }
+}
+
+fn contained(entries: &[FluxEntry]) -> Contained {
+    let mut c = Contained { docs: BTreeSet::new(), files: BTreeSet::new() };
+    for e in entries {
+        if let Ok(r) = &e.result {
+            c.docs.extend(r.resources.iter().filter(|r| is_flux_kustomization(&r.node)).map(|r| loc_key(r.node.loc)));
+            c.files.extend(r.files.iter().cloned());
+        }
+    }
+    c
 }
 
 /// The own source of a Kustomization taken as a root, defined in `file`: rooted where config
