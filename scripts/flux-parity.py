@@ -38,6 +38,17 @@ import yaml
 
 GROUP = "kustomize.toolkit.fluxcd.io"
 KFILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+class Loader(yaml.SafeLoader):
+    """YAML 1.1 as PyYAML reads it, except that `=` stays a string (as in Go's YAML)."""
+
+
+Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
+def load_all(text):
+    return yaml.load_all(text, Loader=Loader)
+
+
 VAR = re.compile(r"\$\{([_a-zA-Z][_a-zA-Z0-9]*)(?:(:?[=-])([^}]*))?\}")
 
 
@@ -52,7 +63,7 @@ def yaml_files(root):
 def docs_of(path):
     try:
         with open(path) as fh:
-            return [d for d in yaml.safe_load_all(fh) if isinstance(d, dict)]
+            return [d for d in load_all(fh) if isinstance(d, dict)]
     except Exception:
         return []
 
@@ -111,7 +122,7 @@ def build(d, spec):
     else:
         with open(kfile) as fh:
             original = fh.read()
-        k = yaml.safe_load(original) or {}
+        k = yaml.load(original, Loader=Loader) or {}
     if spec.get("targetNamespace"):
         k["namespace"] = spec["targetNamespace"]
     for f in ("namePrefix", "nameSuffix"):
@@ -141,7 +152,7 @@ def build(d, spec):
                 fh.write(original)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "kustomize failed")
-    return [o for o in yaml.safe_load_all(out.stdout) if isinstance(o, dict)]
+    return [o for o in load_all(out.stdout) if isinstance(o, dict)]
 
 
 def is_sops(o):
@@ -199,7 +210,7 @@ def substitute(objs, env):
             continue
         text = yaml.safe_dump(o, width=1 << 30, default_flow_style=False)
         try:
-            out.append(yaml.safe_load(envsubst(text, env)))
+            out.append(yaml.load(envsubst(text, env), Loader=Loader))
         except Exception:
             out.append(o)
     return out
@@ -307,6 +318,22 @@ def bootstrap_roots(repo, kss):
         for d in dirs if os.path.normpath(d) not in have]
 
 
+def one_level_names(repo, path, doc):
+    """The Flux Kustomizations (namespace, name) that doc's own render holds."""
+    spec = doc.get("spec") or {}
+    d = os.path.normpath(os.path.join(own_root_of(repo, path, doc), spec.get("path") or "."))
+    try:
+        objs = build(d, spec) if os.path.isdir(d) else []
+    except RuntimeError:
+        objs = []
+    names = set()
+    for o in objs:
+        if is_flux_ks(o):
+            names.add((meta(o).get("namespace") or "default", meta(o).get("name")))
+            names.add((None, meta(o).get("name")))
+    return names
+
+
 def emulate(repo, maps):
     results = {}
     kss = [(p, d) for p, d in repo.docs if is_flux_ks(d)]
@@ -318,14 +345,18 @@ def emulate(repo, maps):
         return path != "." and os.path.join(repo.work, pd[0]).startswith(top + "/")
 
     # Bootstrapped cluster directories and self-applying roots first, then any Kustomization
-    # with a source that no tree rendered (by namespace/name).
-    order = bootstrap_roots(repo, kss) + [pd for pd in kss if self_applying(pd)]
-    order += [pd for pd in kss if not self_applying(pd) and (pd[1].get("spec") or {}).get("sourceRef")]
-    firsts = len(order) - len([pd for pd in kss if not self_applying(pd) and (pd[1].get("spec") or {}).get("sourceRef")])
-    for i, (p, d) in enumerate(order):
-        name = (meta(d).get("namespace"), meta(d).get("name"))
-        if i >= firsts and (name in rendered_names or (None, name[1]) in rendered_names):
-            continue
+    # with a source that neither a tree nor another such candidate renders (by namespace/name).
+    firsts = bootstrap_roots(repo, kss) + [pd for pd in kss if self_applying(pd)]
+    cands = [pd for pd in kss if not self_applying(pd) and (pd[1].get("spec") or {}).get("sourceRef")]
+    inner = [one_level_names(repo, p, d) for p, d in cands]
+    for i, (p, d) in enumerate(firsts + cands):
+        if i >= len(firsts):
+            j = i - len(firsts)
+            name = (meta(d).get("namespace"), meta(d).get("name"))
+            keys = [name, (None, name[1])]
+            if any(k in rendered_names for k in keys) or any(
+                    k in names for o, names in enumerate(inner) if o != j for k in keys):
+                continue
         before = set(results)
         walk(repo, d, own_root_of(repo, p, d), maps, results)
         for k in set(results) - before:
@@ -355,15 +386,25 @@ def main():
     ap.add_argument("--fluxgate", default=os.path.join(os.path.dirname(__file__), "..", "target", "debug", "fluxgate"))
     ap.add_argument("--map", action="append", default=[], help="KIND/NS/NAME=DIR: a source rooted at DIR")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--cache", help="JSON file keeping the emulation's result (reused when present)")
     a = ap.parse_args()
     root = os.path.abspath(a.repo)
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = Repo(root, tmp)
-        maps = {}
-        for m in a.map:
-            k, _, d = m.partition("=")
-            maps[tuple(k.split("/", 2))] = os.path.join(repo.work, d)
-        ref = emulate(repo, maps)
+    if a.cache and os.path.exists(a.cache):
+        with open(a.cache) as fh:
+            ref = {k: (st, None if objs is None else {tuple(o) for o in objs}, why)
+                   for k, (st, objs, why) in json.load(fh).items()}
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            repo = Repo(root, tmp)
+            maps = {}
+            for m in a.map:
+                k, _, d = m.partition("=")
+                maps[tuple(k.split("/", 2))] = os.path.join(repo.work, d)
+            ref = emulate(repo, maps)
+        if a.cache:
+            with open(a.cache, "w") as fh:
+                json.dump({k: (st, None if objs is None else sorted(objs), why)
+                           for k, (st, objs, why) in ref.items()}, fh)
     got = fluxgate_entries(a.fluxgate, root)
     agree = total = 0
     for key in sorted(set(ref) | set(got)):

@@ -320,6 +320,7 @@ fn sources(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
             let Some(s) = reference(item, default_kind, r.namespace()) else { continue };
             if c.find(SOURCE_GROUP, s.kind, s.namespace, s.name).is_some()
                 || opts.is_rendered_source(s.namespace, s.name)
+                || (s.kind == "ExternalArtifact" && generates(c, s.namespace, s.name))
             {
                 continue;
             }
@@ -345,6 +346,19 @@ fn sources(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
             ));
         }
     }
+}
+
+/// Whether an ArtifactGenerator of the cluster makes ExternalArtifact `namespace/name` (the
+/// ExternalArtifact object exists only in the cluster).
+fn generates(c: &Cluster, namespace: &str, name: &str) -> bool {
+    c.of_kind(super::sources::EXTENSIONS_GROUP, "ArtifactGenerator").any(|g| {
+        g.resource.namespace() == namespace
+            && g.resource
+                .node
+                .path(&["spec", "artifacts"])
+                .and_then(Node::as_seq)
+                .is_some_and(|a| a.iter().any(|a| a.str_at(&["name"]) == Some(name)))
+    })
 }
 
 /// A Flux path (`./apps/prod`, relative to the source root) as a repository path; `None`

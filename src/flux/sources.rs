@@ -50,7 +50,7 @@ pub struct GeneratedRoot {
 /// Resolves `ExternalArtifact` `source` through the ArtifactGenerators among `objects`.
 /// `base` maps a generator's input source to the directory it is rooted at in this repository
 /// (`None`: not this repository). Every copy rule of the artifact must copy a directory of
-/// this repository (`@alias/dir/**`, `@alias/dir/*`) to the same relative place in the
+/// this repository (`@alias/dir/**`, `@alias/dir/`) to the same relative place in the
 /// artifact (`@artifact/sub/`), so that the artifact is the tree below one directory:
 /// `Err` says why not.
 pub fn external_artifact(
@@ -105,7 +105,8 @@ fn artifact_root(
                 sref.kind, sref.namespace, sref.name
             ));
         };
-        let dir = rest.strip_suffix("/**").or_else(|| rest.strip_suffix("/*")).or_else(|| rest.strip_suffix("/*.yaml"));
+        // `dir/**`, `dir/*`, `dir/*.yaml` and `dir/` all copy what is in `dir`.
+        let dir = ["/**", "/*", "/*.yaml", "/"].iter().find_map(|suffix| rest.strip_suffix(suffix));
         let Some(dir) = dir.filter(|d| !d.contains('*')) else {
             return Err(format!("copy from '{from}' is not a whole directory (`@alias/dir/**`)"));
         };
@@ -151,7 +152,7 @@ mod tests {
         parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect()
     }
 
-    const GEN: &str = "apiVersion: source.extensions.fluxcd.io/v1beta1\nkind: ArtifactGenerator\nmetadata: {name: gen, namespace: flux-system}\nspec:\n  sources:\n  - {alias: mono, kind: GitRepository, name: flux-system}\n  artifacts:\n  - name: infra\n    copy:\n    - {from: '@mono/infra/**', to: '@artifact/'}\n  - name: apps\n    copy:\n    - {from: '@mono/apps/base/**', to: '@artifact/base/'}\n    - {from: '@mono/apps/prod/**', to: '@artifact/prod/'}\n  - name: odd\n    copy:\n    - {from: '@mono/apps/base/**', to: '@artifact/x/'}\n  - name: other\n    copy:\n    - {from: '@ext/deploy/**', to: '@artifact/'}\n";
+    const GEN: &str = "apiVersion: source.extensions.fluxcd.io/v1beta1\nkind: ArtifactGenerator\nmetadata: {name: gen, namespace: flux-system}\nspec:\n  sources:\n  - {alias: mono, kind: GitRepository, name: flux-system}\n  artifacts:\n  - name: infra\n    copy:\n    - {from: '@mono/infra/**', to: '@artifact/'}\n  - name: same\n    copy:\n    - {from: '@mono/apps/web/app/', to: '@artifact/apps/web/app/'}\n  - name: apps\n    copy:\n    - {from: '@mono/apps/base/**', to: '@artifact/base/'}\n    - {from: '@mono/apps/prod/**', to: '@artifact/prod/'}\n  - name: odd\n    copy:\n    - {from: '@mono/apps/base/**', to: '@artifact/x/'}\n  - name: other\n    copy:\n    - {from: '@ext/deploy/**', to: '@artifact/'}\n";
 
     fn resolve(name: &str) -> Option<Result<GeneratedRoot, String>> {
         let objs = objects(GEN);
@@ -164,6 +165,7 @@ mod tests {
     fn generator_copies_map_to_one_directory_or_say_why_not() {
         assert_eq!(resolve("infra").unwrap().unwrap().root.as_str(), "repo/infra");
         assert_eq!(resolve("apps").unwrap().unwrap().root.as_str(), "repo/apps");
+        assert_eq!(resolve("same").unwrap().unwrap().root.as_str(), "repo");
         assert!(resolve("odd").unwrap().unwrap_err().contains("another place"));
         assert!(resolve("other").unwrap().unwrap_err().contains("no source alias"));
         assert!(resolve("missing").is_none());

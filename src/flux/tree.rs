@@ -81,6 +81,9 @@ struct Own {
     root: RelPath,
     /// How the root was found, when it is not simply the repository root (for the info).
     inferred: Option<Diag>,
+    /// Whether the source is known to be this repository: a GitRepository, a configured
+    /// mapping, or an artifact whose paths exist here.
+    resolved: bool,
 }
 
 /// Like [`render_all`], leaving out the children (below the roots) that `wanted` declines:
@@ -112,7 +115,7 @@ pub fn render_wanted(
         let syncs_it = |fk: &FluxKustomization, own: &Own| fk.dir_in(&own.root).as_ref() == Some(dir);
         if !roots.iter().any(|(fk, own)| syncs_it(fk, own)) && !rest.iter().any(|(_, fk, own, _)| syncs_it(fk, own)) {
             let fk = FluxKustomization::bootstrap(dir);
-            let own = Own { source: fk.source.clone(), root: RelPath::root(), inferred: None };
+            let own = Own { source: fk.source.clone(), root: RelPath::root(), inferred: None, resolved: true };
             roots.push((fk, own));
         }
     }
@@ -167,8 +170,9 @@ fn contained(entries: &[FluxEntry]) -> Contained {
 fn own_source(ctx: &Ctx, fk: &FluxKustomization, file: &RelPath) -> Own {
     let source = fk.source.clone();
     if let Some(root) = configured_root(ctx, &source) {
-        return Own { source, root, inferred: None };
+        return Own { source, root, inferred: None, resolved: true };
     }
+    let git = matches!(fk.source.kind.as_str(), "GitRepository" | "");
     match infer_own_root(ctx.engine.repo(), fk, file) {
         Some(root) if !root.is_root() => {
             let d = Diag::note(
@@ -179,10 +183,38 @@ fn own_source(ctx: &Ctx, fk: &FluxKustomization, file: &RelPath) -> Own {
             .help(
                 "an artifact of a sub-directory (`flux push artifact --path=...`); set `flux.sources` to say otherwise",
             );
-            Own { source, root, inferred: Some(d) }
+            Own { source, root, inferred: Some(d), resolved: true }
         }
-        _ => Own { source, root: RelPath::root(), inferred: None },
+        Some(root) => Own { source, root, inferred: None, resolved: true },
+        None => Own { source, root: RelPath::root(), inferred: None, resolved: git },
     }
+}
+
+/// A root whose source cannot be this repository (an ExternalArtifact no rendered generator
+/// makes, a source of another kind whose path is not here): an empty entry with an info,
+/// since nothing shows what the controller would build.
+fn unrendered_root(fk: &FluxKustomization, own: &Own, cluster: &str) -> Option<FluxEntry> {
+    if own.resolved {
+        return None;
+    }
+    let s = &fk.source;
+    let d = Diag::note(
+        Rule::FluxSourceOutOfScope,
+        fk.path_loc,
+        format!(
+            "Kustomization {} uses {} '{}/{}', which nothing rendered here maps to a directory of this repository: its path is not rendered",
+            fk.key, s.kind, s.namespace, s.name
+        ),
+    )
+    .help("map it to a directory of this repository with `flux.sources` in .fluxgate.yaml");
+    let result = Ok(Rendered { resources: Vec::new(), notes: vec![d], files: Default::default() });
+    Some(FluxEntry {
+        name: format!("{cluster}/{}/{}", fk.key.namespace, fk.key.name),
+        key: fk.key.clone(),
+        dir: fk.path.clone(),
+        result,
+        child_notes: Vec::new(),
+    })
 }
 
 /// The cluster directory of a root: its `spec.path` in its source (`.` for the repository root).
@@ -304,6 +336,9 @@ fn pooled(r: &Resource) -> bool {
 /// Renders one cluster's tree, level by level.
 fn walk_tree(ctx: &Ctx, root: FluxKustomization, own: &Own) -> Vec<FluxEntry> {
     let cluster = cluster_of(&root, own);
+    if let Some(e) = unrendered_root(&root, own, &cluster) {
+        return vec![e];
+    }
     let mut visited: BTreeSet<ObjKey> = BTreeSet::from([root.key.clone()]);
     let mut pool: Vec<Resource> = Vec::new();
     let mut first = render_one(ctx, &root, &cluster, &pool, own);

@@ -149,16 +149,17 @@ pub(crate) fn is_remote(s: &str) -> bool {
         || s.starts_with("bitbucket.org/")
 }
 
-/// Whether a kustomization document sets nothing but `apiVersion`/`kind` (null, `[]`, `{}` and
-/// `""` count as unset, as they do once kustomize has decoded the file into its struct).
+/// Whether a kustomization document sets nothing but `apiVersion`/`kind`: kustomize compares
+/// the decoded struct with its zero value, so null and `""` count as unset while `[]` and `{}`
+/// (non-nil) do not (verified with kustomize v5.5).
 fn is_empty_kustomization(doc: &Node) -> bool {
     let Some(m) = doc.as_map() else { return false };
     m.iter().all(|(k, v)| {
         matches!(k.as_str(), "apiVersion" | "kind")
             || match &v.value {
+                // kustomize compares with the zero value: `resources: []` and `labels: {}`
+                // are not nil, so they make the file non-empty; `resources:` (null) and `""` do not.
                 Value::Null => true,
-                Value::Seq(s) => s.is_empty(),
-                Value::Map(m) => m.is_empty(),
                 Value::Str(s) => s.is_empty(),
                 _ => false,
             }
