@@ -49,7 +49,6 @@ def load_all(text):
     return yaml.load_all(text, Loader=Loader)
 
 
-VAR = re.compile(r"\$\{([_a-zA-Z][_a-zA-Z0-9]*)(?:(:?[=-])([^}]*))?\}")
 
 
 def yaml_files(root):
@@ -188,16 +187,56 @@ def variables(repo, pool, spec, ns):
     return {k: v.replace("\n", "") for k, v in env.items()}
 
 
-def envsubst(text, env):
-    def rep(m):
-        name, op, default = m.group(1), m.group(2), m.group(3)
-        if name in env and not (op and op.startswith(":") and env[name] == ""):
-            return env[name]
-        if op is not None:
-            return default
-        return m.group(0)
+NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
 
-    return VAR.sub(rep, text)
+
+def envsubst(text, env):
+    """`${VAR}`, `${VAR:=d}`, `${VAR:-d}`, `${VAR=d}`, `${VAR-d}` with nested defaults; an
+    unknown variable with no default is left as written ($$ is a literal $)."""
+    out, i = [], 0
+    while i < len(text):
+        j = text.find("$", i)
+        if j < 0 or j + 1 >= len(text):
+            out.append(text[i:])
+            break
+        out.append(text[i:j])
+        if text[j + 1] == "$":
+            out.append("$")
+            i = j + 2
+            continue
+        if text[j + 1] != "{":
+            out.append("$")
+            i = j + 1
+            continue
+        depth, k = 0, j + 1
+        while k < len(text):
+            if text[k] == "{":
+                depth += 1
+            elif text[k] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            k += 1
+        if k >= len(text):
+            out.append(text[j:])
+            break
+        body = text[j + 2:k]
+        m = NAME.match(body)
+        if not m:
+            out.append(text[j:k + 1])
+        else:
+            name, rest = m.group(0), body[m.end():]
+            op = next((o for o in (":=", ":-", "=", "-") if rest.startswith(o)), None)
+            if rest and op is None:
+                out.append(text[j:k + 1])
+            elif name in env and not (op and op.startswith(":") and env[name] == ""):
+                out.append(env[name])
+            elif op is not None:
+                out.append(envsubst(rest[len(op):], env))
+            else:
+                out.append(text[j:k + 1])
+        i = k + 1
+    return "".join(out)
 
 
 def substitute(objs, env):
