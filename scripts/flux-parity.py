@@ -283,16 +283,16 @@ def generated_artifact(repo, pool, sref, roots, n):
     return None
 
 
-def walk(repo, root_doc, own_root, maps, results):
-    """Renders a tree from root_doc; records per entry (cluster/ns/name) its object set."""
-    rspec = root_doc.get("spec") or {}
-    rns = meta(root_doc).get("namespace", "default")
-    rsrc = rspec.get("sourceRef") or {}
-    own = (rsrc.get("kind"), rsrc.get("namespace") or rns, rsrc.get("name"))
+def walk(repo, roots_in, cluster, maps, results):
+    """Renders the trees of roots_in [(doc, own_root)] as one cluster, level by level;
+    records per entry (cluster/ns/name) its object set."""
     roots = dict(maps)
-    roots.setdefault(own, own_root)
-    cluster = os.path.normpath(os.path.relpath(os.path.join(own_root, rspec.get("path") or "."), repo.work))
-    pool, level, seen, n = [], [root_doc], set(), 0
+    for root_doc, own_root in roots_in:
+        rspec = root_doc.get("spec") or {}
+        rsrc = rspec.get("sourceRef") or {}
+        own = (rsrc.get("kind"), rsrc.get("namespace") or meta(root_doc).get("namespace", "default"), rsrc.get("name"))
+        roots.setdefault(own, own_root)
+    pool, level, seen, n = [], [d for d, _ in roots_in], set(), 0
     while level:
         nxt = []
         for fk in level:
@@ -388,20 +388,33 @@ def emulate(repo, maps):
     firsts = bootstrap_roots(repo, kss) + [pd for pd in kss if self_applying(pd)]
     cands = [pd for pd in kss if not self_applying(pd) and (pd[1].get("spec") or {}).get("sourceRef")]
     inner = [one_level_names(repo, p, d) for p, d in cands]
-    for i, (p, d) in enumerate(firsts + cands):
-        if i >= len(firsts):
-            j = i - len(firsts)
-            name = (meta(d).get("namespace"), meta(d).get("name"))
-            keys = [name, (None, name[1])]
-            if any(k in rendered_names for k in keys) or any(
-                    k in names for o, names in enumerate(inner) if o != j for k in keys):
-                continue
-        before = set(results)
-        walk(repo, d, own_root_of(repo, p, d), maps, results)
+
+    def record(before):
         for k in set(results) - before:
             ns, n = k.rsplit("/", 2)[1:]
             rendered_names.add((ns, n))
             rendered_names.add((None, n))
+
+    for p, d in firsts:
+        root = own_root_of(repo, p, d)
+        cluster = os.path.normpath(os.path.relpath(os.path.join(root, (d.get("spec") or {}).get("path") or "."), repo.work))
+        before = set(results)
+        walk(repo, [(d, root)], cluster, maps, results)
+        record(before)
+    # The rest are applied by something outside the repository (a FluxInstance syncing their
+    # directory): the roots of one directory form one cluster, named after it.
+    forests = {}
+    for j, (p, d) in enumerate(cands):
+        name = (meta(d).get("namespace"), meta(d).get("name"))
+        keys = [name, (None, name[1])]
+        if any(k in rendered_names for k in keys) or any(
+                k in names for o, names in enumerate(inner) if o != j for k in keys):
+            continue
+        forests.setdefault(os.path.dirname(p) or ".", []).append((d, own_root_of(repo, p, d)))
+    for cluster, roots in sorted(forests.items()):
+        before = set(results)
+        walk(repo, roots, cluster, maps, results)
+        record(before)
     return results
 
 

@@ -58,20 +58,20 @@ fn cluster_template_children_take_the_parents_patches_and_variables() {
             row(
                 "info",
                 "flux-substitute-generated",
-                "kubernetes/apps/media/web",
+                "kubernetes/flux/cluster/media/web",
                 "substituteFrom Secret 'media/app-secrets' is made in the cluster by ExternalSecret 'media/web-db-credentials': its values are not known here"
             ),
             row(
                 "warning",
                 "flux-substitute-external",
-                "kubernetes/apps/tools/echo",
+                "kubernetes/flux/cluster/tools/echo",
                 "substituteFrom Secret 'tools/app-secrets' is not in the repository: the cluster must provide it, or the Kustomization fails"
             ),
         ]
     );
     // Children are read from the root's render: in their namespace, patched, substituted from
     // the component's ConfigMap; a SOPS value and an ExternalSecret's value stay references.
-    let web = render_flux(&root, "kubernetes/apps/media/web");
+    let web = render_flux(&root, "kubernetes/flux/cluster/media/web");
     for want in [
         "  name: web-settings\n  namespace: media\n",
         "url: https://web.lab.example.org\n",
@@ -83,7 +83,7 @@ fn cluster_template_children_take_the_parents_patches_and_variables() {
         assert!(web.contains(want), "{want:?} not in\n{web}");
     }
     // The placeholder Namespace `_` takes each kustomization's namespace, as kustomize does.
-    let apps = render_flux(&root, "kubernetes/apps/flux-system/cluster-apps");
+    let apps = render_flux(&root, "kubernetes/flux/cluster/flux-system/cluster-apps");
     assert!(apps.contains("kind: Namespace\nmetadata:\n  labels:\n    kustomize.toolkit.fluxcd.io/name: cluster-apps\n    kustomize.toolkit.fluxcd.io/namespace: flux-system\n  name: media\n"), "{apps}");
     assert!(!apps.contains("name: _\n"), "{apps}");
 }
@@ -97,7 +97,7 @@ fn oci_root_of_a_sub_directory_is_mapped_and_reported() {
         [row(
             "info",
             "flux-source-mapped",
-            "kubernetes/apps/prod/flux-system/apps",
+            "kubernetes/clusters/prod/flux-system/apps",
             "OCIRepository 'flux-system/flux-system' of Kustomization flux-system/apps is taken to be directory 'kubernetes' of this repository (the only directory where spec.path './apps/prod' exists)"
         )]
     );

@@ -7,7 +7,7 @@
 //! contains. Each level of a cluster's tree is rendered in parallel; levels run in order so
 //! that `substituteFrom` sees exactly the objects of the levels above, whatever the threads do.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
 
@@ -128,12 +128,16 @@ pub fn render_wanted(
         let one_level: Vec<FluxEntry> =
             candidates.par_iter().map(|(_, fk, own, _)| render_one(&ctx, fk, &cluster_of(fk, own), &[], own)).collect();
         let inner: Vec<Contained> = one_level.iter().map(|e| contained(std::slice::from_ref(e))).collect();
-        let more: Vec<FluxEntry> = candidates
-            .par_iter()
-            .enumerate()
-            .filter(|(i, (l, _, _, file))| !inner.iter().enumerate().any(|(j, c)| j != *i && c.holds(*l, file)))
-            .flat_map_iter(|(_, (_, fk, own, _))| walk_tree(&ctx, fk.clone(), own))
-            .collect();
+        // The remaining roots are applied by something the repository does not show (a
+        // FluxInstance's sync of their directory): the roots of one directory are one cluster.
+        let mut forests: BTreeMap<String, Vec<(FluxKustomization, Own)>> = BTreeMap::new();
+        for (i, (l, fk, own, file)) in candidates.iter().enumerate() {
+            if !inner.iter().enumerate().any(|(j, c)| j != i && c.holds(*l, file)) {
+                forests.entry(file.parent().to_string()).or_default().push((fk.clone(), own.clone()));
+            }
+        }
+        let more: Vec<FluxEntry> =
+            forests.into_par_iter().flat_map_iter(|(cluster, roots)| walk_forest(&ctx, roots, &cluster)).collect();
         out.extend(more);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -241,20 +245,19 @@ fn configured_root(ctx: &Ctx, s: &SourceRef) -> Option<RelPath> {
 /// cluster's render so far) copies from those. `Err` is the reason it is out of scope.
 fn source_root(
     ctx: &Ctx,
-    own: &Own,
+    owns: &[Own],
     fk: &FluxKustomization,
     pool: &[Resource],
 ) -> Result<(RelPath, Option<Diag>), String> {
-    if fk.source == own.source {
-        return Ok((own.root.clone(), None));
+    let own_root = |s: &SourceRef| owns.iter().find(|o| o.source == *s).map(|o| o.root.clone());
+    if let Some(root) = own_root(&fk.source) {
+        return Ok((root, None));
     }
     if let Some(root) = configured_root(ctx, &fk.source) {
         return Ok((root, None));
     }
     if fk.source.kind == "ExternalArtifact" {
-        let base = |s: &SourceRef| {
-            if *s == own.source { Some(own.root.clone()) } else { configured_root(ctx, s) }
-        };
+        let base = |s: &SourceRef| own_root(s).or_else(|| configured_root(ctx, s));
         match external_artifact(pool, &fk.source, &base) {
             Some(Ok(g)) => {
                 let how = format!("copied by ArtifactGenerator '{}'", g.generator);
@@ -336,17 +339,35 @@ fn pooled(r: &Resource) -> bool {
 /// Renders one cluster's tree, level by level.
 fn walk_tree(ctx: &Ctx, root: FluxKustomization, own: &Own) -> Vec<FluxEntry> {
     let cluster = cluster_of(&root, own);
-    if let Some(e) = unrendered_root(&root, own, &cluster) {
-        return vec![e];
-    }
-    let mut visited: BTreeSet<ObjKey> = BTreeSet::from([root.key.clone()]);
-    let mut pool: Vec<Resource> = Vec::new();
-    let mut first = render_one(ctx, &root, &cluster, &pool, own);
-    if let Some(d) = &own.inferred {
-        push_note(&mut first, d.clone());
-    }
-    let mut pending = vec![first];
+    walk_forest(ctx, vec![(root, own.clone())], &cluster)
+}
+
+/// Renders the trees of several roots that one cluster applies together (the Kustomizations
+/// of a directory that something outside the repository syncs, e.g. a FluxInstance), level
+/// by level, so that each level sees what every tree above it rendered.
+fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str) -> Vec<FluxEntry> {
     let mut out = Vec::new();
+    let mut visited: BTreeSet<ObjKey> = BTreeSet::new();
+    let mut owns: Vec<Own> = Vec::new();
+    let mut firsts = Vec::new();
+    let pool: Vec<Resource> = Vec::new();
+    for (root, own) in roots {
+        if let Some(e) = unrendered_root(&root, &own, cluster) {
+            out.push(e);
+            continue;
+        }
+        if !visited.insert(root.key.clone()) {
+            continue;
+        }
+        let mut first = render_one(ctx, &root, cluster, &pool, &own);
+        if let Some(d) = &own.inferred {
+            push_note(&mut first, d.clone());
+        }
+        firsts.push(first);
+        owns.push(own);
+    }
+    let mut pool = pool;
+    let mut pending = firsts;
     loop {
         let mut next = Vec::new();
         for e in pending.iter_mut() {
@@ -369,7 +390,7 @@ fn walk_tree(ctx: &Ctx, root: FluxKustomization, own: &Own) -> Vec<FluxEntry> {
                 if !visited.insert(child.key.clone()) {
                     continue;
                 }
-                let (root, mapped) = match source_root(ctx, own, &child, &pool) {
+                let (root, mapped) = match source_root(ctx, &owns, &child, &pool) {
                     Ok(found) => found,
                     Err(why) => {
                         let s = &child.source;
@@ -399,7 +420,7 @@ fn walk_tree(ctx: &Ctx, root: FluxKustomization, own: &Own) -> Vec<FluxEntry> {
         pending = next
             .par_iter()
             .map(|(fk, root, mapped)| {
-                let mut e = render_at(ctx, fk, &cluster, &pool, root);
+                let mut e = render_at(ctx, fk, cluster, &pool, root);
                 if let Some(d) = mapped {
                     push_note(&mut e, d.clone());
                 }
