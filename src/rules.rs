@@ -105,6 +105,9 @@ rules! {
     /// ArtifactGenerator's copy rules, the one directory where the paths exist) or configured in
     /// `flux.sources`. The finding names the mapping used.
     FluxSourceMapped = "flux-source-mapped", Info, "a Flux source mapped to a directory of this repository";
+    /// A Flux Kustomization in a directory that a cluster renders, but that the directory's
+    /// kustomization does not list: no controller applies it, so it is not rendered or judged.
+    FluxNotApplied = "flux-not-applied", Info, "a Flux Kustomization that no cluster applies";
     /// A `substituteFrom` ConfigMap/Secret is made in the cluster by something the repository
     /// shows (an ExternalSecret), or is in the repository but outside this cluster's Flux tree
     /// (a bootstrap Secret): its values are not known here, so its variables are not checked.

@@ -121,8 +121,21 @@ pub fn render_wanted(
     }
     let mut out: Vec<FluxEntry> = roots.par_iter().flat_map_iter(|(r, own)| walk_tree(&ctx, r.clone(), own)).collect();
     let seen = contained(&out);
-    let candidates: Vec<(Loc, FluxKustomization, Own, RelPath)> =
-        rest.into_iter().filter(|(l, _, _, file)| !seen.holds(*l, file)).collect();
+    // A Kustomization below a directory a cluster built, that the build did not include, is
+    // left out on purpose (a disabled app): nothing applies it.
+    let built: Vec<RelPath> = out
+        .iter()
+        .filter(|e| e.result.is_ok())
+        .filter_map(|e| RelPath::parse(&e.dir))
+        .filter(|d| !d.is_root())
+        .collect();
+    let mut candidates: Vec<(Loc, FluxKustomization, Own, RelPath)> = Vec::new();
+    for (l, fk, own, file) in rest.into_iter().filter(|(l, _, _, file)| !seen.holds(*l, file)) {
+        match built.iter().find(|d| file.starts_with(d)) {
+            Some(d) => out.push(not_applied(&fk, &file, d)),
+            None => candidates.push((l, fk, own, file)),
+        }
+    }
     if !candidates.is_empty() {
         // Which of the remaining ones another remaining one renders: those are not roots.
         let one_level: Vec<FluxEntry> =
@@ -131,11 +144,23 @@ pub fn render_wanted(
         // The remaining roots are applied by something the repository does not show (a
         // FluxInstance's sync of their directory): the roots of one directory are one cluster.
         let mut forests: BTreeMap<String, Vec<(FluxKustomization, Own)>> = BTreeMap::new();
+        let inner_dirs: Vec<Option<RelPath>> = one_level
+            .iter()
+            .map(|e| e.result.as_ref().ok().and_then(|_| RelPath::parse(&e.dir)).filter(|d| !d.is_root()))
+            .collect();
+        let mut excluded = Vec::new();
         for (i, (l, fk, own, file)) in candidates.iter().enumerate() {
-            if !inner.iter().enumerate().any(|(j, c)| j != i && c.holds(*l, file)) {
-                forests.entry(file.parent().to_string()).or_default().push((fk.clone(), own.clone()));
+            if inner.iter().enumerate().any(|(j, c)| j != i && c.holds(*l, file)) {
+                continue;
+            }
+            let builder =
+                inner_dirs.iter().enumerate().find_map(|(j, d)| d.as_ref().filter(|d| j != i && file.starts_with(d)));
+            match builder {
+                Some(d) => excluded.push(not_applied(fk, file, d)),
+                None => forests.entry(file.parent().to_string()).or_default().push((fk.clone(), own.clone())),
             }
         }
+        out.extend(excluded);
         let more: Vec<FluxEntry> =
             forests.into_par_iter().flat_map_iter(|(cluster, roots)| walk_forest(&ctx, roots, &cluster)).collect();
         out.extend(more);
@@ -194,6 +219,29 @@ fn own_source(ctx: &Ctx, fk: &FluxKustomization, file: &RelPath) -> Own {
     }
 }
 
+/// The info entry of a Kustomization in `file`, below directory `dir` that a cluster builds
+/// without it.
+fn not_applied(fk: &FluxKustomization, file: &RelPath, dir: &RelPath) -> FluxEntry {
+    let d = Diag::note(
+        Rule::FluxNotApplied,
+        fk.loc,
+        format!("Kustomization {} is in {dir}, which a cluster builds without it: no controller applies it", fk.key),
+    )
+    .help("list it in that directory's kustomization.yaml to apply it, or delete it");
+    info_entry(fk, &file.parent().to_string(), d)
+}
+
+/// An entry that renders nothing and holds one informational note.
+fn info_entry(fk: &FluxKustomization, cluster: &str, d: Diag) -> FluxEntry {
+    FluxEntry {
+        name: format!("{cluster}/{}/{}", fk.key.namespace, fk.key.name),
+        key: fk.key.clone(),
+        dir: fk.path.clone(),
+        result: Ok(Rendered { resources: Vec::new(), notes: vec![d], files: Default::default() }),
+        child_notes: Vec::new(),
+    }
+}
+
 /// A root whose source cannot be this repository (an ExternalArtifact no rendered generator
 /// makes, a source of another kind whose path is not here): an empty entry with an info,
 /// since nothing shows what the controller would build.
@@ -211,14 +259,7 @@ fn unrendered_root(fk: &FluxKustomization, own: &Own, cluster: &str) -> Option<F
         ),
     )
     .help("map it to a directory of this repository with `flux.sources` in .fluxgate.yaml");
-    let result = Ok(Rendered { resources: Vec::new(), notes: vec![d], files: Default::default() });
-    Some(FluxEntry {
-        name: format!("{cluster}/{}/{}", fk.key.namespace, fk.key.name),
-        key: fk.key.clone(),
-        dir: fk.path.clone(),
-        result,
-        child_notes: Vec::new(),
-    })
+    Some(info_entry(fk, cluster, d))
 }
 
 /// The cluster directory of a root: its `spec.path` in its source (`.` for the repository root).
