@@ -135,7 +135,7 @@ fn render_child(root: &Path) -> ! {
     let repo = fluxgate::source::Repo::open(root).expect("repository");
     let config = fluxgate::config::Config::default();
     let discovery = fluxgate::discover::discover(&repo, &config);
-    let renders = fluxgate::run::render_entry_points(&repo, &config, &discovery);
+    let renders = fluxgate::pipeline::render_entry_points(&repo, &config, &discovery);
     let failed = renders.plain.iter().filter(|(_, r)| !matches!(r, Some(Ok(_)))).count()
         + renders.flux.iter().filter(|e| e.result.is_err()).count();
     std::process::exit(i32::from(failed > 0));

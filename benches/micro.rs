@@ -155,3 +155,28 @@ fn schema_validate_deployment(b: Bencher) {
     assert!(first.checked && first.findings.is_empty(), "{} findings", first.findings.len());
     b.bench_local(|| objects::check(black_box(&deployment), &registry, Level::Warning).findings.len());
 }
+
+/// Loading the bundled Kubernetes schemas of one version (inflate + parse) and resolving a kind.
+#[divan::bench]
+fn schema_registry_load_and_resolve() -> bool {
+    let reg = Registry::new(Some("1.37")).expect("bundled version");
+    black_box(reg.is_namespaced("apps/v1", "Deployment"))
+}
+
+/// The built-in policy rules (production settings, every rule on) over the objects of the
+/// flux-gsf sample's Flux entry points, per render.
+#[divan::bench]
+fn policy_builtin_flux_gsf(b: Bencher) {
+    use fluxgate::config::Config;
+    use fluxgate::policy::builtin::{Ctx, RuleSet, evaluate};
+    use fluxgate::source::Repo;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/flux-gsf");
+    let repo = Repo::open(&root).expect("repo");
+    let config = Config::parse(&std::fs::read_to_string(root.join(".fluxgate.yaml")).expect("config")).expect("config");
+    let renders =
+        fluxgate::pipeline::render_entry_points(&repo, &config, &fluxgate::discover::discover(&repo, &config));
+    let rendered: Vec<_> = renders.flux.iter().filter_map(|e| e.result.as_ref().ok()).collect();
+    let rules = RuleSet::new(&config.policy, Some("production"));
+    let ctx = Ctx { rules: &rules, complete: true, markers: &[] };
+    b.bench(|| rendered.iter().map(|r| evaluate(&r.resources, &ctx).len()).sum::<usize>());
+}

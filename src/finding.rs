@@ -4,24 +4,19 @@
 use serde::Serialize;
 
 use crate::rules::Rule;
+pub use crate::rules::Severity;
+use crate::source::{Loc, Repo};
 
-/// How bad a finding is. Only `Error` fails the gate by default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// What kind of entry point was rendered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
+pub enum EntryPointKind {
+    /// A directory with a kustomization file.
+    Kustomize,
+    /// A Flux `Kustomization` object.
+    Flux,
+    /// A Flux `HelmRelease`: what `helm template` renders for it.
+    HelmRelease,
 }
 
 /// Which Kubernetes object a finding is about.
@@ -131,6 +126,12 @@ impl Finding {
             self.message.as_str(),
         )
     }
+}
+
+/// Turns a [`Loc`] into a report location (root-relative path, 1-based line and column).
+pub fn location(repo: &Repo, loc: Loc) -> Option<Location> {
+    let f = repo.file_of(loc)?;
+    Some(Location { file: f.path.to_string(), line: loc.line.max(1), column: loc.col.max(1) })
 }
 
 #[cfg(test)]

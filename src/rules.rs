@@ -1,9 +1,28 @@
 //! The registry of rule ids. Ids are stable contracts (CI configs and suppressions name them):
 //! add new ones, never rename.
 
+pub mod docs;
+
 use serde::{Serialize, Serializer};
 
-use crate::finding::Severity;
+/// How bad a finding is. Only `Error` fails the gate by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
 
 macro_rules! rules {
     ($( $(#[doc = $doc:literal])* $variant:ident = $id:literal, $sev:ident, $summary:literal; )*) => {

@@ -8,8 +8,8 @@ use std::process::Command;
 
 use fluxgate::config::Config;
 use fluxgate::finding::{Finding, Severity};
+use fluxgate::pipeline::validate;
 use fluxgate::rules::Rule;
-use fluxgate::run::validate;
 use fluxgate::source::Repo;
 use serde_json::Value;
 

@@ -79,7 +79,7 @@ fn unescape(s: &str) -> String {
 
 /// What the page shows for repository text: control characters become symbols.
 fn shown(s: &str) -> String {
-    fluxgate::report::html::clean(s)
+    fluxgate::audit::html::clean(s)
 }
 
 fn attr(dom: &str, id: &str, name: &str) -> String {

@@ -27,7 +27,7 @@ fn run(root: &Path) -> Vec<Finding> {
         Err(_) => Config::default(),
     };
     let repo = Repo::open(root).unwrap();
-    fluxgate::run::validate(&repo, &config).unwrap().findings
+    fluxgate::pipeline::validate(&repo, &config).unwrap().findings
 }
 
 /// Unsuppressed policy findings as `rule file:line`, sorted and de-duplicated (one object seen
@@ -234,31 +234,4 @@ fn unknown_rule_in_config_exits_2_with_the_line() {
     let out = Command::new(env!("CARGO_BIN_EXE_fluxgate")).arg("validate").arg(tmp.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains(".fluxgate.yaml:2"));
-}
-
-/// Policy evaluation time per object: `cargo test --release --test policy_builtin -- --ignored
-/// --nocapture`. Renders the flux-gsf sample once, then times the built-in rules (production
-/// settings, every rule on) over its objects.
-#[test]
-#[ignore]
-fn measure_policy_time_per_object() {
-    use fluxgate::policy::builtin::{Ctx, RuleSet, evaluate};
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/flux-gsf");
-    let repo = Repo::open(&root).unwrap();
-    let config = Config::parse(&std::fs::read_to_string(root.join(".fluxgate.yaml")).unwrap()).unwrap();
-    let renders = fluxgate::run::render_entry_points(&repo, &config, &fluxgate::discover::discover(&repo, &config));
-    let rendered: Vec<_> = renders.flux.iter().filter_map(|e| e.result.as_ref().ok()).collect();
-    let objects: usize = rendered.iter().map(|r| r.resources.len()).sum();
-    let rules = RuleSet::new(&config.policy, Some("production"));
-    let ctx = Ctx { rules: &rules, complete: true, markers: &[] };
-    let rounds = 200;
-    let start = std::time::Instant::now();
-    let mut hits = 0;
-    for _ in 0..rounds {
-        for r in &rendered {
-            hits += evaluate(&r.resources, &ctx).len();
-        }
-    }
-    let ns = start.elapsed().as_nanos() as f64 / (rounds * objects) as f64;
-    println!("policy: {objects} objects x {rounds}: {ns:.0} ns/object ({hits} hits)");
 }

@@ -1,3 +1,5 @@
+//! Unit tests of the audit model: grouping by rule, environment and team, suppressions.
+
 use super::*;
 use crate::report::fixture;
 

@@ -8,8 +8,8 @@ use crate::kustomize::kustomization::closest;
 use crate::kustomize::resource::Resource;
 use crate::rules::Rule;
 use crate::schema::registry::{Registry, Resolved};
-use crate::schema::{PathSeg, SchemaViolation, metadata};
-use crate::source::{Loc, Node, Value};
+use crate::schema::{PathSeg, SchemaViolation, loc_at, metadata};
+use crate::source::{Loc, Node};
 
 /// A finding about one object, located by source position (the caller fills in the rest).
 pub struct Located {
@@ -28,29 +28,6 @@ pub struct ObjectCheck {
     /// CEL rules not evaluated: transition rules (`oldSelf`) and rules using functions fluxgate
     /// does not implement. Reported in the coverage, never silently dropped.
     pub cel_skipped: usize,
-}
-
-/// The source location of the value at `path`, or of its nearest existing ancestor.
-pub fn loc_at(node: &Node, path: &[PathSeg]) -> Loc {
-    let mut cur = node;
-    let mut best = node.loc;
-    for seg in path {
-        let next = match (seg, &cur.value) {
-            (PathSeg::Key(k), Value::Map(m)) => m.get(k),
-            (PathSeg::Index(i), Value::Seq(s)) => s.get(*i),
-            _ => None,
-        };
-        match next {
-            Some(n) => {
-                cur = n;
-                if !n.loc.is_none() {
-                    best = n.loc;
-                }
-            }
-            None => break,
-        }
-    }
-    best
 }
 
 fn violation(node: &Node, v: SchemaViolation) -> Located {

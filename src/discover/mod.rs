@@ -1,10 +1,6 @@
 //! Finding what to check: every kustomization directory in the repository (skipping
 //! dot-directories and ignored paths), and every YAML file (for CRDs).
 
-pub mod affected;
-pub mod changes;
-pub mod static_deps;
-
 use rayon::prelude::*;
 
 use crate::config::Config;

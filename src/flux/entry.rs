@@ -97,12 +97,15 @@ fn opt_string(spec: &Node, key: &str) -> Option<Located> {
 /// are not strings still arrive as their text).
 fn string_pairs(n: Option<&Node>) -> Vec<(String, Node)> {
     let Some(m) = n.and_then(Node::as_map) else { return Vec::new() };
-    m.iter().filter_map(|(k, v)| scalar_text(v).map(|s| (k.clone(), Node::string(s, v.loc)))).collect()
+    m.iter().filter_map(|(k, v)| v.text_or_empty().map(|s| (k.clone(), Node::string(s, v.loc)))).collect()
 }
 
-/// The text of a scalar node (`None` for maps and lists).
-pub fn scalar_text(v: &Node) -> Option<String> {
-    if v.is_null() { Some(String::new()) } else { v.scalar_text() }
+/// The cluster directory of a Flux entry point name (`clusters/production/flux-system/apps`
+/// → `clusters/production`).
+pub fn cluster_of(name: &str) -> &str {
+    let mut it = name.rsplitn(3, '/');
+    let _ = (it.next(), it.next());
+    it.next().unwrap_or("")
 }
 
 impl FluxKustomization {

@@ -162,7 +162,7 @@ impl<'r, 'a> Cluster<'r, 'a> {
             .help(help)
             .object(Some(object.resource.object_ref()))
             .entry_point(object.entry_point)
-            .at(crate::run::location(self.repo, loc));
+            .at(crate::finding::location(self.repo, loc));
         GraphFinding { entry_point: object.entry_point.to_string(), finding, loc }
     }
 }
@@ -181,7 +181,7 @@ pub(crate) fn qualified(r: &Resource) -> String {
 pub(crate) fn field_loc(node: &Node, keys: &[&str]) -> Loc {
     let path: Vec<crate::schema::PathSeg> =
         keys.iter().map(|k| crate::schema::PathSeg::Key((*k).to_string())).collect();
-    crate::check::objects::loc_at(node, &path)
+    crate::schema::loc_at(node, &path)
 }
 
 /// A reference as written: `namespace` defaults to the referring object's own.

@@ -5,9 +5,9 @@
 //! location it came from, so a violation points at the `spec.values` line (or the ConfigMap
 //! entry, or the chart default) that set it.
 
-use crate::check::objects::loc_at;
 use crate::rules::Rule;
 use crate::schema::display_path;
+use crate::schema::loc_at;
 use crate::schema::validate::compile;
 use crate::source::{Loc, Mapping, Node, RelPath, Value, yaml};
 

@@ -85,7 +85,7 @@ pub fn check_markers(repo: &Repo, files: &[RelPath], policies: &BTreeSet<(String
             let finding = Finding::new(Rule::FluxImagePolicyMissing, message)
                 .help("markers read {\"$imagepolicy\": \"<namespace>:<name>\"} (optionally :tag, :name or :digest) and name an existing ImagePolicy")
                 .entry_point(path.to_string())
-                .at(crate::run::location(repo, loc));
+                .at(crate::finding::location(repo, loc));
             out.push(GraphFinding { entry_point: path.to_string(), finding, loc });
         }
     }

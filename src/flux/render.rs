@@ -17,13 +17,13 @@
 
 use base64::Engine as _;
 
-use super::entry::{FluxKustomization, GROUP, scalar_text};
+use super::entry::{FluxKustomization, GROUP};
 use super::substitute::{Vars, substitute};
-use crate::check::objects::loc_at;
 use crate::kustomize::build::{Engine, Failed, Rendered, kustomization_file};
 use crate::kustomize::diag::Diag;
 use crate::kustomize::kustomization::{FILE_NAMES, Kustomization, Located};
 use crate::rules::Rule;
+use crate::schema::loc_at;
 use crate::source::{Loc, Node, RelPath, Repo};
 
 /// How substitution behaves for one run.
@@ -190,7 +190,7 @@ fn add_data(vars: &mut Vars, kind: &str, name: &str, obj: &Node) -> Result<(), D
             continue;
         }
         for (k, v) in obj.get(field).and_then(Node::as_map).into_iter().flatten() {
-            let Some(text) = scalar_text(v) else { continue };
+            let Some(text) = v.text_or_empty() else { continue };
             if sops {
                 vars.insert(k.clone(), format!("${{{k}}}"));
             } else if secret && field == "data" {

@@ -10,6 +10,7 @@
 //! alone; values have their newlines removed; the text is read back with `sigs.k8s.io/yaml`
 //! (go-yaml v2, so YAML 1.1 booleans: a value `yes` becomes `true`).
 
+pub use crate::source::vars::{has_reference, valid_name};
 use indexmap::IndexMap;
 
 use super::envsubst;
@@ -73,19 +74,6 @@ impl<K: Into<String>, V: AsRef<str>> FromIterator<(K, V)> for Vars {
         }
         v
     }
-}
-
-/// Whether a string still holds a Flux `${...}` reference: its final value is known only after
-/// post-build substitution, so checks that judge values leave it alone.
-pub fn has_reference(s: &str) -> bool {
-    s.contains("${")
-}
-
-/// Whether `name` is a variable name Flux accepts in `substitute`/`substituteFrom`.
-pub fn valid_name(name: &str) -> bool {
-    let mut it = name.chars();
-    matches!(it.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
-        && it.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 /// One substitution problem, located by the path (in the original object) of the string that

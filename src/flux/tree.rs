@@ -20,16 +20,7 @@ use crate::kustomize::resource::Resource;
 use crate::rules::Rule;
 use crate::source::{Loc, RelPath};
 
-/// A source other than the cluster's own repository that config maps to a directory of this
-/// repository (`flux.sources`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SourceMapping {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-    /// Root of that source's artifact, relative to the repository root.
-    pub path: String,
-}
+pub use crate::config::SourceMapping;
 
 /// One rendered (or failed) Flux Kustomization.
 #[derive(Clone, Debug)]

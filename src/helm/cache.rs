@@ -31,18 +31,6 @@ pub fn key(parts: &[&str]) -> String {
     h.finalize().iter().take(20).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The default cache root: `$XDG_CACHE_HOME/fluxgate`, else `~/.cache/fluxgate`, else a
-/// directory under the system temp dir.
-pub fn default_root() -> PathBuf {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(x).join("fluxgate");
-    }
-    if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(h).join(".cache").join("fluxgate");
-    }
-    std::env::temp_dir().join("fluxgate-cache")
-}
-
 /// What a chart reference resolved to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolved {

@@ -18,7 +18,7 @@ use super::repo_index::{self, Constraint, MAX_CHART_BYTES};
 use super::source::{ChartRequest, ChartSource, NoChart, Wiring, resolve};
 use super::values::{secret_set, write_values};
 use crate::config::Config;
-use crate::discover::affected::cluster_of;
+use crate::flux::entry::cluster_of;
 use crate::flux::graph::{Cluster, ClusterObject, GraphOptions, HELM_GROUP, field_loc, this_repo_sources};
 use crate::flux::helm_values::release_values;
 use crate::flux::tree::FluxEntry;
@@ -518,6 +518,8 @@ pub fn pull_all(repo: &Repo, config: &Config, flux: &[FluxEntry]) -> Result<Vec<
 }
 
 /// One HelmRelease's entry point from its chart and helm's output.
+// long: the steps follow helm-controller's own order (values, template, CRDs, post-renderers,
+// namespace, labels); each step reads what the one before produced.
 fn assemble(
     repo: &Repo,
     engine: &Engine,
@@ -664,7 +666,7 @@ fn helm_failure(j: &Job, stderr: &str, qualified: &str) -> Failed {
         let mut diags: Vec<Diag> = violations
             .iter()
             .map(|v| {
-                let mut loc = crate::check::objects::loc_at(&j.values_node, &v.path);
+                let mut loc = crate::schema::loc_at(&j.values_node, &v.path);
                 if loc.is_none() {
                     loc = field_loc(&j.hr.node, &["spec", "values"]);
                 }

@@ -1047,6 +1047,8 @@ impl<'r> Engine<'r> {
         }
     }
 
+    // long: kustomize's PatchTransformer in one place: JSON 6902 or strategic merge, target
+    // selection, name-change rules and the error each failure gives, in kustomize's order.
     fn apply_patch(&self, k: &Kustomization, p: &PatchSpec, acc: &mut Acc) -> Result<(), Diag> {
         let mut docs = self.patch_docs(k, p, acc, Dialect::Yaml12)?;
         let is_json = p.kind == PatchKind::Json6902 || docs.first().is_some_and(|d| d.as_seq().is_some());

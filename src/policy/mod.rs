@@ -9,10 +9,10 @@ pub mod settings;
 pub mod suppress;
 
 use crate::config::Config;
+use crate::finding::EntryPointKind;
 use crate::finding::Finding;
+use crate::finding::location;
 use crate::kustomize::build::Rendered;
-use crate::report::EntryPointKind;
-use crate::run::location;
 use crate::source::Repo;
 
 /// The entry point a policy pass runs for.

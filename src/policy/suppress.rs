@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 
 use crate::config::{self, Config};
+use crate::finding::location;
 use crate::finding::{Finding, Location, ObjectRef};
 use crate::kustomize::resource::Resource;
 use crate::rules::Rule;
-use crate::run::location;
 use crate::source::Repo;
 
 /// The annotation listing the rules to ignore on an object (comma-separated).

@@ -161,7 +161,6 @@ fn load_flux(gz: &[u8]) -> Vec<FluxSchema> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
 
     fn prop<'a>(schema: &'a Value, def: &str, prop: &str) -> &'a Value {
         &schema["$defs"][def]["properties"][prop]
@@ -375,15 +374,5 @@ spec:
         }
         assert!(checked >= 10, "only {checked} Flux objects found");
         assert!(failures.is_empty(), "{failures:#?}");
-    }
-
-    #[test]
-    fn decompress_time() {
-        let start = Instant::now();
-        let k = KubeSchemas::load(KUBERNETES_DATA[3]);
-        println!("inflate + parse v1.37 schemas: {:?} ({} definitions)", start.elapsed(), k.defs.len());
-        let start = Instant::now();
-        let _ = k.kind_schema("apps/v1", "Deployment");
-        println!("Deployment closure: {:?}", start.elapsed());
     }
 }

@@ -1406,11 +1406,11 @@ properties:
         assert_eq!(gcp.violations[0].path, vec![key("bucket")]);
     }
 
-    #[test]
-    fn rules_are_shareable_across_threads() {
+    /// Compiled rules are shared by the worker threads: a compile-time check.
+    const _: () = {
         fn send_sync<T: Send + Sync>() {}
-        send_sync::<CelRules>();
-    }
+        let _ = send_sync::<CelRules>;
+    };
 
     #[test]
     fn quantities() {

@@ -79,7 +79,7 @@ pub fn check(obj: &Node) -> Vec<SchemaViolation> {
     let mut out = Vec::new();
     let kind = obj.str_at(&["kind"]).unwrap_or("");
     if let Some(name) = obj.str_at(&["metadata", "name"])
-        && !crate::flux::substitute::has_reference(name)
+        && !crate::source::vars::has_reference(name)
         && !FREE_NAMED.contains(&kind)
     {
         let (ok, what) = if LABEL_NAMED.contains(&kind) {
@@ -115,7 +115,7 @@ pub fn check(obj: &Node) -> Vec<SchemaViolation> {
                     });
                 }
                 if let Some(s) = v.as_str()
-                    && !crate::flux::substitute::has_reference(s)
+                    && !crate::source::vars::has_reference(s)
                     && let Some(e) = label_value_error(s)
                 {
                     out.push(SchemaViolation {

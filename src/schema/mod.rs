@@ -12,6 +12,7 @@ pub mod removed;
 pub mod validate;
 
 use crate::rules::Rule;
+use crate::source::{Loc, Node, Value};
 
 /// One step of a path into an object.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -45,4 +46,27 @@ pub fn display_path(path: &[PathSeg]) -> String {
         }
     }
     s
+}
+
+/// The source location of the value at `path`, or of its nearest existing ancestor.
+pub fn loc_at(node: &Node, path: &[PathSeg]) -> Loc {
+    let mut cur = node;
+    let mut best = node.loc;
+    for seg in path {
+        let next = match (seg, &cur.value) {
+            (PathSeg::Key(k), Value::Map(m)) => m.get(k),
+            (PathSeg::Index(i), Value::Seq(s)) => s.get(*i),
+            _ => None,
+        };
+        match next {
+            Some(n) => {
+                cur = n;
+                if !n.loc.is_none() {
+                    best = n.loc;
+                }
+            }
+            None => break,
+        }
+    }
+    best
 }

@@ -4,6 +4,7 @@
 pub mod emit;
 pub mod node;
 pub mod path;
+pub mod vars;
 pub mod yaml;
 
 use std::collections::HashMap;

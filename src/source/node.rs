@@ -133,6 +133,12 @@ impl Node {
         }
     }
 
+    /// Like [`Node::scalar_text`], but null reads as the empty string, as Flux reads a
+    /// `substitute` value or a ConfigMap entry written `key:` with nothing after it.
+    pub fn text_or_empty(&self) -> Option<String> {
+        if self.is_null() { Some(String::new()) } else { self.scalar_text() }
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
     }

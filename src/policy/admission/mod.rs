@@ -14,7 +14,6 @@
 //! `admission-policy-skipped` (cannot be decided offline; never a silent pass) and
 //! `admission-policy-invalid` (a policy or binding the API server would refuse or cannot use).
 
-mod config;
 mod eval;
 mod expr;
 mod matching;
@@ -24,12 +23,12 @@ mod pods;
 
 use std::collections::BTreeMap;
 
-pub use config::AdmissionConfig;
+pub use crate::config::admission::AdmissionConfig;
 
+use crate::finding::location;
 use crate::finding::{Finding, Location};
 use crate::kustomize::resource::{Gvk, Resource};
 use crate::rules::Rule;
-use crate::run::location;
 use crate::schema::cel::shared;
 use crate::schema::registry::Registry;
 use crate::source::{Loc, Node, RelPath, Repo};

@@ -8,111 +8,12 @@
 pub mod objects;
 pub mod pod;
 
-use crate::config::Level;
+use crate::config::policy::{Effective, PolicyConfig};
+pub use crate::config::policy::{Param, ParamKind, RULES, Spec, is_configurable, spec};
 use crate::kustomize::resource::Resource;
-use crate::policy::settings::{Effective, ParamValue, PolicyConfig};
 use crate::rules::Rule;
 use crate::schema::PathSeg;
 use crate::source::{Loc, Node, RelPath};
-
-/// The type of a rule parameter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ParamKind {
-    List,
-    Int,
-}
-
-/// A parameter: name, type and default.
-pub type Param = (&'static str, ParamKind, fn() -> ParamValue);
-
-/// How a built-in rule behaves without configuration.
-pub struct Spec {
-    /// The level outside any environment with its own default.
-    pub default_level: Level,
-    /// A level for one environment name (`production`), e.g. digests required there.
-    pub env_default: Option<(&'static str, Level)>,
-    pub params: &'static [Param],
-}
-
-fn empty() -> ParamValue {
-    ParamValue::List(Vec::new())
-}
-fn cpu_memory() -> ParamValue {
-    ParamValue::List(vec!["cpu".into(), "memory".into()])
-}
-fn name_label() -> ParamValue {
-    ParamValue::List(vec!["app.kubernetes.io/name".into()])
-}
-fn workload_kinds() -> ParamValue {
-    ParamValue::List(pod::WORKLOAD_KINDS.iter().map(|k| (*k).to_string()).collect())
-}
-fn two() -> ParamValue {
-    ParamValue::Int(2)
-}
-
-/// The built-in rules, in documentation order.
-pub const RULES: &[Rule] = &[
-    Rule::ImageRegistryAllowed,
-    Rule::ImageTagLatest,
-    Rule::ImageDigestRequired,
-    Rule::ResourcesRequestsMissing,
-    Rule::ResourcesLimitsMissing,
-    Rule::ProbeLivenessMissing,
-    Rule::ProbeReadinessMissing,
-    Rule::PodRunAsNonRoot,
-    Rule::PodPrivileged,
-    Rule::PodPrivilegeEscalation,
-    Rule::PodCapabilitiesDropAll,
-    Rule::PodReadOnlyRootFs,
-    Rule::PodHostNamespace,
-    Rule::PodHostPath,
-    Rule::LabelsRequired,
-    Rule::IngressHostDomain,
-    Rule::DanglingService,
-    Rule::SelectorMismatch,
-    Rule::EnvDuplicateName,
-    Rule::SecretPlain,
-    Rule::HelmChartVersionUnpinned,
-    Rule::FluxKustomizationPrune,
-    Rule::FluxKustomizationInterval,
-    Rule::ImageAutomationNotAllowed,
-    Rule::PdbMissing,
-    Rule::ReplicasMinimum,
-];
-
-/// Whether `rules.<id>` may configure this rule (the built-in rules and `suppression-unused`).
-pub fn is_configurable(rule: Rule) -> bool {
-    RULES.contains(&rule) || rule == Rule::SuppressionUnused
-}
-
-fn sev(rule: Rule) -> Level {
-    match rule.default_severity() {
-        crate::finding::Severity::Error => Level::Error,
-        _ => Level::Warning,
-    }
-}
-
-/// The spec of a configurable rule (a rule that is not one gets its default severity, no params).
-pub fn spec(rule: Rule) -> Spec {
-    let on = sev(rule);
-    let plain = Spec { default_level: on, env_default: None, params: &[] };
-    let prod_only = Spec { default_level: Level::Off, env_default: Some(("production", on)), params: &[] };
-    match rule {
-        Rule::ImageRegistryAllowed => Spec { params: &[("registries", ParamKind::List, empty)], ..plain },
-        Rule::ImageDigestRequired | Rule::ImageAutomationNotAllowed | Rule::PdbMissing => prod_only,
-        Rule::ReplicasMinimum => Spec { params: &[("min", ParamKind::Int, two)], ..prod_only },
-        Rule::ResourcesRequestsMissing | Rule::ResourcesLimitsMissing => {
-            Spec { params: &[("resources", ParamKind::List, cpu_memory)], ..plain }
-        }
-        Rule::LabelsRequired => Spec {
-            params: &[("labels", ParamKind::List, name_label), ("kinds", ParamKind::List, workload_kinds)],
-            ..plain
-        },
-        Rule::IngressHostDomain => Spec { params: &[("domains", ParamKind::List, empty)], ..plain },
-        Rule::HelmChartVersionUnpinned => Spec { env_default: Some(("production", Level::Error)), ..plain },
-        _ => plain,
-    }
-}
 
 /// The effective settings of every built-in rule for one environment.
 pub struct RuleSet {

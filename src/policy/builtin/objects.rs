@@ -9,12 +9,12 @@ use regex::Regex;
 
 use super::pod::PodTemplate;
 use super::{Ctx, Hit, path};
-use crate::check::objects::loc_at;
-use crate::flux::substitute::has_reference;
 use crate::kustomize::resource::Resource;
 use crate::policy::selector::{LabelSelector, label_map};
 use crate::rules::Rule;
 use crate::schema::PathSeg;
+use crate::schema::loc_at;
+use crate::source::vars::has_reference;
 use crate::source::{Loc, Node, Value};
 
 #[allow(clippy::unwrap_used)]
@@ -87,6 +87,7 @@ fn has_values(r: &Resource) -> bool {
 }
 
 /// Single-object rules.
+// long: one block per built-in rule, each guarded by whether the rule is on; all of one shape.
 pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
     let rs = ctx.rules;
     let node = &r.node;

@@ -1,20 +1,17 @@
 //! Rules on pod templates: images, resources, probes, securityContext, host access, env.
 //! [`pod_template`] is the one place that knows where each workload kind keeps its pod spec.
 
+pub use crate::config::policy::WORKLOAD_KINDS;
 use std::collections::BTreeSet;
 
 use super::{Ctx, Hit, join};
-use crate::check::objects::loc_at;
-use crate::flux::substitute::has_reference;
 use crate::kustomize::resource::Resource;
 use crate::kustomize::transform::images::split_image;
 use crate::rules::Rule;
 use crate::schema::PathSeg;
+use crate::schema::loc_at;
 use crate::source::Node;
-
-/// Every kind with a pod template, which the pod rules (and `labels-required` by default) check.
-pub const WORKLOAD_KINDS: &[&str] =
-    &["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob", "Pod"];
+use crate::source::vars::has_reference;
 
 /// Where a workload keeps its pod spec.
 #[derive(Clone, Debug)]
@@ -133,6 +130,7 @@ fn truthy(n: Option<&Node>) -> bool {
 }
 
 /// Pod-template rules for one workload.
+// long: one block per pod rule over the same container walk; all of one shape.
 pub fn check(r: &Resource, idx: usize, t: &PodTemplate, ctx: &Ctx, out: &mut Vec<Hit>) {
     let rs = ctx.rules;
     let node = &r.node;

@@ -90,8 +90,8 @@ fn production_defaults_only_in_production() {
 
 #[test]
 fn flux_entry_points_take_their_cluster_environment() {
+    use crate::finding::EntryPointKind::{Flux, HelmRelease, Kustomize};
     use crate::policy::environment;
-    use crate::report::EntryPointKind::{Flux, HelmRelease, Kustomize};
     let c = Config::parse("environments:\n  production: ['clusters/production/**', 'apps/production/**']\n").unwrap();
     assert_eq!(
         environment(&c, Flux, "clusters/production/flux-system/infra", "infrastructure/controllers"),

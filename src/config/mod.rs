@@ -6,6 +6,16 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use crate::source::yaml::{self, Dialect};
 use crate::source::{Limits, RelPath};
 
+pub mod admission;
+pub mod audit;
+pub mod flux;
+pub mod helm;
+mod limits;
+pub mod policy;
+
+pub use audit::{AuditConfig, DEFAULT_TEAM_LABELS};
+pub use flux::{EntryPoints, FluxConfig, SourceMapping, parse_var};
+
 /// The config file's name at the repository root.
 pub const FILE_NAME: &str = ".fluxgate.yaml";
 
@@ -15,35 +25,6 @@ pub enum Level {
     Error,
     Warning,
     Off,
-}
-
-/// Which entry points a run renders and reports (`flux.entryPoints`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EntryPoints {
-    /// Plain kustomize directories and Flux Kustomizations (the default).
-    Both,
-    /// Only Flux Kustomizations.
-    Flux,
-    /// Only plain kustomize directories.
-    Kustomize,
-}
-
-/// The `flux:` section: how Flux entry points are found and rendered.
-#[derive(Clone, Debug)]
-pub struct FluxConfig {
-    pub entry_points: EntryPoints,
-    /// Strict post-build substitution (Flux 2.9's default): an unset `${VAR}` is an error.
-    pub strict: bool,
-    /// In-cluster variables (`flux.variables`, then `--var`), under every Kustomization's own.
-    pub variables: Vec<(String, String)>,
-    /// Other sources mapped to directories of this repository.
-    pub sources: Vec<crate::flux::tree::SourceMapping>,
-}
-
-impl Default for FluxConfig {
-    fn default() -> Self {
-        FluxConfig { entry_points: EntryPoints::Both, strict: true, variables: Vec::new(), sources: Vec::new() }
-    }
 }
 
 /// Settings for one run.
@@ -69,29 +50,13 @@ pub struct Config {
     /// per file, object size after patches. Crossing one is a located finding.
     pub limits: Limits,
     /// `admissionPolicies:`: ValidatingAdmissionPolicy files to evaluate against every object.
-    pub admission: crate::policy::admission::AdmissionConfig,
+    pub admission: admission::AdmissionConfig,
     /// Built-in rule settings (`rules:`) and suppressions (`suppressions:`).
-    pub policy: crate::policy::settings::PolicyConfig,
+    pub policy: policy::PolicyConfig,
     /// HelmRelease rendering: the helm binary, chart cache, timeout, offline mode.
-    pub helm: crate::helm::HelmConfig,
+    pub helm: helm::HelmConfig,
     /// The `audit:` section: how `fluxgate audit` groups findings.
     pub audit: AuditConfig,
-}
-
-/// Default labels naming an object's owning team, first present wins (`audit.teamLabels`).
-pub const DEFAULT_TEAM_LABELS: &[&str] = &["team", "app.kubernetes.io/team", "owner", "app.kubernetes.io/part-of"];
-
-/// The `audit:` section (`audit: {teamLabels: [team, owner]}`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditConfig {
-    /// Label keys naming an object's team or owner; the first one the object carries wins.
-    pub team_labels: Vec<String>,
-}
-
-impl Default for AuditConfig {
-    fn default() -> Self {
-        AuditConfig { team_labels: DEFAULT_TEAM_LABELS.iter().map(|s| s.to_string()).collect() }
-    }
 }
 
 /// One named environment and the path globs that select it.
@@ -136,7 +101,7 @@ impl Default for Config {
             environments: Vec::new(),
             admission: Default::default(),
             policy: Default::default(),
-            helm: crate::helm::HelmConfig::default(),
+            helm: helm::HelmConfig::default(),
             audit: AuditConfig::default(),
             limits: Limits::default(),
         }
@@ -218,21 +183,16 @@ impl Config {
                         }
                     }
                 }
-                "flux" => cfg.flux = parse_flux(v).map_err(|(line, m)| err(line, m))?,
+                "flux" => cfg.flux = flux::parse_flux(v).map_err(|(line, m)| err(line, m))?,
                 "environments" => cfg.environments = parse_environments(v).map_err(|(line, m)| err(line, m))?,
                 "admissionPolicies" => {
-                    cfg.admission =
-                        crate::policy::admission::AdmissionConfig::parse(v).map_err(|(line, m)| err(line, m))?
+                    cfg.admission = admission::AdmissionConfig::parse(v).map_err(|(line, m)| err(line, m))?
                 }
-                "rules" => {
-                    crate::policy::settings::parse_rules(v, &mut cfg.policy).map_err(|(line, m)| err(line, m))?
-                }
-                "suppressions" => {
-                    crate::policy::settings::parse_suppressions(v, &mut cfg.policy).map_err(|(line, m)| err(line, m))?
-                }
-                "helm" => cfg.helm = crate::helm::HelmConfig::parse(v).map_err(|(line, m)| err(line, m))?,
-                "audit" => cfg.audit = parse_audit(v).map_err(|(line, m)| err(line, m))?,
-                "limits" => cfg.limits = parse_limits(v).map_err(|(line, m)| err(line, m))?,
+                "rules" => policy::parse_rules(v, &mut cfg.policy).map_err(|(line, m)| err(line, m))?,
+                "suppressions" => policy::parse_suppressions(v, &mut cfg.policy).map_err(|(line, m)| err(line, m))?,
+                "helm" => cfg.helm = helm::HelmConfig::parse(v).map_err(|(line, m)| err(line, m))?,
+                "audit" => cfg.audit = audit::parse_audit(v).map_err(|(line, m)| err(line, m))?,
+                "limits" => cfg.limits = limits::parse_limits(v).map_err(|(line, m)| err(line, m))?,
                 other => return Err(err(v.loc.line, format!("unknown setting '{other}'"))),
             }
         }
@@ -270,59 +230,6 @@ impl Config {
     }
 }
 
-/// Parses the `flux:` section.
-fn parse_flux(v: &crate::source::Node) -> Result<FluxConfig, (u32, String)> {
-    use crate::flux::entry::scalar_text;
-    let mut fc = FluxConfig::default();
-    let m = v.as_map().ok_or((v.loc.line, "'flux' must be a map".to_string()))?;
-    for (k, sv) in m {
-        let line = sv.loc.line;
-        match k.as_str() {
-            "entryPoints" => {
-                fc.entry_points = match sv.as_str() {
-                    Some("both") => EntryPoints::Both,
-                    Some("flux") => EntryPoints::Flux,
-                    Some("kustomize") => EntryPoints::Kustomize,
-                    _ => return Err((line, "'flux.entryPoints' must be both, flux or kustomize".into())),
-                }
-            }
-            "substitution" => {
-                fc.strict = match sv.as_str() {
-                    Some("strict") => true,
-                    Some("lenient") => false,
-                    _ => return Err((line, "'flux.substitution' must be strict or lenient".into())),
-                }
-            }
-            "variables" => {
-                let vm = sv.as_map().ok_or((line, "'flux.variables' must be a map of NAME: value".to_string()))?;
-                for (name, val) in vm {
-                    let text = scalar_text(val)
-                        .ok_or((val.loc.line, format!("'flux.variables.{name}' must be a scalar value")))?;
-                    fc.variables.push((name.clone(), text));
-                }
-            }
-            "sources" => {
-                let seq = sv.as_seq().ok_or((line, "'flux.sources' must be a list".to_string()))?;
-                for item in seq {
-                    let get = |f: &str| -> Result<String, (u32, String)> {
-                        item.str_at(&[f])
-                            .map(str::to_string)
-                            .ok_or((item.loc.line, format!("each 'flux.sources' entry needs '{f}'")))
-                    };
-                    fc.sources.push(crate::flux::tree::SourceMapping {
-                        kind: get("kind")?,
-                        namespace: get("namespace")?,
-                        name: get("name")?,
-                        path: get("path")?,
-                    });
-                }
-            }
-            other => return Err((line, format!("unknown setting 'flux.{other}'"))),
-        }
-    }
-    Ok(fc)
-}
-
 /// Parses the `environments:` section: a map of environment name to a list of path globs.
 fn parse_environments(v: &crate::source::Node) -> Result<Vec<Environment>, (u32, String)> {
     let m = v.as_map().ok_or((v.loc.line, "'environments' must be a map of name: [path globs]".to_string()))?;
@@ -338,66 +245,6 @@ fn parse_environments(v: &crate::source::Node) -> Result<Vec<Environment>, (u32,
         out.push(Environment::new(name, list).map_err(|m| (line, m))?);
     }
     Ok(out)
-}
-
-/// Parses the `audit:` section: `teamLabels`, a non-empty list of label keys.
-fn parse_audit(v: &crate::source::Node) -> Result<AuditConfig, (u32, String)> {
-    let m = v.as_map().ok_or((v.loc.line, "'audit' must be a map".to_string()))?;
-    let mut ac = AuditConfig::default();
-    for (k, sv) in m {
-        match k.as_str() {
-            "teamLabels" => {
-                let seq = sv.as_seq().ok_or((sv.loc.line, "'audit.teamLabels' must be a list of label keys".into()))?;
-                let mut keys = Vec::new();
-                for item in seq {
-                    let s =
-                        item.as_str().ok_or((item.loc.line, "'audit.teamLabels' entries must be strings".into()))?;
-                    keys.push(s.to_string());
-                }
-                if keys.is_empty() {
-                    return Err((sv.loc.line, "'audit.teamLabels' must name at least one label".into()));
-                }
-                ac.team_labels = keys;
-            }
-            other => return Err((sv.loc.line, format!("unknown setting 'audit.{other}'"))),
-        }
-    }
-    Ok(ac)
-}
-
-/// Parses the `limits:` section: positive integers overriding the safe defaults of
-/// [`Limits`] (keys `maxFileBytes`, `maxAliasExpansion`, `maxDepth`, `maxDocuments`,
-/// `maxObjectNodes`).
-fn parse_limits(v: &crate::source::Node) -> Result<Limits, (u32, String)> {
-    let m = v.as_map().ok_or((v.loc.line, "'limits' must be a map".to_string()))?;
-    let mut l = Limits::default();
-    for (k, sv) in m {
-        let line = sv.loc.line;
-        let n =
-            sv.as_i64().filter(|n| *n > 0).ok_or((line, format!("'limits.{k}' must be a positive integer")))? as u64;
-        let as_usize = usize::try_from(n).map_err(|_| (line, format!("'limits.{k}' is too large")))?;
-        match k.as_str() {
-            "maxFileBytes" => l.max_file_bytes = n,
-            "maxAliasExpansion" => l.max_alias_expansion = as_usize,
-            "maxDepth" => l.max_depth = as_usize.min(MAX_DEPTH_CEILING),
-            "maxDocuments" => l.max_documents = as_usize,
-            "maxObjectNodes" => l.max_object_nodes = as_usize,
-            other => return Err((line, format!("unknown setting 'limits.{other}'"))),
-        }
-    }
-    Ok(l)
-}
-
-/// `limits.maxDepth` is capped here: deeper trees would overflow the stack of the recursive
-/// passes over a document (a crash no finding could report).
-const MAX_DEPTH_CEILING: usize = 1000;
-
-/// Parses a `--var NAME=VALUE` command-line value.
-pub fn parse_var(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if crate::flux::substitute::valid_name(k) => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("--var '{s}' must be NAME=VALUE with NAME a valid variable name")),
-    }
 }
 
 #[cfg(test)]
@@ -453,7 +300,7 @@ mod tests {
         assert_eq!(c.limits.max_file_bytes, 1000);
         assert_eq!(c.limits.max_documents, 10);
         assert_eq!(c.limits.max_depth, Limits::default().max_depth);
-        assert_eq!(Config::parse("limits:\n  maxDepth: 100000\n").unwrap().limits.max_depth, MAX_DEPTH_CEILING);
+        assert_eq!(Config::parse("limits:\n  maxDepth: 100000\n").unwrap().limits.max_depth, limits::MAX_DEPTH_CEILING);
         assert_eq!(Config::parse("limits:\n  maxDepth: 0\n").unwrap_err().line, 2);
         assert_eq!(Config::parse("limits:\n  maxDepht: 5\n").unwrap_err().line, 2);
         assert_eq!(Config::parse("limits: 5\n").unwrap_err().line, 1);

@@ -37,9 +37,9 @@ fn counts(e: &EntryDiff) -> String {
 
 fn kind(e: &EntryDiff) -> &'static str {
     match e.kind {
-        crate::report::EntryPointKind::Kustomize => "kustomize",
-        crate::report::EntryPointKind::Flux => "flux",
-        crate::report::EntryPointKind::HelmRelease => "helmrelease",
+        crate::finding::EntryPointKind::Kustomize => "kustomize",
+        crate::finding::EntryPointKind::Flux => "flux",
+        crate::finding::EntryPointKind::HelmRelease => "helmrelease",
     }
 }
 

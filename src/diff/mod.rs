@@ -2,20 +2,23 @@
 //!
 //! The base side is the tree of `git merge-base REF HEAD` exported into a temporary directory
 //! (`git archive | tar -x`; the user's checkout is never touched); the head side is the working
-//! tree. Only affected entry points are compared (see [`crate::discover::affected`]): those whose
+//! tree. Only affected entry points are compared (see [`crate::gate::affected`]): those whose
 //! head inputs or base inputs include a changed file. Secret values and SOPS-encrypted values
 //! are masked before anything is diffed, so a report can be published as a PR comment.
+
+pub mod format;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::config::{self, Config};
-use crate::discover::{changes, discover};
+use crate::discover::discover;
+use crate::gate::changes;
 use crate::kustomize::build::{Failed, Rendered};
 use crate::kustomize::resource::Resource;
+use crate::pipeline::{self, Renders};
 use crate::report::EntryPointKind;
-use crate::run::{self, Renders};
 use crate::source::{Node, Repo, Value, emit};
 
 /// What every masked value is replaced with.
@@ -269,9 +272,9 @@ fn side<'a>(m: &Results<'a>, name: &str) -> Option<&'a Result<Rendered, Failed>>
 /// Renders the affected entry points at the merge base and in the working tree and compares
 /// them. Errors only when the run cannot be set up (no git, bad ref, export failed).
 pub fn pr_diff(repo: &Repo, config: &Config, base: &str, max_bytes: usize) -> Result<DiffReport, String> {
-    let (c, sel) = run::change_selection(repo, config, base)?;
-    let head = run::render_entry_points(repo, config, &discover(repo, config));
-    let mut names = run::selected_names(repo, &head, &sel);
+    let (c, sel) = pipeline::change_selection(repo, config, base)?;
+    let head = pipeline::render_entry_points(repo, config, &discover(repo, config));
+    let mut names = pipeline::selected_names(repo, &head, &sel);
     let tmp = tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let base_root =
         changes::export_tree(repo.root(), &c.merge_base, &c.prefix, tmp.path()).map_err(|e| e.to_string())?;
@@ -282,8 +285,8 @@ pub fn pr_diff(repo: &Repo, config: &Config, base: &str, max_bytes: usize) -> Re
         .ok()
         .and_then(|t| Config::parse(&t).ok())
         .unwrap_or_else(|| config.clone());
-    let base_renders = run::render_entry_points(&base_repo, &base_config, &discover(&base_repo, &base_config));
-    names.extend(run::selected_names(&base_repo, &base_renders, &sel));
+    let base_renders = pipeline::render_entry_points(&base_repo, &base_config, &discover(&base_repo, &base_config));
+    names.extend(pipeline::selected_names(&base_repo, &base_renders, &sel));
     let (b, h) = (results(&base_renders), results(&head));
     let entry_points = names
         .iter()

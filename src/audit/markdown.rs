@@ -14,7 +14,7 @@ const MAX_FINDINGS: usize = 200;
 /// Escapes repository text for a Markdown table cell or line.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in crate::report::html::clean(s).chars() {
+    for c in crate::audit::html::clean(s).chars() {
         match c {
             '\n' | '\t' => out.push(' '),
             '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '!' => {

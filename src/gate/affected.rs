@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::changes::Changes;
 use crate::config::{Config, FILE_NAME};
-use crate::flux::entry::{FluxKustomization, RepoIndex};
+use crate::flux::entry::{FluxKustomization, RepoIndex, cluster_of};
 use crate::flux::tree::FluxEntry;
 use crate::kustomize::build::{Failed, Rendered, kustomization_file};
 use crate::kustomize::kustomization::FILE_NAMES;
@@ -117,14 +117,6 @@ pub fn plain_inputs(repo: &Repo, dir: &RelPath, result: Option<&Result<Rendered,
         Some(Err(f)) => failed_inputs(repo, dir, f),
         None => kustomization_file(repo, dir).into_iter().collect(),
     }
-}
-
-/// The cluster directory of a Flux entry point name (`clusters/production/flux-system/apps`
-/// → `clusters/production`).
-pub fn cluster_of(name: &str) -> &str {
-    let mut it = name.rsplitn(3, '/');
-    let _ = (it.next(), it.next());
-    it.next().unwrap_or("")
 }
 
 /// The inputs of every Flux entry point, by name.

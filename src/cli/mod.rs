@@ -1,0 +1,86 @@
+//! the library and map the outcome to an exit code: 0 clean, 1 error findings, 2 fluxgate
+//! could not run (bad flags, unreadable config). Only this layer prints or exits.
+
+mod audit;
+mod charts;
+mod common;
+mod config;
+mod diff;
+mod hook;
+mod render;
+mod rules;
+mod schemas;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The merge gate of a Flux GitOps repository: renders every kustomize overlay natively and
+/// checks what it renders.
+#[derive(Parser)]
+#[command(name = "fluxgate", version, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Render and check every kustomize overlay of a repository.
+    Validate(Box<validate::ValidateArgs>),
+    /// Audit a whole repository: check every entry point and write a self-contained HTML
+    /// report, a versioned JSON document and optionally Markdown (findings by rule,
+    /// environment and team, suppressions, entry points, trends with --compare).
+    Audit(audit::AuditArgs),
+    /// Show what a change does to the rendered objects of the entry points it affects,
+    /// comparing `git merge-base REF HEAD` with the working tree.
+    Diff(diff::DiffArgs),
+    /// Print the rendered YAML of one kustomize directory, like `kustomize build DIR`.
+    Render(render::RenderArgs),
+    /// List every rule with its id, severity (under the repository's config) and summary;
+    /// per-environment severities that differ follow in brackets.
+    Rules {
+        /// Repository root whose `.fluxgate.yaml` is applied (default: the current directory).
+        #[arg(default_value = ".")]
+        root: PathBuf,
+    },
+    /// Manage `.fluxgate.yaml`.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Manage the repository's schema catalog.
+    #[command(subcommand)]
+    Schemas(schemas::SchemasCommand),
+    /// Manage the git pre-push hook that runs `validate` before every push.
+    #[command(subcommand)]
+    Hook(hook::HookCommand),
+    /// Manage the chart cache that HelmRelease rendering reads.
+    #[command(subcommand)]
+    Charts(charts::ChartsCommand),
+}
+
+/// Parses the command line, runs the command, and maps its outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(a) => validate::validate(*a),
+        Command::Audit(a) => audit::audit(a),
+        Command::Diff(a) => diff::diff(a),
+        Command::Render(a) => render::render(a),
+        Command::Rules { root } => rules::rules(&root),
+        Command::Config(config::ConfigCommand::Init { force, root }) => config::config_init(&root, force),
+        Command::Schemas(schemas::SchemasCommand::Import { paths, root, catalog }) => {
+            schemas::schemas_import(&paths, &root, catalog)
+        }
+        Command::Hook(c) => hook::hook(c),
+        Command::Charts(charts::ChartsCommand::Pull { root, helm }) => charts::charts_pull(&root, &helm),
+    };
+    match result {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("fluxgate: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The report stage: the checked entry points and every finding merged into one sorted,
+//! de-duplicated [`RunReport`], kept to this run's scope, with schema coverage and the change
+//! scope of `--base`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::config::{Config, Level};
+use crate::finding::{Finding, Location, Severity};
+use crate::gate::{affected, changes};
+use crate::rules::Rule;
+use crate::schema::registry::Registry;
+use crate::source::Repo;
+
+use super::check::{CheckedRun, drop_double_reports};
+use super::model::{ChangeScope, RunReport, SchemaCoverage, UncheckedKind};
+use super::select::Scope;
+
+/// Builds the run's report.
+pub(super) fn report(
+    repo: &Repo,
+    config: &Config,
+    registry: &Registry,
+    checked: CheckedRun,
+    flux_names: &BTreeSet<String>,
+    scope: &Scope,
+    change: Option<&(changes::Changes, affected::Selection)>,
+) -> RunReport {
+    let CheckedRun { results, outside, graph_findings, helm } = checked;
+    let mut coverage =
+        SchemaCoverage { kubernetes_version: registry.kubernetes_version().to_string(), ..SchemaCoverage::default() };
+    let mut unchecked: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let (mut eps, mut findings, mut teams) = (Vec::new(), Vec::new(), BTreeMap::new());
+    let mut suppressions = crate::policy::suppress::Usage::default();
+    for c in results {
+        suppressions.merge(c.suppressions);
+        for (obj, team) in c.teams {
+            teams.insert((c.report.name.clone(), obj), team);
+        }
+        coverage.checked += c.checked;
+        coverage.total += c.total;
+        coverage.cel_rules_skipped += c.cel_skipped;
+        for (k, n) in c.unchecked {
+            *unchecked.entry(k).or_default() += n;
+        }
+        eps.push(c.report);
+        findings.extend(c.findings);
+    }
+    findings.extend(outside);
+    drop_double_reports(&mut findings, flux_names);
+    merge_run_findings(&mut findings, graph_findings, config, registry);
+    findings.retain(|f| match f.entry_point.as_deref() {
+        Some(n) if scope.owners.contains_key(n) || flux_names.contains(n) || scope.shard.is_none() => scope.in_scope(n),
+        other => scope.in_shard(other),
+    });
+    let mut list: Vec<UncheckedKind> =
+        unchecked.into_iter().map(|((api_version, kind), count)| UncheckedKind { api_version, kind, count }).collect();
+    list.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)).then(a.api_version.cmp(&b.api_version)));
+    coverage.unchecked = list;
+    let change_scope = change.map(|(c, sel)| change_scope(repo, config, c, sel, scope, &mut findings));
+    let complete = scope.shard.is_none() && change.is_none_or(|(_, sel)| sel.everything.is_some());
+    crate::policy::finish(config, &mut findings, suppressions, complete);
+    let mut report = RunReport::new(eps, findings);
+    report.schema_coverage = Some(coverage);
+    report.changes = change_scope;
+    report.helm = helm;
+    report.teams = teams;
+    report
+}
+
+/// Adds the run-level findings: the graph's (without a second report of an unreadable
+/// `spec.path` the tree already reported where it failed to render), helm's unavailable
+/// charts at the configured level, and schema catalog files that did not load.
+fn merge_run_findings(findings: &mut Vec<Finding>, graph_findings: Vec<Finding>, config: &Config, registry: &Registry) {
+    let path_missing: BTreeSet<Option<Location>> = findings
+        .iter()
+        .filter(|f| matches!(f.rule, Rule::FluxPathMissing | Rule::PathOutsideRoot))
+        .map(|f| f.location.clone())
+        .collect();
+    findings.extend(
+        graph_findings.into_iter().filter(|f| f.rule != Rule::FluxPathMissing || !path_missing.contains(&f.location)),
+    );
+    findings.retain_mut(|f| {
+        if f.rule != Rule::HelmChartUnavailable {
+            return true;
+        }
+        match config.helm.unavailable {
+            Level::Error => f.severity = Severity::Error,
+            Level::Warning => f.severity = Severity::Warning,
+            Level::Off => return false,
+        }
+        true
+    });
+    for (file, err) in &registry.load_errors {
+        findings.push(Finding::new(Rule::SchemaMissing, format!("cannot load schema catalog file {file}: {err}")));
+    }
+}
+
+/// What a `--base` run compared, with a finding for every entry point the change removes.
+fn change_scope(
+    repo: &Repo,
+    config: &Config,
+    c: &changes::Changes,
+    sel: &affected::Selection,
+    scope: &Scope,
+    findings: &mut Vec<Finding>,
+) -> ChangeScope {
+    let removed = affected::removed_dirs(repo, config, c);
+    if scope.in_shard(None) {
+        for dir in &removed {
+            findings.push(
+                Finding::new(Rule::EntryPointRemoved, format!("the change removes the entry point {dir}"))
+                    .entry_point(dir.to_string())
+                    .help("check that no Flux Kustomization or overlay still points at this directory"),
+            );
+        }
+    }
+    ChangeScope {
+        base: c.base.clone(),
+        merge_base: c.merge_base.clone(),
+        changed_files: c.files.iter().map(|f| f.to_string()).collect(),
+        everything: sel.everything.clone(),
+        removed_entry_points: removed.iter().map(|d| d.to_string()).collect(),
+    }
+}

@@ -1,0 +1,113 @@
+//! One run: discover, render every entry point in parallel, select what this run reports
+//! (`--base`, `--shard`), check every object, and collect findings into a [`RunReport`]. Each
+//! stage is a module of its own; [`validate_with`] reads as the list of stages. Library code:
+//! it never prints and never exits.
+
+mod assemble;
+mod check;
+#[cfg(test)]
+mod gate_tests;
+mod graph;
+pub mod model;
+mod registry;
+mod render;
+mod select;
+
+use std::collections::BTreeSet;
+
+use crate::config::{Config, EntryPoints};
+use crate::discover::discover;
+use crate::gate::shard::Shard;
+use crate::helm::release::HelmRun;
+use crate::policy::admission::AdmissionPolicies;
+use crate::source::Repo;
+
+pub use check::diag_finding;
+pub use model::RunReport;
+pub use registry::build_registry;
+pub use render::{Renders, flux_entries, render_entry_points, render_flux, render_some};
+pub use select::{change_selection, selected_names};
+
+/// Options of one run beyond the repository's config.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// `--base REF`: check only the entry points whose inputs differ between
+    /// `git merge-base REF HEAD` and the working tree.
+    pub base: Option<String>,
+    /// `--shard I/N`: check and report only this shard's entry points.
+    pub shard: Option<Shard>,
+    /// Counts checked entry points as the run goes, for a progress bar (`fluxgate audit`).
+    pub progress: Option<std::sync::Arc<Progress>>,
+    /// Record each object's team (`audit.teamLabels`) in [`RunReport::teams`]; only the audit
+    /// reads it, so `validate` does not pay for it.
+    pub teams: bool,
+}
+
+/// Progress of a run, polled by the command line from another thread: `total` is 0 while
+/// entry points are still being rendered, then the number to check; `done` counts checked ones.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub total: std::sync::atomic::AtomicUsize,
+    pub done: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress {
+    fn tick(progress: Option<&Progress>) {
+        if let Some(p) = progress {
+            p.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// Validates a whole repository. Fails only when the run cannot be set up (unknown Kubernetes
+/// version, bad `schemas.crds` path): every problem in the repository is a finding.
+pub fn validate(repo: &Repo, config: &Config) -> Result<RunReport, String> {
+    validate_with(repo, config, &RunOptions::default())
+}
+
+/// Validates one shard of a repository (all of it with `None`).
+pub fn validate_shard(repo: &Repo, config: &Config, shard: Option<Shard>) -> Result<RunReport, String> {
+    validate_with(repo, config, &RunOptions { shard, ..RunOptions::default() })
+}
+
+/// Validates a repository, optionally only what a change affects (`base`) and only one shard
+/// (`shard`). Every entry point is rendered (bases are shared and memoised; leaf detection, the
+/// Flux graph and cross-entry-point de-duplication need the whole picture) except, with
+/// `base`, the plain overlays and Flux leaves that a static reading shows the change cannot
+/// affect; only the entry points in scope are checked and reported. The base side is never
+/// validated, so what was already broken there does not fail the change; the union of all N
+/// shards' reports is the unsharded report.
+pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Result<RunReport, String> {
+    // Discover: the change set, the files, the schemas and the admission policies.
+    let change = match &options.base {
+        Some(base) => Some(change_selection(repo, config, base)?),
+        None => None,
+    };
+    let discovery = discover(repo, config);
+    let mut registry = build_registry(repo, config, &discovery)?;
+    let (admission, admission_findings) = AdmissionPolicies::load(repo, &config.admission);
+    // Render: plain overlays and the Flux tree, then the HelmReleases the tree names (the CRDs
+    // their charts yield join the registry before any object is checked).
+    let all = render::for_change(repo, config, &discovery, change.as_ref().map(|(_, sel)| sel));
+    let helm_run = if config.flux.entry_points == EntryPoints::Kustomize {
+        HelmRun::default()
+    } else {
+        crate::helm::release::render_all(repo, config, &all.flux, &registry)
+    };
+    for e in &helm_run.entries {
+        for crd in &e.crds {
+            registry.add_repo_crd(crd, &format!("the chart of HelmRelease {}", e.name));
+        }
+    }
+    // Select: which entry points this run checks and reports.
+    let selected = change.as_ref().map(|(_, sel)| select::selected_with_helm(repo, &all, &helm_run, sel));
+    let scope = select::Scope::new(options.shard, selected, &all, &helm_run);
+    // Check: every entry point in scope; the rest only for cross-entry-point decisions.
+    let graph_findings =
+        graph::graph_findings(repo, &discovery, &all.flux, admission_findings, &scope, change.as_ref());
+    let flux_names: BTreeSet<String> = all.flux.iter().map(|e| e.name.clone()).collect();
+    let checker = check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
+    let checked = check::check_all(&checker, all, helm_run, graph_findings, &scope, options.progress.as_deref());
+    // Report: one sorted, de-duplicated model.
+    Ok(assemble::report(repo, config, &registry, checked, &flux_names, &scope, change.as_ref()))
+}

@@ -1,0 +1,128 @@
+//! The render stage: every entry point the config asks for, in parallel, sharing one engine
+//! (and so every base built once): plain kustomize overlays and the Flux tree.
+
+use std::collections::BTreeSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use rayon::prelude::*;
+
+use crate::config::{Config, EntryPoints};
+use crate::discover::{Discovery, discover};
+use crate::flux;
+use crate::flux::render::Settings;
+use crate::flux::tree::FluxEntry;
+use crate::gate::static_deps;
+use crate::kustomize::build::{Engine, Failed, LoadRestrictor, Rendered};
+use crate::source::{RelPath, Repo};
+
+/// Every entry point of a repository rendered once: plain overlays (a `None` result is a
+/// renderer crash) and the Flux tree.
+pub struct Renders {
+    pub plain: Vec<(RelPath, Option<Result<Rendered, Failed>>)>,
+    pub flux: Vec<FluxEntry>,
+    pub flux_index: flux::entry::RepoIndex,
+}
+
+/// Renders every entry point the config asks for, sharing one engine (and its built bases).
+pub fn render_entry_points(repo: &Repo, config: &Config, discovery: &Discovery) -> Renders {
+    render_some(repo, config, discovery, None)
+}
+
+/// Like [`render_entry_points`], rendering only the plain overlays in `only` (when given);
+/// the Flux tree is always rendered whole.
+pub fn render_some(repo: &Repo, config: &Config, discovery: &Discovery, only: Option<&BTreeSet<RelPath>>) -> Renders {
+    render_scoped(repo, config, discovery, only, None)
+}
+
+/// Like [`render_some`]; with a static graph and a change set, also leaves out the Flux
+/// entry points below the cluster roots that the change cannot affect, when
+/// [`static_deps::FluxScope`] finds that safe.
+pub(super) fn render_scoped(
+    repo: &Repo,
+    config: &Config,
+    discovery: &Discovery,
+    only: Option<&BTreeSet<RelPath>>,
+    change: Option<(&static_deps::StaticGraph, &BTreeSet<RelPath>)>,
+) -> Renders {
+    let engine = Engine::new(repo, LoadRestrictor::None);
+    let plain_dirs: &[RelPath] =
+        if config.flux.entry_points == EntryPoints::Flux { &[] } else { &discovery.kustomize_dirs };
+    let plain = plain_dirs
+        .par_iter()
+        .filter(|dir| only.is_none_or(|o| o.contains(*dir)))
+        .map(|dir| (dir.clone(), catch_unwind(AssertUnwindSafe(|| engine.render(dir))).ok()))
+        .collect();
+    let (flux, flux_index) = if config.flux.entry_points == EntryPoints::Kustomize {
+        (Vec::new(), flux::entry::RepoIndex::default())
+    } else {
+        let index = flux::entry::index(repo, discovery);
+        let settings = Settings { strict: config.flux.strict, variables: config.flux.variables.clone() };
+        let scope = change.and_then(|(graph, changed)| {
+            static_deps::FluxScope::new(repo, graph, changed, discovery, &index, &config.flux.sources)
+        });
+        let flux = match &scope {
+            Some(scope) => flux::tree::render_wanted(&engine, &index, &config.flux.sources, &settings, &|fk, dir| {
+                scope.wants(repo, fk, dir)
+            }),
+            None => flux::tree::render_all(&engine, &index, &config.flux.sources, &settings),
+        };
+        (flux, index)
+    };
+    Renders { plain, flux, flux_index }
+}
+
+/// The Flux entry points of the repository, rendered (shares the engine's built bases).
+pub fn flux_entries(repo: &Repo, config: &Config, engine: &Engine, discovery: &Discovery) -> Vec<FluxEntry> {
+    let index = flux::entry::index(repo, discovery);
+    let settings = Settings { strict: config.flux.strict, variables: config.flux.variables.clone() };
+    flux::tree::render_all(engine, &index, &config.flux.sources, &settings)
+}
+
+/// Renders the Flux entry points of a repository on their own (for `fluxgate render --flux`).
+pub fn render_flux(repo: &Repo, config: &Config) -> Vec<FluxEntry> {
+    let discovery = discover(repo, config);
+    let engine = Engine::new(repo, LoadRestrictor::None);
+    flux_entries(repo, config, &engine, &discovery)
+}
+
+/// Whether a path lies in a Helm chart directory (one of its ancestors holds `Chart.yaml`).
+fn in_chart_dir(repo: &Repo, path: &RelPath) -> bool {
+    let mut dir = path.parent();
+    loop {
+        if dir.join("Chart.yaml").is_some_and(|c| repo.is_file(&c)) {
+            return true;
+        }
+        if dir.is_root() {
+            return false;
+        }
+        dir = dir.parent();
+    }
+}
+
+/// Renders what a run with this change set needs. With a change set, only the plain overlays
+/// whose static inputs meet it are rendered (a superset of the exact selection), plus the
+/// overlays that may read their kustomization files (so whether a selected overlay is a base
+/// stays exact); Flux entry points below the cluster roots likewise, when that is safe
+/// ([`static_deps::FluxScope`]). A change inside a Helm chart of the repository reaches the
+/// HelmReleases that use it, which only a rendered Flux tree finds: then every Flux entry
+/// point is rendered.
+pub(super) fn for_change(
+    repo: &Repo,
+    config: &Config,
+    discovery: &Discovery,
+    sel: Option<&crate::gate::affected::Selection>,
+) -> Renders {
+    let graph = match sel {
+        Some(sel) if sel.everything.is_none() => Some(static_deps::StaticGraph::build(repo, &discovery.kustomize_dirs)),
+        _ => None,
+    };
+    let only = graph.as_ref().filter(|_| config.flux.entry_points != EntryPoints::Flux).map(|graph| {
+        let changed = sel.map(|sel| &sel.changed);
+        let mut only = changed.map(|c| graph.candidates(c)).unwrap_or_default();
+        only.extend(graph.users_of(repo, &only));
+        only
+    });
+    let chart_changed = sel.is_some_and(|sel| sel.changed.iter().any(|f| in_chart_dir(repo, f)));
+    let change = graph.as_ref().zip(sel.map(|sel| &sel.changed)).filter(|_| !chart_changed);
+    render_scoped(repo, config, discovery, only.as_ref(), change)
+}
