@@ -292,22 +292,25 @@ def walk(repo, roots_in, cluster, maps, results, built=None):
         rsrc = rspec.get("sourceRef") or {}
         own = (rsrc.get("kind"), rsrc.get("namespace") or meta(root_doc).get("namespace", "default"), rsrc.get("name"))
         roots.setdefault(own, own_root)
-    pool, level, seen, n = [], [d for d, _ in roots_in], set(), 0
+    pool, level, seen, n = [], [(d, cluster) for d, _ in roots_in], set(), 0
     while level:
         nxt = []
-        for fk in level:
+        for fk, here in level:
             m, spec = meta(fk), fk.get("spec") or {}
             ns = m.get("namespace") or "default"
-            key = f"{cluster}/{ns}/{m.get('name')}"
-            if key in seen:
+            if (ns, m.get("name")) in seen:
                 continue
-            seen.add(key)
+            seen.add((ns, m.get("name")))
             src = spec.get("sourceRef") or {}
             sref = (src.get("kind"), src.get("namespace") or ns, src.get("name"))
             base = roots.get(sref)
             if base is None and sref[0] == "ExternalArtifact":
                 n += 1
                 base = generated_artifact(repo, pool, sref, roots, n)
+            if base is not None and spec.get("kubeConfig") and (spec.get("path") or ".").strip("./"):
+                # Applied to another cluster (hub and spoke): a cluster of its own.
+                here = os.path.normpath(os.path.relpath(os.path.join(base, spec.get("path")), base))
+            key = f"{here}/{ns}/{m.get('name')}"
             if base is None:
                 results[key] = ("skipped", None, f"source {sref} not in this repository")
                 continue
@@ -327,7 +330,7 @@ def walk(repo, roots_in, cluster, maps, results, built=None):
             if built is not None and os.path.normpath(d) != os.path.normpath(repo.work):
                 built.append(os.path.relpath(d, repo.work))
             pool.extend(o for o in objs if isinstance(o, dict))
-            nxt.extend(o for o in objs if isinstance(o, dict) and is_flux_ks(o))
+            nxt.extend((o, here) for o in objs if isinstance(o, dict) and is_flux_ks(o))
         level = nxt
 
 

@@ -81,6 +81,9 @@ pub struct FluxKustomization {
     pub common_labels: Vec<(String, Node)>,
     pub common_annotations: Vec<(String, Node)>,
     pub post_build: Option<PostBuild>,
+    /// `spec.kubeConfig` is set: it applies to another cluster (hub and spoke), whose objects
+    /// are a cluster of their own for the graph checks.
+    pub remote: bool,
     /// Where the object starts.
     pub loc: Loc,
 }
@@ -201,6 +204,7 @@ impl FluxKustomization {
             common_labels: string_pairs(cm.and_then(|c| c.get("labels"))),
             common_annotations: string_pairs(cm.and_then(|c| c.get("annotations"))),
             post_build,
+            remote: spec.get("kubeConfig").is_some_and(|k| !k.is_null()),
             loc: doc.loc,
         })
     }
@@ -227,6 +231,7 @@ impl FluxKustomization {
             common_labels: Vec::new(),
             common_annotations: Vec::new(),
             post_build: None,
+            remote: false,
             loc: Loc::NONE,
         }
     }

@@ -442,7 +442,12 @@ fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str) -
                 if child.dir_in(&root).is_some_and(|dir| !(ctx.wanted)(&child, &dir)) {
                     continue;
                 }
-                next.push((child, root, mapped));
+                // A Kustomization applying to another cluster (kubeConfig) starts a cluster.
+                let cluster = match child.dir_in(&root) {
+                    Some(d) if child.remote && !d.is_root() => d.to_string(),
+                    _ => e.name.rsplitn(3, '/').nth(2).unwrap_or(cluster).to_string(),
+                };
+                next.push((child, root, mapped, cluster));
             }
         }
         out.append(&mut pending);
@@ -451,7 +456,7 @@ fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str) -
         }
         pending = next
             .par_iter()
-            .map(|(fk, root, mapped)| {
+            .map(|(fk, root, mapped, cluster)| {
                 let mut e = render_at(ctx, fk, cluster, &pool, root);
                 if let Some(d) = mapped {
                     push_note(&mut e, d.clone());
