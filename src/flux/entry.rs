@@ -257,10 +257,29 @@ pub struct Found {
 pub struct RepoIndex {
     pub kustomizations: Vec<Found>,
     pub config: BTreeMap<(String, String, String), Node>,
+    /// Every definition of each key with the file holding it (several clusters of one
+    /// repository each define their `flux-system/cluster-settings`).
+    pub config_defs: BTreeMap<(String, String, String), Vec<(RelPath, Node)>>,
     /// Cluster directories laid out by `flux bootstrap` (`<dir>/flux-system/gotk-*.yaml`):
     /// the bootstrap creates a `flux-system` Kustomization of `<dir>`, which the repository may
     /// not hold (an empty `gotk-sync.yaml` placeholder).
     pub bootstrap_dirs: Vec<RelPath>,
+}
+
+impl RepoIndex {
+    /// The definition of a ConfigMap/Secret key nearest to directory `dir` (the longest common
+    /// path prefix; the first in path order on a tie).
+    pub fn config_near(&self, key: &(String, String, String), dir: &str) -> Option<&Node> {
+        let defs = self.config_defs.get(key)?;
+        let shared = |p: &RelPath| p.as_str().split('/').zip(dir.split('/')).take_while(|(a, b)| a == b).count();
+        let mut best: Option<&(RelPath, Node)> = None;
+        for d in defs {
+            if best.is_none_or(|b| shared(&d.0) > shared(&b.0)) {
+                best = Some(d);
+            }
+        }
+        best.map(|(_, n)| n)
+    }
 }
 
 /// Reads every YAML file once (the parse is cached by the repository) and indexes it.
@@ -295,7 +314,9 @@ pub fn index(repo: &Repo, discovery: &Discovery) -> RepoIndex {
             if let Some(kind @ ("ConfigMap" | "Secret")) = doc.str_at(&["kind"]) {
                 let ns = doc.str_at(&["metadata", "namespace"]).unwrap_or("").to_string();
                 let name = doc.str_at(&["metadata", "name"]).unwrap_or("").to_string();
-                out.config.entry((kind.to_string(), ns, name)).or_insert_with(|| doc.clone());
+                let key = (kind.to_string(), ns, name);
+                out.config_defs.entry(key.clone()).or_default().push((p.clone(), doc.clone()));
+                out.config.entry(key).or_insert_with(|| doc.clone());
             }
         }
     }

@@ -310,7 +310,7 @@ fn render_one(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource
 
 fn render_at(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource], root: &RelPath) -> FluxEntry {
     let name = format!("{cluster}/{}/{}", fk.key.namespace, fk.key.name);
-    let lookup = |kind: &str, ns: &str, n: &str| lookup(ctx, pool, kind, ns, n);
+    let lookup = |kind: &str, ns: &str, n: &str| lookup(ctx, pool, cluster, kind, ns, n);
     let (dir, result) = match fk.dir_in(root) {
         Some(dir) => {
             let r = render(ctx.engine, &dir, fk, &lookup, ctx.settings);
@@ -332,15 +332,15 @@ fn render_at(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource]
 }
 
 /// Finds a `substituteFrom` object as the controller would: in the cluster's render so far,
-/// then in a repository file naming that namespace; then something that makes it in the
+/// then in a repository file naming that namespace (the one nearest the cluster directory); then something that makes it in the
 /// cluster (an ExternalSecret's target), then a repository object of that name outside the
 /// tree (a bootstrap Secret, namespaced by a kustomization nobody syncs).
-fn lookup(ctx: &Ctx, pool: &[Resource], kind: &str, ns: &str, name: &str) -> Option<Found> {
+fn lookup(ctx: &Ctx, pool: &[Resource], cluster: &str, kind: &str, ns: &str, name: &str) -> Option<Found> {
     let key = |k: &str, ns: &str| (k.to_string(), ns.to_string(), name.to_string());
     if let Some(r) = pool.iter().rev().find(|r| r.kind() == kind && r.namespace() == ns && r.name() == name) {
         return Some(Found::Object(r.node.clone()));
     }
-    if let Some(n) = ctx.index.config.get(&key(kind, ns)) {
+    if let Some(n) = ctx.index.config_near(&key(kind, ns), cluster) {
         return Some(Found::Object(n.clone()));
     }
     if kind == "Secret" {
