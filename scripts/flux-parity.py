@@ -159,14 +159,17 @@ def is_sops(o):
         isinstance(v, str) and v.startswith("ENC[") for f in ("data", "stringData") for v in (o.get(f) or {}).values())
 
 
-def variables(repo, pool, spec, ns):
+def variables(repo, pool, spec, ns, here="."):
     env = {}
     pb = spec.get("postBuild") or {}
     for ref in pb.get("substituteFrom") or []:
         cands = [o for o in pool if o.get("kind") == ref.get("kind") and meta(o).get("namespace") == ns
                  and meta(o).get("name") == ref.get("name")]
-        cands += [d for _, d in repo.docs if d.get("kind") == ref.get("kind") and meta(d).get("namespace") == ns
-                  and meta(d).get("name") == ref.get("name")]
+        raw = [(p, d) for p, d in repo.docs if d.get("kind") == ref.get("kind") and meta(d).get("namespace") == ns
+               and meta(d).get("name") == ref.get("name")]
+        # Several clusters may each define it: the one nearest this cluster's directory.
+        shared = lambda p: len(os.path.commonpath([p, here])) if here != "." else 0  # noqa: E731
+        cands += [d for _, d in sorted(raw, key=lambda pd: -shared(pd[0]))]
         if not cands:
             continue
         obj = cands[0]
@@ -325,7 +328,7 @@ def walk(repo, roots_in, cluster, maps, results, built=None):
                 results[key] = ("skipped" if remote else "failed", None, str(e))
                 continue
             if "postBuild" in spec:
-                objs = substitute(objs, variables(repo, pool, spec, ns))
+                objs = substitute(objs, variables(repo, pool, spec, ns, here))
             results[key] = ("ok", {ident(o) for o in objs if isinstance(o, dict)}, "")
             if built is not None and os.path.normpath(d) != os.path.normpath(repo.work):
                 built.append(os.path.relpath(d, repo.work))
