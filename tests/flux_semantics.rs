@@ -57,6 +57,12 @@ fn cluster_template_children_take_the_parents_patches_and_variables() {
         [
             row(
                 "info",
+                "flux-not-applied",
+                "kubernetes/apps/media/old/default/old",
+                "Kustomization default/old is in kubernetes/apps, which a cluster builds without it: no controller applies it"
+            ),
+            row(
+                "info",
                 "flux-substitute-generated",
                 "kubernetes/flux/cluster/media/web",
                 "substituteFrom Secret 'media/app-secrets' is made in the cluster by ExternalSecret 'media/web-db-credentials': its values are not known here"

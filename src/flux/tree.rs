@@ -146,8 +146,24 @@ pub fn render_wanted(
             }
             let builder =
                 inner_dirs.iter().enumerate().find_map(|(j, d)| d.as_ref().filter(|d| j != i && file.starts_with(d)));
+            let path_here = fk.dir_in(&own.root).is_some_and(|d| ctx.engine.repo().is_dir(&d));
             match builder {
                 Some(d) => excluded.push(not_applied(fk, file, d)),
+                // Nothing here applies it and its path is not here (an archived or copied
+                // manifest): no controller would build it from this repository.
+                None if !path_here && own.resolved => excluded.push(info_entry(
+                    fk,
+                    &file.parent().to_string(),
+                    Diag::note(
+                        Rule::FluxNotApplied,
+                        fk.path_loc,
+                        format!(
+                            "Kustomization {} is applied by no Flux Kustomization of this repository and its spec.path '{}' does not exist here",
+                            fk.key, fk.path
+                        ),
+                    )
+                    .help("if a cluster syncs it directly, fix the path; otherwise it is dead and can be deleted"),
+                )),
                 None => forests.entry(file.parent().to_string()).or_default().push((fk.clone(), own.clone())),
             }
         }
