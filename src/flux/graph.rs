@@ -447,6 +447,15 @@ pub(crate) enum ValuesFrom {
     Unknown,
 }
 
+/// Whether an ExternalSecret of the cluster makes Secret `namespace/name` (its
+/// `spec.target.name`, by default its own name).
+pub(crate) fn made_by_external_secret(c: &Cluster, namespace: &str, name: &str) -> bool {
+    c.of_kind("external-secrets.io", "ExternalSecret").any(|o| {
+        let r = o.resource;
+        r.namespace() == namespace && r.node.str_at(&["spec", "target", "name"]).unwrap_or(r.name()) == name
+    })
+}
+
 /// Resolves one `valuesFrom` entry of `hr` against the cluster.
 pub(crate) fn resolve_values_from(c: &Cluster, hr: &Resource, item: &Node) -> ValuesFrom {
     let (Some(kind), Some(name)) = (item.str_at(&["kind"]), item.str_at(&["name"])) else {
@@ -462,6 +471,10 @@ pub(crate) fn resolve_values_from(c: &Cluster, hr: &Resource, item: &Node) -> Va
     let Some(src) = c.find("", kind, ns, name) else {
         if optional {
             return ValuesFrom::Skipped;
+        }
+        // Made in the cluster by an ExternalSecret of this cluster: its keys are not known here.
+        if kind == "Secret" && made_by_external_secret(c, ns, name) {
+            return ValuesFrom::Unknown;
         }
         return ValuesFrom::Missing {
             message: format!(
@@ -628,6 +641,13 @@ mod tests {
         );
         assert_eq!(check(&[("repo.yaml", HELM_REPO), ("hr.yaml", &vf(""))]), ["flux-values-from-missing hr.yaml:15"]);
         assert!(check(&[("repo.yaml", HELM_REPO), ("hr.yaml", &vf("      optional: true\n"))]).is_empty());
+        let es = "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: v-maker\n  namespace: apps\nspec:\n  target:\n    name: v\n";
+        let secret = |item: &str| hr("app", &format!("  valuesFrom:\n    - kind: Secret\n      name: v\n{item}"));
+        assert!(check(&[("repo.yaml", HELM_REPO), ("es.yaml", es), ("hr.yaml", &secret(""))]).is_empty());
+        assert_eq!(
+            check(&[("repo.yaml", HELM_REPO), ("hr.yaml", &secret(""))]),
+            ["flux-values-from-missing hr.yaml:15"]
+        );
     }
 
     #[test]
