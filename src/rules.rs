@@ -128,6 +128,21 @@ rules! {
     /// A Flux Kustomization's `sourceRef` names a source that is not this repository (another
     /// repository, a Bucket, an OCI artifact not mapped in config): its path is not checked.
     FluxSourceOutOfScope = "flux-source-out-of-scope", Info, "a Flux source that is not this repository (not rendered)";
+    /// A Flux Kustomization's source (OCIRepository, Bucket, ExternalArtifact) is taken to be a
+    /// directory of this repository: inferred from what the repository shows (an
+    /// ArtifactGenerator's copy rules, the one directory where the paths exist) or configured in
+    /// `flux.sources`. The finding names the mapping used.
+    FluxSourceMapped = "flux-source-mapped", Info, "a Flux source mapped to a directory of this repository";
+    /// A Flux Kustomization in a directory that a cluster renders, but that the directory's
+    /// kustomization does not list: no controller applies it, so it is not rendered or judged.
+    FluxNotApplied = "flux-not-applied", Info, "a Flux Kustomization that no cluster applies";
+    /// A `substituteFrom` ConfigMap/Secret is made in the cluster by something the repository
+    /// shows (an ExternalSecret), or is in the repository but outside this cluster's Flux tree
+    /// (a bootstrap Secret): its values are not known here, so its variables are not checked.
+    FluxSubstituteGenerated = "flux-substitute-generated", Info, "a substituteFrom object the cluster makes";
+    /// A `substituteFrom` ConfigMap/Secret (not optional) is nowhere in the repository: the
+    /// cluster must provide it, or the Kustomization fails. Variables it may hold are not checked.
+    FluxSubstituteExternal = "flux-substitute-external", Warning, "a substituteFrom object not in the repository";
     /// `sourceRef` of a Kustomization or HelmRelease (or a chart's sourceRef) names no source object
     /// in the same cluster.
     FluxSourceMissing = "flux-source-missing", Error, "a Flux sourceRef names no source in the cluster";

@@ -42,7 +42,10 @@ impl Default for FluxConfig {
 }
 
 /// A Flux source that is not this repository's root but whose artifact is a directory of it
-/// (`flux.sources`, or inferred): `kind`/`namespace`/`name` name the source object.
+/// (`flux.sources`, or inferred): `kind`/`namespace`/`name` name the source object: an
+/// OCIRepository pushed from a sub-directory (`flux push artifact --path=./kubernetes`), a
+/// Bucket synced from one, an ExternalArtifact whose generator the repository does not show,
+/// another team's GitRepository vendored here.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceMapping {
     pub kind: String,
@@ -51,6 +54,9 @@ pub struct SourceMapping {
     /// Root of that source's artifact, relative to the repository root.
     pub path: String,
 }
+
+/// The kinds a Flux Kustomization's `sourceRef` may name, which `flux.sources` can map.
+pub const SOURCE_KINDS: &[&str] = &["GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"];
 
 /// Parses the `flux:` section.
 pub(super) fn parse_flux(v: &Node) -> Result<FluxConfig, (u32, String)> {
@@ -92,12 +98,20 @@ pub(super) fn parse_flux(v: &Node) -> Result<FluxConfig, (u32, String)> {
                             .map(str::to_string)
                             .ok_or((item.loc.line, format!("each 'flux.sources' entry needs '{f}'")))
                     };
-                    fc.sources.push(SourceMapping {
-                        kind: get("kind")?,
-                        namespace: get("namespace")?,
-                        name: get("name")?,
-                        path: get("path")?,
-                    });
+                    let kind = get("kind")?;
+                    if !SOURCE_KINDS.contains(&kind.as_str()) {
+                        return Err((
+                            item.loc.line,
+                            format!("'flux.sources' kind '{kind}' is not one of {}", SOURCE_KINDS.join(", ")),
+                        ));
+                    }
+                    let path = get("path")?;
+                    if path.starts_with('/') || crate::source::RelPath::parse(path.trim_start_matches("./")).is_none() {
+                        return Err((item.loc.line, format!("'flux.sources' path '{path}' leaves the repository")));
+                    }
+                    // The namespace defaults to flux-system, where Flux keeps its sources.
+                    let namespace = item.str_at(&["namespace"]).unwrap_or("flux-system").to_string();
+                    fc.sources.push(SourceMapping { kind, namespace, name: get("name")?, path });
                 }
             }
             other => return Err((line, format!("unknown setting 'flux.{other}'"))),
@@ -111,5 +125,35 @@ pub fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if crate::source::vars::valid_name(k) => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("--var '{s}' must be NAME=VALUE with NAME a valid variable name")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::yaml::{Dialect, parse};
+    use crate::source::{FileId, Limits};
+
+    fn flux(text: &str) -> Result<FluxConfig, (u32, String)> {
+        let doc = parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().next().unwrap();
+        parse_flux(&doc)
+    }
+
+    #[test]
+    fn sources_default_their_namespace_and_check_kind_and_path() {
+        let fc = flux("sources:\n- {kind: OCIRepository, name: flux-system, path: ./kubernetes}\n").unwrap();
+        assert_eq!(
+            fc.sources,
+            [SourceMapping {
+                kind: "OCIRepository".into(),
+                namespace: "flux-system".into(),
+                name: "flux-system".into(),
+                path: "./kubernetes".into()
+            }]
+        );
+        let e = flux("sources:\n- {kind: HelmRepository, name: x, path: a}\n").unwrap_err();
+        assert!(e.1.contains("is not one of"), "{e:?}");
+        let e = flux("sources:\n- {kind: Bucket, name: x, path: ../elsewhere}\n").unwrap_err();
+        assert!(e.1.contains("leaves the repository"), "{e:?}");
     }
 }

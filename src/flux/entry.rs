@@ -84,6 +84,9 @@ pub struct FluxKustomization {
     pub common_labels: Vec<(String, Node)>,
     pub common_annotations: Vec<(String, Node)>,
     pub post_build: Option<PostBuild>,
+    /// `spec.kubeConfig` is set: it applies to another cluster (hub and spoke), whose objects
+    /// are a cluster of their own for the graph checks.
+    pub remote: bool,
     /// Where the object starts.
     pub loc: Loc,
 }
@@ -206,8 +209,36 @@ impl FluxKustomization {
             common_labels: string_pairs(cm.and_then(|c| c.get("labels"))),
             common_annotations: string_pairs(cm.and_then(|c| c.get("annotations"))),
             post_build,
+            remote: spec.get("kubeConfig").is_some_and(|k| !k.is_null()),
             loc: doc.loc,
         })
+    }
+
+    /// The `flux-system` Kustomization that `flux bootstrap` creates for cluster directory `dir`
+    /// (syncing it from the `flux-system` GitRepository), with nothing else set.
+    pub fn bootstrap(dir: &RelPath) -> FluxKustomization {
+        let key = ObjKey { namespace: "flux-system".into(), name: "flux-system".into() };
+        FluxKustomization {
+            source: SourceRef {
+                kind: "GitRepository".into(),
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+            },
+            key,
+            path: format!("./{}", dir.as_str()),
+            path_loc: Loc::NONE,
+            target_namespace: None,
+            name_prefix: None,
+            name_suffix: None,
+            patches: Vec::new(),
+            images: Vec::new(),
+            components: Vec::new(),
+            common_labels: Vec::new(),
+            common_annotations: Vec::new(),
+            post_build: None,
+            remote: false,
+            loc: Loc::NONE,
+        }
     }
 
     /// `spec.path` resolved inside a source whose artifact root is `root`.
@@ -231,6 +262,29 @@ pub struct Found {
 pub struct RepoIndex {
     pub kustomizations: Vec<Found>,
     pub config: BTreeMap<(String, String, String), Node>,
+    /// Every definition of each key with the file holding it (several clusters of one
+    /// repository each define their `flux-system/cluster-settings`).
+    pub config_defs: BTreeMap<(String, String, String), Vec<(RelPath, Node)>>,
+    /// Cluster directories laid out by `flux bootstrap` (`<dir>/flux-system/gotk-*.yaml`):
+    /// the bootstrap creates a `flux-system` Kustomization of `<dir>`, which the repository may
+    /// not hold (an empty `gotk-sync.yaml` placeholder).
+    pub bootstrap_dirs: Vec<RelPath>,
+}
+
+impl RepoIndex {
+    /// The definition of a ConfigMap/Secret key nearest to directory `dir` (the longest common
+    /// path prefix; the first in path order on a tie).
+    pub fn config_near(&self, key: &(String, String, String), dir: &str) -> Option<&Node> {
+        let defs = self.config_defs.get(key)?;
+        let shared = |p: &RelPath| p.as_str().split('/').zip(dir.split('/')).take_while(|(a, b)| a == b).count();
+        let mut best: Option<&(RelPath, Node)> = None;
+        for d in defs {
+            if best.is_none_or(|b| shared(&d.0) > shared(&b.0)) {
+                best = Some(d);
+            }
+        }
+        best.map(|(_, n)| n)
+    }
 }
 
 /// Reads every YAML file once (the parse is cached by the repository) and indexes it.
@@ -244,6 +298,15 @@ pub fn index(repo: &Repo, discovery: &Discovery) -> RepoIndex {
     if !has_flux {
         return out;
     }
+    for f in &discovery.yaml_files {
+        let dir = f.parent();
+        if matches!(f.file_name(), "gotk-sync.yaml" | "gotk-components.yaml")
+            && dir.file_name() == "flux-system"
+            && !out.bootstrap_dirs.contains(&dir.parent())
+        {
+            out.bootstrap_dirs.push(dir.parent());
+        }
+    }
     for p in discovery.files_with(&[Needle::FluxKustomization, Needle::ConfigMap, Needle::Secret]) {
         let Ok(parsed) = repo.load_yaml(&p) else { continue };
         if parsed.error.is_some() {
@@ -256,7 +319,9 @@ pub fn index(repo: &Repo, discovery: &Discovery) -> RepoIndex {
             if let Some(kind @ ("ConfigMap" | "Secret")) = doc.str_at(&["kind"]) {
                 let ns = doc.str_at(&["metadata", "namespace"]).unwrap_or("").to_string();
                 let name = doc.str_at(&["metadata", "name"]).unwrap_or("").to_string();
-                out.config.entry((kind.to_string(), ns, name)).or_insert_with(|| doc.clone());
+                let key = (kind.to_string(), ns, name);
+                out.config_defs.entry(key.clone()).or_default().push((p.clone(), doc.clone()));
+                out.config.entry(key).or_insert_with(|| doc.clone());
             }
         }
     }

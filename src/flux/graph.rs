@@ -60,9 +60,11 @@ impl GraphOptions {
     }
 }
 
-/// The GitRepositories (namespace, name) of a cluster that are this repository: the sources of
-/// the cluster's Flux Kustomizations that were rendered from it (`rendered` holds the entry
-/// point names `<dir>/<namespace>/<name>` that rendered).
+/// The sources (namespace, name) of a cluster that are this repository: the sources of the
+/// cluster's Flux Kustomizations that were rendered from it (`rendered` holds the entry point
+/// names `<dir>/<namespace>/<name>` that rendered). A GitRepository among them is checked as
+/// this repository; any of them exists in the cluster even when no object in the repository
+/// defines it (the bootstrap source made by `flux bootstrap` or a FluxInstance's `sync`).
 pub fn this_repo_sources(
     dir: &str,
     objects: &[ClusterObject],
@@ -74,7 +76,8 @@ pub fn this_repo_sources(
         let is_rendered = o.kind() == "Kustomization"
             && o.gvk().group == KUSTOMIZE_GROUP
             && rendered.contains(format!("{dir}/{ns}/{}", o.name()).as_str());
-        if is_rendered && o.node.str_at(&["spec", "sourceRef", "kind"]) == Some("GitRepository") {
+        let kind = o.node.str_at(&["spec", "sourceRef", "kind"]).unwrap_or("");
+        if is_rendered && KUSTOMIZATION_SOURCES.contains(&kind) {
             let src_ns = o.node.str_at(&["spec", "sourceRef", "namespace"]).unwrap_or(ns);
             if let Some(name) = o.node.str_at(&["spec", "sourceRef", "name"]) {
                 sources.insert((src_ns.to_string(), name.to_string()));
@@ -82,6 +85,14 @@ pub fn this_repo_sources(
         }
     }
     sources
+}
+
+impl GraphOptions {
+    /// Whether (namespace, name) is a source the cluster's Kustomizations were rendered from:
+    /// it exists, whether or not the repository defines it.
+    fn is_rendered_source(&self, namespace: &str, name: &str) -> bool {
+        self.repo_sources.as_ref().is_some_and(|s| s.contains(&(namespace.to_string(), name.to_string())))
+    }
 }
 
 /// Checks one cluster with the default options (see [`check_cluster_with`]).
@@ -343,7 +354,10 @@ fn sources(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
             let r = o.resource;
             let Some(item) = r.node.path(path) else { continue };
             let Some(s) = reference(item, default_kind, r.namespace()) else { continue };
-            if c.find(SOURCE_GROUP, s.kind, s.namespace, s.name).is_some() {
+            if c.find(SOURCE_GROUP, s.kind, s.namespace, s.name).is_some()
+                || opts.is_rendered_source(s.namespace, s.name)
+                || (s.kind == "ExternalArtifact" && generates(c, s.namespace, s.name))
+            {
                 continue;
             }
             let field = path.join(".");
@@ -371,6 +385,19 @@ fn sources(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
             ));
         }
     }
+}
+
+/// Whether an ArtifactGenerator of the cluster makes ExternalArtifact `namespace/name` (the
+/// ExternalArtifact object exists only in the cluster).
+fn generates(c: &Cluster, namespace: &str, name: &str) -> bool {
+    c.of_kind(super::sources::EXTENSIONS_GROUP, "ArtifactGenerator").any(|g| {
+        g.resource.namespace() == namespace
+            && g.resource
+                .node
+                .path(&["spec", "artifacts"])
+                .and_then(Node::as_seq)
+                .is_some_and(|a| a.iter().any(|a| a.str_at(&["name"]) == Some(name)))
+    })
 }
 
 /// A Flux path (`./apps/prod`, relative to the source root) as a repository path; `None`
@@ -471,6 +498,15 @@ pub(crate) enum ValuesFrom {
     Unknown,
 }
 
+/// Whether an ExternalSecret of the cluster makes Secret `namespace/name` (its
+/// `spec.target.name`, by default its own name).
+pub(crate) fn made_by_external_secret(c: &Cluster, namespace: &str, name: &str) -> bool {
+    c.of_kind("external-secrets.io", "ExternalSecret").any(|o| {
+        let r = o.resource;
+        r.namespace() == namespace && r.node.str_at(&["spec", "target", "name"]).unwrap_or(r.name()) == name
+    })
+}
+
 /// Resolves one `valuesFrom` entry of `hr` against the cluster.
 pub(crate) fn resolve_values_from(c: &Cluster, hr: &Resource, item: &Node) -> ValuesFrom {
     let (Some(kind), Some(name)) = (item.str_at(&["kind"]), item.str_at(&["name"])) else {
@@ -486,6 +522,10 @@ pub(crate) fn resolve_values_from(c: &Cluster, hr: &Resource, item: &Node) -> Va
     let Some(src) = c.find("", kind, ns, name) else {
         if optional {
             return ValuesFrom::Skipped;
+        }
+        // Made in the cluster by an ExternalSecret of this cluster: its keys are not known here.
+        if kind == "Secret" && made_by_external_secret(c, ns, name) {
+            return ValuesFrom::Unknown;
         }
         return ValuesFrom::Missing {
             message: format!(
@@ -663,6 +703,13 @@ mod tests {
         );
         assert_eq!(check(&[("repo.yaml", HELM_REPO), ("hr.yaml", &vf(""))]), ["flux-values-from-missing hr.yaml:15"]);
         assert!(check(&[("repo.yaml", HELM_REPO), ("hr.yaml", &vf("      optional: true\n"))]).is_empty());
+        let es = "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: v-maker\n  namespace: apps\nspec:\n  target:\n    name: v\n";
+        let secret = |item: &str| hr("app", &format!("  valuesFrom:\n    - kind: Secret\n      name: v\n{item}"));
+        assert!(check(&[("repo.yaml", HELM_REPO), ("es.yaml", es), ("hr.yaml", &secret(""))]).is_empty());
+        assert_eq!(
+            check(&[("repo.yaml", HELM_REPO), ("hr.yaml", &secret(""))]),
+            ["flux-reference-unresolved hr.yaml:15"]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod markers;
 pub mod provenance;
 pub mod render;
 pub mod sourceignore;
+pub mod sources;
 pub mod substitute;
 pub mod tree;
 pub mod version;

@@ -40,14 +40,36 @@ pub struct Settings {
     pub strict_why: String,
 }
 
-/// Looks up a ConfigMap or Secret by kind, namespace and name in the cluster's objects.
-pub type Lookup<'a> = dyn Fn(&str, &str, &str) -> Option<Node> + Sync + 'a;
+/// A `substituteFrom` object as the tree finds it.
+#[derive(Clone, Debug)]
+pub enum Found {
+    /// In this cluster's render (or a repository file that names the same namespace).
+    Object(Node),
+    /// Not in this cluster's Flux render but made for it: by an ExternalSecret, or a
+    /// repository file applied outside Flux (a bootstrap Secret). `by` names the maker for the
+    /// message; `node` is what the repository shows of the object, when it shows it.
+    Generated { by: String, node: Option<Node> },
+}
+
+/// Looks up a ConfigMap or Secret by kind, namespace and name, as the cluster would have it.
+pub type Lookup<'a> = dyn Fn(&str, &str, &str) -> Option<Found> + Sync + 'a;
+
+/// The variables of one Flux Kustomization and what is known about them.
+#[derive(Clone, Debug, Default)]
+pub struct Resolved {
+    pub vars: Vars,
+    /// Findings about the sources (cluster-provided objects), not failures.
+    pub notes: Vec<Diag>,
+    /// Some source's keys are unknown here (made in the cluster, or missing): a `${VAR}` with
+    /// no value is kept as written instead of failing, since the cluster may set it.
+    pub open: bool,
+}
 
 /// Substitutes one object in place, as strictly as the installed Flux does: an unset variable
 /// fails the build under strict substitution (an error naming the version that makes it
 /// fail); under lenient substitution it becomes an empty string (a warning), and the object
 /// is substituted the lenient way.
-fn substitute_one(node: &mut Node, vars: &Vars, settings: &Settings, notes: &mut Vec<Diag>) {
+fn substitute_one(node: &mut Node, vars: &Vars, settings: &Settings, open: bool, notes: &mut Vec<Diag>) {
     const HELP: &str = "set it in postBuild.substitute / substituteFrom, give a default (`${VAR:=value}`), \
                         or pass --var NAME=VALUE for an in-cluster value";
     let errs = match substitute(node, vars, true) {
@@ -58,6 +80,18 @@ fn substitute_one(node: &mut Node, vars: &Vars, settings: &Settings, notes: &mut
         Err(errs) => errs,
     };
     let unset_only = errs.iter().all(|e| e.rule == Rule::FluxSubstituteUnset);
+    // Some variables live only in the cluster (a source the repository cannot show): a
+    // `${VAR}` with no value here is kept as written instead of failing.
+    if open && unset_only {
+        let mut more = vars.clone();
+        for e in &errs {
+            more.insert(e.var.clone(), format!("${{{}}}", e.var));
+        }
+        if let Ok(n) = substitute(node, &more, true) {
+            *node = n;
+            return;
+        }
+    }
     if settings.strict || !unset_only {
         for e in errs {
             let msg = match e.rule {
@@ -148,59 +182,98 @@ pub fn kustomization_for(engine: &Engine, dir: &RelPath, fk: &FluxKustomization)
 }
 
 /// The variables of `fk`: settings' variables, then `substituteFrom` in order, then
-/// `substitute`. A missing source that is not optional fails the build, as in Flux.
-pub fn variables(fk: &FluxKustomization, lookup: &Lookup<'_>, settings: &Settings) -> Result<Vars, Diag> {
-    let mut vars = Vars::new();
+/// `substitute`. A source the cluster makes (or that is nowhere in the repository) is a note,
+/// not a failure: the repository cannot show it, so its variables stay unchecked.
+pub fn variables(fk: &FluxKustomization, lookup: &Lookup<'_>, settings: &Settings) -> Result<Resolved, Diag> {
+    let mut out = Resolved::default();
     for (k, v) in &settings.variables {
-        vars.insert(k.clone(), v);
+        out.vars.insert(k.clone(), v);
     }
-    let Some(pb) = &fk.post_build else { return Ok(vars) };
+    let Some(pb) = &fk.post_build else { return Ok(out) };
     for src in &pb.substitute_from {
-        let Some(obj) = lookup(&src.kind, &fk.key.namespace, &src.name) else {
-            if src.optional {
-                continue;
-            }
-            return Err(Diag::fatal(
-                Rule::FluxSubstituteUnset,
-                src.loc,
-                format!(
-                    "substituteFrom {} '{}/{}' is neither in this cluster's render nor in the repository",
-                    src.kind, fk.key.namespace, src.name
-                ),
-            )
-            .help("mark it `optional: true`, or give its variables with `flux.variables` / `--var NAME=VALUE`"));
-        };
-        let secret = src.kind == "Secret";
-        for (k, v) in obj.get("data").and_then(Node::as_map).into_iter().flatten() {
-            let Some(text) = v.text_or_empty() else { continue };
-            if secret {
-                let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-                match base64::engine::general_purpose::STANDARD.decode(clean.as_bytes()) {
-                    Ok(bytes) => vars.insert(k.clone(), String::from_utf8_lossy(&bytes)),
-                    Err(_) => {
-                        return Err(Diag::fatal(
-                            Rule::FluxSubstituteInvalid,
-                            v.loc,
-                            format!("Secret '{}' data '{k}' is not valid base64", src.name),
-                        ));
-                    }
+        let what = format!("substituteFrom {} '{}/{}'", src.kind, fk.key.namespace, src.name);
+        match lookup(&src.kind, &fk.key.namespace, &src.name) {
+            Some(Found::Object(obj)) => add_data(&mut out.vars, &src.kind, &src.name, &obj)?,
+            Some(Found::Generated { by, node }) => {
+                out.notes.push(
+                    Diag::note(
+                        Rule::FluxSubstituteGenerated,
+                        src.loc,
+                        format!("{what} is made in the cluster by {by}: its values are not known here"),
+                    )
+                    .help("variables it may set are not checked; a `${VAR}` it does not set fails in the cluster"),
+                );
+                match node {
+                    Some(obj) => add_data(&mut out.vars, &src.kind, &src.name, &obj)?,
+                    None => out.open = true,
                 }
-            } else {
-                vars.insert(k.clone(), text);
             }
-        }
-        if secret {
-            for (k, v) in obj.get("stringData").and_then(Node::as_map).into_iter().flatten() {
-                if let Some(text) = v.text_or_empty() {
-                    vars.insert(k.clone(), text);
-                }
+            None if src.optional => {}
+            None => {
+                out.open = true;
+                out.notes.push(
+                    Diag::note(
+                        Rule::FluxSubstituteExternal,
+                        src.loc,
+                        format!(
+                            "{what} is not in the repository: the cluster must provide it, or the Kustomization fails"
+                        ),
+                    )
+                    .help(
+                        "mark it `optional: true` if it may be absent; give its variables with `flux.variables` / \
+                         `--var NAME=VALUE` to check what they substitute",
+                    ),
+                );
             }
         }
     }
     for (k, v) in &pb.substitute {
-        vars.insert(k.clone(), v);
+        out.vars.insert(k.clone(), v);
     }
-    Ok(vars)
+    Ok(out)
+}
+
+/// Whether a Secret is SOPS-encrypted: a top-level `sops` block, or `ENC[...]` values. Its keys
+/// are plaintext; its values are known only in the cluster.
+pub fn is_sops(obj: &Node) -> bool {
+    obj.get("sops").is_some_and(|n| n.as_map().is_some())
+        || ["data", "stringData"].iter().any(|f| {
+            obj.get(f)
+                .and_then(Node::as_map)
+                .is_some_and(|m| m.iter().any(|(_, v)| v.as_str().is_some_and(|t| t.starts_with("ENC["))))
+        })
+}
+
+/// Adds the data of one ConfigMap/Secret. A SOPS-encrypted Secret contributes its keys with the
+/// reference itself as the value (`${KEY}` stays as written): substitution never fails on it,
+/// and checks treat the value as unknown, as for any unsubstituted reference.
+fn add_data(vars: &mut Vars, kind: &str, name: &str, obj: &Node) -> Result<(), Diag> {
+    let secret = kind == "Secret";
+    let sops = secret && is_sops(obj);
+    for field in ["data", "stringData"] {
+        if field == "stringData" && !secret {
+            continue;
+        }
+        for (k, v) in obj.get(field).and_then(Node::as_map).into_iter().flatten() {
+            let Some(text) = v.text_or_empty() else { continue };
+            if sops {
+                vars.insert(k.clone(), format!("${{{k}}}"));
+            } else if secret && field == "data" {
+                let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                let bytes = base64::engine::general_purpose::STANDARD.decode(clean.as_bytes()).map_err(|_| {
+                    Diag::fatal(
+                        Rule::FluxSubstituteInvalid,
+                        v.loc,
+                        format!("Secret '{name}' data '{k}' is not valid base64"),
+                    )
+                })?;
+                vars.insert(k.clone(), String::from_utf8_lossy(&bytes));
+            } else {
+                vars.insert(k.clone(), text);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Renders one Flux Kustomization whose `spec.path` resolved to `dir`.
@@ -223,11 +296,12 @@ pub fn render(
         ));
     }
     let k = kustomization_for(engine, dir, fk).map_err(fail)?;
-    let vars = variables(fk, lookup, settings).map_err(fail)?;
+    let Resolved { vars, notes, open } = variables(fk, lookup, settings).map_err(fail)?;
     let rendered = engine.render_kustomization(k)?;
     // Substitution problems are notes of the render: the objects they concern are kept
     // unsubstituted, so the rest of the tree is still found and checked.
     let mut out = Rendered { resources: Vec::new(), notes: rendered.notes, files: rendered.files };
+    out.notes.extend(notes);
     if let Some(f) = kustomization_file(engine.repo(), dir) {
         out.files.insert(f);
     }
@@ -246,7 +320,7 @@ pub fn render(
     let substitutes = fk.post_build.as_ref().is_some_and(|pb| pb.always || !vars.is_empty());
     for mut r in rendered.resources {
         if substitutes {
-            substitute_one(&mut r.node, &vars, settings, &mut out.notes);
+            substitute_one(&mut r.node, &vars, settings, open, &mut out.notes);
         }
         let name = fk.key.name.clone();
         let ns = fk.key.namespace.clone();

@@ -7,17 +7,18 @@
 //! contains. Each level of a cluster's tree is rendered in parallel; levels run in order so
 //! that `substituteFrom` sees exactly the objects of the levels above, whatever the threads do.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
 
 use super::entry::{FluxKustomization, ObjKey, RepoIndex, SourceRef, is_flux_kustomization};
-use super::render::{Settings, render};
+use super::render::{Found, Settings, render};
+use super::sources::{external_artifact, infer_own_root, mapped_message};
 use crate::kustomize::build::{Engine, Failed, Rendered};
 use crate::kustomize::diag::Diag;
 use crate::kustomize::resource::Resource;
 use crate::rules::Rule;
-use crate::source::{Loc, Node, RelPath};
+use crate::source::{Loc, RelPath};
 
 pub use crate::config::SourceMapping;
 
@@ -63,6 +64,19 @@ pub fn render_all(
     render_wanted(engine, index, sources, settings, &|_, _| true)
 }
 
+/// A cluster's own source (the one its root Kustomization syncs) and the directory of this
+/// repository its artifact is rooted at.
+#[derive(Clone, Debug)]
+struct Own {
+    source: SourceRef,
+    root: RelPath,
+    /// How the root was found, when it is not simply the repository root (for the info).
+    inferred: Option<Diag>,
+    /// Whether the source is known to be this repository: a GitRepository, a configured
+    /// mapping, or an artifact whose paths exist here.
+    resolved: bool,
+}
+
 /// Like [`render_all`], leaving out the children (below the roots) that `wanted` declines:
 /// they get no entry at all.
 pub fn render_wanted(
@@ -73,91 +87,247 @@ pub fn render_wanted(
     wanted: Wanted,
 ) -> Vec<FluxEntry> {
     let ctx = Ctx { engine, index, sources, settings, wanted };
-    let parsed: Vec<(RelPath, Loc, Result<FluxKustomization, Diag>)> = index
-        .kustomizations
-        .iter()
-        .map(|f| {
-            let ns = f.doc.str_at(&["metadata", "namespace"]).unwrap_or("default");
-            (f.file.clone(), f.doc.loc, FluxKustomization::parse(&f.doc, ns))
-        })
-        .collect();
     // Roots that apply themselves: their own file is under their own spec.path.
-    let mut roots: Vec<FluxKustomization> = Vec::new();
-    let mut rest: Vec<(Loc, FluxKustomization)> = Vec::new();
-    for (file, loc, fk) in &parsed {
-        let Ok(fk) = fk else { continue };
-        match fk.dir_in(&RelPath::root()) {
-            Some(d) if file.starts_with(&d) => roots.push(fk.clone()),
-            _ => rest.push((*loc, fk.clone())),
+    let mut roots: Vec<(FluxKustomization, Own)> = Vec::new();
+    let mut rest: Vec<(Loc, FluxKustomization, Own, RelPath)> = Vec::new();
+    for f in &index.kustomizations {
+        let ns = f.doc.str_at(&["metadata", "namespace"]).unwrap_or("default");
+        let Ok(fk) = FluxKustomization::parse(&f.doc, ns) else { continue };
+        let own = own_source(&ctx, &fk, &f.file);
+        match fk.dir_in(&own.root) {
+            // A path at the source root holds every file: such a Kustomization is a root only
+            // when no other tree applies it (a tenant's sync with no path is not).
+            Some(d) if f.file.starts_with(&d) && !d.is_root() => roots.push((fk, own)),
+            _ => rest.push((f.doc.loc, fk, own, f.file.clone())),
         }
     }
-    let mut out: Vec<FluxEntry> = roots.par_iter().flat_map_iter(|r| walk_tree(&ctx, r.clone())).collect();
-    let contained = |entries: &[FluxEntry]| -> BTreeSet<(u32, u32, u32)> {
-        let mut s = BTreeSet::new();
-        for e in entries {
-            if let Ok(r) = &e.result {
-                s.extend(r.resources.iter().filter(|r| is_flux_kustomization(&r.node)).map(|r| loc_key(r.node.loc)));
-            }
+    // A bootstrapped cluster directory whose sync Kustomization the repository does not hold.
+    for dir in &index.bootstrap_dirs {
+        let syncs_it = |fk: &FluxKustomization, own: &Own| fk.dir_in(&own.root).as_ref() == Some(dir);
+        if !roots.iter().any(|(fk, own)| syncs_it(fk, own)) && !rest.iter().any(|(_, fk, own, _)| syncs_it(fk, own)) {
+            let fk = FluxKustomization::bootstrap(dir);
+            let own = Own { source: fk.source.clone(), root: RelPath::root(), inferred: None, resolved: true };
+            roots.push((fk, own));
         }
-        s
-    };
+    }
+    let mut out: Vec<FluxEntry> = roots.par_iter().flat_map_iter(|(r, own)| walk_tree(&ctx, r.clone(), own)).collect();
     let seen = contained(&out);
-    let candidates: Vec<(Loc, FluxKustomization)> =
-        rest.into_iter().filter(|(l, _)| !seen.contains(&loc_key(*l))).collect();
+    // A Kustomization below a directory a cluster built, that the build did not include, is
+    // left out on purpose (a disabled app): nothing applies it.
+    let built: Vec<RelPath> = out
+        .iter()
+        .filter(|e| e.result.is_ok())
+        .filter_map(|e| RelPath::parse(&e.dir))
+        .filter(|d| !d.is_root())
+        .collect();
+    let mut candidates: Vec<(Loc, FluxKustomization, Own, RelPath)> = Vec::new();
+    for (l, fk, own, file) in rest.into_iter().filter(|(l, _, _, file)| !seen.holds(*l, file)) {
+        match built.iter().find(|d| file.starts_with(d)) {
+            Some(d) => out.push(not_applied(&fk, &file, d)),
+            None => candidates.push((l, fk, own, file)),
+        }
+    }
     if !candidates.is_empty() {
         // Which of the remaining ones another remaining one renders: those are not roots.
         let one_level: Vec<FluxEntry> =
-            candidates.par_iter().map(|(_, fk)| render_one(&ctx, fk, &cluster_of(fk), &[], &source_of(fk))).collect();
-        let inner = contained(&one_level);
-        let more: Vec<FluxEntry> = candidates
-            .par_iter()
-            .filter(|(l, _)| !inner.contains(&loc_key(*l)))
-            .flat_map_iter(|(_, fk)| walk_tree(&ctx, fk.clone()))
+            candidates.par_iter().map(|(_, fk, own, _)| render_one(&ctx, fk, &cluster_of(fk, own), &[], own)).collect();
+        let inner: Vec<Contained> = one_level.iter().map(|e| contained(std::slice::from_ref(e))).collect();
+        // The remaining roots are applied by something the repository does not show (a
+        // FluxInstance's sync of their directory): the roots of one directory are one cluster.
+        let mut forests: BTreeMap<String, Vec<(FluxKustomization, Own)>> = BTreeMap::new();
+        let inner_dirs: Vec<Option<RelPath>> = one_level
+            .iter()
+            .map(|e| e.result.as_ref().ok().and_then(|_| RelPath::parse(&e.dir)).filter(|d| !d.is_root()))
             .collect();
+        let mut excluded = Vec::new();
+        for (i, (l, fk, own, file)) in candidates.iter().enumerate() {
+            if inner.iter().enumerate().any(|(j, c)| j != i && c.holds(*l, file)) {
+                continue;
+            }
+            let builder =
+                inner_dirs.iter().enumerate().find_map(|(j, d)| d.as_ref().filter(|d| j != i && file.starts_with(d)));
+            let path_here = fk.dir_in(&own.root).is_some_and(|d| ctx.engine.repo().is_dir(&d));
+            match builder {
+                Some(d) => excluded.push(not_applied(fk, file, d)),
+                // Nothing here applies it and its path is not here (an archived or copied
+                // manifest): no controller would build it from this repository.
+                None if !path_here && own.resolved => excluded.push(info_entry(
+                    fk,
+                    &file.parent().to_string(),
+                    Diag::note(
+                        Rule::FluxNotApplied,
+                        fk.path_loc,
+                        format!(
+                            "Kustomization {} is applied by no Flux Kustomization of this repository and its spec.path '{}' does not exist here",
+                            fk.key, fk.path
+                        ),
+                    )
+                    .help("if a cluster syncs it directly, fix the path; otherwise it is dead and can be deleted"),
+                )),
+                None => forests.entry(file.parent().to_string()).or_default().push((fk.clone(), own.clone())),
+            }
+        }
+        out.extend(excluded);
+        let more: Vec<FluxEntry> =
+            forests.into_par_iter().flat_map_iter(|(cluster, roots)| walk_forest(&ctx, roots, &cluster)).collect();
         out.extend(more);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
 
-/// The cluster directory of a root: its `spec.path` without `./` (`.` for the repository root).
-fn cluster_of(root: &FluxKustomization) -> String {
-    let p = root.path.trim_start_matches("./").trim_end_matches('/');
-    if p.is_empty() || p == "." { ".".to_string() } else { p.to_string() }
+/// What some trees rendered: the Flux Kustomization documents among their objects, and every
+/// file they read. A Kustomization document in a file a tree read is that tree's (applied by
+/// it, or a patch of one of its children), never a root read on its own from disk.
+struct Contained {
+    docs: BTreeSet<(u32, u32, u32)>,
+    files: BTreeSet<RelPath>,
 }
 
-fn source_of(root: &FluxKustomization) -> SourceRef {
-    root.source.clone()
-}
-
-/// Where a Kustomization's source artifact is rooted in this repository, if it is here.
-fn source_root(ctx: &Ctx, own: &SourceRef, fk: &FluxKustomization) -> Option<RelPath> {
-    if fk.source == *own {
-        return Some(RelPath::root());
+impl Contained {
+    fn holds(&self, loc: Loc, file: &RelPath) -> bool {
+        self.docs.contains(&loc_key(loc)) || self.files.contains(file)
     }
-    ctx.sources
-        .iter()
-        .find(|m| m.kind == fk.source.kind && m.namespace == fk.source.namespace && m.name == fk.source.name)
-        .and_then(|m| {
-            if m.path.trim_matches(['.', '/']).is_empty() {
-                Some(RelPath::root())
-            } else {
-                RelPath::parse(m.path.trim_start_matches("./"))
-            }
-        })
 }
 
-fn render_one(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource], own: &SourceRef) -> FluxEntry {
+fn contained(entries: &[FluxEntry]) -> Contained {
+    let mut c = Contained { docs: BTreeSet::new(), files: BTreeSet::new() };
+    for e in entries {
+        if let Ok(r) = &e.result {
+            c.docs.extend(r.resources.iter().filter(|r| is_flux_kustomization(&r.node)).map(|r| loc_key(r.node.loc)));
+            c.files.extend(r.files.iter().cloned());
+        }
+    }
+    c
+}
+
+/// The own source of a Kustomization taken as a root, defined in `file`: rooted where config
+/// says, else at the repository root, else at the one directory where its path exists.
+fn own_source(ctx: &Ctx, fk: &FluxKustomization, file: &RelPath) -> Own {
+    let source = fk.source.clone();
+    if let Some(root) = configured_root(ctx, &source) {
+        return Own { source, root, inferred: None, resolved: true };
+    }
+    let git = matches!(fk.source.kind.as_str(), "GitRepository" | "");
+    match infer_own_root(ctx.engine.repo(), fk, file) {
+        Some(root) if !root.is_root() => {
+            let d = Diag::note(
+                Rule::FluxSourceMapped,
+                fk.path_loc,
+                mapped_message(fk, &root, &format!("the only directory where spec.path '{}' exists", fk.path)),
+            )
+            .help(
+                "an artifact of a sub-directory (`flux push artifact --path=...`); set `flux.sources` to say otherwise",
+            );
+            Own { source, root, inferred: Some(d), resolved: true }
+        }
+        Some(root) => Own { source, root, inferred: None, resolved: true },
+        None => Own { source, root: RelPath::root(), inferred: None, resolved: git },
+    }
+}
+
+/// The info entry of a Kustomization in `file`, below directory `dir` that a cluster builds
+/// without it.
+fn not_applied(fk: &FluxKustomization, file: &RelPath, dir: &RelPath) -> FluxEntry {
+    let d = Diag::note(
+        Rule::FluxNotApplied,
+        fk.loc,
+        format!("Kustomization {} is in {dir}, which a cluster builds without it: no controller applies it", fk.key),
+    )
+    .help("list it in that directory's kustomization.yaml to apply it, or delete it");
+    info_entry(fk, &file.parent().to_string(), d)
+}
+
+/// An entry that renders nothing and holds one informational note.
+fn info_entry(fk: &FluxKustomization, cluster: &str, d: Diag) -> FluxEntry {
+    FluxEntry {
+        name: format!("{cluster}/{}/{}", fk.key.namespace, fk.key.name),
+        key: fk.key.clone(),
+        dir: fk.path.clone(),
+        result: Ok(Rendered { resources: Vec::new(), notes: vec![d], files: Default::default() }),
+        child_notes: Vec::new(),
+    }
+}
+
+/// A root whose source cannot be this repository (an ExternalArtifact no rendered generator
+/// makes, a source of another kind whose path is not here): an empty entry with an info,
+/// since nothing shows what the controller would build.
+fn unrendered_root(fk: &FluxKustomization, own: &Own, cluster: &str) -> Option<FluxEntry> {
+    if own.resolved {
+        return None;
+    }
+    let s = &fk.source;
+    let d = Diag::note(
+        Rule::FluxSourceOutOfScope,
+        fk.path_loc,
+        format!(
+            "Kustomization {} uses {} '{}/{}', which nothing rendered here maps to a directory of this repository: its path is not rendered",
+            fk.key, s.kind, s.namespace, s.name
+        ),
+    )
+    .help("map it to a directory of this repository with `flux.sources` in .fluxgate.yaml");
+    Some(info_entry(fk, cluster, d))
+}
+
+/// The cluster directory of a root: its `spec.path` in its source (`.` for the repository root).
+fn cluster_of(root: &FluxKustomization, own: &Own) -> String {
+    match root.dir_in(&own.root) {
+        Some(d) if !d.is_root() => d.to_string(),
+        _ => ".".to_string(),
+    }
+}
+
+/// Where `flux.sources` roots a source, if it names it.
+fn configured_root(ctx: &Ctx, s: &SourceRef) -> Option<RelPath> {
+    ctx.sources.iter().find(|m| m.kind == s.kind && m.namespace == s.namespace && m.name == s.name).and_then(|m| {
+        if m.path.trim_matches(['.', '/']).is_empty() {
+            Some(RelPath::root())
+        } else {
+            RelPath::parse(m.path.trim_start_matches("./"))
+        }
+    })
+}
+
+/// Where a child Kustomization's source artifact is rooted in this repository: the cluster's
+/// own source, a configured mapping, or an ExternalArtifact whose ArtifactGenerator (in the
+/// cluster's render so far) copies from those. `Err` is the reason it is out of scope.
+fn source_root(
+    ctx: &Ctx,
+    owns: &[Own],
+    fk: &FluxKustomization,
+    pool: &[Resource],
+) -> Result<(RelPath, Option<Diag>), String> {
+    let own_root = |s: &SourceRef| owns.iter().find(|o| o.source == *s).map(|o| o.root.clone());
+    if let Some(root) = own_root(&fk.source) {
+        return Ok((root, None));
+    }
+    if let Some(root) = configured_root(ctx, &fk.source) {
+        return Ok((root, None));
+    }
+    if fk.source.kind == "ExternalArtifact" {
+        let base = |s: &SourceRef| own_root(s).or_else(|| configured_root(ctx, s));
+        match external_artifact(pool, &fk.source, &base) {
+            Some(Ok(g)) => {
+                let how = format!("copied by ArtifactGenerator '{}'", g.generator);
+                let d = Diag::note(Rule::FluxSourceMapped, fk.path_loc, mapped_message(fk, &g.root, &how))
+                    .help("set `flux.sources` to map it otherwise");
+                return Ok((g.root, Some(d)));
+            }
+            Some(Err(why)) => return Err(format!("its ArtifactGenerator cannot be mapped to a directory: {why}")),
+            None => {}
+        }
+    }
+    Err("which is not this repository".to_string())
+}
+
+fn render_one(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource], root: &Own) -> FluxEntry {
+    render_at(ctx, fk, cluster, pool, &root.root)
+}
+
+fn render_at(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource], root: &RelPath) -> FluxEntry {
     let name = format!("{cluster}/{}/{}", fk.key.namespace, fk.key.name);
-    let root = source_root(ctx, own, fk).unwrap_or_else(RelPath::root);
-    let lookup = |kind: &str, ns: &str, n: &str| -> Option<Node> {
-        pool.iter()
-            .rev()
-            .find(|r| r.kind() == kind && r.namespace() == ns && r.name() == n)
-            .map(|r| r.node.clone())
-            .or_else(|| ctx.index.config.get(&(kind.to_string(), ns.to_string(), n.to_string())).cloned())
-    };
-    let (dir, result) = match fk.dir_in(&root) {
+    let lookup = |kind: &str, ns: &str, n: &str| lookup(ctx, pool, cluster, kind, ns, n);
+    let (dir, result) = match fk.dir_in(root) {
         Some(dir) => {
             let r = render(ctx.engine, &dir, fk, &lookup, ctx.settings);
             (dir.to_string(), r)
@@ -177,22 +347,86 @@ fn render_one(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource
     FluxEntry { name, key: fk.key.clone(), dir, result, child_notes: Vec::new() }
 }
 
+/// Finds a `substituteFrom` object as the controller would: in the cluster's render so far,
+/// then in a repository file naming that namespace (the one nearest the cluster directory); then something that makes it in the
+/// cluster (an ExternalSecret's target), then a repository object of that name outside the
+/// tree (a bootstrap Secret, namespaced by a kustomization nobody syncs).
+fn lookup(ctx: &Ctx, pool: &[Resource], cluster: &str, kind: &str, ns: &str, name: &str) -> Option<Found> {
+    let key = |k: &str, ns: &str| (k.to_string(), ns.to_string(), name.to_string());
+    if let Some(r) = pool.iter().rev().find(|r| r.kind() == kind && r.namespace() == ns && r.name() == name) {
+        return Some(Found::Object(r.node.clone()));
+    }
+    if let Some(n) = ctx.index.config_near(&key(kind, ns), cluster) {
+        return Some(Found::Object(n.clone()));
+    }
+    if kind == "Secret" {
+        let es = pool.iter().find(|r| {
+            r.kind() == "ExternalSecret"
+                && r.gvk().group == "external-secrets.io"
+                && r.namespace() == ns
+                && r.node.str_at(&["spec", "target", "name"]).unwrap_or(r.name()) == name
+        });
+        if let Some(es) = es {
+            return Some(Found::Generated { by: format!("ExternalSecret '{ns}/{}'", es.name()), node: None });
+        }
+    }
+    let outside = ctx.index.config.get(&key(kind, ""))?;
+    let file = ctx.engine.repo().file_of(outside.loc).map(|f| f.path.to_string()).unwrap_or_default();
+    Some(Found::Generated {
+        by: format!("whatever applies {file} (outside this cluster's Flux Kustomizations)"),
+        node: Some(outside.clone()),
+    })
+}
+
+/// The kinds a tree keeps from each level for the levels below: `substituteFrom` objects,
+/// what makes them, and what produces ExternalArtifacts.
+fn pooled(r: &Resource) -> bool {
+    matches!(r.kind(), "ConfigMap" | "Secret" | "ExternalSecret" | "ArtifactGenerator")
+}
+
 /// Renders one cluster's tree, level by level.
-fn walk_tree(ctx: &Ctx, root: FluxKustomization) -> Vec<FluxEntry> {
-    let cluster = cluster_of(&root);
-    let own = source_of(&root);
-    let mut visited: BTreeSet<ObjKey> = BTreeSet::from([root.key.clone()]);
-    let mut pool: Vec<Resource> = Vec::new();
-    let mut level = vec![root];
+fn walk_tree(ctx: &Ctx, root: FluxKustomization, own: &Own) -> Vec<FluxEntry> {
+    let cluster = cluster_of(&root, own);
+    walk_forest(ctx, vec![(root, own.clone())], &cluster)
+}
+
+/// Renders the trees of several roots that one cluster applies together (the Kustomizations
+/// of a directory that something outside the repository syncs, e.g. a FluxInstance), level
+/// by level, so that each level sees what every tree above it rendered.
+fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str) -> Vec<FluxEntry> {
     let mut out = Vec::new();
-    while !level.is_empty() {
-        let mut entries: Vec<FluxEntry> =
-            level.par_iter().map(|fk| render_one(ctx, fk, &cluster, &pool, &own)).collect();
+    let mut visited: BTreeSet<ObjKey> = BTreeSet::new();
+    let mut owns: Vec<Own> = Vec::new();
+    let mut firsts = Vec::new();
+    let pool: Vec<Resource> = Vec::new();
+    for (root, own) in roots {
+        if let Some(e) = unrendered_root(&root, &own, cluster) {
+            out.push(e);
+            continue;
+        }
+        if !visited.insert(root.key.clone()) {
+            continue;
+        }
+        let mut first = render_one(ctx, &root, cluster, &pool, &own);
+        if let Some(d) = &own.inferred {
+            push_note(&mut first, d.clone());
+        }
+        firsts.push(first);
+        owns.push(own);
+    }
+    let mut pool = pool;
+    let mut pending = firsts;
+    loop {
         let mut next = Vec::new();
-        for e in entries.iter_mut() {
+        for e in pending.iter_mut() {
             let Ok(r) = &e.result else { continue };
-            pool.extend(r.resources.iter().filter(|r| matches!(r.kind(), "ConfigMap" | "Secret")).cloned());
-            for res in r.resources.iter().filter(|r| is_flux_kustomization(&r.node)) {
+            pool.extend(r.resources.iter().filter(|r| pooled(r)).cloned());
+        }
+        for e in pending.iter_mut() {
+            let Ok(r) = &e.result else { continue };
+            let children: Vec<Resource> =
+                r.resources.iter().filter(|r| is_flux_kustomization(&r.node)).cloned().collect();
+            for res in children {
                 let ns = if res.namespace().is_empty() { "default" } else { res.namespace() };
                 let child = match FluxKustomization::parse(&res.node, ns) {
                     Ok(c) => c,
@@ -204,38 +438,65 @@ fn walk_tree(ctx: &Ctx, root: FluxKustomization) -> Vec<FluxEntry> {
                 if !visited.insert(child.key.clone()) {
                     continue;
                 }
-                if source_root(ctx, &own, &child).is_none() {
-                    let s = &child.source;
-                    let d = Diag::note(
-                        Rule::FluxSourceOutOfScope,
-                        res.node.path(&["spec", "sourceRef"]).map_or(res.node.loc, |n| n.loc),
-                        format!(
-                            "Kustomization {} uses {} '{}/{}', which is not this repository: its path is not rendered",
-                            child.key, s.kind, s.namespace, s.name
-                        ),
-                    )
-                    .help("map it to a directory of this repository with `flux.sources` in .fluxgate.yaml");
-                    e.child_notes.push((d, res.clone()));
+                let (root, mapped) = match source_root(ctx, &owns, &child, &pool) {
+                    Ok(found) => found,
+                    Err(why) => {
+                        let s = &child.source;
+                        let d = Diag::note(
+                            Rule::FluxSourceOutOfScope,
+                            res.node.path(&["spec", "sourceRef"]).map_or(res.node.loc, |n| n.loc),
+                            format!(
+                                "Kustomization {} uses {} '{}/{}', {why}: its path is not rendered",
+                                child.key, s.kind, s.namespace, s.name
+                            ),
+                        )
+                        .help("map it to a directory of this repository with `flux.sources` in .fluxgate.yaml");
+                        e.child_notes.push((d, res.clone()));
+                        continue;
+                    }
+                };
+                if child.dir_in(&root).is_some_and(|dir| !(ctx.wanted)(&child, &dir)) {
                     continue;
                 }
-                let root = source_root(ctx, &own, &child);
-                if root.and_then(|r| child.dir_in(&r)).is_some_and(|dir| !(ctx.wanted)(&child, &dir)) {
-                    continue;
-                }
-                next.push(child);
+                // A Kustomization applying to another cluster (kubeConfig) starts a cluster.
+                let cluster = match child.dir_in(&root) {
+                    Some(d) if child.remote && !d.is_root() => d.to_string(),
+                    _ => e.name.rsplitn(3, '/').nth(2).unwrap_or(cluster).to_string(),
+                };
+                next.push((child, root, mapped, cluster));
             }
         }
-        out.extend(entries);
-        level = next;
+        out.append(&mut pending);
+        if next.is_empty() {
+            break;
+        }
+        pending = next
+            .par_iter()
+            .map(|(fk, root, mapped, cluster)| {
+                let mut e = render_at(ctx, fk, cluster, &pool, root);
+                if let Some(d) = mapped {
+                    push_note(&mut e, d.clone());
+                }
+                e
+            })
+            .collect();
     }
     out
+}
+
+/// Adds an informational note to an entry, rendered or not.
+fn push_note(e: &mut FluxEntry, d: Diag) {
+    match &mut e.result {
+        Ok(r) => r.notes.push(d),
+        Err(f) => f.notes.push(d),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kustomize::build::LoadRestrictor;
-    use crate::source::Repo;
+    use crate::source::{Node, Repo};
 
     fn write(root: &std::path::Path, files: &[(&str, &str)]) {
         for (p, text) in files {

@@ -96,6 +96,22 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
         Rule::FluxSourceOutOfScope => {
             ("a Flux Kustomization whose source is another repository", "map it with `flux.sources` if it lives here")
         }
+        Rule::FluxSourceMapped => (
+            "a Kustomization syncing an OCIRepository of `./kubernetes` (`path: ./apps/prod`), or an ExternalArtifact an ArtifactGenerator copies from `@repo/apps/**`: taken to be that directory (info, names the mapping)",
+            "nothing, if the mapping is right; otherwise set `flux.sources`",
+        ),
+        Rule::FluxNotApplied => (
+            "`apps/default/old-app.yaml`, a Flux Kustomization that `apps/default/kustomization.yaml` no longer lists (info)",
+            "list it to apply it, or delete it",
+        ),
+        Rule::FluxSubstituteGenerated => (
+            "`substituteFrom: [{kind: Secret, name: app-secrets}]` where an ExternalSecret makes `app-secrets` (info: its values are not known here)",
+            "nothing; pass `--var NAME=VALUE` to check what its variables substitute",
+        ),
+        Rule::FluxSubstituteExternal => (
+            "`substituteFrom: [{kind: Secret, name: cluster-secrets}]` with no such Secret anywhere in the repository: the cluster must provide it",
+            "mark it `optional: true` if it may be absent, or add the object (a SOPS-encrypted Secret is read: its keys are plaintext)",
+        ),
         Rule::FluxSourceMissing => (
             "`sourceRef: {kind: GitRepository, name: apps-repo}` with no such GitRepository in the cluster",
             "fix the name or add the source",
