@@ -141,11 +141,12 @@ def main():
             for f in files:
                 crds.extend(crds_from_yaml(git(p["repo"], "show", f"{p['tag']}:{f}").decode(), f))
         crds.sort(key=lambda c: (c[0], c[1]))
-        default = p["name"] not in seen_default
+        older = bool(p.get("older", False))
+        default = p["name"] not in seen_default and not older
         seen_default.add(p["name"])
         index["projects"].append({
             "name": p["name"], "release": p["release"], "repo": p["repo"], "tag": p["tag"],
-            "licence": p["licence"], "default": default,
+            "licence": p["licence"], "default": default, "older": older,
         })
         kinds = set()
         for group, kind, plural, scope, versions in crds:

@@ -30,6 +30,10 @@ pub struct Project {
     pub licence: String,
     /// Whether this is the project's default release (the first listed in the sources file).
     pub default: bool,
+    /// An older release kept for the API versions the default release no longer serves: used
+    /// only for those versions, and only while the project is not pinned.
+    #[serde(default)]
+    pub older: bool,
 }
 
 /// One served version of a catalog CRD.
@@ -97,8 +101,9 @@ impl Crd {
 pub const OFF: &str = "off";
 
 /// The CRDs of the releases in use: each project's default release, or the one `choices`
-/// (config `schemas.projects`: project → release or `off`) pins. An unknown project or
-/// release is an error naming what the catalog holds.
+/// (config `schemas.projects`: project → release or `off`) pins; then, for projects not pinned,
+/// their older releases (whose versions only fill in what the default does not serve, so they
+/// come last). An unknown project or release is an error naming what the catalog holds.
 pub fn selected(choices: &BTreeMap<String, String>) -> Result<Vec<&'static Crd>, String> {
     for (name, release) in choices {
         let releases: Vec<&str> = projects().iter().filter(|p| &p.name == name).map(|p| p.release.as_str()).collect();
@@ -117,13 +122,27 @@ pub fn selected(choices: &BTreeMap<String, String>) -> Result<Vec<&'static Crd>,
             ));
         }
     }
-    let active = |p: &Project| match choices.get(&p.name) {
-        Some(r) => r == &p.release,
-        None => p.default,
+    let pick = |older: bool| -> Vec<(&str, &str)> {
+        projects()
+            .iter()
+            .filter(|p| match choices.get(&p.name) {
+                Some(r) => !older && r == &p.release,
+                None => {
+                    if older {
+                        p.older
+                    } else {
+                        p.default
+                    }
+                }
+            })
+            .map(|p| (p.name.as_str(), p.release.as_str()))
+            .collect()
     };
-    let releases: Vec<(&str, &str)> =
-        projects().iter().filter(|p| active(p)).map(|p| (p.name.as_str(), p.release.as_str())).collect();
-    Ok(crds().iter().filter(|c| releases.contains(&(c.project.as_str(), c.release.as_str()))).collect())
+    let (first, then) = (pick(false), pick(true));
+    let of = |releases: Vec<(&'static str, &'static str)>| {
+        crds().iter().filter(move |c| releases.contains(&(c.project.as_str(), c.release.as_str())))
+    };
+    Ok(of(first).chain(of(then)).collect())
 }
 
 /// The project (and its default release) that ships a group and kind, for the hint on a kind
@@ -135,6 +154,31 @@ pub fn shipped_by(group: &str, kind: &str) -> Option<&'static Project> {
         .iter()
         .find(|p| p.name == crd.project && p.default)
         .or_else(|| projects().iter().find(|p| p.name == crd.project && p.release == crd.release))
+}
+
+/// A one-line hint for a custom resource kind with no schema: which project ships it (when the
+/// bundled catalog knows it, and why it did not apply), and how to add a schema.
+pub fn hint(api_version: &str, kind: &str, choices: &BTreeMap<String, String>) -> String {
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let import = "`fluxgate schemas import <crd.yaml>`";
+    let Some(p) = shipped_by(group, kind) else {
+        return format!(
+            "{kind} is not in the bundled catalog: commit the CRD of the operator that serves {group}, or run {import}"
+        );
+    };
+    if choices.get(&p.name).is_some_and(|r| r == OFF) {
+        return format!("{kind} is shipped by {}, turned off by `schemas.projects.{}: off`", p.name, p.name);
+    }
+    let served: Vec<String> = crds()
+        .iter()
+        .filter(|c| c.group == group && c.kind == kind)
+        .flat_map(|c| c.versions.iter().map(move |v| format!("{} ({} {})", v.name, c.project, c.release)))
+        .collect();
+    format!(
+        "{kind} is shipped by {}, but no bundled release serves {version} (it has {}): update the apiVersion, or run {import} with the CRD your cluster runs",
+        p.name,
+        served.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -152,7 +196,11 @@ mod tests {
         }
         assert_eq!(defaults.len(), projects().iter().map(|p| &p.name).collect::<BTreeSet<_>>().len());
         let mut owner: BTreeMap<(&str, &str), &str> = BTreeMap::new();
-        for c in selected(&BTreeMap::new()).unwrap() {
+        for c in selected(&BTreeMap::new())
+            .unwrap()
+            .into_iter()
+            .filter(|c| projects().iter().any(|p| p.name == c.project && p.release == c.release && p.default))
+        {
             let prev = owner.insert((&c.group, &c.kind), &c.project);
             assert!(prev.is_none(), "{} {} shipped by {} and {}", c.group, c.kind, c.project, prev.unwrap_or(""));
         }
@@ -174,6 +222,13 @@ mod tests {
         assert!(e.contains("v1.21.1"), "{e}");
         let e = selected(&BTreeMap::from([("nope".into(), OFF.into())])).unwrap_err();
         assert!(e.contains("no project 'nope'"), "{e}");
+        // An older release comes after the default, and a pin drops it.
+        let eso: Vec<&str> =
+            all.iter().filter(|c| c.project == "external-secrets").map(|c| c.release.as_str()).collect();
+        assert_eq!(eso.first(), Some(&"v2.9.0"));
+        assert_eq!(eso.last(), Some(&"v0.16.2"));
+        let pinned = selected(&BTreeMap::from([("external-secrets".into(), "v2.9.0".into())])).unwrap();
+        assert!(pinned.iter().filter(|c| c.project == "external-secrets").all(|c| c.release == "v2.9.0"));
     }
 
     #[test]
@@ -181,5 +236,17 @@ mod tests {
         let p = shipped_by("gateway.networking.k8s.io", "HTTPRoute").unwrap();
         assert_eq!((p.name.as_str(), p.default), ("gateway-api", true));
         assert!(shipped_by("example.com", "Widget").is_none());
+    }
+
+    #[test]
+    fn hints_name_the_project_or_the_import() {
+        let none = BTreeMap::new();
+        let h = hint("example.com/v1", "Widget", &none);
+        assert!(h.contains("schemas import") && h.contains("example.com"), "{h}");
+        let h = hint("cert-manager.io/v1alpha2", "Certificate", &none);
+        assert!(h.contains("cert-manager") && h.contains("v1 (cert-manager v1.21.1)"), "{h}");
+        let off = BTreeMap::from([("cert-manager".to_string(), OFF.to_string())]);
+        let h = hint("cert-manager.io/v1", "Certificate", &off);
+        assert!(h.contains("schemas.projects.cert-manager: off"), "{h}");
     }
 }

@@ -41,6 +41,20 @@ impl std::fmt::Display for Origin {
     }
 }
 
+impl Origin {
+    /// The kind of source, for machine-readable reports: `kubernetes`, `repository-crd`,
+    /// `repository-catalog`, `bundled-flux` or `bundled-catalog`.
+    pub fn source_type(&self) -> &'static str {
+        match self {
+            Origin::Kubernetes(_) => "kubernetes",
+            Origin::RepoCrd(_) => "repository-crd",
+            Origin::Catalog(_) => "repository-catalog",
+            Origin::BundledFlux => "bundled-flux",
+            Origin::Bundled { .. } => "bundled-catalog",
+        }
+    }
+}
+
 /// A CRD version's schema before compilation.
 #[derive(Clone, Debug)]
 struct CrdEntry {
@@ -81,6 +95,8 @@ pub struct Registry {
     pub load_errors: Vec<(String, String)>,
     /// (group, kind) → `spec.names.plural` of the CRDs seen, for admission policy resource rules.
     plurals: BTreeMap<(String, String), String>,
+    /// Config `schemas.projects` as given to [`Registry::add_bundled_catalog`], for hints.
+    projects: BTreeMap<String, String>,
 }
 
 fn group_of(api_version: &str) -> &str {
@@ -124,6 +140,7 @@ impl Registry {
             cache: Mutex::new(HashMap::new()),
             load_errors: Vec::new(),
             plurals: BTreeMap::new(),
+            projects: BTreeMap::new(),
         };
         for f in bundled::flux_crd_schemas() {
             r.crds.entry((f.group.clone(), f.version.clone(), f.kind.clone())).or_insert(CrdEntry {
@@ -141,6 +158,7 @@ impl Registry {
     /// or turns a project off): below repository CRDs and the repository's catalog, which
     /// replace an entry whenever they define the same group, version and kind.
     pub fn add_bundled_catalog(&mut self, choices: &BTreeMap<String, String>) -> Result<(), String> {
+        self.projects = choices.clone();
         for c in catalog::selected(choices)? {
             self.plurals.entry((c.group.clone(), c.kind.clone())).or_insert_with(|| c.plural.clone());
             for v in &c.versions {
@@ -165,6 +183,12 @@ impl Registry {
     /// (for `fluxgate schemas list`).
     pub fn crd_origins(&self) -> Vec<(String, String, String, &Origin)> {
         self.crds.iter().map(|((g, v, k), e)| (g.clone(), v.clone(), k.clone(), &e.origin)).collect()
+    }
+
+    /// One line for a custom resource kind without a schema: the project that ships it, or
+    /// how to add its schema.
+    pub fn missing_hint(&self, api_version: &str, kind: &str) -> String {
+        catalog::hint(api_version, kind, &self.projects)
     }
 
     pub fn kubernetes_version(&self) -> &str {
