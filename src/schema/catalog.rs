@@ -206,6 +206,24 @@ mod tests {
         }
     }
 
+    /// Every served version of every release compiles, strict, with its CEL rules.
+    #[test]
+    fn every_catalog_schema_compiles() {
+        let mut versions = 0;
+        for c in crds() {
+            let schemas = c.schemas().unwrap_or_else(|e| panic!("{e}"));
+            for v in &c.versions {
+                let oa = schemas.get(&v.name).unwrap_or_else(|| panic!("{} {} {}: no schema", c.group, v.name, c.kind));
+                let strict = crate::schema::crd::crd_to_json_schema(oa);
+                crate::schema::validate::compile(&strict)
+                    .unwrap_or_else(|e| panic!("{} {} {} ({} {}): {e}", c.group, v.name, c.kind, c.project, c.release));
+                let _ = crate::schema::cel::CelRules::compile(oa);
+                versions += 1;
+            }
+        }
+        assert!(versions > 300, "only {versions} versions");
+    }
+
     #[test]
     fn pinning_and_turning_off() {
         let all = selected(&BTreeMap::new()).unwrap();
