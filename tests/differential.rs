@@ -3,14 +3,15 @@
 //! Skips, with a printed reason, where kubectl is not installed. Cases listed in
 //! `tests/known-differences.txt` (one `path  reason` per line) are reported, not failed.
 
+#[path = "support/render_compare.rs"]
+mod render_compare;
 #[path = "../benches/synth.rs"]
 mod synth;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use fluxgate::source::yaml::{Dialect, parse};
-use fluxgate::source::{FileId, Limits, Node, Value};
+use render_compare::compare;
 
 fn kubectl_available() -> bool {
     Command::new("kubectl").args(["version", "--client"]).output().is_ok_and(|o| o.status.success())
@@ -39,59 +40,6 @@ fn kustomize_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(dir.to_path_buf());
         }
     }
-}
-
-fn docs(yaml: &str) -> Vec<Node> {
-    let p = parse(yaml, FileId(0), Dialect::Yaml12, &Limits::default());
-    assert!(p.error.is_none(), "unparseable output: {:?}", p.error);
-    p.docs
-}
-
-/// The first path at which two values differ.
-fn first_diff(a: &Node, b: &Node, path: &str) -> Option<String> {
-    match (&a.value, &b.value) {
-        (Value::Map(x), Value::Map(y)) => {
-            for (k, v) in x.iter() {
-                match y.get(k) {
-                    None => return Some(format!("{path}.{k}: only in fluxgate")),
-                    Some(w) => {
-                        if let Some(d) = first_diff(v, w, &format!("{path}.{k}")) {
-                            return Some(d);
-                        }
-                    }
-                }
-            }
-            y.keys().find(|k| !x.contains_key(*k)).map(|k| format!("{path}.{k}: only in kustomize"))
-        }
-        (Value::Seq(x), Value::Seq(y)) => {
-            if x.len() != y.len() {
-                return Some(format!("{path}: {} items in fluxgate, {} in kustomize", x.len(), y.len()));
-            }
-            x.iter().zip(y).enumerate().find_map(|(i, (v, w))| first_diff(v, w, &format!("{path}[{i}]")))
-        }
-        _ if a == b => None,
-        _ => Some(format!("{path}: fluxgate {:?} != kustomize {:?}", a.to_json(), b.to_json())),
-    }
-}
-
-fn id(n: &Node) -> String {
-    format!(
-        "{}/{}/{}",
-        n.str_at(&["kind"]).unwrap_or("?"),
-        n.str_at(&["metadata", "namespace"]).unwrap_or("_"),
-        n.str_at(&["metadata", "name"]).unwrap_or("?")
-    )
-}
-
-/// Compares the two renders; `None` when they agree object for object and in order.
-pub fn compare(ours: &str, theirs: &str) -> Option<String> {
-    let (a, b) = (docs(ours), docs(theirs));
-    let ids_a: Vec<String> = a.iter().map(id).collect();
-    let ids_b: Vec<String> = b.iter().map(id).collect();
-    if ids_a != ids_b {
-        return Some(format!("objects differ:\n  fluxgate:  {ids_a:?}\n  kustomize: {ids_b:?}"));
-    }
-    a.iter().zip(&b).find_map(|(x, y)| first_diff(x, y, "").map(|d| format!("{}: {d}", id(x))))
 }
 
 fn known_differences() -> Vec<String> {

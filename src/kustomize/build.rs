@@ -149,16 +149,15 @@ pub(crate) fn is_remote(s: &str) -> bool {
         || s.starts_with("bitbucket.org/")
 }
 
-/// Whether a kustomization document sets nothing but `apiVersion`/`kind` (null, `[]`, `{}` and
-/// `""` count as unset, as they do once kustomize has decoded the file into its struct).
+/// Whether a kustomization document sets nothing but `apiVersion`/`kind`: null, `""` and
+/// `false` count as unset, as they do once kustomize has decoded the file into its struct,
+/// but an empty list or map is set (`resources: []` builds to nothing, checked with kubectl).
 fn is_empty_kustomization(doc: &Node) -> bool {
     let Some(m) = doc.as_map() else { return false };
     m.iter().all(|(k, v)| {
         matches!(k.as_str(), "apiVersion" | "kind")
             || match &v.value {
-                Value::Null => true,
-                Value::Seq(s) => s.is_empty(),
-                Value::Map(m) => m.is_empty(),
+                Value::Null | Value::Bool(false) => true,
                 Value::Str(s) => s.is_empty(),
                 _ => false,
             }
@@ -228,6 +227,12 @@ impl<'r> Engine<'r> {
             Err(shared) => (*shared).clone(),
         };
         finish(acc, top.ok().as_ref())
+    }
+
+    /// Whether a directory's kustomization file declares `kind: Component` (a Component is
+    /// built only as part of the kustomizations that list it, never as an entry point).
+    pub fn is_component(&self, dir: &RelPath) -> bool {
+        matches!(self.load(dir), Ok(Some(k)) if k.is_component)
     }
 
     /// Loads the kustomization of a directory (`Ok(None)` when it has no kustomization file),
@@ -545,8 +550,8 @@ impl<'r> Engine<'r> {
     }
 
     fn append(&self, acc: &mut Acc, r: Resource, loc: Loc) -> Result<(), Diag> {
-        let id = r.id();
-        if let Some(prev) = acc.resources.iter().find(|x| x.id() == id) {
+        let id = r.effective_id();
+        if let Some(prev) = acc.resources.iter().find(|x| x.effective_id() == id) {
             let prev_loc = prev.loc();
             let at = self
                 .repo
@@ -738,11 +743,12 @@ impl<'r> Engine<'r> {
                     PluginConfig::Labels { pairs, fields } | PluginConfig::Annotations { pairs, fields } => {
                         transform::fields::set_pairs_at(&mut acc.resources, pairs, fields, loc);
                     }
-                    PluginConfig::Namespace { namespace, fields } => {
-                        let others: Vec<CustomField> =
-                            fields.iter().filter(|f| f.path != "metadata/namespace").cloned().collect();
-                        transform::namespace::apply(&mut acc.resources, &namespace.value, loc, &others)
-                            .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, m))?;
+                    PluginConfig::Namespace { namespace, fields, options } => {
+                        // kustomize's plugin does nothing without a namespace.
+                        if !namespace.value.is_empty() {
+                            transform::namespace::apply(&mut acc.resources, &namespace.value, loc, fields, *options)
+                                .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, m))?;
+                        }
                     }
                     PluginConfig::Image { image, fields } => {
                         transform::images::apply(&mut acc.resources, std::slice::from_ref(image), fields);
@@ -787,6 +793,16 @@ impl<'r> Engine<'r> {
     ) -> Result<(), Diag> {
         {
             let mut entries = Vec::new();
+            for e in &g.envs {
+                let p = self.resolve_file(k, e)?;
+                let src = self.repo.read(&p).map_err(|err| read_diag(&err, e.loc))?;
+                acc.files.insert(p);
+                let kv = generator::parse_env_file(&src.text)
+                    .map_err(|(line, msg)| Diag::fatal(Rule::KustomizationInvalid, Loc::new(src.id, line, 1), msg))?;
+                for (key, value, line) in kv {
+                    entries.push(DataEntry { key, value: value.into_bytes(), loc: Loc::new(src.id, line, 1) });
+                }
+            }
             for lit in &g.literals {
                 let (key, value) = generator::split_literal(&lit.value).ok_or_else(|| {
                     Diag::fatal(
@@ -807,27 +823,34 @@ impl<'r> Engine<'r> {
                 acc.files.insert(p);
                 entries.push(DataEntry { key, value: bytes, loc: f.loc });
             }
-            for e in &g.envs {
-                let p = self.resolve_file(k, e)?;
-                let src = self.repo.read(&p).map_err(|err| read_diag(&err, e.loc))?;
-                acc.files.insert(p);
-                let kv = generator::parse_env_file(&src.text)
-                    .map_err(|(line, msg)| Diag::fatal(Rule::KustomizationInvalid, Loc::new(src.id, line, 1), msg))?;
-                for (key, value, line) in kv {
-                    entries.push(DataEntry { key, value: value.into_bytes(), loc: Loc::new(src.id, line, 1) });
-                }
+            // kustomize reads env files, then literals, then files, and refuses a key twice.
+            let mut seen = std::collections::HashSet::new();
+            if let Some(dup) = entries.iter().find(|e| !seen.insert(e.key.as_str())) {
+                return Err(Diag::fatal(
+                    Rule::KustomizationInvalid,
+                    dup.loc,
+                    format!("configmap {} illegally repeats the key `{}`", g.name, dup.key),
+                )
+                .help("each key may come from one literal, file or env file line only"));
             }
             let mut obj = generator::make_object(g, &k.generator_options, entries);
             let kind = if g.is_secret { "SecretGenerator" } else { "ConfigMapGenerator" };
             let by = origin.cloned().unwrap_or(Configured { file: k.file.clone(), kind, name: None, namespace: None });
             obj.origin = Some(Origin::Generator(by));
             let id = obj.id();
-            let existing = acc.resources.iter_mut().find(|r| {
-                let rid = r.id();
-                rid.gvk.kind == id.gvk.kind
-                    && r.had_name(&g.name)
-                    && (g.namespace.is_none() || rid.namespace == id.namespace)
-            });
+            // kustomize matches the generated id (an unset namespace is `default`) against every
+            // id an object has had; more than one match is ambiguous.
+            let ns = g.namespace.as_deref().unwrap_or("");
+            let kind = id.gvk.kind.as_str();
+            let mut matching = acc.resources.iter_mut().filter(|r| r.has_any_id("v1", kind, &g.name, ns));
+            let existing = matching.next();
+            if existing.is_some() && matching.next().is_some() {
+                return Err(Diag::fatal(
+                    Rule::DuplicateObject,
+                    g.loc,
+                    format!("found multiple objects that could accept merge of {id}"),
+                ));
+            }
             match (g.behavior, existing) {
                 (Behavior::Create, Some(_)) => {
                     return Err(Diag::fatal(
@@ -881,9 +904,12 @@ impl<'r> Engine<'r> {
             mark(acc, "PatchTransformer");
         }
         if let Some(ns) = k.namespace.as_ref().filter(|ns| !ns.value.is_empty()) {
-            transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc, &acc.config.namespace).map_err(|m| {
+            let mut fields = transform::namespace::default_fields();
+            fields.extend(acc.config.namespace.iter().cloned());
+            let opts = transform::namespace::Options::default();
+            transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc, &fields, opts).map_err(|m| {
                 Diag::fatal(Rule::KustomizationInvalid, ns.loc, m)
-                    .help("kustomize fails here too; keep one Namespace object per kustomization that sets 'namespace'")
+                    .help("kustomize fails here too: objects that differ only in namespace (or several Namespace objects) collide once 'namespace' is set")
             })?;
             mark(acc, "NamespaceTransformer");
         }
@@ -1050,6 +1076,15 @@ impl<'r> Engine<'r> {
     // selection, name-change rules and the error each failure gives, in kustomize's order.
     fn apply_patch(&self, k: &Kustomization, p: &PatchSpec, acc: &mut Acc) -> Result<(), Diag> {
         let mut docs = self.patch_docs(k, p, acc, Dialect::Yaml12)?;
+        if docs.iter().all(Node::is_null) {
+            let text = match &p.source {
+                PatchSource::File(l) => {
+                    Some(self.repo.read(&self.resolve_file(k, l)?).map_err(|e| read_diag(&e, l.loc))?)
+                }
+                _ => None,
+            };
+            empty_patch(p, text.as_ref().map(|t| t.text.as_str()))?;
+        }
         let is_json = p.kind == PatchKind::Json6902 || docs.first().is_some_and(|d| d.as_seq().is_some());
         if is_json {
             docs = self.patch_docs(k, p, acc, Dialect::Yaml11)?;
@@ -1094,20 +1129,24 @@ impl<'r> Engine<'r> {
                             "a strategic merge patch without a target needs 'kind' and 'metadata.name'",
                         ));
                     }
-                    acc.resources
+                    let api = api.unwrap_or("");
+                    let ns = ns.unwrap_or("");
+                    let found: Vec<usize> = acc
+                        .resources
                         .iter()
                         .enumerate()
-                        .filter(|(_, r)| {
-                            r.kind() == kind
-                                && r.had_name(name)
-                                && ns.is_none_or(|n| r.namespace() == n || r.previous.iter().any(|(_, pn)| pn == n))
-                                && api.is_none_or(|a| {
-                                    let g = super::resource::Gvk::from_api_version(a, kind);
-                                    g.group == r.gvk().group
-                                })
-                        })
+                        .filter(|(_, r)| r.has_any_id(api, kind, name, ns))
                         .map(|(i, _)| i)
-                        .collect()
+                        .collect();
+                    if found.len() > 1 {
+                        return Err(Diag::fatal(
+                            Rule::PatchFailed,
+                            doc.loc,
+                            format!("multiple matches for {kind} '{name}'; failed to find unique target for patch"),
+                        )
+                        .help("kustomize needs one object per patch: several objects had this name in some layer (give the patch a 'target' that tells them apart)"));
+                    }
+                    found
                 }
             };
             if targets.is_empty() {
@@ -1222,15 +1261,35 @@ fn finish(mut acc: Acc, top: Option<&Kustomization>) -> Result<Rendered, Failed>
         r.set_name(name);
         r.needs_hash = false;
     }
-    transform::namereference::apply(&mut acc.resources, &acc.config.name_reference);
+    if let Err((message, loc)) = transform::namereference::apply(&mut acc.resources, &acc.config.name_reference) {
+        return Err(Failed { error: Diag::fatal(Rule::KustomizationInvalid, loc, message), notes: acc.notes });
+    }
     if let Err(e) = transform::vars::resolve(&mut acc.resources, &acc.vars, &acc.config.var_reference) {
         return Err(Failed { error: Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message), notes: acc.notes });
     }
     if let Some(k) = top {
         transform::build_metadata::apply(&mut acc.resources, &k.dir, k.build_metadata);
     }
+    acc.resources.iter_mut().for_each(Resource::normalize_annotations);
     transform::sort::apply(&mut acc.resources, top.and_then(|k| k.sort_order.as_ref()));
     Ok(Rendered { resources: acc.resources, notes: acc.notes, files: acc.files })
+}
+
+/// A patch with no document, as kustomize v5.5 treats it (checked with kubectl): refused as a
+/// `patchesStrategicMerge` entry; as a `patches` file without a target it reads as a JSON
+/// patch missing its target; with a target, an empty file is a no-op, while comments or a bare
+/// `---` (or any empty inline patch) "qualify as both" a strategic merge and a JSON patch.
+fn empty_patch(p: &PatchSpec, file_text: Option<&str>) -> Result<(), Diag> {
+    let message = match (p.kind, file_text) {
+        (PatchKind::LegacyStrategicMerge, _) => "patch appears to be empty".to_string(),
+        (PatchKind::Auto, Some(_)) if p.target.is_none() => {
+            "must specify a target for JSON patch (the patch file holds no patch)".to_string()
+        }
+        (PatchKind::Auto, Some(t)) if t.trim().is_empty() => return Ok(()),
+        (PatchKind::Auto, _) => "an empty patch illegally qualifies as both an SM and JSON patch".into(),
+        _ => return Ok(()),
+    };
+    Err(Diag::fatal(Rule::PatchFailed, p.loc, message).help("remove the entry or give the patch content"))
 }
 
 fn not_found(p: &PatchSpec, what: &str) -> Diag {
@@ -1248,7 +1307,7 @@ fn not_found(p: &PatchSpec, what: &str) -> Diag {
     .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
     .collect();
     Diag::note(
-        Rule::PatchTargetNotFound,
+        Rule::PatchTargetUnmatched,
         p.loc,
         format!("{what} ({}) matches no resource; the patch does nothing", desc.join(", ")),
     )
@@ -1325,6 +1384,7 @@ fn shift(n: &mut Node, dl: u32, dc: u32) {
 }
 
 /// Checks a document is an object kustomize accepts: a map with `kind` and `metadata.name`.
+/// kustomize builds an object with no (or a non-string) `apiVersion`; the check stage reports it.
 fn check_object(doc: &Node) -> Result<Node, Diag> {
     if doc.as_map().is_none() {
         return Err(Diag::fatal(
@@ -1333,11 +1393,9 @@ fn check_object(doc: &Node) -> Result<Node, Diag> {
             format!("a resource must be a map, not a {}", doc.type_name()),
         ));
     }
-    for (path, what) in [(&["apiVersion"][..], "apiVersion"), (&["kind"][..], "kind")] {
-        if doc.path(path).and_then(Node::as_str).is_none_or(str::is_empty) {
-            return Err(Diag::fatal(Rule::ObjectInvalid, doc.loc, format!("this document has no '{what}'"))
-                .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
-        }
+    if doc.str_at(&["kind"]).is_none_or(str::is_empty) {
+        return Err(Diag::fatal(Rule::ObjectInvalid, doc.loc, "this document has no 'kind'")
+            .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
     }
     if doc.str_at(&["metadata", "name"]).is_none_or(str::is_empty)
         && doc.str_at(&["metadata", "generateName"]).is_none()

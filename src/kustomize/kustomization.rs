@@ -534,6 +534,18 @@ impl Kustomization {
                 _ => return Err(invalid(kind.loc, "kind must be 'Kustomization' or 'Component'")),
             }
         }
+        // kustomize checks the apiVersion against the kind (an unset one is filled in).
+        if let Some(av) = m.get("apiVersion").filter(|v| !v.is_null()) {
+            let (what, want) = if k.is_component {
+                ("Component", "kustomize.config.k8s.io/v1alpha1")
+            } else {
+                ("Kustomization", "kustomize.config.k8s.io/v1beta1")
+            };
+            let got = scalar_string(av).unwrap_or_default();
+            if !got.is_empty() && got != want {
+                return Err(invalid(av.loc, format!("apiVersion for {what} should be {want}, not '{got}'")));
+            }
+        }
         for key in ["resources", "bases"] {
             if let Some(v) = m.get(key) {
                 k.resources.extend(string_list(v, key)?);

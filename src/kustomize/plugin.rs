@@ -22,7 +22,7 @@ pub enum PluginConfig {
     Affix { prefix: String, suffix: String, fields: Vec<CustomField> },
     Labels { pairs: Vec<(String, Node)>, fields: Vec<CustomField> },
     Annotations { pairs: Vec<(String, Node)>, fields: Vec<CustomField> },
-    Namespace { namespace: Located, fields: Vec<CustomField> },
+    Namespace { namespace: Located, fields: Vec<CustomField>, options: super::transform::namespace::Options },
     Image { image: ImageSpec, fields: Vec<CustomField> },
     Replicas { replica: ReplicaSpec, fields: Vec<CustomField> },
     Replacements(Vec<ReplacementEntry>),
@@ -123,10 +123,16 @@ pub fn parse(doc: &Node) -> Parsed {
         },
         "LabelTransformer" => PluginConfig::Labels { pairs: pairs(m, "labels"), fields: specs(m)? },
         "AnnotationsTransformer" => PluginConfig::Annotations { pairs: pairs(m, "annotations"), fields: specs(m)? },
-        "NamespaceTransformer" => PluginConfig::Namespace {
-            namespace: Located { value: meta_str("namespace").unwrap_or_default(), loc },
-            fields: specs(m)?,
-        },
+        "NamespaceTransformer" => {
+            let mode = str_field(m, "setRoleBindingSubjects").unwrap_or_default();
+            let subjects = super::transform::namespace::Subjects::parse(&mode).map_err(|e| invalid(loc, e))?;
+            let unset_only = m.get("unsetOnly").and_then(Node::as_bool).unwrap_or(false);
+            PluginConfig::Namespace {
+                namespace: Located { value: meta_str("namespace").unwrap_or_default(), loc },
+                fields: specs(m)?,
+                options: super::transform::namespace::Options { unset_only, subjects },
+            }
+        }
         "ImageTagTransformer" => {
             let it = m
                 .get("imageTag")
