@@ -89,8 +89,9 @@ rules! {
     UnknownKind = "unknown-kind", Error, "a built-in API group and version has no such kind";
     /// A custom resource has no schema anywhere (no CRD in the repo or the bundled schemas).
     SchemaMissing = "schema-missing", Warning, "a custom resource has no schema to check it against";
-    /// A kustomize feature that needs the network or runs code (remote bases, helmCharts,
-    /// plugins) was skipped; what it would add is not checked.
+    /// A kustomize feature that needs the network (remote bases) or that fluxgate does not
+    /// render was skipped; what it would add is not checked. Plugins and `helmCharts` are not
+    /// skipped: kustomize without `--enable-helm` or plugins (and Flux) fails the build on them.
     RenderSkipped = "render-skipped", Warning, "part of a kustomization was not rendered (network or plugin)";
     /// A field the schema does not define (often a typo); the API server would reject or drop it.
     SchemaUnknownField = "schema-unknown-field", Error, "an object has a field its schema does not define";

@@ -2,6 +2,9 @@
 //! kustomization under `fixtures/` (broken and hostile samples excepted), object for object and in order.
 //! Skips, with a printed reason, where kubectl is not installed. Cases listed in
 //! `tests/known-differences.txt` (one `path  reason` per line) are reported, not failed.
+//! A case directory holding `expected-error.txt` (one line: a substring) is an error case: both
+//! tools must fail and fluxgate's stderr must contain the substring. Both failing anywhere else is
+//! a disagreement.
 
 #[path = "support/render_compare.rs"]
 mod render_compare;
@@ -52,6 +55,40 @@ fn known_differences() -> Vec<String> {
         .collect()
 }
 
+/// The substring an error case's fluxgate message must contain: the first non-blank line of
+/// `expected-error.txt` in the case directory, or `None` for an output case.
+fn expected_error(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("expected-error.txt")).ok()?;
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty());
+    assert!(line.is_some(), "{}: expected-error.txt is empty", dir.display());
+    line.map(str::to_string)
+}
+
+/// One case's verdict: `None` when fluxgate and kustomize agree. An output case agrees when both
+/// render the same objects; an error case (with `expected-error.txt`) when both fail and fluxgate's
+/// message holds the expected substring. Both failing on an output case is a disagreement: an
+/// error must be asserted deliberately, or a broken fixture would pass unnoticed.
+fn verdict(expected: Option<&str>, theirs: &std::process::Output, ours: &std::process::Output) -> Option<String> {
+    let (their_err, our_err) = (String::from_utf8_lossy(&theirs.stderr), String::from_utf8_lossy(&ours.stderr));
+    match (expected, theirs.status.success(), ours.status.success()) {
+        (None, true, true) => compare(&String::from_utf8_lossy(&ours.stdout), &String::from_utf8_lossy(&theirs.stdout)),
+        (None, false, false) => Some(format!(
+            "both fail but the case has no expected-error.txt:\n  kustomize: {}\n  fluxgate: {}",
+            their_err.trim(),
+            our_err.trim()
+        )),
+        (Some(want), false, false) if our_err.contains(want) => None,
+        (Some(want), false, false) => Some(format!(
+            "fluxgate's error lacks {want:?}:\n  fluxgate: {}\n  kustomize: {}",
+            our_err.trim(),
+            their_err.trim()
+        )),
+        (Some(_), true, _) => Some(format!("error case, but kustomize succeeded (fluxgate: {})", our_err.trim())),
+        (_, false, true) => Some(format!("kustomize failed but fluxgate did not: {}", their_err.trim())),
+        (None, true, false) => Some(format!("fluxgate failed: {}", our_err.trim())),
+    }
+}
+
 #[test]
 fn render_matches_kubectl_kustomize_on_every_fixture() {
     if !kubectl_available() {
@@ -63,9 +100,11 @@ fn render_matches_kubectl_kustomize_on_every_fixture() {
     kustomize_dirs(&root, &mut dirs);
     assert!(!dirs.is_empty());
     let known = known_differences();
-    let (mut agree, mut failures, mut listed) = (0, Vec::new(), 0);
+    let (mut agree, mut failures, mut listed, mut error_cases) = (0, Vec::new(), 0, 0);
     for dir in &dirs {
         let rel = dir.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+        let expected = expected_error(dir);
+        error_cases += usize::from(expected.is_some());
         let theirs = Command::new("kubectl").arg("kustomize").arg(dir).output().unwrap();
         let ours = Command::new(env!("CARGO_BIN_EXE_fluxgate"))
             .args(["render", "--root"])
@@ -73,25 +112,47 @@ fn render_matches_kubectl_kustomize_on_every_fixture() {
             .arg(dir)
             .output()
             .unwrap();
-        let verdict = match (theirs.status.success(), ours.status.success()) {
-            (true, true) => compare(&String::from_utf8_lossy(&ours.stdout), &String::from_utf8_lossy(&theirs.stdout)),
-            (false, false) => None,
-            (true, false) => Some(format!("fluxgate failed: {}", String::from_utf8_lossy(&ours.stderr))),
-            (false, true) => {
-                Some(format!("kustomize failed but fluxgate did not: {}", String::from_utf8_lossy(&theirs.stderr)))
-            }
-        };
-        match verdict {
+        match verdict(expected.as_deref(), &theirs, &ours) {
             None => agree += 1,
             Some(_) if known.contains(&rel) => listed += 1,
             Some(d) => failures.push(format!("{rel}: {d}")),
         }
     }
     println!(
-        "differential: {agree} of {} kustomizations agree with kubectl kustomize; {listed} known differences",
-        dirs.len()
+        "differential: {} cases ({} output, {error_cases} error); {agree} agree with kubectl kustomize; \
+         {listed} known differences; {} disagree",
+        dirs.len(),
+        dirs.len() - error_cases,
+        failures.len()
     );
     assert!(failures.is_empty(), "{} disagree:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// A process result with the given success and streams, for the verdict's own tests.
+#[cfg(unix)]
+fn output(ok: bool, stdout: &str, stderr: &str) -> std::process::Output {
+    use std::os::unix::process::ExitStatusExt;
+    std::process::Output {
+        status: std::process::ExitStatus::from_raw(if ok { 0 } else { 1 << 8 }),
+        stdout: stdout.as_bytes().to_vec(),
+        stderr: stderr.as_bytes().to_vec(),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn verdict_asserts_errors_deliberately() {
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
+    let (ok, bad) = (output(true, cm, ""), output(false, "", "error: no such file: x.yaml"));
+    assert_eq!(verdict(None, &ok, &ok), None);
+    assert!(verdict(None, &bad, &bad).unwrap().contains("no expected-error.txt"));
+    assert_eq!(verdict(Some("no such file"), &bad, &bad), None);
+    assert!(verdict(Some("missing"), &bad, &bad).unwrap().contains("lacks"));
+    assert!(verdict(Some("no such file"), &ok, &bad).unwrap().contains("kustomize succeeded"));
+    assert!(verdict(Some("no such file"), &bad, &ok).unwrap().contains("fluxgate did not"));
+    assert!(verdict(None, &ok, &bad).unwrap().contains("fluxgate failed"));
+    let other = output(true, &cm.replace("name: a", "name: b"), "");
+    assert!(verdict(None, &other, &ok).is_some());
 }
 
 #[test]

@@ -160,6 +160,7 @@ impl FluxKustomization {
                 new_name: get("newName"),
                 new_tag: get("newTag"),
                 digest: get("digest"),
+                tag_suffix: None,
                 loc: i.loc,
             });
         }

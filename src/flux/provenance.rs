@@ -58,6 +58,11 @@ impl RepoObjects {
         }
         RepoObjects { trees }
     }
+
+    /// Whether some tree of the repository renders or makes (group, kind, namespace, name).
+    pub fn has(&self, group: &str, kind: &str, namespace: &str, name: &str) -> bool {
+        self.trees.contains_key(&key(group, kind, namespace, name))
+    }
 }
 
 /// What may supply objects to one cluster beyond its own render.

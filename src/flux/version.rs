@@ -67,6 +67,11 @@ pub fn installed(repo: &Repo, discovery: &Discovery) -> Vec<Installed> {
             out.push(i);
         }
     }
+    for dir in &discovery.kustomize_dirs {
+        if let Some(i) = from_remote_install(repo, dir) {
+            out.push(i);
+        }
+    }
     for p in discovery.files_with(&[Needle::FluxInstance, Needle::FluxInstanceChart]) {
         let Ok(parsed) = repo.load_yaml(&p) else { continue };
         for doc in &parsed.docs {
@@ -82,6 +87,35 @@ pub fn installed(repo: &Repo, discovery: &Discovery) -> Vec<Installed> {
     }
     out.sort_by(|a, b| a.at.cmp(&b.at));
     out
+}
+
+/// A kustomization that installs Flux from its release: a remote base
+/// `github.com/fluxcd/flux2/manifests/install?ref=v0.31.4` or the release asset
+/// `.../fluxcd/flux2/releases/download/v2.3.0/install.yaml`.
+fn from_remote_install(repo: &Repo, dir: &RelPath) -> Option<Installed> {
+    let file = crate::kustomize::build::kustomization_file(repo, dir)?;
+    let f = repo.read(&file).ok()?;
+    for (i, line) in f.text.lines().enumerate() {
+        let Some(at) = line.find("fluxcd/flux2/") else { continue };
+        let rest = &line[at..];
+        let version = if let Some((_, r)) = rest.split_once("manifests/install?ref=") {
+            r
+        } else if let Some((_, r)) = rest.split_once("releases/download/") {
+            r.split('/').next().unwrap_or("")
+        } else {
+            continue;
+        };
+        let version: String = version.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
+        if version.trim_start_matches('v').starts_with(|c: char| c.is_ascii_digit()) {
+            return Some(Installed {
+                strict: range_is_strict(&version),
+                version,
+                at: format!("{file}:{}", i + 1),
+                by_operator: false,
+            });
+        }
+    }
+    None
 }
 
 /// `# Flux Version: v2.9.1` in the header, else the first `app.kubernetes.io/version` label.
@@ -172,6 +206,25 @@ mod tests {
         ] {
             assert_eq!(range_is_strict(v), strict, "{v}");
         }
+    }
+
+    #[test]
+    fn a_remote_flux_install_names_its_version() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |p: &str, t: &str| {
+            std::fs::create_dir_all(dir.path().join(p).parent().expect("parent")).expect("mkdir");
+            std::fs::write(dir.path().join(p), t).expect("write");
+        };
+        write("a/kustomization.yaml", "resources:\n  - github.com/fluxcd/flux2/manifests/install?ref=v0.31.4\n");
+        write(
+            "b/kustomization.yaml",
+            "resources:\n  - https://github.com/fluxcd/flux2/releases/download/v2.9.0/install.yaml\n",
+        );
+        let repo = Repo::open(dir.path()).expect("repo");
+        let a = from_remote_install(&repo, &RelPath::parse("a").expect("a")).expect("found");
+        assert_eq!((a.version.as_str(), a.at.as_str(), a.strict), ("v0.31.4", "a/kustomization.yaml:2", false));
+        let b = from_remote_install(&repo, &RelPath::parse("b").expect("b")).expect("found");
+        assert_eq!((b.version.as_str(), b.strict), ("v2.9.0", true));
     }
 
     #[test]

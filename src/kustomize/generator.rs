@@ -105,29 +105,24 @@ pub fn split_literal(lit: &str) -> Option<(String, String)> {
 /// One env-file entry: key, value and 1-based line.
 pub type EnvEntry = (String, String, u32);
 
-/// Parses an env file: `KEY=VALUE` lines (a bare `KEY` is empty), `#` comments and blank
-/// lines skipped. Returns the entries or the 1-based line of the first bad line.
+/// Parses an env file as kustomize v5.5 does: `KEY=VALUE` lines; a line without `=` is a key
+/// with an empty value (kustomize does not read its environment); a line whose key is empty
+/// (`=value`), blank lines and `#` comments are skipped. Only leading space is trimmed.
+/// Returns the entries or the 1-based line of the first bad line.
 pub fn parse_env_file(text: &str) -> Result<Vec<EnvEntry>, (u32, String)> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i as u32 + 1;
         // kustomize trims only leading space: `KEY = v` has the key `KEY ` and value ` v`.
         let t = line.trim_start_matches('\u{feff}').trim_start();
-        if t.trim_end().is_empty() || t.starts_with('#') {
+        if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        match t.split_once('=') {
-            Some((k, v)) => {
-                if k.trim().is_empty() {
-                    return Err((line_no, format!("invalid key '{k}' in env file")));
-                }
-                out.push((k.to_string(), v.to_string(), line_no));
-            }
-            // kustomize takes a bare `KEY` line's value from its own environment. The build
-            // must not depend on where fluxgate runs, so the value is what kustomize gives
-            // when the variable is unset (as in Flux's controller): empty.
-            None => out.push((t.trim_end().to_string(), String::new(), line_no)),
+        let (k, v) = t.split_once('=').unwrap_or((t, ""));
+        if k.is_empty() {
+            continue;
         }
+        out.push((k.to_string(), v.to_string(), line_no));
     }
     Ok(out)
 }
@@ -223,10 +218,10 @@ mod tests {
     }
 
     #[test]
-    fn env_file_reports_bad_line_and_bare_keys_are_empty() {
-        assert_eq!(parse_env_file("# c\nA=1\n\n=x\n").unwrap_err().0, 4);
-        let kv = parse_env_file("A=1\nFROM_ENV \n").unwrap_or_default();
-        assert_eq!((kv[1].0.as_str(), kv[1].1.as_str(), kv[1].2), ("FROM_ENV", "", 2));
+    fn env_file_key_without_value_is_empty_and_empty_key_skipped() {
+        let kv = parse_env_file("# c\nA=1\n\nB\n=skipped\nC  \n").unwrap_or_default();
+        let keys: Vec<(&str, &str)> = kv.iter().map(|(k, v, _)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(keys, [("A", "1"), ("B", ""), ("C  ", "")]);
     }
 
     #[test]
@@ -235,6 +230,33 @@ mod tests {
         assert_eq!(kv[0].0, "B ");
         assert_eq!(kv[0].1, " spaced");
         assert_eq!(kv[1].1, "x ");
+    }
+
+    #[test]
+    fn a_global_true_option_wins_over_a_local_false() {
+        let spec = GeneratorSpec {
+            is_secret: false,
+            name: "g".into(),
+            namespace: None,
+            behavior: crate::kustomize::kustomization::Behavior::Create,
+            literals: Vec::new(),
+            files: Vec::new(),
+            envs: Vec::new(),
+            secret_type: None,
+            options: GeneratorOptions {
+                disable_name_suffix_hash: Some(false),
+                immutable: Some(false),
+                ..Default::default()
+            },
+            loc: Loc::NONE,
+        };
+        let global =
+            GeneratorOptions { disable_name_suffix_hash: Some(true), immutable: Some(true), ..Default::default() };
+        let r = make_object(&spec, &global, Vec::new());
+        assert!(!r.needs_hash);
+        assert_eq!(r.node.get("immutable").and_then(Node::as_bool), Some(true));
+        let r = make_object(&spec, &GeneratorOptions::default(), Vec::new());
+        assert!(r.needs_hash && r.node.get("immutable").is_none());
     }
 
     #[test]

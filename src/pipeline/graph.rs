@@ -65,7 +65,16 @@ fn cluster_provenance(
             gaps.push(format!("Flux Kustomization {} did not render", e.key));
         }
         for (d, child) in &e.child_notes {
-            if d.rule == crate::rules::Rule::FluxSourceOutOfScope {
+            // A child built from another source adds objects only if that source exists (a
+            // missing one is itself reported, and then the child builds nothing).
+            let src = |k: &str| child.node.str_at(&["spec", "sourceRef", k]);
+            let source_exists = repo_objects.has(
+                "source.toolkit.fluxcd.io",
+                src("kind").unwrap_or("GitRepository"),
+                src("namespace").unwrap_or(child.namespace()),
+                src("name").unwrap_or(""),
+            );
+            if d.rule == crate::rules::Rule::FluxSourceOutOfScope && source_exists {
                 gaps.push(format!(
                     "Kustomization '{}/{}' is built from a source that is not this repository",
                     child.namespace(),

@@ -55,7 +55,7 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
             "commit the CRD or `fluxgate schemas import` it",
         ),
         Rule::RenderSkipped => (
-            "a remote base, `helmCharts`, or a kustomize field fluxgate does not render yet; what it would add is not checked",
+            "a remote base, or a kustomize field fluxgate does not render yet; what it would add is not checked (plugins and `helmCharts` fail the build, as in kustomize and Flux)",
             "vendor the remote base, or accept the gap",
         ),
         Rule::SchemaUnknownField => {

@@ -132,6 +132,7 @@ impl Builder<'_> {
         YamlError { kind, loc, message }
     }
 
+    // long: the event loop of the parser: one arm per YAML event, sharing the builder's stacks.
     fn run(&mut self, text: &str) -> Result<(), YamlError> {
         if let Some((line, message)) = check_directives(text) {
             return Err(self.err(YamlErrorKind::Syntax, Loc::new(self.file, line, 1), message));

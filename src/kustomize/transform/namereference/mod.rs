@@ -417,10 +417,8 @@ pub fn apply(resources: &mut [Resource], extra: &[NameRefConfig]) -> Result<(), 
         if specs.is_empty() {
             continue;
         }
+        // Walked even when nothing was renamed: a subject without a name is an error anyway.
         let rb_namespaces = role_binding_namespaces(r, info).map_err(|e| (e, r.loc()))?;
-        if index.by_name.is_empty() {
-            continue;
-        }
         for (target, f) in specs {
             let role_ref = f.path.ends_with("roleRef/name").then(|| {
                 let g = r.node.str_at(&["roleRef", "apiGroup"]);
