@@ -95,6 +95,8 @@ fn imported_crds_give_custom_resources_a_schema() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     write(root, "app/kustomization.yaml", "resources:\n  - cert.yaml\n");
+    // The bundled catalog has cert-manager; turned off, the imported CRD is the only schema.
+    write(root, ".fluxgate.yaml", "schemas:\n  projects:\n    cert-manager: off\n");
     write(
         root,
         "app/cert.yaml",
@@ -106,6 +108,8 @@ fn imported_crds_give_custom_resources_a_schema() {
     let json: serde_json::Value = serde_json::from_slice(&before.stdout).unwrap();
     assert_eq!(json["schema_coverage"]["checked"], 0);
     assert_eq!(json["schema_coverage"]["unchecked"][0]["kind"], "Certificate");
+    let hint = json["schema_coverage"]["unchecked"][0]["hint"].as_str().unwrap();
+    assert!(hint.contains("schemas.projects.cert-manager: off"), "{hint}");
 
     // The CRD comes from outside the repository (a chart's crds/ directory).
     let outside = tempfile::tempdir().unwrap();
@@ -121,6 +125,7 @@ fn imported_crds_give_custom_resources_a_schema() {
     assert_eq!(findings(&after), [("schema-unknown-field".to_string(), "app/cert.yaml".to_string(), 8)]);
     let json: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();
     assert_eq!(json["schema_coverage"]["checked"], 1);
+    assert_eq!(json["schema_coverage"]["checked_kinds"][0]["sourceType"], "repository-catalog");
 }
 
 #[test]

@@ -136,8 +136,10 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
                     )
                 } else if other_versions.is_empty() {
                     (
-                        format!("no schema for {kind} ({api_version}): no CRD in the repository, the catalog or the bundled Flux CRDs defines it"),
-                        "commit the CRD, or import it with `fluxgate schemas import <crd.yaml>` into the schema catalog".to_string(),
+                        format!(
+                            "no schema for {kind} ({api_version}): no CRD in the repository, the catalog or the bundled CRDs defines it"
+                        ),
+                        registry.missing_hint(api_version, kind),
                     )
                 } else {
                     (

@@ -1,4 +1,5 @@
-//! `fluxgate schemas import`: CRDs into the repository's schema catalog.
+//! `fluxgate schemas import`: CRDs into the repository's schema catalog; `fluxgate schemas
+//! list`: where each custom resource kind's schema comes from.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,67 @@ pub(crate) enum SchemasCommand {
         #[arg(long)]
         catalog: Option<PathBuf>,
     },
+    /// List every custom resource group/version/kind with a schema and where it comes from:
+    /// a CRD file in the repository, the repository's catalog, or a bundled project release.
+    List {
+        /// Repository root (default: the current directory).
+        #[arg(default_value = ".")]
+        root: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+pub(crate) enum ListFormat {
+    /// One line per group/version/kind: `apiVersion  Kind  source`.
+    Text,
+    /// A JSON list of `{apiVersion, kind, sourceType, source}`.
+    Json,
+}
+
+pub(crate) fn schemas_list(root: &Path, format: ListFormat) -> Result<ExitCode, String> {
+    if !root.is_dir() {
+        return Err(format!("{} is not a directory", root.display()));
+    }
+    let config = load_config(root)?;
+    let repo = open_repo(root, &config)?;
+    let discovery = fluxgate::discover::discover(&repo, &config);
+    let registry = fluxgate::pipeline::build_registry(&repo, &config, &discovery)?;
+    let rows: Vec<serde_json::Value> = registry
+        .crd_origins()
+        .into_iter()
+        .map(|(group, version, kind, origin)| {
+            let api_version = if group.is_empty() { version } else { format!("{group}/{version}") };
+            serde_json::json!({
+                "apiVersion": api_version,
+                "kind": kind,
+                "sourceType": origin.source_type(),
+                "source": origin.to_string(),
+            })
+        })
+        .collect();
+    let text = match format {
+        ListFormat::Json => serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())? + "\n",
+        ListFormat::Text => {
+            let mut t = format!("built-in kinds: Kubernetes {} (bundled)\n", registry.kubernetes_version());
+            for r in &rows {
+                t.push_str(&format!(
+                    "{:<50} {:<36} {}\n",
+                    r["apiVersion"].as_str().unwrap_or(""),
+                    r["kind"].as_str().unwrap_or(""),
+                    r["source"].as_str().unwrap_or("")
+                ));
+            }
+            t
+        }
+    };
+    for (file, err) in &registry.load_errors {
+        eprintln!("fluxgate: schema catalog file {file} not loaded: {err}");
+    }
+    write_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn schemas_import(paths: &[PathBuf], root: &Path, catalog: Option<PathBuf>) -> Result<ExitCode, String> {

@@ -41,6 +41,9 @@ pub struct Config {
     pub crds: Vec<String>,
     /// What a custom resource without any schema is.
     pub schema_missing: Level,
+    /// `schemas.projects`: project of the bundled CRD catalog → the release to use (when the
+    /// catalog holds several) or `off`. Projects not named use their default release.
+    pub schema_projects: std::collections::BTreeMap<String, String>,
     /// Flux entry points and substitution.
     pub flux: FluxConfig,
     /// Named environments (`environments: {production: [globs]}`), in config order: a path
@@ -97,6 +100,7 @@ impl Default for Config {
             schema_catalog: ".fluxgate/schemas".into(),
             crds: Vec::new(),
             schema_missing: Level::Warning,
+            schema_projects: Default::default(),
             flux: FluxConfig::default(),
             environments: Vec::new(),
             admission: Default::default(),
@@ -178,6 +182,24 @@ impl Config {
                                         ));
                                     }
                                 };
+                            }
+                            "projects" => {
+                                let pm = sv.as_map().ok_or_else(|| {
+                                    err(sv.loc.line, "'schemas.projects' must map a project to a release or off".into())
+                                })?;
+                                for (name, rel) in pm {
+                                    let r = match &rel.value {
+                                        crate::source::Value::Str(r) => r.clone(),
+                                        crate::source::Value::Bool(false) => "off".to_string(),
+                                        _ => {
+                                            return Err(err(
+                                                rel.loc.line,
+                                                format!("'schemas.projects.{name}' must be a release or off"),
+                                            ));
+                                        }
+                                    };
+                                    cfg.schema_projects.insert(name.clone(), r);
+                                }
                             }
                             other => return Err(err(sv.loc.line, format!("unknown setting 'schemas.{other}'"))),
                         }

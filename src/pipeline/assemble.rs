@@ -8,11 +8,11 @@ use crate::config::{Config, Level};
 use crate::finding::{Finding, Location, Severity};
 use crate::gate::{affected, changes};
 use crate::rules::Rule;
-use crate::schema::registry::Registry;
+use crate::schema::registry::{Registry, Resolved};
 use crate::source::Repo;
 
 use super::check::{CheckedRun, drop_double_reports};
-use super::model::{ChangeScope, RunReport, SchemaCoverage, UncheckedKind};
+use super::model::{ChangeScope, CheckedKind, RunReport, SchemaCoverage, UncheckedKind};
 use super::select::Scope;
 
 /// Builds the run's report.
@@ -29,6 +29,7 @@ pub(super) fn report(
     let mut coverage =
         SchemaCoverage { kubernetes_version: registry.kubernetes_version().to_string(), ..SchemaCoverage::default() };
     let mut unchecked: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut checked_kinds: BTreeMap<(String, String), usize> = BTreeMap::new();
     let (mut eps, mut findings, mut teams) = (Vec::new(), Vec::new(), BTreeMap::new());
     let mut suppressions = crate::policy::suppress::Usage::default();
     for c in results {
@@ -42,6 +43,9 @@ pub(super) fn report(
         for (k, n) in c.unchecked {
             *unchecked.entry(k).or_default() += n;
         }
+        for (k, n) in c.checked_kinds {
+            *checked_kinds.entry(k).or_default() += n;
+        }
         eps.push(c.report);
         findings.extend(c.findings);
     }
@@ -52,10 +56,7 @@ pub(super) fn report(
         Some(n) if scope.owners.contains_key(n) || flux_names.contains(n) || scope.shard.is_none() => scope.in_scope(n),
         other => scope.in_shard(other),
     });
-    let mut list: Vec<UncheckedKind> =
-        unchecked.into_iter().map(|((api_version, kind), count)| UncheckedKind { api_version, kind, count }).collect();
-    list.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)).then(a.api_version.cmp(&b.api_version)));
-    coverage.unchecked = list;
+    (coverage.unchecked, coverage.checked_kinds) = kinds_with_sources(registry, unchecked, checked_kinds);
     let change_scope = change.map(|(c, sel)| change_scope(repo, config, c, sel, scope, &mut findings));
     let complete = scope.shard.is_none() && change.is_none_or(|(_, sel)| sel.everything.is_some());
     crate::policy::finish(config, &mut findings, suppressions, complete);
@@ -65,6 +66,40 @@ pub(super) fn report(
     report.helm = helm;
     report.teams = teams;
     report
+}
+
+/// The coverage's kind lists: unchecked kinds (most frequent first) with a hint each, and
+/// checked kinds with where their schema came from.
+fn kinds_with_sources(
+    registry: &Registry,
+    unchecked: BTreeMap<(String, String), usize>,
+    checked: BTreeMap<(String, String), usize>,
+) -> (Vec<UncheckedKind>, Vec<CheckedKind>) {
+    let mut list: Vec<UncheckedKind> = unchecked
+        .into_iter()
+        .map(|((api_version, kind), count)| {
+            let hint = match &*registry.lookup(&api_version, &kind) {
+                Resolved::Removed { removed_in, replacement } => {
+                    format!("removed in Kubernetes 1.{removed_in}: use apiVersion {replacement}")
+                }
+                Resolved::UnknownBuiltin { .. } => {
+                    format!("Kubernetes {} serves no such kind at this apiVersion", registry.kubernetes_version())
+                }
+                _ => registry.missing_hint(&api_version, &kind),
+            };
+            UncheckedKind { api_version, kind, count, hint }
+        })
+        .collect();
+    list.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)).then(a.api_version.cmp(&b.api_version)));
+    let checked = checked
+        .into_iter()
+        .filter_map(|((api_version, kind), count)| {
+            let Resolved::Schema { origin, .. } = &*registry.lookup(&api_version, &kind) else { return None };
+            let (source_type, source) = (origin.source_type().to_string(), origin.to_string());
+            Some(CheckedKind { api_version, kind, count, source_type, source })
+        })
+        .collect();
+    (list, checked)
 }
 
 /// Adds the run-level findings: the graph's (without a second report of an unreadable

@@ -59,6 +59,8 @@ pub(super) struct Checked {
     pub total: usize,
     pub cel_skipped: usize,
     pub unchecked: BTreeMap<(String, String), usize>,
+    /// Objects checked against a schema, per (apiVersion, kind).
+    pub checked_kinds: BTreeMap<(String, String), usize>,
     /// Which `fluxgate.io/ignore` annotations matched (merged over the run).
     pub suppressions: crate::policy::suppress::Usage,
 }
@@ -80,6 +82,7 @@ impl Checked {
             total: 0,
             cel_skipped: 0,
             unchecked: BTreeMap::new(),
+            checked_kinds: BTreeMap::new(),
             suppressions: Default::default(),
         }
     }
@@ -162,6 +165,7 @@ fn check_rendered(checker: Checker, ep: &Ep, result: Result<Rendered, Failed>, i
                 c.cel_skipped += oc.cel_skipped;
                 if oc.checked {
                     c.checked += 1;
+                    *c.checked_kinds.entry((r.api_version().to_string(), r.kind().to_string())).or_default() += 1;
                 } else {
                     *c.unchecked.entry((r.api_version().to_string(), r.kind().to_string())).or_default() += 1;
                 }

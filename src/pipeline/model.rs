@@ -44,6 +44,22 @@ pub struct UncheckedKind {
     pub api_version: String,
     pub kind: String,
     pub count: usize,
+    /// One line: which project ships the kind, or how to add its schema.
+    pub hint: String,
+}
+
+/// A kind checked against a schema, and where that schema came from.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckedKind {
+    pub api_version: String,
+    pub kind: String,
+    pub count: usize,
+    /// `kubernetes`, `repository-crd`, `repository-catalog`, `bundled-flux` or `bundled-catalog`.
+    pub source_type: String,
+    /// Where exactly: `Kubernetes 1.37`, `CRD in <file>`, `schema catalog <file>`,
+    /// `bundled cert-manager v1.21.1 CRDs`.
+    pub source: String,
 }
 
 /// How much of what was rendered was checked against a schema.
@@ -54,6 +70,8 @@ pub struct SchemaCoverage {
     pub total: usize,
     /// Kinds with no schema, most frequent first.
     pub unchecked: Vec<UncheckedKind>,
+    /// Kinds checked against a schema, with the schema's source, sorted by apiVersion and kind.
+    pub checked_kinds: Vec<CheckedKind>,
     /// CEL rule evaluations skipped (transition rules using `oldSelf`, unsupported functions).
     pub cel_rules_skipped: usize,
 }

@@ -1,5 +1,5 @@
 //! The schema registry of a run: bundled schemas for the target Kubernetes version, every CRD
-//! in the repository (and `schemas.crds`), and the schema catalog.
+//! in the repository (and `schemas.crds`), the schema catalog, then the bundled CRD catalog.
 
 use std::collections::BTreeSet;
 
@@ -43,5 +43,6 @@ pub fn build_registry(repo: &Repo, config: &Config, d: &Discovery) -> Result<Reg
     if let Some(catalog) = RelPath::parse(&config.schema_catalog) {
         reg.load_catalog(repo, &catalog);
     }
+    reg.add_bundled_catalog(&config.schema_projects)?;
     Ok(reg)
 }

@@ -70,6 +70,9 @@ pub struct CelOutcome {
     pub skipped_transition_rules: usize,
     /// Rules calling a Kubernetes CEL function this evaluator lacks; skipped, not failed.
     pub unsupported_rules: usize,
+    /// Rules that failed on a value still holding a Flux `${VAR}` reference (a plain render):
+    /// not reported, since Flux substitutes it first; the Flux entry point checks the result.
+    pub skipped_flux_variables: usize,
 }
 
 /// Deepest schema nesting walked; real CRDs are far shallower, this only bounds hostile input.
@@ -122,6 +125,9 @@ impl CelRules {
                 let this = to_cel(node, Some(&rule.schema));
                 match run(program, &this) {
                     Ok(CelValue::Bool(true)) => {}
+                    // A plain render still holds Flux `${VAR}` references; the Flux entry
+                    // point's render checks the substituted value, as schema checks do.
+                    _ if holds_flux_var(node) => outcome.skipped_flux_variables += 1,
                     Ok(CelValue::Bool(false)) => {
                         let message = rule_message(rule, &this);
                         outcome.violations.push(violation(rule, path, message));
@@ -1056,6 +1062,16 @@ mod kube {
     }
 }
 
+/// Whether a node is, or holds somewhere inside it, a string with a Flux `${VAR}` reference.
+fn holds_flux_var(node: &Node) -> bool {
+    match &node.value {
+        crate::source::Value::Str(s) => super::validate::FLUX_VAR.is_match(s),
+        crate::source::Value::Seq(items) => items.iter().any(holds_flux_var),
+        crate::source::Value::Map(m) => m.values().any(holds_flux_var),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1109,6 +1125,28 @@ properties:
         assert!(v.help.as_deref().unwrap_or("").contains("self.minReplicas <= self.maxReplicas"));
         // No message: the rule text is the message, as the API server words it.
         assert_eq!(bad.violations[1].message, "failed rule: self.replicas >= 1");
+    }
+
+    /// A plain render still holds `${VAR}`: a rule failing on it is Flux's to substitute first.
+    #[test]
+    fn flux_variables_are_not_rule_failures() {
+        let r = rules(
+            r#"
+type: object
+properties:
+  spec:
+    type: object
+    x-kubernetes-validations:
+      - rule: self.group == 'gateway.networking.k8s.io'
+    properties:
+      group: {type: string}
+"#,
+        );
+        let out = r.evaluate(&yaml("spec: {group: '${GROUP:-gateway.networking.k8s.io}'}"));
+        assert!(out.violations.is_empty(), "{:?}", out.violations);
+        assert_eq!(out.skipped_flux_variables, 1);
+        let out = r.evaluate(&yaml("spec: {group: example.com}"));
+        assert_eq!(out.violations.len(), 1);
     }
 
     #[test]

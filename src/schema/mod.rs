@@ -3,6 +3,7 @@
 //! with CEL rules, removed/deprecated APIs and metadata syntax.
 
 pub mod bundled;
+pub mod catalog;
 pub mod cel;
 pub mod crd;
 pub mod import;

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use crate::source::{Node, RelPath, Repo};
 
 use super::bundled::{self, KubeSchemas};
+use super::catalog;
 use super::cel::CelRules;
 use super::crd::{self, CrdVersion};
 use super::removed::{self, Status};
@@ -21,6 +22,11 @@ pub enum Origin {
     RepoCrd(String),
     Catalog(String),
     BundledFlux,
+    /// The bundled CRD catalog (`schemas/catalog-sources.toml`): project and release.
+    Bundled {
+        project: String,
+        release: String,
+    },
 }
 
 impl std::fmt::Display for Origin {
@@ -30,6 +36,21 @@ impl std::fmt::Display for Origin {
             Origin::RepoCrd(p) => write!(f, "CRD in {p}"),
             Origin::Catalog(p) => write!(f, "schema catalog {p}"),
             Origin::BundledFlux => f.write_str("bundled Flux CRDs"),
+            Origin::Bundled { project, release } => write!(f, "bundled {project} {release} CRDs"),
+        }
+    }
+}
+
+impl Origin {
+    /// The kind of source, for machine-readable reports: `kubernetes`, `repository-crd`,
+    /// `repository-catalog`, `bundled-flux` or `bundled-catalog`.
+    pub fn source_type(&self) -> &'static str {
+        match self {
+            Origin::Kubernetes(_) => "kubernetes",
+            Origin::RepoCrd(_) => "repository-crd",
+            Origin::Catalog(_) => "repository-catalog",
+            Origin::BundledFlux => "bundled-flux",
+            Origin::Bundled { .. } => "bundled-catalog",
         }
     }
 }
@@ -39,6 +60,8 @@ impl std::fmt::Display for Origin {
 struct CrdEntry {
     origin: Origin,
     open_api: Option<serde_json::Value>,
+    /// A bundled catalog CRD whose schema is decompressed on first use (then `open_api` is None).
+    bundled: Option<&'static catalog::Crd>,
     deprecated: Option<String>,
     namespaced: bool,
 }
@@ -72,6 +95,8 @@ pub struct Registry {
     pub load_errors: Vec<(String, String)>,
     /// (group, kind) → `spec.names.plural` of the CRDs seen, for admission policy resource rules.
     plurals: BTreeMap<(String, String), String>,
+    /// Config `schemas.projects` as given to [`Registry::add_bundled_catalog`], for hints.
+    projects: BTreeMap<String, String>,
 }
 
 fn group_of(api_version: &str) -> &str {
@@ -115,16 +140,55 @@ impl Registry {
             cache: Mutex::new(HashMap::new()),
             load_errors: Vec::new(),
             plurals: BTreeMap::new(),
+            projects: BTreeMap::new(),
         };
         for f in bundled::flux_crd_schemas() {
             r.crds.entry((f.group.clone(), f.version.clone(), f.kind.clone())).or_insert(CrdEntry {
                 origin: Origin::BundledFlux,
                 open_api: Some(f.schema.clone()),
+                bundled: None,
                 deprecated: None,
                 namespaced: true,
             });
         }
         Ok(r)
+    }
+
+    /// Adds the bundled CRD catalog's releases in use (config `schemas.projects` pins a release
+    /// or turns a project off): below repository CRDs and the repository's catalog, which
+    /// replace an entry whenever they define the same group, version and kind.
+    pub fn add_bundled_catalog(&mut self, choices: &BTreeMap<String, String>) -> Result<(), String> {
+        self.projects = choices.clone();
+        for c in catalog::selected(choices)? {
+            self.plurals.entry((c.group.clone(), c.kind.clone())).or_insert_with(|| c.plural.clone());
+            for v in &c.versions {
+                let key = (c.group.clone(), v.name.clone(), c.kind.clone());
+                self.crds.entry(key).or_insert_with(|| CrdEntry {
+                    origin: Origin::Bundled { project: c.project.clone(), release: c.release.clone() },
+                    open_api: None,
+                    bundled: Some(c),
+                    deprecated: v.deprecated.then(|| {
+                        v.deprecation_warning
+                            .clone()
+                            .unwrap_or_else(|| format!("{}/{} {} is deprecated", c.group, v.name, c.kind))
+                    }),
+                    namespaced: c.namespaced,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every custom resource group/version/kind with a schema, and where it comes from, sorted
+    /// (for `fluxgate schemas list`).
+    pub fn crd_origins(&self) -> Vec<(String, String, String, &Origin)> {
+        self.crds.iter().map(|((g, v, k), e)| (g.clone(), v.clone(), k.clone(), &e.origin)).collect()
+    }
+
+    /// One line for a custom resource kind without a schema: the project that ships it, or
+    /// how to add its schema.
+    pub fn missing_hint(&self, api_version: &str, kind: &str) -> String {
+        catalog::hint(api_version, kind, &self.projects)
     }
 
     /// Makes the bundled notification-controller schemas those of the Flux Operator's
@@ -173,6 +237,7 @@ impl Registry {
             let entry = CrdEntry {
                 origin: origin.clone(),
                 open_api: v.schema.clone(),
+                bundled: None,
                 deprecated: v.deprecated.then(|| {
                     v.deprecation_warning
                         .clone()
@@ -182,7 +247,11 @@ impl Registry {
             };
             match self.crds.get(&key) {
                 Some(existing)
-                    if !override_lower || !matches!(existing.origin, Origin::BundledFlux | Origin::Catalog(_)) => {}
+                    if !override_lower
+                        || !matches!(
+                            existing.origin,
+                            Origin::BundledFlux | Origin::Catalog(_) | Origin::Bundled { .. }
+                        ) => {}
                 _ => {
                     self.crds.insert(key, entry);
                 }
@@ -237,11 +306,12 @@ impl Registry {
                         let entry = CrdEntry {
                             origin: Origin::Catalog(name.clone()),
                             open_api: Some(schema),
+                            bundled: None,
                             deprecated: None,
                             namespaced: true,
                         };
                         match self.crds.get(&key) {
-                            Some(e) if !matches!(e.origin, Origin::BundledFlux) => {}
+                            Some(e) if !matches!(e.origin, Origin::BundledFlux | Origin::Bundled { .. }) => {}
                             _ => {
                                 self.crds.insert(key, entry);
                             }
@@ -298,7 +368,9 @@ impl Registry {
             out.insert(av.to_string());
             out.insert(format!("{av}/{kind}"));
         }
-        for (g, v, k) in self.crds.keys() {
+        // The bundled catalog says what a kind looks like, not that the cluster has it installed:
+        // a chart must not render a ServiceMonitor just because fluxgate knows its schema.
+        for ((g, v, k), _) in self.crds.iter().filter(|(_, e)| !matches!(e.origin, Origin::Bundled { .. })) {
             let av = if g.is_empty() { v.clone() } else { format!("{g}/{v}") };
             out.insert(format!("{av}/{k}"));
             out.insert(av);
@@ -382,7 +454,21 @@ impl Registry {
                 }
                 _ => None,
             };
-            let (schema, cel) = match &e.open_api {
+            let open_api = match e.bundled {
+                Some(c) => match c.schemas().map(|mut m| m.remove(version)) {
+                    Ok(oa) => oa,
+                    Err(err) => {
+                        return Resolved::Schema {
+                            origin: e.origin.clone(),
+                            schema: Err(err),
+                            cel: None,
+                            deprecated: None,
+                        };
+                    }
+                },
+                None => e.open_api.clone(),
+            };
+            let (schema, cel) = match &open_api {
                 Some(oa) => {
                     let rules = CelRules::compile(oa);
                     (validate::compile(&crd::crd_to_json_schema(oa)), (!rules.is_empty()).then_some(rules))

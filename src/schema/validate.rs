@@ -48,7 +48,7 @@ const LIST_MAP_KEYS: &str = "x-kubernetes-list-map-keys";
 const INDEX_SEP: char = '\u{1f}';
 
 /// A Flux post-build variable reference: `${VAR}`, `${VAR:=default}`, `${VAR:-default}`.
-static FLUX_VAR: LazyLock<Regex> = LazyLock::new(|| {
+pub(super) static FLUX_VAR: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::unwrap_used)]
     Regex::new(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:?[=-][^}]*)?\}").unwrap()
 });
