@@ -37,9 +37,14 @@ fn git(dir: &Path, args: &[&str]) {
 
 /// A git repository holding a copy of flux-gsf under `sub` (`""`: at the top), one commit.
 fn repo(sub: &str) -> (tempfile::TempDir, PathBuf) {
+    fixture_repo("flux-gsf", sub)
+}
+
+/// A git repository holding a copy of `fixtures/NAME` under `sub`, one commit.
+fn fixture_repo(name: &str, sub: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let root = if sub.is_empty() { tmp.path().to_path_buf() } else { tmp.path().join(sub) };
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/flux-gsf"), &root);
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name), &root);
     git(tmp.path(), &["init", "-q", "-b", "main"]);
     git(tmp.path(), &["add", "-A"]);
     git(tmp.path(), &["commit", "-qm", "base"]);
@@ -117,6 +122,35 @@ fn overlay_edit_selects_the_overlay_its_aggregation_and_one_cluster() {
     assert_eq!(
         names(&validate(&root, "HEAD~1")),
         ["apps/production", "apps/production/web-frontend", "clusters/production/flux-system/apps"]
+    );
+}
+
+/// Renaming a Deployment in a base breaks every overlay whose component patches it; the
+/// error points into the component, which did not change, so only the files the failed
+/// render read before failing (the base's) connect it to the change.
+#[test]
+fn base_rename_selects_overlays_whose_component_patch_broke() {
+    if !have_git() {
+        return;
+    }
+    let (_tmp, root) = fixture_repo("gate-components", "");
+    edit(&root, "base/cart.yaml", "  name: cart\n", "  name: basket\n");
+    let v = validate(&root, "HEAD");
+    assert_eq!(names(&v), ["base", "overlays/test-all", "overlays/test-cache", "overlays/test-flags"]);
+    let failed: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "patch-target-not-found")
+        .map(|f| f["entry_point"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["overlays/test-all", "overlays/test-cache"], "the component's patch lost its target");
+    // Only a component changes: the overlays that use it, not the base.
+    git(&root, &["checkout", "-q", "--", "."]);
+    edit(&root, "components/frontend-flags/kustomization.yaml", "beta", "gamma");
+    assert_eq!(
+        names(&validate(&root, "HEAD")),
+        ["components/frontend-flags", "overlays/test-all", "overlays/test-flags"]
     );
 }
 

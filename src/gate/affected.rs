@@ -6,8 +6,16 @@
 //! - plain overlay: `Rendered.files` (kustomization files, resources, patches, generator files);
 //! - Flux entry point: its render's files, plus the file(s) defining the Flux Kustomization
 //!   object (and any patch that changed it), plus the files of its `substituteFrom` sources;
-//! - a render that failed has no file list: it is checked when a changed path lies under its
-//!   directory or a changed file is where the failure (or a note) points;
+//! - a render that failed: every file it read or tried to read up to the failure
+//!   (`Failed.files`), and the files the failure and its notes point into; it is also checked
+//!   when a changed path lies under its directory;
+//! - an input names a file, or a directory (a missing one, or a Flux path listed for its YAML):
+//!   a changed path at or below it selects; a kustomization file stands for all three names
+//!   kustomize probes (adding `kustomization.yaml` next to a `Kustomization` changes the render).
+//!
+//! Why that is sound: a render is a deterministic function of what it reads. If no file it
+//! read or tried to read at head changed, the base render read the same files in the same
+//! order with the same contents, and so rendered (or failed) the same.
 //! - some files change the meaning of every check (`.fluxgate.yaml`, CRDs used for schemas,
 //!   the schema catalog): then everything is checked.
 
@@ -37,10 +45,33 @@ impl Selection {
         if self.everything.is_some() {
             return true;
         }
-        if inputs.iter().any(|f| self.changed.contains(f)) {
+        if self.changed.iter().any(|c| reads(inputs, c)) {
             return true;
         }
         failed && self.changed.iter().any(|c| c.starts_with(dir))
+    }
+}
+
+/// Whether a render with these inputs read `changed`: it, a directory above it, or (for a
+/// kustomization file) another of the names kustomize probes in its directory.
+fn reads(inputs: &BTreeSet<RelPath>, changed: &RelPath) -> bool {
+    if inputs.contains(changed) {
+        return true;
+    }
+    let mut dir = changed.parent();
+    if FILE_NAMES.contains(&changed.file_name())
+        && FILE_NAMES.iter().filter_map(|n| dir.join(n)).any(|k| inputs.contains(&k))
+    {
+        return true;
+    }
+    loop {
+        if inputs.contains(&dir) {
+            return true;
+        }
+        if dir.is_root() {
+            return false;
+        }
+        dir = dir.parent();
     }
 }
 
@@ -98,10 +129,11 @@ pub fn node_files(repo: &Repo, node: &Node, out: &mut BTreeSet<RelPath>) {
     }
 }
 
-/// The inputs of a failed render: its kustomization file and every file the failure and its
-/// notes point into.
+/// The inputs of a failed render: what it read or tried to read, its kustomization file, and
+/// every file the failure and its notes point into.
 pub fn failed_inputs(repo: &Repo, dir: &RelPath, failed: &Failed) -> BTreeSet<RelPath> {
-    let mut out: BTreeSet<RelPath> = kustomization_file(repo, dir).into_iter().collect();
+    let mut out: BTreeSet<RelPath> = failed.files.clone();
+    out.extend(kustomization_file(repo, dir));
     for d in failed.notes.iter().chain(std::iter::once(&failed.error)) {
         if let Some(f) = repo.file_of(d.loc) {
             out.insert(f.path.clone());
@@ -131,6 +163,11 @@ pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTr
                 failed_inputs(repo, &dir, f)
             }
         };
+        // A path without a kustomization file is built from a listing of its YAML files:
+        // whatever is added below it is an input.
+        if let Some(dir) = RelPath::parse(&e.dir).filter(|d| kustomization_file(repo, d).is_none()) {
+            files.insert(dir);
+        }
         // The files that define this Flux Kustomization object, preferring the cluster's own.
         let found: Vec<_> = index
             .kustomizations
@@ -204,6 +241,16 @@ mod tests {
     #[test]
     fn cluster_dir_of_a_flux_name() {
         assert_eq!(cluster_of("clusters/production/flux-system/apps"), "clusters/production");
+    }
+
+    #[test]
+    fn directories_and_probed_kustomization_names_are_inputs() {
+        let p = |s: &str| RelPath::parse(s).unwrap();
+        let inputs: BTreeSet<RelPath> = [p("apps/missing"), p("base/Kustomization")].into();
+        assert!(reads(&inputs, &p("apps/missing/kustomization.yaml")));
+        assert!(reads(&inputs, &p("base/kustomization.yaml")));
+        assert!(!reads(&inputs, &p("base/deployment.yaml")));
+        assert!(!reads(&inputs, &p("apps/other.yaml")));
     }
 
     #[test]
