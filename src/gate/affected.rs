@@ -27,6 +27,7 @@ use crate::flux::entry::{FluxKustomization, RepoIndex, cluster_of};
 use crate::flux::tree::FluxEntry;
 use crate::kustomize::build::{Failed, Rendered, kustomization_file};
 use crate::kustomize::kustomization::FILE_NAMES;
+use crate::source::yaml::Dialect;
 use crate::source::{Node, RelPath, Repo, Value};
 
 /// The part of a change set that selects entry points.
@@ -36,6 +37,9 @@ pub struct Selection {
     pub everything: Option<String>,
     /// The changed paths (root-relative), deleted ones included.
     pub changed: BTreeSet<RelPath>,
+    /// Directories a changed kustomization file names (at head or at the base): whether they
+    /// are a base of another overlay (so whether leaf-only checks apply) may have changed.
+    pub referenced: BTreeSet<RelPath>,
 }
 
 impl Selection {
@@ -75,6 +79,21 @@ fn reads(inputs: &BTreeSet<RelPath>, changed: &RelPath) -> bool {
     }
 }
 
+/// The existing directories a kustomization's `resources`, `bases` and `components` name.
+fn referenced_dirs(repo: &Repo, dir: &RelPath, text: &str, out: &mut BTreeSet<RelPath>) {
+    let parsed = crate::source::yaml::parse(text, crate::source::FileId(u32::MAX), Dialect::Yaml12, &repo.limits);
+    for doc in &parsed.docs {
+        for key in ["resources", "bases", "components"] {
+            for item in doc.get(key).and_then(Node::as_seq).into_iter().flatten() {
+                let target = item.as_str().and_then(|v| dir.join(v.trim()));
+                if let Some(p) = target.filter(|p| repo.is_dir(p)) {
+                    out.insert(p);
+                }
+            }
+        }
+    }
+}
+
 /// Whether a file defines CRDs (cheap text test first; a parse only when it may).
 fn has_crd(text: &str) -> bool {
     text.lines().any(|l| {
@@ -92,7 +111,13 @@ pub fn selection(
     changes: &Changes,
     base_text: &dyn Fn(&RelPath) -> Option<String>,
 ) -> Selection {
-    let mut s = Selection { everything: None, changed: changes.files.clone() };
+    let mut s = Selection { everything: None, changed: changes.files.clone(), referenced: BTreeSet::new() };
+    for f in changes.files.iter().filter(|f| FILE_NAMES.contains(&f.file_name())) {
+        let head = repo.read(f).ok().map(|t| t.text.clone());
+        for text in head.into_iter().chain(base_text(f)) {
+            referenced_dirs(repo, &f.parent(), &text, &mut s.referenced);
+        }
+    }
     let catalog = RelPath::parse(&config.schema_catalog);
     let crds: Vec<RelPath> = config.crds.iter().filter_map(|c| RelPath::parse(c)).collect();
     for f in &changes.files {
@@ -151,10 +176,15 @@ pub fn plain_inputs(repo: &Repo, dir: &RelPath, result: Option<&Result<Rendered,
     }
 }
 
-/// The inputs of every Flux entry point, by name.
+/// The inputs of every Flux entry point, by name. The files that define an entry point's Flux
+/// Kustomization object, and those of every ancestor's, are inputs too: a parent whose spec
+/// changes (another `path`, `targetNamespace`, patches) can add, move or change its children.
 pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTreeMap<String, BTreeSet<RelPath>> {
     let mut out = BTreeMap::new();
+    let mut defs: BTreeMap<&str, BTreeSet<RelPath>> = BTreeMap::new();
+    let mut parents: BTreeMap<&str, &str> = BTreeMap::new();
     for e in entries {
+        let mut def = BTreeSet::new();
         let cluster = RelPath::parse(cluster_of(&e.name)).unwrap_or_default();
         let mut files = match &e.result {
             Ok(r) => r.files.clone(),
@@ -180,7 +210,7 @@ pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTr
         let own: Vec<_> = found.iter().filter(|k| k.file.starts_with(&cluster)).collect();
         let chosen: Vec<_> = if own.is_empty() { found.iter().collect() } else { own };
         for k in &chosen {
-            files.insert(k.file.clone());
+            def.insert(k.file.clone());
         }
         // The object as rendered by its parent (patched, substituted): every file it came from,
         // and its substituteFrom sources.
@@ -193,7 +223,10 @@ pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTr
                 if !is_it {
                     continue;
                 }
-                node_files(repo, &res.node, &mut files);
+                if parent.name != e.name {
+                    parents.insert(&e.name, &parent.name);
+                }
+                node_files(repo, &res.node, &mut def);
                 let Ok(fk) = FluxKustomization::parse(&res.node, &e.key.namespace) else { continue };
                 for from in fk.post_build.iter().flat_map(|pb| pb.substitute_from.iter()) {
                     let key = (from.kind.clone(), e.key.namespace.clone(), from.name.clone());
@@ -208,7 +241,20 @@ pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTr
                 }
             }
         }
+        files.extend(def.iter().cloned());
+        defs.insert(&e.name, def);
         out.insert(e.name.clone(), files);
+    }
+    for (name, files) in out.iter_mut() {
+        let mut at = name.as_str();
+        let mut seen = BTreeSet::from([at]);
+        while let Some(&p) = parents.get(at) {
+            if !seen.insert(p) {
+                break;
+            }
+            files.extend(defs.get(p).into_iter().flatten().cloned());
+            at = p;
+        }
     }
     out
 }
@@ -255,7 +301,11 @@ mod tests {
 
     #[test]
     fn failed_renders_are_selected_by_directory() {
-        let s = Selection { everything: None, changed: [RelPath::parse("apps/x/patch.yaml").unwrap()].into() };
+        let s = Selection {
+            everything: None,
+            changed: [RelPath::parse("apps/x/patch.yaml").unwrap()].into(),
+            referenced: BTreeSet::new(),
+        };
         let dir = RelPath::parse("apps/x").unwrap();
         assert!(s.selects(&BTreeSet::new(), &dir, true));
         assert!(!s.selects(&BTreeSet::new(), &dir, false));
