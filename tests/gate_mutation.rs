@@ -18,16 +18,15 @@ fn have_git() -> bool {
 
 /// Fixture repositories and how many mutations each gets (bounded for a debug build).
 const CASES: &[(&str, usize)] = &[
-    ("gate-components", 30),
-    ("flux-gsf", 12),
-    ("broken", 12),
-    ("flux-graph/40-dependency-missing", 4),
-    ("flux-graph/43-path-missing", 4),
-    ("flux-graph/45-values-from-missing", 4),
-    ("flux-graph/49-clean", 6),
-    ("kustomize/019-bases-overlay-patch", 6),
-    ("kustomize/022-components-resources-generators-patches", 6),
-    ("kustomize/025-components-nested-in-base", 6),
+    ("gate-components", 10),
+    ("flux-gsf", 4),
+    ("broken", 4),
+    ("flux-graph/40-dependency-missing", 2),
+    ("flux-graph/45-values-from-missing", 2),
+    ("flux-graph/49-clean", 2),
+    ("kustomize/019-bases-overlay-patch", 2),
+    ("kustomize/022-components-resources-generators-patches", 2),
+    ("kustomize/025-components-nested-in-base", 2),
 ];
 
 #[test]
@@ -50,7 +49,7 @@ fn base_checks_every_entry_point_a_mutation_changes() {
         changed += t.changed;
         missed.extend(t.missed.into_iter().map(|m| format!("{dir}: {m}")));
     }
-    assert!(mutations >= 60, "only {mutations} mutations applied");
+    assert!(mutations >= 25, "only {mutations} mutations applied");
     assert!(changed > 0, "no mutation changed any entry point");
     assert!(missed.is_empty(), "--base missed changed entry points:\n{}", missed.join("\n"));
 }

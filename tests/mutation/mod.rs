@@ -249,10 +249,12 @@ fn yaml_files(root: &Path) -> Vec<String> {
             let p = rel.join(&name);
             match e.file_type() {
                 Ok(t) if t.is_dir() => stack.push(p),
-                Ok(t) if t.is_file() && (name.ends_with(".yaml") || name.ends_with(".yml")) => {
-                    if name != ".fluxgate.yaml" {
-                        out.push(p.to_string_lossy().into_owned());
-                    }
+                Ok(t)
+                    if t.is_file()
+                        && (name.ends_with(".yaml") || name.ends_with(".yml"))
+                        && name != ".fluxgate.yaml" =>
+                {
+                    out.push(p.to_string_lossy().into_owned())
                 }
                 _ => {}
             }
