@@ -4,9 +4,15 @@
 //! after another and with 2 parallel jobs), with wall-time medians, peak memory and ratios.
 //!
 //! ```sh
-//! cargo bench --bench compare -- [--sizes small,medium,large] [--runs N] [--kubectl-runs N]
-//!     [--no-kubectl] [--keep DIR]
+//! cargo bench --bench compare -- [--sizes small,medium,large,huge,one-file-5k,one-file-20k,spread-5k]
+//!     [--runs N] [--kubectl-runs N] [--no-kubectl] [--keep DIR]
 //! ```
+//!
+//! Besides the generated Flux repositories (`small`, `medium`, `large`, and `huge`: 5x large),
+//! three single-overlay cases measure the cost of one big render: `one-file-5k` and
+//! `one-file-20k` (that many ConfigMaps in one file; their time ratio shows whether one render
+//! is linear) and `spread-5k` (5,000 objects over 500 files with patches, a generator and name
+//! references).
 //!
 //! Every measurement runs as child processes; wall time and CPU time (user + system, summed over
 //! the children of one run: what other load on the machine does not inflate) are medians of N
@@ -121,8 +127,8 @@ fn parse_args() -> Args {
         }
     }
     for s in &a.sizes {
-        if synth::Params::named(s).is_none() {
-            eprintln!("unknown size {s} (small, medium, large)");
+        if synth::Params::named(s).is_none() && single_overlay(s).is_none() {
+            eprintln!("unknown size {s} (small, medium, large, huge, one-file-5k, one-file-20k, spread-5k)");
             std::process::exit(2);
         }
     }
@@ -192,6 +198,43 @@ fn mib(b: u64) -> String {
     format!("{:.0} MiB", b as f64 / (1024.0 * 1024.0))
 }
 
+/// Writes one single-overlay case under a root and returns the overlay directory.
+type Generator = fn(&Path) -> String;
+
+/// The single-overlay cases: a generator of the overlay and a summary.
+fn single_overlay(name: &str) -> Option<(Generator, &'static str)> {
+    match name {
+        "one-file-5k" => Some((|r| synth::one_file(r, 5_000), "5,000 ConfigMaps in one file")),
+        "one-file-20k" => Some((|r| synth::one_file(r, 20_000), "20,000 ConfigMaps in one file")),
+        "spread-5k" => Some((|r| synth::spread(r, 500), "5,000 objects in 500 files, 50 patches, 50 generators")),
+        _ => None,
+    }
+}
+
+/// One big overlay: `fluxgate render`, `fluxgate validate` and `kubectl kustomize` of it.
+fn bench_single(name: &str, args: &Args, bin: &Path, root: &Path) {
+    let Some((generate, what)) = single_overlay(name) else { return };
+    let dir = root.join(generate(root));
+    println!();
+    println!("== {name}: one overlay, {what}, in {}", dir.display());
+    let mut rows = vec![
+        measure("fluxgate render", args.runs, || {
+            vec![run_child(Command::new(bin).arg("render").arg(&dir).arg("--root").arg(root))]
+        }),
+        measure("fluxgate validate", args.runs, || {
+            vec![run_child(Command::new(bin).arg("validate").arg(root).args(["--format", "json"]))]
+        }),
+    ];
+    if args.kubectl && kubectl_available() {
+        rows.push(measure("kubectl kustomize", args.kubectl_runs, || {
+            vec![run_child(Command::new("kubectl").arg("kustomize").arg(&dir))]
+        }));
+    } else {
+        rows.push(Row::skipped("kubectl kustomize", "skipped (--no-kubectl or not on PATH)"));
+    }
+    print_rows(&rows, "kubectl kustomize", "");
+}
+
 fn bench_size(size: &str, args: &Args, bin: &Path, self_exe: &Path, root: &Path) {
     let p = synth::Params::named(size).unwrap();
     let g = synth::generate_with(root, &p);
@@ -248,14 +291,19 @@ fn bench_size(size: &str, args: &Args, bin: &Path, self_exe: &Path, root: &Path)
         rows.push(measure("kubectl kustomize, serial", args.kubectl_runs, || kubectl(root, &g.overlays, 1)));
         rows.push(measure("kubectl kustomize, 2 jobs", args.kubectl_runs, || kubectl(root, &g.overlays, 2)));
     }
-    let reference = rows.iter().find(|r| r.name == "kubectl kustomize, serial").and_then(|r| r.wall);
-    let parallel = rows.iter().find(|r| r.name == "kubectl kustomize, 2 jobs").and_then(|r| r.wall);
-    let reference_cpu = rows.iter().find(|r| r.name == "kubectl kustomize, serial").and_then(|r| r.cpu);
+    print_rows(&rows, "kubectl kustomize, serial", "kubectl kustomize, 2 jobs");
+}
+
+/// Prints the table, with ratios against the rows named `reference` and `parallel`.
+fn print_rows(rows: &[Row], reference: &str, parallel: &str) {
+    let reference_cpu = rows.iter().find(|r| r.name == reference).and_then(|r| r.cpu);
+    let reference = rows.iter().find(|r| r.name == reference).and_then(|r| r.wall);
+    let parallel = rows.iter().find(|r| r.name == parallel).and_then(|r| r.wall);
     println!(
         "   {:<34} {:>4} {:>10} {:>10} {:>9} {:>10} {:>12} {:>10}",
         "measurement", "runs", "wall (med)", "CPU (med)", "max RSS", "vs kubectl", "vs kubectl-2", "CPU ratio"
     );
-    for r in &rows {
+    for r in rows {
         let ratio_of = |base: Option<Duration>, own: Option<Duration>| match (base, own) {
             (Some(b), Some(w)) if !w.is_zero() => format!("{:.1}x", b.as_secs_f64() / w.as_secs_f64()),
             _ => "-".into(),
@@ -298,7 +346,11 @@ fn main() {
     println!("binary: {}", bin.display());
     for size in &args.sizes {
         let root = base.join(size);
-        bench_size(size, &args, &bin, &self_exe, &root);
+        if single_overlay(size).is_some() {
+            bench_single(size, &args, &bin, &root);
+        } else {
+            bench_size(size, &args, &bin, &self_exe, &root);
+        }
         if args.keep.is_none() {
             let _ = std::fs::remove_dir_all(&root);
         }

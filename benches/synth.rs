@@ -66,12 +66,13 @@ impl From<Shape> for Params {
 
 impl Params {
     /// A named size: `small` (60 overlays), `medium` (240), `large` (600 overlays, over 30,000
-    /// rendered objects in the overlays alone).
+    /// rendered objects in the overlays alone), `huge` (5x large: 3,000 overlays).
     pub fn named(name: &str) -> Option<Params> {
         let apps = match name {
             "small" => 20,
             "medium" => 80,
             "large" => 200,
+            "huge" => 1000,
             _ => return None,
         };
         Some(Params { envs: 3, apps, overlays: 1, services: 8, components: 3, patches: 4, generators: 2, flux: true })
@@ -359,4 +360,69 @@ pub fn generate_with(root: &Path, p: &Params) -> Generated {
     }
     out.kustomize_dirs.sort();
     out
+}
+
+/// One overlay whose single resource file holds `n` small ConfigMaps (a vendored bundle of
+/// generated dashboards or alert rules), with a namespace and common labels, so every object
+/// is renamed and relabelled. Returns the overlay directory.
+pub fn one_file(root: &Path, n: usize) -> String {
+    let _ = std::fs::remove_dir_all(root);
+    let mut text = String::with_capacity(n * 140);
+    for i in 0..n {
+        text.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dashboard-{i:05}\n  labels:\n    app.kubernetes.io/name: dashboards\ndata:\n  panel: \"{i}\"\n  title: dashboard number {i}\n"
+        ));
+    }
+    write(root, "bundle/objects.yaml", &text);
+    write(
+        root,
+        "bundle/kustomization.yaml",
+        "namespace: dashboards\ncommonLabels:\n  team: observability\nresources:\n- objects.yaml\n",
+    );
+    "bundle".into()
+}
+
+/// One overlay of `files` resource files of ten objects each (a Deployment, a Service and
+/// eight ConfigMaps that the Deployment mounts), with one strategic merge patch and one
+/// ConfigMap generator per ten files whose generated name the Deployments reference: name
+/// references, patch targets and hash suffixes at scale. Returns the overlay directory.
+pub fn spread(root: &Path, files: usize) -> String {
+    let _ = std::fs::remove_dir_all(root);
+    let mut k = String::from("namespace: spread\nnamePrefix: s-\nresources:\n");
+    for f in 0..files {
+        let mut text = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{f}\nspec:\n  selector:\n    matchLabels: {{app: web-{f}}}\n  template:\n    metadata:\n      labels: {{app: web-{f}}}\n    spec:\n      containers:\n      - name: web\n        image: registry.example.com/web:1.{f}\n        envFrom:\n        - configMapRef: {{name: settings-{g}}}\n      volumes:\n",
+            g = f / 10
+        );
+        for c in 0..7 {
+            text.push_str(&format!("      - name: v{c}\n        configMap: {{name: cm-{f}-{c}}}\n"));
+        }
+        text.push_str(&format!(
+            "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web-{f}\nspec:\n  selector: {{app: web-{f}}}\n  ports:\n  - port: 80\n"
+        ));
+        for c in 0..7 {
+            text.push_str(&format!(
+                "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{f}-{c}\ndata:\n  k: v{c}\n"
+            ));
+        }
+        text.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra-{f}\ndata:\n  k: x\n"));
+        write(root, &format!("spread/res/f{f:04}.yaml"), &text);
+        k.push_str(&format!("- res/f{f:04}.yaml\n"));
+    }
+    k.push_str("configMapGenerator:\n");
+    for g in 0..files.div_ceil(10) {
+        k.push_str(&format!("- name: settings-{g}\n  literals:\n  - GROUP={g}\n"));
+    }
+    k.push_str("patches:\n");
+    for g in 0..files.div_ceil(10) {
+        let f = g * 10;
+        write(
+            root,
+            &format!("spread/patches/p{g:03}.yaml"),
+            &format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{f}\nspec:\n  replicas: 3\n"),
+        );
+        k.push_str(&format!("- path: patches/p{g:03}.yaml\n"));
+    }
+    write(root, "spread/kustomization.yaml", &k);
+    "spread".into()
 }

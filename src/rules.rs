@@ -72,8 +72,13 @@ rules! {
     KustomizationInvalid = "kustomization-invalid", Error, "a kustomization field has a wrong type or value";
     /// Kustomizations include each other in a loop.
     KustomizationCycle = "kustomization-cycle", Error, "kustomizations include each other in a cycle";
-    /// A patch names a target that is not in the overlay's resources.
+    /// A patch kustomize fails on because it matches nothing: a strategic merge patch without a
+    /// `target` whose kind and name are not in the resources, or a `replicas` entry that names
+    /// no workload.
     PatchTargetNotFound = "patch-target-not-found", Error, "a patch matches no resource";
+    /// A `patches:` entry with a `target` selector that selects nothing: kustomize and Flux skip
+    /// it silently, so the build succeeds, but the patch does nothing (often a stale selector).
+    PatchTargetUnmatched = "patch-target-unmatched", Warning, "a patch target selector matches no resource (the patch does nothing)";
     /// A patch could not be applied (JSON 6902 path missing, test failed, bad patch document).
     PatchFailed = "patch-failed", Error, "a patch cannot be applied";
     /// Two resources in one render have the same group, kind, namespace and name.
@@ -84,8 +89,9 @@ rules! {
     UnknownKind = "unknown-kind", Error, "a built-in API group and version has no such kind";
     /// A custom resource has no schema anywhere (no CRD in the repo or the bundled schemas).
     SchemaMissing = "schema-missing", Warning, "a custom resource has no schema to check it against";
-    /// A kustomize feature that needs the network or runs code (remote bases, helmCharts,
-    /// plugins) was skipped; what it would add is not checked.
+    /// A kustomize feature that needs the network (remote bases) or that fluxgate does not
+    /// render was skipped; what it would add is not checked. Plugins and `helmCharts` are not
+    /// skipped: kustomize without `--enable-helm` or plugins (and Flux) fails the build on them.
     RenderSkipped = "render-skipped", Warning, "part of a kustomization was not rendered (network or plugin)";
     /// A field the schema does not define (often a typo); the API server would reject or drop it.
     SchemaUnknownField = "schema-unknown-field", Error, "an object has a field its schema does not define";
@@ -114,6 +120,9 @@ rules! {
     /// A `${VAR}` in a Flux-rendered object has no value and no default (strict substitution,
     /// the Flux 2.9 default): the controller fails the apply.
     FluxSubstituteUnset = "flux-substitute-unset", Error, "a Flux post-build variable has no value and no default";
+    /// A `${VAR}` with no value and no default where the repository installs a Flux older than
+    /// 2.9 (or `flux.substitution: lenient`): the controller substitutes an empty string.
+    FluxSubstituteEmpty = "flux-substitute-empty", Warning, "a Flux post-build variable has no value and becomes empty (lenient substitution)";
     /// A `${...}` expression Flux cannot substitute (bad syntax).
     FluxSubstituteInvalid = "flux-substitute-invalid", Error, "a Flux post-build substitution expression is malformed";
     /// A Flux Kustomization's `sourceRef` names a source that is not this repository (another
@@ -132,6 +141,12 @@ rules! {
     FluxDuplicateObject = "flux-duplicate-object", Error, "two Flux Kustomizations of one cluster apply the same object";
     /// A HelmRelease `valuesFrom` ConfigMap/Secret (not optional) is not in the cluster's render.
     FluxValuesFromMissing = "flux-values-from-missing", Error, "a HelmRelease valuesFrom source does not exist";
+    /// A `dependsOn`, `sourceRef` or `valuesFrom` target that the repository's render of the
+    /// cluster lacks, where something outside that render may supply it (another Flux tree of
+    /// the repository, a part of the tree that did not render or comes from another source, a
+    /// ResourceSet, a Secret kept outside Git): the message says which. Certain absences stay
+    /// `flux-dependency-missing` / `flux-source-missing` / `flux-values-from-missing`.
+    FluxReferenceUnresolved = "flux-reference-unresolved", Warning, "a Flux reference the render does not resolve, which the cluster may still supply";
     /// An image automation marker names an ImagePolicy that does not exist.
     FluxImagePolicyMissing = "flux-image-policy-missing", Error, "an image automation marker names no ImagePolicy";
     /// An ImageUpdateAutomation's update path does not exist in the repository.

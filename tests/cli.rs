@@ -98,6 +98,18 @@ fn render_fails_like_kustomize_with_the_error_on_stderr() {
 }
 
 #[test]
+fn object_without_api_version_renders_like_kustomize_and_fails_the_check() {
+    let case = fixture("kustomize/703-object-without-apiversion");
+    let render = fluxgate(&["render", "--root", s(&case), s(&case)]);
+    assert_eq!(render.status.code(), Some(0), "{}", String::from_utf8_lossy(&render.stderr));
+    let out = fluxgate(&["validate", s(&case)]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("error[object-invalid]: this object has no 'apiVersion'").count(), 2, "{text}");
+    assert!(text.contains("objects.yaml:12:13"), "{text}");
+}
+
+#[test]
 fn render_load_restrictor_is_kustomizes() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

@@ -2,15 +2,19 @@
 //! kustomization under `fixtures/` (broken and hostile samples excepted), object for object and in order.
 //! Skips, with a printed reason, where kubectl is not installed. Cases listed in
 //! `tests/known-differences.txt` (one `path  reason` per line) are reported, not failed.
+//! A case directory holding `expected-error.txt` (one line: a substring) is an error case: both
+//! tools must fail and fluxgate's stderr must contain the substring. Both failing anywhere else is
+//! a disagreement.
 
+#[path = "support/render_compare.rs"]
+mod render_compare;
 #[path = "../benches/synth.rs"]
 mod synth;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use fluxgate::source::yaml::{Dialect, parse};
-use fluxgate::source::{FileId, Limits, Node, Value};
+use render_compare::compare;
 
 fn kubectl_available() -> bool {
     Command::new("kubectl").args(["version", "--client"]).output().is_ok_and(|o| o.status.success())
@@ -41,59 +45,6 @@ fn kustomize_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn docs(yaml: &str) -> Vec<Node> {
-    let p = parse(yaml, FileId(0), Dialect::Yaml12, &Limits::default());
-    assert!(p.error.is_none(), "unparseable output: {:?}", p.error);
-    p.docs
-}
-
-/// The first path at which two values differ.
-fn first_diff(a: &Node, b: &Node, path: &str) -> Option<String> {
-    match (&a.value, &b.value) {
-        (Value::Map(x), Value::Map(y)) => {
-            for (k, v) in x.iter() {
-                match y.get(k) {
-                    None => return Some(format!("{path}.{k}: only in fluxgate")),
-                    Some(w) => {
-                        if let Some(d) = first_diff(v, w, &format!("{path}.{k}")) {
-                            return Some(d);
-                        }
-                    }
-                }
-            }
-            y.keys().find(|k| !x.contains_key(*k)).map(|k| format!("{path}.{k}: only in kustomize"))
-        }
-        (Value::Seq(x), Value::Seq(y)) => {
-            if x.len() != y.len() {
-                return Some(format!("{path}: {} items in fluxgate, {} in kustomize", x.len(), y.len()));
-            }
-            x.iter().zip(y).enumerate().find_map(|(i, (v, w))| first_diff(v, w, &format!("{path}[{i}]")))
-        }
-        _ if a == b => None,
-        _ => Some(format!("{path}: fluxgate {:?} != kustomize {:?}", a.to_json(), b.to_json())),
-    }
-}
-
-fn id(n: &Node) -> String {
-    format!(
-        "{}/{}/{}",
-        n.str_at(&["kind"]).unwrap_or("?"),
-        n.str_at(&["metadata", "namespace"]).unwrap_or("_"),
-        n.str_at(&["metadata", "name"]).unwrap_or("?")
-    )
-}
-
-/// Compares the two renders; `None` when they agree object for object and in order.
-pub fn compare(ours: &str, theirs: &str) -> Option<String> {
-    let (a, b) = (docs(ours), docs(theirs));
-    let ids_a: Vec<String> = a.iter().map(id).collect();
-    let ids_b: Vec<String> = b.iter().map(id).collect();
-    if ids_a != ids_b {
-        return Some(format!("objects differ:\n  fluxgate:  {ids_a:?}\n  kustomize: {ids_b:?}"));
-    }
-    a.iter().zip(&b).find_map(|(x, y)| first_diff(x, y, "").map(|d| format!("{}: {d}", id(x))))
-}
-
 fn known_differences() -> Vec<String> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/known-differences.txt");
     std::fs::read_to_string(p)
@@ -102,6 +53,40 @@ fn known_differences() -> Vec<String> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
         .collect()
+}
+
+/// The substring an error case's fluxgate message must contain: the first non-blank line of
+/// `expected-error.txt` in the case directory, or `None` for an output case.
+fn expected_error(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("expected-error.txt")).ok()?;
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty());
+    assert!(line.is_some(), "{}: expected-error.txt is empty", dir.display());
+    line.map(str::to_string)
+}
+
+/// One case's verdict: `None` when fluxgate and kustomize agree. An output case agrees when both
+/// render the same objects; an error case (with `expected-error.txt`) when both fail and fluxgate's
+/// message holds the expected substring. Both failing on an output case is a disagreement: an
+/// error must be asserted deliberately, or a broken fixture would pass unnoticed.
+fn verdict(expected: Option<&str>, theirs: &std::process::Output, ours: &std::process::Output) -> Option<String> {
+    let (their_err, our_err) = (String::from_utf8_lossy(&theirs.stderr), String::from_utf8_lossy(&ours.stderr));
+    match (expected, theirs.status.success(), ours.status.success()) {
+        (None, true, true) => compare(&String::from_utf8_lossy(&ours.stdout), &String::from_utf8_lossy(&theirs.stdout)),
+        (None, false, false) => Some(format!(
+            "both fail but the case has no expected-error.txt:\n  kustomize: {}\n  fluxgate: {}",
+            their_err.trim(),
+            our_err.trim()
+        )),
+        (Some(want), false, false) if our_err.contains(want) => None,
+        (Some(want), false, false) => Some(format!(
+            "fluxgate's error lacks {want:?}:\n  fluxgate: {}\n  kustomize: {}",
+            our_err.trim(),
+            their_err.trim()
+        )),
+        (Some(_), true, _) => Some(format!("error case, but kustomize succeeded (fluxgate: {})", our_err.trim())),
+        (_, false, true) => Some(format!("kustomize failed but fluxgate did not: {}", their_err.trim())),
+        (None, true, false) => Some(format!("fluxgate failed: {}", our_err.trim())),
+    }
 }
 
 #[test]
@@ -115,9 +100,11 @@ fn render_matches_kubectl_kustomize_on_every_fixture() {
     kustomize_dirs(&root, &mut dirs);
     assert!(!dirs.is_empty());
     let known = known_differences();
-    let (mut agree, mut failures, mut listed) = (0, Vec::new(), 0);
+    let (mut agree, mut failures, mut listed, mut error_cases) = (0, Vec::new(), 0, 0);
     for dir in &dirs {
         let rel = dir.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+        let expected = expected_error(dir);
+        error_cases += usize::from(expected.is_some());
         let theirs = Command::new("kubectl").arg("kustomize").arg(dir).output().unwrap();
         let ours = Command::new(env!("CARGO_BIN_EXE_fluxgate"))
             .args(["render", "--root"])
@@ -125,25 +112,47 @@ fn render_matches_kubectl_kustomize_on_every_fixture() {
             .arg(dir)
             .output()
             .unwrap();
-        let verdict = match (theirs.status.success(), ours.status.success()) {
-            (true, true) => compare(&String::from_utf8_lossy(&ours.stdout), &String::from_utf8_lossy(&theirs.stdout)),
-            (false, false) => None,
-            (true, false) => Some(format!("fluxgate failed: {}", String::from_utf8_lossy(&ours.stderr))),
-            (false, true) => {
-                Some(format!("kustomize failed but fluxgate did not: {}", String::from_utf8_lossy(&theirs.stderr)))
-            }
-        };
-        match verdict {
+        match verdict(expected.as_deref(), &theirs, &ours) {
             None => agree += 1,
             Some(_) if known.contains(&rel) => listed += 1,
             Some(d) => failures.push(format!("{rel}: {d}")),
         }
     }
     println!(
-        "differential: {agree} of {} kustomizations agree with kubectl kustomize; {listed} known differences",
-        dirs.len()
+        "differential: {} cases ({} output, {error_cases} error); {agree} agree with kubectl kustomize; \
+         {listed} known differences; {} disagree",
+        dirs.len(),
+        dirs.len() - error_cases,
+        failures.len()
     );
     assert!(failures.is_empty(), "{} disagree:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// A process result with the given success and streams, for the verdict's own tests.
+#[cfg(unix)]
+fn output(ok: bool, stdout: &str, stderr: &str) -> std::process::Output {
+    use std::os::unix::process::ExitStatusExt;
+    std::process::Output {
+        status: std::process::ExitStatus::from_raw(if ok { 0 } else { 1 << 8 }),
+        stdout: stdout.as_bytes().to_vec(),
+        stderr: stderr.as_bytes().to_vec(),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn verdict_asserts_errors_deliberately() {
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
+    let (ok, bad) = (output(true, cm, ""), output(false, "", "error: no such file: x.yaml"));
+    assert_eq!(verdict(None, &ok, &ok), None);
+    assert!(verdict(None, &bad, &bad).unwrap().contains("no expected-error.txt"));
+    assert_eq!(verdict(Some("no such file"), &bad, &bad), None);
+    assert!(verdict(Some("missing"), &bad, &bad).unwrap().contains("lacks"));
+    assert!(verdict(Some("no such file"), &ok, &bad).unwrap().contains("kustomize succeeded"));
+    assert!(verdict(Some("no such file"), &bad, &ok).unwrap().contains("fluxgate did not"));
+    assert!(verdict(None, &ok, &bad).unwrap().contains("fluxgate failed"));
+    let other = output(true, &cm.replace("name: a", "name: b"), "");
+    assert!(verdict(None, &other, &ok).is_some());
 }
 
 #[test]

@@ -18,10 +18,16 @@ fn cases() -> Vec<PathBuf> {
     v
 }
 
-/// The `rule file:line` errors a case's EXPECTED file lists, sorted.
+/// The `rule file:line` errors a case's EXPECTED file lists, sorted (lines of rules whose
+/// default severity is not error, such as `flux-reference-unresolved`, are left out).
 fn expected(case: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(case.join("EXPECTED")).unwrap();
-    let mut v: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    let is_error = |l: &str| {
+        let id = l.split_whitespace().next().unwrap_or("");
+        fluxgate::rules::Rule::from_id(id).is_none_or(|r| r.default_severity() == fluxgate::finding::Severity::Error)
+    };
+    let mut v: Vec<String> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && is_error(l)).map(str::to_string).collect();
     v.sort();
     v
 }

@@ -52,6 +52,14 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
     let mut checked = false;
     let mut cel_skipped = 0;
     let (api_version, kind) = (r.api_version(), r.kind());
+    if api_version.is_empty() {
+        // kustomize renders it; the API server refuses it.
+        let f = Finding::new(Rule::ObjectInvalid, "this object has no 'apiVersion' (or it is not a string)")
+            .help("every Kubernetes object needs apiVersion, kind and metadata.name");
+        findings.push(Located { finding: f, loc: api_loc, key: None });
+        findings.extend(metadata::check(node).into_iter().map(|v| violation(node, v)));
+        return ObjectCheck { findings, checked, cel_skipped };
+    }
     match &*registry.lookup(api_version, kind) {
         Resolved::Schema { origin, schema, cel, deprecated } => {
             checked = true;

@@ -20,6 +20,9 @@ pub struct FluxConfig {
     pub entry_points: EntryPoints,
     /// Strict post-build substitution (Flux 2.9's default): an unset `${VAR}` is an error.
     pub strict: bool,
+    /// Whether `flux.substitution` set `strict`; when not, the Flux version the repository
+    /// installs decides (see `flux::version`).
+    pub strict_configured: bool,
     /// In-cluster variables (`flux.variables`, then `--var`), under every Kustomization's own.
     pub variables: Vec<(String, String)>,
     /// Other sources mapped to directories of this repository.
@@ -28,7 +31,13 @@ pub struct FluxConfig {
 
 impl Default for FluxConfig {
     fn default() -> Self {
-        FluxConfig { entry_points: EntryPoints::Both, strict: true, variables: Vec::new(), sources: Vec::new() }
+        FluxConfig {
+            entry_points: EntryPoints::Both,
+            strict: true,
+            strict_configured: false,
+            variables: Vec::new(),
+            sources: Vec::new(),
+        }
     }
 }
 
@@ -63,7 +72,8 @@ pub(super) fn parse_flux(v: &Node) -> Result<FluxConfig, (u32, String)> {
                     Some("strict") => true,
                     Some("lenient") => false,
                     _ => return Err((line, "'flux.substitution' must be strict or lenient".into())),
-                }
+                };
+                fc.strict_configured = true;
             }
             "variables" => {
                 let vm = sv.as_map().ok_or((line, "'flux.variables' must be a map of NAME: value".to_string()))?;

@@ -16,16 +16,22 @@ pub enum Needle {
     Secret,
     ImagePolicy,
     ImageMarker,
+    /// A Flux Operator install: a FluxInstance object.
+    FluxInstance,
+    /// A Flux Operator install: a HelmRelease of the flux-instance chart.
+    FluxInstanceChart,
 }
 
 impl Needle {
-    const ALL: [Needle; 6] = [
+    const ALL: [Needle; 8] = [
         Needle::Crd,
         Needle::FluxKustomization,
         Needle::ConfigMap,
         Needle::Secret,
         Needle::ImagePolicy,
         Needle::ImageMarker,
+        Needle::FluxInstance,
+        Needle::FluxInstanceChart,
     ];
 
     fn text(self) -> &'static str {
@@ -36,6 +42,8 @@ impl Needle {
             Needle::Secret => "Secret",
             Needle::ImagePolicy => "ImagePolicy",
             Needle::ImageMarker => "$imagepolicy",
+            Needle::FluxInstance => "FluxInstance",
+            Needle::FluxInstanceChart => "flux-instance",
         }
     }
 

@@ -59,6 +59,9 @@ pub struct PostBuild {
     /// Inline variables, in file order.
     pub substitute: Vec<(String, String)>,
     pub substitute_from: Vec<SubstituteFrom>,
+    /// `substituteStrategy: Always`: substitute even with no variables at all (by default,
+    /// `WithVariables`, the controller skips substitution when it has none).
+    pub always: bool,
     pub loc: Loc,
 }
 
@@ -157,6 +160,7 @@ impl FluxKustomization {
                 new_name: get("newName"),
                 new_tag: get("newTag"),
                 digest: get("digest"),
+                tag_suffix: None,
                 loc: i.loc,
             });
         }
@@ -185,7 +189,8 @@ impl FluxKustomization {
                     loc: r.loc,
                 })
                 .collect();
-            PostBuild { substitute, substitute_from, loc: pb.loc }
+            let always = pb.str_at(&["substituteStrategy"]) == Some("Always");
+            PostBuild { substitute, substitute_from, always, loc: pb.loc }
         });
         Ok(FluxKustomization {
             key: ObjKey { namespace, name },

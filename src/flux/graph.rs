@@ -12,6 +12,8 @@ use crate::kustomize::resource::{Resource, is_cluster_scoped};
 use crate::rules::Rule;
 use crate::source::{Loc, Node, RelPath, Repo};
 
+use super::provenance::{Provenance, Resolution};
+
 /// API group of Flux Kustomizations.
 pub const KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
 /// API group of HelmReleases.
@@ -45,6 +47,9 @@ pub struct GraphOptions {
     /// on disk. `None`: every GitRepository is taken to be this repository (the common
     /// single-repo layout); paths of other sources are never checked.
     pub repo_sources: Option<BTreeSet<(String, String)>>,
+    /// What may supply objects the render lacks; decides whether a missing reference is an
+    /// error or a [`Rule::FluxReferenceUnresolved`] warning (the default: certain).
+    pub provenance: Provenance,
 }
 
 impl GraphOptions {
@@ -94,11 +99,11 @@ pub fn check_cluster_with(
 ) -> Vec<GraphFinding> {
     let cluster = Cluster::new(repo, cluster_dir, objects);
     let mut out = Vec::new();
-    dependencies(&cluster, &mut out);
-    sources(&cluster, &mut out);
+    dependencies(&cluster, opts, &mut out);
+    sources(&cluster, opts, &mut out);
     paths(&cluster, opts, &mut out);
     duplicates(&cluster, &mut out);
-    values_from(&cluster, &mut out);
+    values_from(&cluster, opts, &mut out);
     out.extend(super::helm_values::check(&cluster, opts));
     sort(&mut out);
     out
@@ -156,6 +161,34 @@ impl<'r, 'a> Cluster<'r, 'a> {
     }
 }
 
+/// A missing reference's finding: `rule` when nothing can supply the target, a
+/// [`Rule::FluxReferenceUnresolved`] warning saying why when something outside the render may,
+/// none when an operator makes it from an object of the cluster.
+#[allow(clippy::too_many_arguments)]
+fn missing_ref(
+    c: &Cluster,
+    opts: &GraphOptions,
+    o: &ClusterObject,
+    target: (&str, &str, &str, &str),
+    rule: Rule,
+    message: String,
+    help: &str,
+    loc: Loc,
+) -> Option<GraphFinding> {
+    let (group, kind, namespace, name) = target;
+    match opts.provenance.resolve(group, kind, namespace, name) {
+        Resolution::Made(_) => None,
+        Resolution::Missing => Some(c.finding(o, rule, message, help, loc)),
+        Resolution::Unsure(why) => Some(c.finding(
+            o,
+            Rule::FluxReferenceUnresolved,
+            format!("{message}; not certain to fail: {why}"),
+            help,
+            loc,
+        )),
+    }
+}
+
 fn key_of(r: &Resource) -> Key {
     let id = r.id();
     (id.gvk.group, id.gvk.kind, id.namespace, id.name)
@@ -196,7 +229,7 @@ fn reference<'n>(item: &'n Node, default_kind: &'n str, default_ns: &'n str) -> 
 const DEPENDENT_KINDS: &[(&str, &str)] = &[(KUSTOMIZE_GROUP, "Kustomization"), (HELM_GROUP, "HelmRelease")];
 
 /// `spec.dependsOn` targets exist, and do not form cycles.
-fn dependencies(c: &Cluster, out: &mut Vec<GraphFinding>) {
+fn dependencies(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
     // Graph nodes are object indices; each edge keeps the location of its dependsOn entry.
     let mut edges: BTreeMap<usize, Vec<(usize, Loc)>> = BTreeMap::new();
     for &(group, kind) in DEPENDENT_KINDS {
@@ -211,8 +244,11 @@ fn dependencies(c: &Cluster, out: &mut Vec<GraphFinding>) {
                 let target = c.index.get(&(group.into(), kind.into(), d.namespace.into(), d.name.into()));
                 match target.and_then(|v| v.first()) {
                     Some(&t) => edges.entry(i).or_default().push((t, d.loc)),
-                    None => out.push(c.finding(
+                    None => out.extend(missing_ref(
+                        c,
+                        opts,
                         o,
+                        (group, kind, d.namespace, d.name),
                         Rule::FluxDependencyMissing,
                         format!(
                             "{kind} '{}' depends on {kind} '{}/{}', which is not in cluster {}",
@@ -296,7 +332,7 @@ const KUSTOMIZATION_SOURCES: &[&str] = &["GitRepository", "OCIRepository", "Buck
 
 /// `sourceRef` of Kustomizations and HelmReleases (chart template or chartRef) resolves to a
 /// source object of the cluster.
-fn sources(c: &Cluster, out: &mut Vec<GraphFinding>) {
+fn sources(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
     let refs: [(&str, &str, &[&str], &str); 3] = [
         (KUSTOMIZE_GROUP, "Kustomization", &["spec", "sourceRef"], "GitRepository"),
         (HELM_GROUP, "HelmRelease", &["spec", "chart", "spec", "sourceRef"], "HelmRepository"),
@@ -316,8 +352,11 @@ fn sources(c: &Cluster, out: &mut Vec<GraphFinding>) {
             } else {
                 "add the source to the cluster, or fix the kind, name and namespace of the reference".to_string()
             };
-            out.push(c.finding(
+            out.extend(missing_ref(
+                c,
+                opts,
                 o,
+                (SOURCE_GROUP, s.kind, s.namespace, s.name),
                 Rule::FluxSourceMissing,
                 format!(
                     "{kind} '{}' {field} names {} '{}/{}', which is not in cluster {}",
@@ -390,7 +429,7 @@ fn duplicates(c: &Cluster, out: &mut Vec<GraphFinding>) {
         for (ep, objs) in eps {
             for o in objs {
                 let ns = if key.2.is_empty() { String::new() } else { format!("{}/", key.2) };
-                out.push(c.finding(
+                let mut f = c.finding(
                     o,
                     Rule::FluxDuplicateObject,
                     format!(
@@ -399,7 +438,19 @@ fn duplicates(c: &Cluster, out: &mut Vec<GraphFinding>) {
                     ),
                     "apply each object from exactly one Flux Kustomization",
                     o.resource.loc(),
-                ));
+                );
+                // A Flux Kustomization whose path holds its own definition applies itself as
+                // well as its parent: both apply the same text, nothing fails, the owner label
+                // flips between the two.
+                let own = format!("/{}/{}", key.2, key.3);
+                if key.0 == KUSTOMIZE_GROUP && key.1 == "Kustomization" && (first.ends_with(&own) || ep.ends_with(&own))
+                {
+                    f.finding.severity = crate::finding::Severity::Warning;
+                    f.finding.message.push_str(
+                        " (the Kustomization applies itself: nothing fails, but its owner label flips between the two)",
+                    );
+                }
+                out.push(f);
             }
         }
     }
@@ -473,13 +524,21 @@ pub(crate) fn resolve_values_from(c: &Cluster, hr: &Resource, item: &Node) -> Va
 
 /// `valuesFrom` ConfigMaps/Secrets (not optional) exist in the HelmRelease's namespace and hold
 /// the key read from them.
-fn values_from(c: &Cluster, out: &mut Vec<GraphFinding>) {
+fn values_from(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
     for o in c.of_kind(HELM_GROUP, "HelmRelease") {
         let Some(items) = o.resource.node.path(&["spec", "valuesFrom"]).and_then(Node::as_seq) else { continue };
         for item in items {
             if let ValuesFrom::Missing { message, loc } = resolve_values_from(c, o.resource, item) {
-                out.push(c.finding(
+                let kind = item.str_at(&["kind"]).unwrap_or("");
+                let name = item.str_at(&["name"]).unwrap_or("");
+                // The object is there but lacks the key: nothing outside the render changes that.
+                let certain = GraphOptions::default();
+                let opts = if c.find("", kind, o.resource.namespace(), name).is_some() { &certain } else { opts };
+                out.extend(missing_ref(
+                    c,
+                    opts,
                     o,
+                    ("", kind, o.resource.namespace(), name),
                     Rule::FluxValuesFromMissing,
                     message,
                     "add the ConfigMap/Secret (with that key) to the HelmRelease's namespace, or mark the entry optional: true",
@@ -576,7 +635,10 @@ mod tests {
     fn path_exists_only_when_source_is_this_repo() {
         assert!(check(&[("git.yaml", GIT), ("a.yaml", &ks("a", &[], "./"))]).is_empty());
         assert_eq!(check(&[("git.yaml", GIT), ("a.yaml", &ks("a", &[], "./gone"))]), ["flux-path-missing a.yaml:7"]);
-        let opts = GraphOptions { repo_sources: Some(BTreeSet::from([("flux-system".into(), "other".into())])) };
+        let opts = GraphOptions {
+            repo_sources: Some(BTreeSet::from([("flux-system".into(), "other".into())])),
+            ..GraphOptions::default()
+        };
         assert!(!opts.is_this_repo("GitRepository", "flux-system", "repo"));
         assert!(!opts.is_this_repo("OCIRepository", "flux-system", "other"));
         assert!(opts.is_this_repo("GitRepository", "flux-system", "other"));

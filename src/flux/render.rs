@@ -20,6 +20,7 @@ use std::collections::BTreeSet;
 use base64::Engine as _;
 
 use super::entry::{FluxKustomization, GROUP};
+use super::sourceignore::SourceIgnore;
 use super::substitute::{Vars, substitute};
 use crate::kustomize::build::{Engine, Failed, Rendered, kustomization_file};
 use crate::kustomize::diag::Diag;
@@ -36,23 +37,75 @@ pub struct Settings {
     /// In-cluster variables the repository cannot know (config, then `--var`); the lowest
     /// layer, under `substituteFrom` and `substitute`.
     pub variables: Vec<(String, String)>,
+    /// What decided `strict` (the Flux version the repository installs, or the config), named
+    /// in substitution findings.
+    pub strict_why: String,
 }
 
 /// Looks up a ConfigMap or Secret by kind, namespace and name in the cluster's objects.
 pub type Lookup<'a> = dyn Fn(&str, &str, &str) -> Option<Node> + Sync + 'a;
 
+/// Substitutes one object in place, as strictly as the installed Flux does: an unset variable
+/// fails the build under strict substitution (an error naming the version that makes it
+/// fail); under lenient substitution it becomes an empty string (a warning), and the object
+/// is substituted the lenient way.
+fn substitute_one(node: &mut Node, vars: &Vars, settings: &Settings, notes: &mut Vec<Diag>) {
+    const HELP: &str = "set it in postBuild.substitute / substituteFrom, give a default (`${VAR:=value}`), \
+                        or pass --var NAME=VALUE for an in-cluster value";
+    let errs = match substitute(node, vars, true) {
+        Ok(n) => {
+            *node = n;
+            return;
+        }
+        Err(errs) => errs,
+    };
+    let unset_only = errs.iter().all(|e| e.rule == Rule::FluxSubstituteUnset);
+    if settings.strict || !unset_only {
+        for e in errs {
+            let msg = match e.rule {
+                Rule::FluxSubstituteUnset => format!("{}: {} fails the build on it", e.message, settings.strict_why),
+                _ => e.message,
+            };
+            notes.push(Diag::fatal(e.rule, loc_at(node, &e.path), msg).help(HELP));
+        }
+        return;
+    }
+    for e in errs {
+        notes.push(
+            Diag::note(
+                Rule::FluxSubstituteEmpty,
+                loc_at(node, &e.path),
+                format!(
+                    "{}: {} substitutes an empty string (from Flux 2.9 on, the build fails)",
+                    e.message, settings.strict_why
+                ),
+            )
+            .help(HELP),
+        );
+    }
+    if let Ok(n) = substitute(node, vars, false) {
+        *node = n;
+    }
+}
+
 /// The kustomization file the controller generates for a directory that has none.
+/// Files the source artifact leaves out (`.sourceignore` and source-controller's defaults,
+/// such as `.github/`) are not listed: they are not in the artifact.
 pub fn generate(repo: &Repo, dir: &RelPath) -> Kustomization {
     let mut resources = Vec::new();
-    walk(repo, dir, dir, &mut resources);
+    let ignore = SourceIgnore::load(repo);
+    walk(repo, &ignore, dir, dir, &mut resources);
     let file = dir.join("kustomization.yaml").unwrap_or_else(|| dir.clone());
     Kustomization { dir: dir.clone(), file, resources, ..Kustomization::default() }
 }
 
-fn walk(repo: &Repo, base: &RelPath, dir: &RelPath, out: &mut Vec<Located>) {
+fn walk(repo: &Repo, ignore: &SourceIgnore, base: &RelPath, dir: &RelPath, out: &mut Vec<Located>) {
     let Ok(entries) = repo.list_dir(dir) else { return };
     for (name, is_dir) in entries {
         let Some(p) = dir.join(&name) else { continue };
+        if ignore.is_excluded(&p, is_dir) {
+            continue;
+        }
         let rel = || {
             let s = p.as_str().strip_prefix(base.as_str()).unwrap_or(p.as_str()).trim_start_matches('/');
             Located { value: format!("./{s}"), loc: Loc::NONE }
@@ -61,7 +114,7 @@ fn walk(repo: &Repo, base: &RelPath, dir: &RelPath, out: &mut Vec<Located>) {
             if FILE_NAMES.iter().any(|f| p.join(f).is_some_and(|k| repo.is_file(&k))) {
                 out.push(rel());
             } else {
-                walk(repo, base, &p, out);
+                walk(repo, ignore, base, &p, out);
             }
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
             out.push(rel());
@@ -191,19 +244,12 @@ pub fn render(
             ));
         }
     }
+    // With no variables at all the controller skips substitution (strategy `WithVariables`,
+    // the default), so nothing can fail on an unset one.
+    let substitutes = fk.post_build.as_ref().is_some_and(|pb| pb.always || !vars.is_empty());
     for mut r in rendered.resources {
-        if fk.post_build.is_some() {
-            match substitute(&r.node, &vars, settings.strict) {
-                Ok(n) => r.node = n,
-                Err(errs) => {
-                    for e in errs {
-                        out.notes.push(Diag::fatal(e.rule, loc_at(&r.node, &e.path), e.message).help(
-                            "set it in postBuild.substitute / substituteFrom, give a default (`${VAR:=value}`), \
-                             or pass --var NAME=VALUE for an in-cluster value",
-                        ));
-                    }
-                }
-            }
+        if substitutes {
+            substitute_one(&mut r.node, &vars, settings, &mut out.notes);
         }
         let name = fk.key.name.clone();
         let ns = fk.key.namespace.clone();

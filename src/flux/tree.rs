@@ -273,7 +273,7 @@ mod tests {
         crate::discover::walk_yaml(&repo, &RelPath::root(), &mut files);
         let index = super::super::entry::index(&repo, &crate::discover::Discovery::of_files(&repo, files));
         let engine = Engine::new(&repo, LoadRestrictor::None);
-        let settings = Settings { strict: true, variables: Vec::new() };
+        let settings = Settings { strict: true, variables: Vec::new(), ..Settings::default() };
         let entries = render_all(&engine, &index, &[], &settings);
         let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["clusters/a/flux-system/apps", "clusters/a/flux-system/flux-system"]);

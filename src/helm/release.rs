@@ -320,7 +320,8 @@ fn jobs(repo: &Repo, config: &Config, flux: &[FluxEntry], registry: &Registry) -
     let api_versions = registry.api_versions();
     let mut out = Vec::new();
     for (dir, objects) in &clusters {
-        let graph = GraphOptions { repo_sources: Some(this_repo_sources(dir, objects, &rendered)) };
+        let graph =
+            GraphOptions { repo_sources: Some(this_repo_sources(dir, objects, &rendered)), ..GraphOptions::default() };
         let wiring = Wiring { graph: &graph, mappings: &config.flux.sources };
         let rel = RelPath::parse(dir).unwrap_or_default();
         let c = Cluster::new(repo, &rel, objects);

@@ -246,6 +246,7 @@ spec: {chart: {spec: {chart: ./charts/e, sourceRef: {kind: GitRepository, name: 
         let c = Cluster::new(&repo, &root, &objects);
         let graph = GraphOptions {
             repo_sources: Some([("flux-system".to_string(), "flux-system".to_string())].into_iter().collect()),
+            ..GraphOptions::default()
         };
         let wiring = Wiring { graph: &graph, mappings: &[] };
         let get = |name: &str| {

@@ -12,9 +12,10 @@ use crate::source::{Loc, Node, ReadError, RelPath, Repo, Value};
 use super::config::TransformerConfig;
 use super::diag::Diag;
 use super::generator::{self, DataEntry};
+use super::indexed::IndexedResources;
 use super::kustomization::{
-    Behavior, CustomField, FILE_NAMES, GeneratorSpec, Kustomization, Located, OpenApiSpec, PatchKind, PatchSource,
-    PatchSpec, Replacement, ReplacementEntry, VarSpec, inline_patch, legacy_patch_file, parse_replacement,
+    Behavior, FILE_NAMES, GeneratorSpec, Kustomization, Located, OpenApiSpec, PatchKind, PatchSource, PatchSpec,
+    Replacement, ReplacementEntry, VarSpec, inline_patch, legacy_patch_file, parse_replacement,
 };
 use super::patch::openapi::OpenApiSchema;
 use super::patch::{PatchError, json6902, strategic};
@@ -56,7 +57,7 @@ pub struct Failed {
 
 #[derive(Clone, Default)]
 struct Acc {
-    resources: Vec<Resource>,
+    resources: IndexedResources,
     notes: Vec<Diag>,
     files: BTreeSet<RelPath>,
     /// Legacy vars declared so far (resolved once, at the top).
@@ -158,16 +159,15 @@ pub(crate) fn is_remote(s: &str) -> bool {
         || s.starts_with("bitbucket.org/")
 }
 
-/// Whether a kustomization document sets nothing but `apiVersion`/`kind` (null, `[]`, `{}` and
-/// `""` count as unset, as they do once kustomize has decoded the file into its struct).
+/// Whether a kustomization document sets nothing but `apiVersion`/`kind`: null, `""` and
+/// `false` count as unset, as they do once kustomize has decoded the file into its struct,
+/// but an empty list or map is set (`resources: []` builds to nothing, checked with kubectl).
 fn is_empty_kustomization(doc: &Node) -> bool {
     let Some(m) = doc.as_map() else { return false };
     m.iter().all(|(k, v)| {
         matches!(k.as_str(), "apiVersion" | "kind")
             || match &v.value {
-                Value::Null => true,
-                Value::Seq(s) => s.is_empty(),
-                Value::Map(m) => m.is_empty(),
+                Value::Null | Value::Bool(false) => true,
                 Value::Str(s) => s.is_empty(),
                 _ => false,
             }
@@ -239,6 +239,12 @@ impl<'r> Engine<'r> {
         finish(acc, top.ok().as_ref())
     }
 
+    /// Whether a directory's kustomization file declares `kind: Component` (a Component is
+    /// built only as part of the kustomizations that list it, never as an entry point).
+    pub fn is_component(&self, dir: &RelPath) -> bool {
+        matches!(self.load(dir), Ok(Some(k)) if k.is_component)
+    }
+
     /// Loads the kustomization of a directory (`Ok(None)` when it has no kustomization file),
     /// so a caller (Flux) can amend it before rendering.
     pub fn load(&self, dir: &RelPath) -> Result<Option<Kustomization>, Diag> {
@@ -271,8 +277,8 @@ impl<'r> Engine<'r> {
     /// memory rather than read from files: Flux's HelmRelease post-renderers run kustomize
     /// over Helm's output this way.
     pub fn transform_resources(&self, k: &Kustomization, resources: Vec<Resource>) -> Result<Rendered, Failed> {
-        let mut acc = Acc { resources, ..Acc::default() };
-        self.run_transformers(k, &mut acc).map_err(|error| Failed {
+        let mut acc = Acc { resources: resources.into(), ..Acc::default() };
+        self.run_transformers(k, &mut acc, &mut Vec::new()).map_err(|error| Failed {
             error,
             notes: acc.notes.clone(),
             files: acc.files.clone(),
@@ -431,6 +437,9 @@ impl<'r> Engine<'r> {
             ));
         }
         for (field, floc) in &k.skipped {
+            if let Some(error) = refused(field, *floc) {
+                return Err(fail(error, acc));
+            }
             acc.notes.push(Diag::note(Rule::RenderSkipped, *floc, skip_reason(field)));
         }
         if let Some(spec) = &k.openapi {
@@ -452,12 +461,16 @@ impl<'r> Engine<'r> {
         for r in &k.resources {
             self.accumulate_resource(k, r, acc, stack).map_err(|e| fail(e, acc))?;
         }
+        for c in &k.crds {
+            let conf = self.load_crds(k, c, acc).map_err(|e| fail(e, acc))?;
+            acc.config.merge(&conf);
+        }
         for c in &k.configurations {
             let conf = self.load_configuration(k, c, acc).map_err(|e| fail(e, acc))?;
             acc.config.merge(&conf);
         }
         // Since kustomize 5.1 a kustomization's own generators run before its components.
-        self.run_generators(k, acc).map_err(|e| fail(e, acc))?;
+        self.run_generators(k, acc, stack).map_err(|e| fail(e, acc))?;
         for c in &k.components {
             if is_file_url(&c.value) {
                 return Err(fail(file_url_diag(c), acc));
@@ -484,7 +497,7 @@ impl<'r> Engine<'r> {
             stack.pop();
             r?;
         }
-        self.run_transformers(k, acc).map_err(|e| fail(e, acc))?;
+        self.run_transformers(k, acc, stack).map_err(|e| fail(e, acc))?;
         let var_fail = |e: transform::vars::VarError, acc: &Acc| {
             fail(Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message), acc)
         };
@@ -537,6 +550,18 @@ impl<'r> Engine<'r> {
         result
     }
 
+    /// Reads a `crds:` file (OpenAPI definitions, JSON or YAML) into transformer field specs.
+    fn load_crds(&self, k: &Kustomization, l: &Located, acc: &mut Acc) -> Result<TransformerConfig, Diag> {
+        let path = self.resolve_file(k, l)?;
+        let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
+        acc.files.insert(path);
+        if let Some(e) = &parsed.error {
+            return Err(yaml_diag(e));
+        }
+        let doc = parsed.docs.first().map(Node::to_json).unwrap_or(serde_json::Value::Null);
+        Ok(TransformerConfig::from_openapi_definitions(&doc))
+    }
+
     /// Reads a transformer configuration file (`configurations:`), one or more documents.
     fn load_configuration(&self, k: &Kustomization, l: &Located, acc: &mut Acc) -> Result<TransformerConfig, Diag> {
         let path = self.resolve_file(k, l)?;
@@ -567,8 +592,8 @@ impl<'r> Engine<'r> {
     }
 
     fn append(&self, acc: &mut Acc, r: Resource, loc: Loc) -> Result<(), Diag> {
-        let id = r.id();
-        if let Some(prev) = acc.resources.iter().find(|x| x.id() == id) {
+        let id = r.effective_id();
+        if let Some(prev) = acc.resources.find(&id) {
             let prev_loc = prev.loc();
             let at = self
                 .repo
@@ -582,7 +607,7 @@ impl<'r> Engine<'r> {
             )
             .help("remove one of the definitions, or patch the base object instead of redefining it"));
         }
-        acc.resources.push(r);
+        acc.resources.push_with_id(r, id);
         Ok(())
     }
 
@@ -617,7 +642,7 @@ impl<'r> Engine<'r> {
             transform::vars::merge(&mut acc.vars, &base.vars)
                 .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, l.loc, e.message))?;
             acc.config.merge(&base.config);
-            for r in &base.resources {
+            for r in base.resources.iter() {
                 self.append(acc, r.clone(), l.loc)?;
             }
             return Ok(());
@@ -656,119 +681,163 @@ impl<'r> Engine<'r> {
         Ok(out)
     }
 
-    fn run_generators(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
+    fn run_generators(&self, k: &Kustomization, acc: &mut Acc, stack: &mut Vec<RelPath>) -> Result<(), Diag> {
         for g in &k.generators {
             self.run_generator(k, g, None, acc)?;
         }
-        for (config, from) in self.plugins(k, &k.generator_plugins, acc)? {
-            {
-                let l = &from;
-                if let PluginConfig::Generator(g) = &config {
-                    self.run_generator(k, g, Some(&from.configured(config.kind())), acc)?;
-                } else {
-                    acc.notes.push(Diag::note(
-                        Rule::RenderSkipped,
-                        l.loc,
-                        format!("'{}' listed under 'generators' is a transformer; it was not run", config.kind()),
-                    ));
-                }
+        for (config, from) in self.plugins(k, &k.generator_plugins, acc, stack)? {
+            if let PluginConfig::Iam(iam) = &config {
+                let mut r = Resource::new(iam_service_account(iam, from.loc));
+                r.origin = Some(Origin::Generator(from.configured(config.kind())));
+                self.append(acc, r, from.loc)?;
+                continue;
             }
+            let PluginConfig::Generator(g) = &config else {
+                return Err(Diag::fatal(
+                    Rule::KustomizationInvalid,
+                    from.loc,
+                    format!("plugin {} '{}' is not a generator", config.kind(), from.name.as_deref().unwrap_or("")),
+                )
+                .help("list transformers under 'transformers:', as kustomize requires"));
+            };
+            self.run_generator(k, g, Some(&from.configured(config.kind())), acc)?;
         }
         Ok(())
     }
 
-    /// Loads the plugin configurations of a `transformers:` / `generators:` entry; those
-    /// fluxgate does not run are reported (with why) and left out.
-    /// kustomize takes inline entries first, then files, each in the order listed.
+    /// Loads the plugin configurations of a `transformers:` / `generators:` entry.
+    /// kustomize takes inline entries first, then files and directories, each in the order
+    /// listed; a directory is a kustomization whose resources are plugin configurations (its
+    /// own transformers may change them). Paths inside a configuration stay relative to `k`.
     fn plugins(
         &self,
         k: &Kustomization,
         list: &[Located],
         acc: &mut Acc,
+        stack: &mut Vec<RelPath>,
     ) -> Result<Vec<(PluginConfig, PluginFrom)>, Diag> {
         let inline = list.iter().filter(|l| l.value.contains('\n'));
         let files = list.iter().filter(|l| !l.value.contains('\n'));
         let mut out = Vec::new();
         for l in inline.chain(files) {
-            let (docs, file) = if l.value.contains('\n') {
-                (self.patch_docs(k, &inline_patch(&l.value, l.loc), acc, Dialect::Yaml11)?, k.file.clone())
+            let docs: Vec<(Node, RelPath)> = if l.value.contains('\n') {
+                let docs = self.patch_docs(k, &inline_patch(&l.value, l.loc), acc, Dialect::Yaml12)?;
+                docs.into_iter().map(|d| (d, k.file.clone())).collect()
             } else {
                 let p =
                     k.dir.join(&l.value).ok_or_else(|| read_diag(&ReadError::OutsideRoot(l.value.clone()), l.loc))?;
                 if self.repo.is_dir(&p) {
-                    acc.notes.push(Diag::note(
-                        Rule::RenderSkipped,
-                        l.loc,
-                        format!(
-                            "plugin directory '{}' skipped: fluxgate does not build kustomizations of plugin configurations",
-                            l.value
-                        ),
-                    ));
-                    continue;
+                    self.plugin_dir(&p, l.loc, acc, stack)?
+                } else {
+                    let file = self.resolve_file(k, l)?;
+                    let docs = self.patch_docs(k, &legacy_patch_file(l.clone()), acc, Dialect::Yaml12)?;
+                    docs.into_iter().map(|d| (d, file.clone())).collect()
                 }
-                (self.patch_docs(k, &legacy_patch_file(l.clone()), acc, Dialect::Yaml11)?, self.resolve_file(k, l)?)
             };
-            for doc in docs.iter().filter(|d| !d.is_null()) {
-                match plugin::parse(doc)? {
-                    Ok(c) => out.push((
-                        c,
-                        PluginFrom {
-                            file: file.clone(),
-                            name: doc.str_at(&["metadata", "name"]).map(str::to_string),
-                            namespace: doc.str_at(&["metadata", "namespace"]).map(str::to_string),
-                            loc: doc.loc.or(l.loc),
-                        },
-                    )),
-                    Err(why) => acc.notes.push(Diag::note(
-                        Rule::RenderSkipped,
-                        doc.loc.or(l.loc),
-                        format!("plugin skipped, never executed: {why}"),
-                    )),
-                }
+            for (doc, file) in docs.iter().filter(|(d, _)| !d.is_null()) {
+                let config = plugin::parse(doc)?;
+                out.push((
+                    config,
+                    PluginFrom {
+                        file: file.clone(),
+                        name: doc.str_at(&["metadata", "name"]).map(str::to_string),
+                        namespace: doc.str_at(&["metadata", "namespace"]).map(str::to_string),
+                        loc: doc.loc.or(l.loc),
+                    },
+                ));
             }
         }
         Ok(out)
     }
 
+    /// The plugin configurations a directory of `transformers:` / `generators:` builds to,
+    /// each with the file it came from.
+    fn plugin_dir(
+        &self,
+        dir: &RelPath,
+        loc: Loc,
+        acc: &mut Acc,
+        stack: &mut Vec<RelPath>,
+    ) -> Result<Vec<(Node, RelPath)>, Diag> {
+        let openapi = acc.openapi.clone();
+        let base = self.build_base(dir, stack, loc, &openapi).map_err(|f| {
+            acc.notes.extend(f.notes.iter().cloned());
+            f.error
+        })?;
+        acc.notes.extend(base.notes.iter().cloned());
+        acc.files.extend(base.files.iter().cloned());
+        let file = kustomization_file(self.repo, dir).unwrap_or_else(|| dir.clone());
+        Ok(base
+            .resources
+            .iter()
+            .map(|r| {
+                let from = match &r.origin {
+                    Some(Origin::File(f)) => f.clone(),
+                    _ => file.clone(),
+                };
+                (r.node.clone(), from)
+            })
+            .collect())
+    }
+
     /// Runs the builtin plugin configurations of `transformers:`, in order.
-    fn run_plugin_transformers(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
-        for (config, from) in self.plugins(k, &k.transformer_plugins, acc)? {
+    fn run_plugin_transformers(&self, k: &Kustomization, acc: &mut Acc, stack: &mut Vec<RelPath>) -> Result<(), Diag> {
+        for (config, from) in self.plugins(k, &k.transformer_plugins, acc, stack)? {
             let loc = from.loc;
             {
                 match &config {
                     PluginConfig::Generator(_) => {
-                        acc.notes.push(Diag::note(
-                            Rule::RenderSkipped,
+                        return Err(Diag::fatal(
+                            Rule::KustomizationInvalid,
                             loc,
-                            format!("'{}' listed under 'transformers' is a generator; it was not run", config.kind()),
-                        ));
-                        continue;
+                            format!(
+                                "plugin {} '{}' is not a transformer",
+                                config.kind(),
+                                from.name.as_deref().unwrap_or("")
+                            ),
+                        )
+                        .help("list generators under 'generators:', as kustomize requires"));
                     }
                     PluginConfig::Patches { patches: ps, .. } => {
                         for p in ps {
                             self.apply_patch(k, p, acc)?;
                         }
                     }
-                    PluginConfig::Affix { prefix, suffix, fields } => {
-                        let others: Vec<CustomField> =
-                            fields.iter().filter(|f| f.path != "metadata/name").cloned().collect();
-                        if fields.iter().any(|f| f.path == "metadata/name") {
-                            transform::name_affix::apply(&mut acc.resources, prefix, suffix, (&others, &others));
-                        } else {
-                            transform::fields::affix(&mut acc.resources, prefix, suffix, &others);
+                    PluginConfig::Affix { prefix, suffix, fields, .. } => {
+                        // A PrefixSuffixTransformer runs the prefix pass, then the suffix pass.
+                        transform::fields::affix_by_specs(&mut acc.resources, prefix, "", fields);
+                        transform::fields::affix_by_specs(&mut acc.resources, "", suffix, fields);
+                    }
+                    PluginConfig::ValueAdd(va) => self.value_add(k, va, acc)?,
+                    PluginConfig::Hash => {
+                        for r in acc.resources.iter_mut().filter(|r| r.needs_hash) {
+                            let name = format!("{}-{}", r.name(), generator::hash_suffix(&r.node));
+                            r.set_name(name);
                         }
+                    }
+                    PluginConfig::Iam(_) => {
+                        return Err(Diag::fatal(
+                            Rule::KustomizationInvalid,
+                            loc,
+                            format!(
+                                "plugin IAMPolicyGenerator '{}' is not a transformer",
+                                from.name.as_deref().unwrap_or("")
+                            ),
+                        ));
                     }
                     PluginConfig::Labels { pairs, fields } | PluginConfig::Annotations { pairs, fields } => {
                         transform::fields::set_pairs_at(&mut acc.resources, pairs, fields, loc);
                     }
-                    PluginConfig::Namespace { namespace, fields } => {
-                        let others: Vec<CustomField> =
-                            fields.iter().filter(|f| f.path != "metadata/namespace").cloned().collect();
-                        transform::namespace::apply(&mut acc.resources, &namespace.value, loc, &others)
-                            .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, m))?;
+                    PluginConfig::Namespace { namespace, fields, options } => {
+                        // kustomize's plugin does nothing without a namespace.
+                        if !namespace.value.is_empty() {
+                            transform::namespace::apply(&mut acc.resources, &namespace.value, loc, fields, *options)
+                                .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, m))?;
+                        }
                     }
                     PluginConfig::Image { image, fields } => {
-                        transform::images::apply(&mut acc.resources, std::slice::from_ref(image), fields);
+                        transform::images::apply(&mut acc.resources, std::slice::from_ref(image), fields)
+                            .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, m))?;
                     }
                     PluginConfig::Replicas { replica, fields } => {
                         if !transform::replicas::apply(&mut acc.resources, std::slice::from_ref(replica), fields)
@@ -800,6 +869,51 @@ impl<'r> Engine<'r> {
         Ok(())
     }
 
+    /// Runs a `ValueAddTransformer`: its value (by default the kustomization directory's name)
+    /// into each target's field of the objects its selector picks (all without one).
+    fn value_add(&self, k: &Kustomization, va: &plugin::ValueAdd, acc: &mut Acc) -> Result<(), Diag> {
+        let mut targets = va.targets.clone();
+        if let Some(l) = &va.target_file {
+            let path = self.resolve_file(k, l)?;
+            let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
+            acc.files.insert(path);
+            if let Some(e) = &parsed.error {
+                return Err(yaml_diag(e));
+            }
+            for doc in &parsed.docs {
+                targets.extend(plugin::value_targets(doc.get("targets"))?);
+            }
+        }
+        let value = if va.value.is_empty() {
+            let abs = self.repo.abs(&k.dir);
+            abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        } else {
+            va.value.clone()
+        };
+        let loc = va.target_file.as_ref().map_or(Loc::NONE, |l| l.loc);
+        for t in &targets {
+            let m = t
+                .selector
+                .as_ref()
+                .map(Matcher::new)
+                .transpose()
+                .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, loc, e))?;
+            let path = transform::fields::value_path(&t.field_path);
+            for r in acc.resources.iter_mut().filter(|r| m.as_ref().is_none_or(|m| m.matches(r))) {
+                if t.field_path == "metadata/namespace" {
+                    let opts = transform::namespace::Options::default();
+                    transform::namespace::apply(std::slice::from_mut(r), &value, loc, &[], opts)
+                        .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, m))?;
+                    continue;
+                }
+                let position = usize::try_from(t.file_path_position).unwrap_or(0);
+                transform::fields::value_add(&mut r.node, &path, &value, position, loc)
+                    .map_err(|m| Diag::fatal(Rule::KustomizationInvalid, loc, format!("ValueAddTransformer: {m}")))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs one generator; `origin` names the plugin configuration it came from, if any.
     fn run_generator(
         &self,
@@ -810,6 +924,16 @@ impl<'r> Engine<'r> {
     ) -> Result<(), Diag> {
         {
             let mut entries = Vec::new();
+            for e in &g.envs {
+                let p = self.resolve_file(k, e)?;
+                acc.files.insert(p.clone());
+                let src = self.repo.read(&p).map_err(|err| read_diag(&err, e.loc))?;
+                let kv = generator::parse_env_file(&src.text)
+                    .map_err(|(line, msg)| Diag::fatal(Rule::KustomizationInvalid, Loc::new(src.id, line, 1), msg))?;
+                for (key, value, line) in kv {
+                    entries.push(DataEntry { key, value: value.into_bytes(), loc: Loc::new(src.id, line, 1) });
+                }
+            }
             for lit in &g.literals {
                 let (key, value) = generator::split_literal(&lit.value).ok_or_else(|| {
                     Diag::fatal(
@@ -825,32 +949,53 @@ impl<'r> Engine<'r> {
                     Some((k, p)) => (k.to_string(), p.to_string()),
                     None => (f.value.rsplit('/').next().unwrap_or(&f.value).to_string(), f.value.clone()),
                 };
+                // kustomize downloads a file named by URL; fluxgate does not use the network.
+                if path.starts_with("https://") || path.starts_with("http://") {
+                    acc.notes.push(Diag::note(
+                        Rule::RenderSkipped,
+                        f.loc,
+                        format!("generator file '{path}' is downloaded by kustomize; key '{key}' is left empty here and its content is not checked"),
+                    ));
+                    entries.push(DataEntry { key, value: Vec::new(), loc: f.loc });
+                    continue;
+                }
                 let p = self.resolve_file(k, &Located { value: path, loc: f.loc })?;
                 acc.files.insert(p.clone());
                 let bytes = self.read_bytes(&p, f.loc)?;
                 entries.push(DataEntry { key, value: bytes, loc: f.loc });
             }
-            for e in &g.envs {
-                let p = self.resolve_file(k, e)?;
-                acc.files.insert(p.clone());
-                let src = self.repo.read(&p).map_err(|err| read_diag(&err, e.loc))?;
-                let kv = generator::parse_env_file(&src.text)
-                    .map_err(|(line, msg)| Diag::fatal(Rule::KustomizationInvalid, Loc::new(src.id, line, 1), msg))?;
-                for (key, value, line) in kv {
-                    entries.push(DataEntry { key, value: value.into_bytes(), loc: Loc::new(src.id, line, 1) });
-                }
+            // kustomize reads env files, then literals, then files, and refuses a key twice.
+            let mut seen = std::collections::HashSet::new();
+            if let Some(dup) = entries.iter().find(|e| !seen.insert(e.key.as_str())) {
+                return Err(Diag::fatal(
+                    Rule::KustomizationInvalid,
+                    dup.loc,
+                    format!("configmap {} illegally repeats the key `{}`", g.name, dup.key),
+                )
+                .help("each key may come from one literal, file or env file line only"));
             }
-            let mut obj = generator::make_object(g, &k.generator_options, entries);
+            // A plugin configuration carries its own `options`; the kustomization's
+            // `generatorOptions` apply only to its own generator fields.
+            let defaults = super::kustomization::GeneratorOptions::default();
+            let options = if origin.is_some() { &defaults } else { &k.generator_options };
+            let mut obj = generator::make_object(g, options, entries);
             let kind = if g.is_secret { "SecretGenerator" } else { "ConfigMapGenerator" };
             let by = origin.cloned().unwrap_or(Configured { file: k.file.clone(), kind, name: None, namespace: None });
             obj.origin = Some(Origin::Generator(by));
             let id = obj.id();
-            let existing = acc.resources.iter_mut().find(|r| {
-                let rid = r.id();
-                rid.gvk.kind == id.gvk.kind
-                    && r.had_name(&g.name)
-                    && (g.namespace.is_none() || rid.namespace == id.namespace)
-            });
+            // kustomize matches the generated id (an unset namespace is `default`) against every
+            // id an object has had; more than one match is ambiguous.
+            let ns = g.namespace.as_deref().unwrap_or("");
+            let kind = id.gvk.kind.as_str();
+            let mut matching = acc.resources.iter_mut().filter(|r| r.has_any_id("v1", kind, &g.name, ns));
+            let existing = matching.next();
+            if existing.is_some() && matching.next().is_some() {
+                return Err(Diag::fatal(
+                    Rule::DuplicateObject,
+                    g.loc,
+                    format!("found multiple objects that could accept merge of {id}"),
+                ));
+            }
             match (g.behavior, existing) {
                 (Behavior::Create, Some(_)) => {
                     return Err(Diag::fatal(
@@ -866,6 +1011,8 @@ impl<'r> Engine<'r> {
                 }
                 (Behavior::Replace, Some(r)) => {
                     generator::replace_into(&mut r.node, &obj.node);
+                    // The replacing generator is the object's origin now (a merge keeps the old one).
+                    r.origin = obj.origin.clone();
                     r.needs_hash = r.needs_hash && obj.needs_hash;
                 }
                 (_, None) => {
@@ -884,7 +1031,7 @@ impl<'r> Engine<'r> {
         self.repo.read_bytes(p).map_err(|e| read_diag(&e, loc))
     }
 
-    fn run_transformers(&self, k: &Kustomization, acc: &mut Acc) -> Result<(), Diag> {
+    fn run_transformers(&self, k: &Kustomization, acc: &mut Acc, stack: &mut Vec<RelPath>) -> Result<(), Diag> {
         // Each builtin transformer that runs is recorded on every object, for
         // `buildMetadata: [transformerAnnotations]`.
         let mark = |acc: &mut Acc, kind: &'static str| {
@@ -904,9 +1051,12 @@ impl<'r> Engine<'r> {
             mark(acc, "PatchTransformer");
         }
         if let Some(ns) = k.namespace.as_ref().filter(|ns| !ns.value.is_empty()) {
-            transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc, &acc.config.namespace).map_err(|m| {
+            let mut fields = transform::namespace::default_fields();
+            fields.extend(acc.config.namespace.iter().cloned());
+            let opts = transform::namespace::Options::default();
+            transform::namespace::apply(&mut acc.resources, &ns.value, ns.loc, &fields, opts).map_err(|m| {
                 Diag::fatal(Rule::KustomizationInvalid, ns.loc, m)
-                    .help("kustomize fails here too; keep one Namespace object per kustomization that sets 'namespace'")
+                    .help("kustomize fails here too: objects that differ only in namespace (or several Namespace objects) collide once 'namespace' is set")
             })?;
             mark(acc, "NamespaceTransformer");
         }
@@ -961,7 +1111,11 @@ impl<'r> Engine<'r> {
         for _ in &k.replicas {
             mark(acc, "ReplicaCountTransformer");
         }
-        transform::images::apply(&mut acc.resources, &k.images, &acc.config.images);
+        let image_fields = transform::images::with_default_fields(&acc.config.images);
+        transform::images::apply(&mut acc.resources, &k.images, &image_fields).map_err(|m| {
+            let loc = k.images.first().map_or(k.loc, |i| i.loc);
+            Diag::fatal(Rule::KustomizationInvalid, loc, m)
+        })?;
         for _ in &k.images {
             mark(acc, "ImageTagTransformer");
         }
@@ -971,7 +1125,7 @@ impl<'r> Engine<'r> {
         if !replacements.is_empty() {
             mark(acc, "ReplacementTransformer");
         }
-        self.run_plugin_transformers(k, acc)
+        self.run_plugin_transformers(k, acc, stack)
     }
 
     /// The kustomization's replacements, reading `path:` entries (a list, or one per document).
@@ -1073,6 +1227,15 @@ impl<'r> Engine<'r> {
     // selection, name-change rules and the error each failure gives, in kustomize's order.
     fn apply_patch(&self, k: &Kustomization, p: &PatchSpec, acc: &mut Acc) -> Result<(), Diag> {
         let mut docs = self.patch_docs(k, p, acc, Dialect::Yaml12)?;
+        if docs.iter().all(Node::is_null) {
+            let text = match &p.source {
+                PatchSource::File(l) => {
+                    Some(self.repo.read(&self.resolve_file(k, l)?).map_err(|e| read_diag(&e, l.loc))?)
+                }
+                _ => None,
+            };
+            empty_patch(p, text.as_ref().map(|t| t.text.as_str()))?;
+        }
         let is_json = p.kind == PatchKind::Json6902 || docs.first().is_some_and(|d| d.as_seq().is_some());
         if is_json {
             docs = self.patch_docs(k, p, acc, Dialect::Yaml11)?;
@@ -1117,20 +1280,24 @@ impl<'r> Engine<'r> {
                             "a strategic merge patch without a target needs 'kind' and 'metadata.name'",
                         ));
                     }
-                    acc.resources
+                    let api = api.unwrap_or("");
+                    let ns = ns.unwrap_or("");
+                    let found: Vec<usize> = acc
+                        .resources
                         .iter()
                         .enumerate()
-                        .filter(|(_, r)| {
-                            r.kind() == kind
-                                && r.had_name(name)
-                                && ns.is_none_or(|n| r.namespace() == n || r.previous.iter().any(|(_, pn)| pn == n))
-                                && api.is_none_or(|a| {
-                                    let g = super::resource::Gvk::from_api_version(a, kind);
-                                    g.group == r.gvk().group
-                                })
-                        })
+                        .filter(|(_, r)| r.has_any_id(api, kind, name, ns))
                         .map(|(i, _)| i)
-                        .collect()
+                        .collect();
+                    if found.len() > 1 {
+                        return Err(Diag::fatal(
+                            Rule::PatchFailed,
+                            doc.loc,
+                            format!("multiple matches for {kind} '{name}'; failed to find unique target for patch"),
+                        )
+                        .help("kustomize needs one object per patch: several objects had this name in some layer (give the patch a 'target' that tells them apart)"));
+                    }
+                    found
                 }
             };
             if targets.is_empty() {
@@ -1156,6 +1323,7 @@ impl<'r> Engine<'r> {
             for i in targets {
                 let r = &mut acc.resources[i];
                 let before = r.id();
+                let ns_before = r.node.path(&["metadata", "namespace"]).cloned();
                 let mut patch = doc.clone();
                 if p.target.is_some() {
                     // With an explicit target the patch's own identity fields do not rename it,
@@ -1196,6 +1364,18 @@ impl<'r> Engine<'r> {
                     continue;
                 }
                 check_rename(r, &before, p, false)?;
+                // kustomize puts the namespace back after a strategic merge patch, also on a
+                // cluster-scoped object (whose id has none).
+                if let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut) {
+                    match &ns_before {
+                        Some(n) => {
+                            m.insert("namespace".into(), n.clone());
+                        }
+                        None => {
+                            m.shift_remove("namespace");
+                        }
+                    }
+                }
             }
             for i in delete.into_iter().rev() {
                 acc.resources.remove(i);
@@ -1211,6 +1391,24 @@ fn declares(spec: &OpenApiSpec) -> bool {
     spec.path.is_some() || spec.version.as_ref().is_some_and(|v| !v.value.is_empty())
 }
 
+/// The error kustomize (and Flux, which enables neither Helm nor plugins) stops with on a
+/// field that needs Helm or an external plugin; `None` for fields that are only skipped.
+fn refused(field: &str, loc: Loc) -> Option<Diag> {
+    let msg = match field {
+        "helmCharts" | "helmChartInflationGenerator" => {
+            format!("'{field}': trouble configuring builtin HelmChartInflationGenerator: must specify --enable-helm")
+        }
+        "validators" => {
+            "'validators': external plugins disabled; fluxgate, like kustomize without plugins, cannot run validators"
+                .into()
+        }
+        _ => return None,
+    };
+    Some(Diag::fatal(Rule::KustomizationInvalid, loc, msg).help(
+        "kustomize builds charts only with --enable-helm, which Flux never sets; fluxgate never runs helm or plugins",
+    ))
+}
+
 /// Why a kustomization field was not rendered (each is reported, never silent).
 fn skip_reason(field: &str) -> String {
     match field {
@@ -1218,6 +1416,11 @@ fn skip_reason(field: &str) -> String {
             "'{field}' skipped, never executed: inflating Helm charts needs the helm binary and chart downloads; the chart's objects are missing from this render"
         ),
         "validators" => "'validators' skipped, never executed: fluxgate does not run validator plugins".into(),
+        _ if field.starts_with("buildMetadata option") => {
+            format!(
+                "{field} is unknown and ignored, as kustomize does (use originAnnotations, transformerAnnotations or managedByLabel)"
+            )
+        }
         _ => format!("'{field}' is not rendered by fluxgate yet; its effect is not checked"),
     }
 }
@@ -1245,7 +1448,13 @@ fn finish(mut acc: Acc, top: Option<&Kustomization>) -> Result<Rendered, Failed>
         r.set_name(name);
         r.needs_hash = false;
     }
-    transform::namereference::apply(&mut acc.resources, &acc.config.name_reference);
+    if let Err((message, loc)) = transform::namereference::apply(&mut acc.resources, &acc.config.name_reference) {
+        return Err(Failed {
+            error: Diag::fatal(Rule::KustomizationInvalid, loc, message),
+            notes: acc.notes,
+            files: acc.files,
+        });
+    }
     if let Err(e) = transform::vars::resolve(&mut acc.resources, &acc.vars, &acc.config.var_reference) {
         return Err(Failed {
             error: Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message),
@@ -1256,8 +1465,48 @@ fn finish(mut acc: Acc, top: Option<&Kustomization>) -> Result<Rendered, Failed>
     if let Some(k) = top {
         transform::build_metadata::apply(&mut acc.resources, &k.dir, k.build_metadata);
     }
+    acc.resources.iter_mut().for_each(Resource::normalize_annotations);
     transform::sort::apply(&mut acc.resources, top.and_then(|k| k.sort_order.as_ref()));
-    Ok(Rendered { resources: acc.resources, notes: acc.notes, files: acc.files })
+    Ok(Rendered { resources: acc.resources.into_inner(), notes: acc.notes, files: acc.files })
+}
+
+/// The ServiceAccount an `IAMPolicyGenerator` (GKE) makes: annotated with the Google service
+/// account it impersonates.
+fn iam_service_account(iam: &plugin::IamPolicy, loc: Loc) -> Node {
+    let s = |v: &str| Node::string(v, loc);
+    let mut ann = crate::source::Mapping::default();
+    ann.insert(
+        "iam.gke.io/gcp-service-account".into(),
+        s(&format!("{}@{}.iam.gserviceaccount.com", iam.service_account, iam.project)),
+    );
+    let mut meta = crate::source::Mapping::default();
+    meta.insert("annotations".into(), Node::new(Value::Map(Box::new(ann)), loc));
+    meta.insert("name".into(), s(&iam.name));
+    if let Some(ns) = &iam.namespace {
+        meta.insert("namespace".into(), s(ns));
+    }
+    let mut top = crate::source::Mapping::default();
+    top.insert("apiVersion".into(), s("v1"));
+    top.insert("kind".into(), s("ServiceAccount"));
+    top.insert("metadata".into(), Node::new(Value::Map(Box::new(meta)), loc));
+    Node::new(Value::Map(Box::new(top)), loc)
+}
+
+/// A patch with no document, as kustomize v5.5 treats it (checked with kubectl): refused as a
+/// `patchesStrategicMerge` entry; as a `patches` file without a target it reads as a JSON
+/// patch missing its target; with a target, an empty file is a no-op, while comments or a bare
+/// `---` (or any empty inline patch) "qualify as both" a strategic merge and a JSON patch.
+fn empty_patch(p: &PatchSpec, file_text: Option<&str>) -> Result<(), Diag> {
+    let message = match (p.kind, file_text) {
+        (PatchKind::LegacyStrategicMerge, _) => "patch appears to be empty".to_string(),
+        (PatchKind::Auto, Some(_)) if p.target.is_none() => {
+            "must specify a target for JSON patch (the patch file holds no patch)".to_string()
+        }
+        (PatchKind::Auto, Some(t)) if t.trim().is_empty() => return Ok(()),
+        (PatchKind::Auto, _) => "an empty patch illegally qualifies as both an SM and JSON patch".into(),
+        _ => return Ok(()),
+    };
+    Err(Diag::fatal(Rule::PatchFailed, p.loc, message).help("remove the entry or give the patch content"))
 }
 
 fn not_found(p: &PatchSpec, what: &str) -> Diag {
@@ -1275,7 +1524,7 @@ fn not_found(p: &PatchSpec, what: &str) -> Diag {
     .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
     .collect();
     Diag::note(
-        Rule::PatchTargetNotFound,
+        Rule::PatchTargetUnmatched,
         p.loc,
         format!("{what} ({}) matches no resource; the patch does nothing", desc.join(", ")),
     )
@@ -1352,6 +1601,7 @@ fn shift(n: &mut Node, dl: u32, dc: u32) {
 }
 
 /// Checks a document is an object kustomize accepts: a map with `kind` and `metadata.name`.
+/// kustomize builds an object with no (or a non-string) `apiVersion`; the check stage reports it.
 fn check_object(doc: &Node) -> Result<Node, Diag> {
     if doc.as_map().is_none() {
         return Err(Diag::fatal(
@@ -1360,11 +1610,9 @@ fn check_object(doc: &Node) -> Result<Node, Diag> {
             format!("a resource must be a map, not a {}", doc.type_name()),
         ));
     }
-    for (path, what) in [(&["apiVersion"][..], "apiVersion"), (&["kind"][..], "kind")] {
-        if doc.path(path).and_then(Node::as_str).is_none_or(str::is_empty) {
-            return Err(Diag::fatal(Rule::ObjectInvalid, doc.loc, format!("this document has no '{what}'"))
-                .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
-        }
+    if doc.str_at(&["kind"]).is_none_or(str::is_empty) {
+        return Err(Diag::fatal(Rule::ObjectInvalid, doc.loc, "this document has no 'kind'")
+            .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
     }
     if doc.str_at(&["metadata", "name"]).is_none_or(str::is_empty)
         && doc.str_at(&["metadata", "generateName"]).is_none()

@@ -2,6 +2,8 @@
 //! transformers, typically for custom resources (a HelmRelease's `valuesFrom` naming a
 //! generated ConfigMap). The builtin tables stay as they are; these are consulted as well.
 //! Configurations accumulate: a base's apply in every overlay above it, as in kustomize.
+//! The `crds:` field gives the same kind of field specs as OpenAPI definitions whose
+//! properties carry kustomize's `x-kubernetes-*` extensions.
 
 use crate::rules::Rule;
 use crate::source::{Mapping, Node, Value};
@@ -72,7 +74,87 @@ pub fn field_specs(n: &Node, what: &str) -> Result<Vec<CustomField>, Diag> {
     Ok(out)
 }
 
+/// One OpenAPI definition of a `crds:` file (`{"Schema": {...}, "Dependencies": [...]}`).
+fn definition_props<'a>(
+    defs: &'a serde_json::Value,
+    name: &str,
+) -> Option<&'a serde_json::Map<String, serde_json::Value>> {
+    defs.get(name)?.get("Schema")?.get("properties")?.as_object()
+}
+
 impl TransformerConfig {
+    /// The field specs a `crds:` file declares: for each definition that looks like a
+    /// Kubernetes type (has `kind`, `apiVersion` and `metadata` properties), its properties
+    /// marked `x-kubernetes-annotation` (annotations), `x-kubernetes-label-selector` (labels),
+    /// `x-kubernetes-identity` (name prefix) and `x-kubernetes-object-ref-kind` with
+    /// `-api-version` (a name reference), following `$ref`s into nested definitions. The kind is
+    /// the type name after its last dot; kustomize matches no group or version for it.
+    pub fn from_openapi_definitions(defs: &serde_json::Value) -> TransformerConfig {
+        let mut c = TransformerConfig::default();
+        let Some(all) = defs.as_object() else { return c };
+        for (name, _) in all {
+            let Some(props) = definition_props(defs, name) else { continue };
+            if !["kind", "apiVersion", "metadata"].iter().all(|k| props.contains_key(*k)) {
+                continue;
+            }
+            let kind = name.rsplit('.').next().unwrap_or(name).to_string();
+            let mut seen = vec![name.clone()];
+            c.load_definition(defs, name, &kind, &[], &mut seen);
+        }
+        c
+    }
+
+    fn load_definition(
+        &mut self,
+        defs: &serde_json::Value,
+        name: &str,
+        kind: &str,
+        path: &[String],
+        seen: &mut Vec<String>,
+    ) {
+        let Some(props) = definition_props(defs, name) else { return };
+        let spec =
+            |p: &[String]| CustomField { kind: Some(kind.to_string()), path: p.join("/"), ..CustomField::default() };
+        let add = |into: &mut Vec<CustomField>, f: CustomField| {
+            if !into.contains(&f) {
+                into.push(f);
+            }
+        };
+        for (prop, schema) in props {
+            let mut here = path.to_vec();
+            here.push(prop.clone());
+            let ext = |k: &str| schema.get(k).and_then(serde_json::Value::as_str);
+            if ext("x-kubernetes-annotation").is_some() {
+                add(&mut self.common_annotations, spec(&here));
+            }
+            if ext("x-kubernetes-label-selector").is_some() {
+                add(&mut self.common_labels, spec(&here));
+            }
+            if ext("x-kubernetes-identity").is_some() {
+                add(&mut self.name_prefix, spec(&here));
+            }
+            if let (Some(version), Some(target)) =
+                (ext("x-kubernetes-object-ref-api-version"), ext("x-kubernetes-object-ref-kind"))
+            {
+                let mut at = here.clone();
+                at.push(ext("x-kubernetes-object-ref-name-key").unwrap_or("name").to_string());
+                self.name_reference.push(NameRefConfig {
+                    group: None,
+                    version: Some(version.to_string()),
+                    kind: target.to_string(),
+                    specs: vec![spec(&at)],
+                });
+            }
+            if let Some(r) = schema.get("$ref").and_then(serde_json::Value::as_str)
+                && !seen.iter().any(|s| s == r)
+            {
+                seen.push(r.to_string());
+                self.load_definition(defs, r, kind, &here, seen);
+                seen.pop();
+            }
+        }
+    }
+
     /// Parses one configuration document.
     pub fn parse(doc: &Node) -> Result<TransformerConfig, Diag> {
         let mut c = TransformerConfig::default();
@@ -156,6 +238,27 @@ mod tests {
     use super::*;
     use crate::source::yaml::{Dialect, parse};
     use crate::source::{FileId, Limits};
+
+    #[test]
+    fn crd_definitions_give_field_specs() {
+        let defs = serde_json::json!({
+            "x.io/v1.Gizmo": {"Schema": {"properties": {
+                "kind": {}, "apiVersion": {}, "metadata": {},
+                "spec": {"$ref": "x.io/v1.GizmoSpec"}}}},
+            "x.io/v1.GizmoSpec": {"Schema": {"properties": {
+                "cfg": {"x-kubernetes-object-ref-api-version": "v1", "x-kubernetes-object-ref-kind": "ConfigMap"},
+                "sel": {"x-kubernetes-label-selector": ""},
+                "loop": {"$ref": "x.io/v1.GizmoSpec"}}}},
+            "x.io/v1.NotAType": {"Schema": {"properties": {"cfg": {"x-kubernetes-identity": ""}}}}
+        });
+        let c = TransformerConfig::from_openapi_definitions(&defs);
+        assert_eq!(c.name_reference.len(), 1);
+        assert_eq!(c.name_reference[0].kind, "ConfigMap");
+        assert_eq!(c.name_reference[0].specs[0].path, "spec/cfg/name");
+        assert_eq!(c.name_reference[0].specs[0].kind.as_deref(), Some("Gizmo"));
+        assert_eq!(c.common_labels.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["spec/sel"]);
+        assert!(c.name_prefix.is_empty());
+    }
 
     #[test]
     fn parses_and_merges() {

@@ -54,9 +54,10 @@ pub fn visit(node: &mut Node, path: &[&str], create: bool, loc: Loc, f: &mut dyn
     }
 }
 
-/// Splits a `a/b/c` spec path.
+/// Splits a `a/b/c` spec path. A `[]` after a key (`containers[]/image`) marks a list, which
+/// the walk goes through anyway, so it is dropped.
 pub fn split(path: &str) -> Vec<&str> {
-    path.split('/').filter(|s| !s.is_empty()).collect()
+    path.split('/').map(|s| s.strip_suffix("[]").unwrap_or(s)).filter(|s| !s.is_empty()).collect()
 }
 
 /// Pod spec locations per workload kind, so transformers and checks reach containers.
@@ -76,6 +77,12 @@ mod tests {
     use super::*;
     use crate::source::yaml::{Dialect, parse};
     use crate::source::{FileId, Limits};
+
+    #[test]
+    fn list_markers_in_paths_are_dropped() {
+        assert_eq!(split("spec/steps[]/image"), ["spec", "steps", "image"]);
+        assert_eq!(split("/a//b/"), ["a", "b"]);
+    }
 
     #[test]
     fn visits_through_lists_and_creates() {

@@ -41,16 +41,14 @@ pub fn make_object(spec: &GeneratorSpec, global: &GeneratorOptions, entries: Vec
     let mut binary = Mapping::new();
     for e in entries {
         if spec.is_secret {
-            let b64 = base64::engine::general_purpose::STANDARD.encode(&e.value);
-            data.insert(e.key, Node::string(b64, e.loc));
+            data.insert(e.key, Node::string(encode_base64(&e.value), e.loc));
         } else {
             match String::from_utf8(e.value) {
                 Ok(s) => {
                     data.insert(e.key, Node::string(s, e.loc));
                 }
                 Err(err) => {
-                    let b64 = base64::engine::general_purpose::STANDARD.encode(err.as_bytes());
-                    binary.insert(e.key, Node::string(b64, e.loc));
+                    binary.insert(e.key, Node::string(encode_base64(err.as_bytes()), e.loc));
                 }
             }
         }
@@ -64,13 +62,32 @@ pub fn make_object(spec: &GeneratorSpec, global: &GeneratorOptions, entries: Vec
     if spec.is_secret {
         obj.insert("type".into(), Node::string(spec.secret_type.clone().unwrap_or_else(|| "Opaque".into()), loc));
     }
-    if spec.options.immutable.or(global.immutable).unwrap_or(false) {
+    // kustomize merges the options as plain booleans: a global `true` wins over a local `false`.
+    if spec.options.immutable.unwrap_or(false) || global.immutable.unwrap_or(false) {
         obj.insert("immutable".into(), Node::new(Value::Bool(true), loc));
     }
     let mut r = Resource::new(Node::new(Value::Map(Box::new(obj)), loc));
     r.generated = true;
-    r.needs_hash = !spec.options.disable_name_suffix_hash.or(global.disable_name_suffix_hash).unwrap_or(false);
+    r.needs_hash =
+        !(spec.options.disable_name_suffix_hash.unwrap_or(false) || global.disable_name_suffix_hash.unwrap_or(false));
     r
+}
+
+/// Base64 as kustomize writes generated data: an encoding of 70 characters or more is cut
+/// into lines of 70, each ending in a line break (the last one too); a shorter one stays one
+/// line. The content hash is computed on this form, so it must match to the byte.
+pub fn encode_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if b64.len() < LINE {
+        return b64;
+    }
+    let mut out = String::with_capacity(b64.len() + b64.len() / LINE + 1);
+    for chunk in b64.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
 }
 
 /// Splits a `KEY=VALUE` literal; surrounding quotes on the value are removed as kustomize does.
@@ -88,31 +105,24 @@ pub fn split_literal(lit: &str) -> Option<(String, String)> {
 /// One env-file entry: key, value and 1-based line.
 pub type EnvEntry = (String, String, u32);
 
-/// Parses an env file: `KEY=VALUE` lines, `#` comments and blank lines skipped. Returns the
-/// entries or the 1-based line of the first bad line.
+/// Parses an env file as kustomize v5.5 does: `KEY=VALUE` lines; a line without `=` is a key
+/// with an empty value (kustomize does not read its environment); a line whose key is empty
+/// (`=value`), blank lines and `#` comments are skipped. Only leading space is trimmed.
+/// Returns the entries or the 1-based line of the first bad line.
 pub fn parse_env_file(text: &str) -> Result<Vec<EnvEntry>, (u32, String)> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i as u32 + 1;
         // kustomize trims only leading space: `KEY = v` has the key `KEY ` and value ` v`.
         let t = line.trim_start_matches('\u{feff}').trim_start();
-        if t.trim_end().is_empty() || t.starts_with('#') {
+        if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        match t.split_once('=') {
-            Some((k, v)) => {
-                if k.trim().is_empty() {
-                    return Err((line_no, format!("invalid key '{k}' in env file")));
-                }
-                out.push((k.to_string(), v.to_string(), line_no));
-            }
-            None => {
-                return Err((
-                    line_no,
-                    format!("'{t}' has no value; fluxgate does not read values from its own environment"),
-                ));
-            }
+        let (k, v) = t.split_once('=').unwrap_or((t, ""));
+        if k.is_empty() {
+            continue;
         }
+        out.push((k.to_string(), v.to_string(), line_no));
     }
     Ok(out)
 }
@@ -190,14 +200,28 @@ mod tests {
     }
 
     #[test]
+    fn base64_wraps_at_seventy_like_kustomize() {
+        assert_eq!(encode_base64(b"hi"), "aGk=");
+        // 51 bytes encode to 68 characters: one line; 52 bytes to 72: two lines.
+        assert!(!encode_base64(&[b'a'; 51]).contains('\n'));
+        let two = encode_base64(&[b'a'; 52]);
+        assert_eq!(two.lines().map(str::len).collect::<Vec<_>>(), [70, 2]);
+        assert!(two.ends_with('\n'));
+        // 105 bytes encode to 140 characters: two full lines, each with its line break.
+        assert_eq!(encode_base64(&[0u8; 105]).lines().map(str::len).collect::<Vec<_>>(), [70, 70]);
+    }
+
+    #[test]
     fn literal_quotes_are_stripped() {
         assert_eq!(split_literal("a=\"b=c\""), Some(("a".into(), "b=c".into())));
         assert_eq!(split_literal("novalue"), None);
     }
 
     #[test]
-    fn env_file_reports_bad_line() {
-        assert_eq!(parse_env_file("# c\nA=1\n\nB\n").unwrap_err().0, 4);
+    fn env_file_key_without_value_is_empty_and_empty_key_skipped() {
+        let kv = parse_env_file("# c\nA=1\n\nB\n=skipped\nC  \n").unwrap_or_default();
+        let keys: Vec<(&str, &str)> = kv.iter().map(|(k, v, _)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(keys, [("A", "1"), ("B", ""), ("C  ", "")]);
     }
 
     #[test]
@@ -206,6 +230,33 @@ mod tests {
         assert_eq!(kv[0].0, "B ");
         assert_eq!(kv[0].1, " spaced");
         assert_eq!(kv[1].1, "x ");
+    }
+
+    #[test]
+    fn a_global_true_option_wins_over_a_local_false() {
+        let spec = GeneratorSpec {
+            is_secret: false,
+            name: "g".into(),
+            namespace: None,
+            behavior: crate::kustomize::kustomization::Behavior::Create,
+            literals: Vec::new(),
+            files: Vec::new(),
+            envs: Vec::new(),
+            secret_type: None,
+            options: GeneratorOptions {
+                disable_name_suffix_hash: Some(false),
+                immutable: Some(false),
+                ..Default::default()
+            },
+            loc: Loc::NONE,
+        };
+        let global =
+            GeneratorOptions { disable_name_suffix_hash: Some(true), immutable: Some(true), ..Default::default() };
+        let r = make_object(&spec, &global, Vec::new());
+        assert!(!r.needs_hash);
+        assert_eq!(r.node.get("immutable").and_then(Node::as_bool), Some(true));
+        let r = make_object(&spec, &GeneratorOptions::default(), Vec::new());
+        assert!(r.needs_hash && r.node.get("immutable").is_none());
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub struct ImageSpec {
     pub new_name: Option<String>,
     pub new_tag: Option<String>,
     pub digest: Option<String>,
+    /// `tagSuffix`: appended to the existing tag when neither `newTag` nor `digest` is set.
+    pub tag_suffix: Option<String>,
     pub loc: Loc,
 }
 
@@ -534,6 +536,18 @@ impl Kustomization {
                 _ => return Err(invalid(kind.loc, "kind must be 'Kustomization' or 'Component'")),
             }
         }
+        // kustomize checks the apiVersion against the kind (an unset one is filled in).
+        if let Some(av) = m.get("apiVersion").filter(|v| !v.is_null()) {
+            let (what, want) = if k.is_component {
+                ("Component", "kustomize.config.k8s.io/v1alpha1")
+            } else {
+                ("Kustomization", "kustomize.config.k8s.io/v1beta1")
+            };
+            let got = scalar_string(av).unwrap_or_default();
+            if !got.is_empty() && got != want {
+                return Err(invalid(av.loc, format!("apiVersion for {what} should be {want}, not '{got}'")));
+            }
+        }
         for key in ["resources", "bases"] {
             if let Some(v) = m.get(key) {
                 k.resources.extend(string_list(v, key)?);
@@ -616,6 +630,7 @@ impl Kustomization {
                         new_name: get("newName")?,
                         new_tag: get("newTag")?,
                         digest: get("digest")?,
+                        tag_suffix: get("tagSuffix")?,
                         loc: item.loc,
                     });
                 }
@@ -713,14 +728,8 @@ impl Kustomization {
                     "originAnnotations" => k.build_metadata.origin = true,
                     "transformerAnnotations" => k.build_metadata.transformations = true,
                     "managedByLabel" => k.build_metadata.managed_by = true,
-                    other => {
-                        return Err(invalid(
-                            o.loc,
-                            format!(
-                                "unknown buildMetadata option '{other}' (use originAnnotations, transformerAnnotations or managedByLabel)"
-                            ),
-                        ));
-                    }
+                    // kustomize ignores options it does not know; reported, not fatal.
+                    other => k.skipped.push((format!("buildMetadata option '{other}'"), o.loc)),
                 }
             }
         }
@@ -747,11 +756,18 @@ impl Kustomization {
             k.configurations = string_list(v, "configurations")?;
         }
         for key in NOT_YET {
-            if let Some(v) = m.get(*key).filter(|v| !v.is_null()) {
+            if let Some(v) = m.get(*key).filter(|v| !v.is_null() && v.as_seq().is_none_or(|s| !s.is_empty())) {
                 k.skipped.push(((*key).to_string(), v.loc));
             }
         }
         Ok(k)
+    }
+}
+
+/// Drops the keys of a map that are not in `known`.
+fn keep_only(n: &mut Node, known: &[&str]) {
+    if let Some(m) = n.as_map_mut() {
+        m.retain(|k, _| known.contains(&k.as_str()));
     }
 }
 
@@ -773,11 +789,22 @@ pub fn generator_from(
     namespace: Option<String>,
 ) -> Result<GeneratorSpec, Diag> {
     let mut n = plugin_fields(doc)?;
+    // kustomize reads only `envs` from a plugin configuration (the legacy `env` is converted
+    // for kustomization fields alone).
     if let Some(m) = n.as_map_mut() {
-        if let Some(name) = name {
+        m.shift_remove("env");
+    }
+    // The configuration's own `name` / `namespace` win; `metadata` only fills them in.
+    if let Some(m) = n.as_map_mut() {
+        let unset = |m: &crate::source::Mapping, k: &str| m.get(k).and_then(Node::as_str).is_none_or(str::is_empty);
+        if let Some(name) = name
+            && unset(m, "name")
+        {
             m.insert("name".into(), Node::string(name, doc.loc));
         }
-        if let Some(ns) = namespace {
+        if let Some(ns) = namespace
+            && unset(m, "namespace")
+        {
             m.insert("namespace".into(), Node::string(ns, doc.loc));
         }
     }
@@ -791,6 +818,16 @@ pub fn patch_from(doc: &Node, json: bool) -> Result<PatchSpec, Diag> {
         && let Some(op) = m.shift_remove("jsonOp")
     {
         m.insert("patch".into(), op);
+    }
+    // A plugin configuration is decoded leniently: fields kustomize does not know are ignored.
+    keep_only(&mut n, &["path", "patch", "target", "options"]);
+    for (key, known) in [
+        ("options", &["allowNameChange", "allowKindChange"][..]),
+        ("target", &["group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"][..]),
+    ] {
+        if let Some(sub) = n.as_map_mut().and_then(|m| m.get_mut(key)) {
+            keep_only(sub, known);
+        }
     }
     patch_entry(&n, json)
 }

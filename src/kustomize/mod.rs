@@ -5,6 +5,7 @@ pub mod config;
 pub mod diag;
 pub mod fieldspec;
 pub mod generator;
+pub mod indexed;
 pub mod kustomization;
 pub mod patch;
 pub mod plugin;

@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 
 use crate::finding::ObjectRef;
-use crate::source::{Loc, Node, RelPath};
+use crate::source::{Loc, Node, RelPath, Value};
 
 /// Kinds that have no namespace (built-in). Their id ignores `metadata.namespace`, and the
 /// namespace transformer leaves them alone.
@@ -42,9 +42,42 @@ pub const CLUSTER_SCOPED: &[&str] = &[
     "DeviceClass",
 ];
 
-/// Whether a kind is cluster-scoped as far as kustomize knows.
+/// Whether a kind is cluster-scoped in a cluster (by kind alone, whatever its API group): for
+/// checks about what the API server does. The kustomize engine uses
+/// [`kustomize_cluster_scoped`] instead.
 pub fn is_cluster_scoped(kind: &str) -> bool {
     CLUSTER_SCOPED.contains(&kind)
+}
+
+/// The (group, kinds) kustomize v5.5 knows to be cluster-scoped: the `Cluster` scope entries of
+/// the Kubernetes v1.21.2 OpenAPI data it embeds. Every other apiVersion and kind (a newer
+/// built-in kind, a custom resource, a `Namespace` of another group) is namespaced to kustomize.
+const KUSTOMIZE_CLUSTER_SCOPED: &[(&str, &[&str], &[&str])] = &[
+    (
+        "admissionregistration.k8s.io",
+        &["v1", "v1beta1"],
+        &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"],
+    ),
+    ("apiextensions.k8s.io", &["v1", "v1beta1"], &["CustomResourceDefinition"]),
+    ("apiregistration.k8s.io", &["v1", "v1beta1"], &["APIService"]),
+    ("certificates.k8s.io", &["v1", "v1beta1"], &["CertificateSigningRequest"]),
+    ("flowcontrol.apiserver.k8s.io", &["v1beta1"], &["FlowSchema", "PriorityLevelConfiguration"]),
+    ("networking.k8s.io", &["v1", "v1beta1"], &["IngressClass"]),
+    ("node.k8s.io", &["v1", "v1beta1"], &["RuntimeClass"]),
+    ("policy", &["v1beta1"], &["PodSecurityPolicy"]),
+    ("rbac.authorization.k8s.io", &["v1", "v1beta1"], &["ClusterRole", "ClusterRoleBinding"]),
+    ("scheduling.k8s.io", &["v1", "v1beta1"], &["PriorityClass"]),
+    ("storage.k8s.io", &["v1", "v1beta1"], &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"]),
+    ("", &["v1"], &["ComponentStatus", "Namespace", "Node", "NodeProxyOptions", "PersistentVolume"]),
+];
+
+/// Whether kustomize treats an object of this apiVersion and kind as cluster-scoped: its id
+/// ignores the namespace and the namespace transformer leaves it alone (checked against
+/// `kubectl kustomize`: a `ValidatingAdmissionPolicy` or a `Namespace` of a custom group gets
+/// `namespace:` set).
+pub fn kustomize_cluster_scoped(api_version: &str, kind: &str) -> bool {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    KUSTOMIZE_CLUSTER_SCOPED.iter().any(|(g, vs, ks)| *g == group && vs.contains(&version) && ks.contains(&kind))
 }
 
 /// Group, version and kind of an object.
@@ -102,6 +135,9 @@ pub struct Resource {
     pub origin: Option<Origin>,
     /// Transformers that ran over it, oldest first.
     pub transformations: Vec<Configured>,
+    /// Name prefixes and suffixes applied to it, innermost first: name references prefer a
+    /// target renamed by the same kustomizations as the referrer.
+    pub affixes: Box<(Vec<String>, Vec<String>)>,
 }
 
 /// Where an object came from, for kustomize's `config.kubernetes.io/origin` annotation.
@@ -134,6 +170,7 @@ impl Resource {
             ref_vars: Vec::new(),
             origin: None,
             transformations: Vec::new(),
+            affixes: Box::default(),
         }
     }
 
@@ -159,8 +196,21 @@ impl Resource {
 
     pub fn id(&self) -> ResId {
         let kind = self.kind();
-        let namespace = if is_cluster_scoped(kind) { String::new() } else { self.namespace().to_string() };
+        let namespace = if kustomize_cluster_scoped(self.api_version(), kind) {
+            String::new()
+        } else {
+            self.namespace().to_string()
+        };
         ResId { gvk: self.gvk(), namespace, name: self.name().to_string() }
+    }
+
+    /// The id kustomize compares for collisions: an unset namespace and `default` are one.
+    pub fn effective_id(&self) -> ResId {
+        let mut id = self.id();
+        if id.namespace == "default" {
+            id.namespace.clear();
+        }
+        id
     }
 
     /// Where the object's document starts.
@@ -173,6 +223,29 @@ impl Resource {
         self.name() == name || self.previous.iter().any(|(n, _)| n == name)
     }
 
+    /// Whether the object has, or ever had, exactly this id (apiVersion, kind, name and
+    /// effective namespace: unset means `default`), as kustomize finds the target of a
+    /// strategic merge patch that names no `target`.
+    pub fn has_any_id(&self, api_version: &str, kind: &str, name: &str, namespace: &str) -> bool {
+        if self.api_version() != api_version || self.kind() != kind {
+            return false;
+        }
+        let cluster = kustomize_cluster_scoped(api_version, kind);
+        let eff = |ns: &str| -> String {
+            if cluster {
+                String::new()
+            } else if ns.is_empty() {
+                "default".into()
+            } else {
+                ns.to_string()
+            }
+        };
+        let want = eff(namespace);
+        std::iter::once((self.name(), self.namespace()))
+            .chain(self.previous.iter().map(|(n, ns)| (n.as_str(), ns.as_str())))
+            .any(|(n, ns)| n == name && eff(ns) == want)
+    }
+
     /// The name this object had when it was first read.
     pub fn original_name(&self) -> &str {
         self.previous.first().map_or(self.name(), |(n, _)| n.as_str())
@@ -183,6 +256,35 @@ impl Resource {
         let cur = (self.name().to_string(), self.namespace().to_string());
         if self.previous.last() != Some(&cur) {
             self.previous.push(cur);
+        }
+    }
+
+    /// Gives `metadata.annotations` the shape kustomize outputs: it reads and rewrites them as
+    /// a string map at the end of every build, so each scalar value becomes its text (null
+    /// the empty string) and an empty or null map is dropped.
+    pub fn normalize_annotations(&mut self) {
+        let Some(meta) = self.node.get_mut("metadata").and_then(Node::as_map_mut) else { return };
+        let empty = match meta.get_mut("annotations") {
+            None => return,
+            Some(a) => match &mut a.value {
+                Value::Null => true,
+                Value::Map(m) => {
+                    for v in m.values_mut() {
+                        match &v.value {
+                            Value::Null => v.value = Value::Str(String::new()),
+                            Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
+                                v.value = Value::Str(v.scalar_text().unwrap_or_default())
+                            }
+                            Value::Str(_) | Value::Seq(_) | Value::Map(_) => {}
+                        }
+                    }
+                    m.is_empty()
+                }
+                _ => false,
+            },
+        };
+        if empty {
+            meta.shift_remove("annotations");
         }
     }
 
@@ -244,20 +346,84 @@ fn kind_rank<S: AsRef<str>>(kind: &str, first: &[S], last: &[S]) -> i32 {
     0
 }
 
-/// kustomize's legacy output order: well-known kinds first/last, then group, version, kind,
-/// then namespace (unset last) and name. Measured against kustomize v5.5.
+/// kustomize's legacy output order: well-known kinds first/last, then `group_version_kind`
+/// compared as one string (a core `Namespace` before a `Namespace` of another group), then
+/// `namespace|name` as one string (unset namespace `~X`). Measured against kustomize v5.5.
 pub fn legacy_cmp(a: &Resource, b: &Resource) -> Ordering {
     legacy_cmp_with(a, b, ORDER_FIRST, ORDER_LAST)
+}
+
+/// kustomize's `group_version_kind` sort string.
+fn gvk_sort_string(g: &Gvk) -> String {
+    let or = |s: &str, d: &str| if s.is_empty() { d.to_string() } else { s.to_string() };
+    format!("{}_{}_{}", or(&g.group, "~G"), or(&g.version, "~V"), or(&g.kind, "~K"))
 }
 
 /// The legacy order with other `orderFirst` / `orderLast` kind lists (`sortOptions`).
 pub fn legacy_cmp_with<S: AsRef<str>>(a: &Resource, b: &Resource, first: &[S], last: &[S]) -> Ordering {
     let (ia, ib) = (a.id(), b.id());
+    if ia.gvk != ib.gvk {
+        let (ra, rb) = (kind_rank(&ia.gvk.kind, first, last), kind_rank(&ib.gvk.kind, first, last));
+        if ra != rb {
+            return ra.cmp(&rb);
+        }
+        let (sa, sb) = (gvk_sort_string(&ia.gvk), gvk_sort_string(&ib.gvk));
+        let namespaces = ia.gvk.kind == "Namespace" && ib.gvk.kind == "Namespace";
+        if namespaces && (ia.gvk.group.is_empty() || ib.gvk.group.is_empty()) {
+            return sb.cmp(&sa);
+        }
+        return sa.cmp(&sb);
+    }
     let key = |id: &ResId| {
-        let g = if id.gvk.group.is_empty() { "~G".to_string() } else { id.gvk.group.clone() };
-        let v = if id.gvk.version.is_empty() { "~V".to_string() } else { id.gvk.version.clone() };
-        let ns = if id.namespace.is_empty() { "~X".to_string() } else { id.namespace.clone() };
-        (kind_rank(&id.gvk.kind, first, last), g, v, id.gvk.kind.clone(), ns, id.name.clone())
+        let ns = if id.namespace.is_empty() { "~X" } else { id.namespace.as_str() };
+        let name = if id.name.is_empty() { "~N" } else { id.name.as_str() };
+        format!("{ns}|{name}")
     };
     key(&ia).cmp(&key(&ib))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::yaml::{Dialect, parse};
+    use crate::source::{FileId, Limits};
+
+    fn resources(text: &str) -> Vec<Resource> {
+        parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect()
+    }
+
+    #[test]
+    fn scope_follows_kustomizes_schema_by_api_version() {
+        assert!(kustomize_cluster_scoped("v1", "Namespace"));
+        assert!(!kustomize_cluster_scoped("example.com/v1", "Namespace"));
+        assert!(kustomize_cluster_scoped("rbac.authorization.k8s.io/v1", "ClusterRole"));
+        assert!(!kustomize_cluster_scoped("storage.k8s.io/v1alpha1", "StorageClass"));
+        // Newer than kustomize's v1.21 schema: namespaced as far as kustomize knows.
+        assert!(!kustomize_cluster_scoped("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"));
+    }
+
+    #[test]
+    fn any_id_uses_effective_namespace_and_history() {
+        let mut rs = resources("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n");
+        assert!(rs[0].has_any_id("v1", "ConfigMap", "c", "default"));
+        assert!(!rs[0].has_any_id("v1", "ConfigMap", "c", "other"));
+        assert!(!rs[0].has_any_id("v1beta1", "ConfigMap", "c", ""));
+        rs[0].set_name("p-c".into());
+        assert!(rs[0].has_any_id("v1", "ConfigMap", "c", ""));
+        assert_eq!(
+            rs[0].effective_id(),
+            resources("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p-c, namespace: default}\n")[0].effective_id()
+        );
+    }
+
+    #[test]
+    fn legacy_order_compares_sort_strings_like_kustomize() {
+        let mut rs = resources(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: z, namespace: app}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: app-x}\n---\napiVersion: a.example.com/v1\nkind: Namespace\nmetadata: {name: n}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: core}\n",
+        );
+        rs.sort_by(legacy_cmp);
+        let names: Vec<&str> = rs.iter().map(Resource::name).collect();
+        // `app-x|a` sorts before `app|z` ('-' < '|'); the core Namespace before another group's.
+        assert_eq!(names, ["core", "n", "a", "z"]);
+    }
 }

@@ -43,6 +43,49 @@ pub(super) fn graph_findings(
     out
 }
 
+/// What may supply one cluster's objects beyond its render: operators fed by its objects,
+/// the other cluster trees of the repository, and the gaps of its own render (entry points
+/// that did not render, around or inside it; children whose source is not this repository).
+fn cluster_provenance(
+    dir: &str,
+    objects: &[flux::graph::ClusterObject],
+    repo_objects: &std::sync::Arc<flux::provenance::RepoObjects>,
+    entries: &[FluxEntry],
+) -> flux::provenance::Provenance {
+    let mut gaps = Vec::new();
+    // A failed render whose directory holds this tree's root directory: this "cluster" is
+    // then most likely a child of that tree, whose other objects fluxgate has not seen.
+    let inside = |d: &str| d == "." || d.is_empty() || dir == d || dir.starts_with(&format!("{d}/"));
+    let cluster_of = flux::entry::cluster_of;
+    for e in entries.iter().filter(|e| e.result.is_err() && cluster_of(&e.name) != dir && inside(&e.dir)) {
+        gaps.push(format!("Flux Kustomization {}, which builds {} around this tree, did not render", e.key, e.dir));
+    }
+    for e in entries.iter().filter(|e| cluster_of(&e.name) == dir) {
+        if e.result.is_err() {
+            gaps.push(format!("Flux Kustomization {} did not render", e.key));
+        }
+        for (d, child) in &e.child_notes {
+            // A child built from another source adds objects only if that source exists (a
+            // missing one is itself reported, and then the child builds nothing).
+            let src = |k: &str| child.node.str_at(&["spec", "sourceRef", k]);
+            let source_exists = repo_objects.has(
+                "source.toolkit.fluxcd.io",
+                src("kind").unwrap_or("GitRepository"),
+                src("namespace").unwrap_or(child.namespace()),
+                src("name").unwrap_or(""),
+            );
+            if d.rule == crate::rules::Rule::FluxSourceOutOfScope && source_exists {
+                gaps.push(format!(
+                    "Kustomization '{}/{}' is built from a source that is not this repository",
+                    child.namespace(),
+                    child.name()
+                ));
+            }
+        }
+    }
+    flux::provenance::Provenance::new(dir, objects.iter().map(|o| o.resource), repo_objects.clone(), gaps)
+}
+
 /// Graph checks per cluster (dependsOn, sourceRef, paths, duplicates, valuesFrom, chart values)
 /// and image automation markers across the repository.
 fn flux_graph_checks(repo: &Repo, discovery: &Discovery, entries: &[FluxEntry]) -> Vec<Finding> {
@@ -57,11 +100,15 @@ fn flux_graph_checks(repo: &Repo, discovery: &Discovery, entries: &[FluxEntry]) 
     }
     // The GitRepositories whose Kustomizations were rendered from this repository.
     let rendered: BTreeSet<&str> = entries.iter().filter(|e| e.result.is_ok()).map(|e| e.name.as_str()).collect();
+    let repo_objects = std::sync::Arc::new(flux::provenance::RepoObjects::new(
+        clusters.iter().flat_map(|(d, objs)| objs.iter().map(move |o| (*d, o.resource))),
+    ));
     let mut out: Vec<Finding> = clusters
         .par_iter()
         .flat_map_iter(|(dir, objects)| {
             let sources = flux::graph::this_repo_sources(dir, objects, &rendered);
-            let opts = flux::graph::GraphOptions { repo_sources: Some(sources) };
+            let provenance = cluster_provenance(dir, objects, &repo_objects, entries);
+            let opts = flux::graph::GraphOptions { repo_sources: Some(sources), provenance };
             let dir = RelPath::parse(dir).unwrap_or_default();
             flux::graph::check_cluster_with(repo, &dir, objects, &opts).into_iter().map(|g| g.finding)
         })

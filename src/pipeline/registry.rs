@@ -12,6 +12,9 @@ use crate::source::{RelPath, Repo};
 /// repository's YAML files (and `schemas.crds`), and the schema catalog.
 pub fn build_registry(repo: &Repo, config: &Config, d: &Discovery) -> Result<Registry, String> {
     let mut reg = Registry::new(config.kubernetes_version.as_deref())?;
+    if crate::flux::version::installed(repo, d).iter().any(|i| i.by_operator) {
+        reg.accept_flux_operator_kinds();
+    }
     let mut files: BTreeSet<RelPath> = d.files_with(&[Needle::Crd]).into_iter().collect();
     let mut extra_files = Vec::new();
     for extra in &config.crds {

@@ -47,16 +47,19 @@ pub(super) fn render_scoped(
     let engine = Engine::new(repo, LoadRestrictor::None);
     let plain_dirs: &[RelPath] =
         if config.flux.entry_points == EntryPoints::Flux { &[] } else { &discovery.kustomize_dirs };
+    // A `kind: Component` directory is not an entry point: its patches and resources are meant
+    // for the kustomizations that include it, and it is checked there.
     let plain = plain_dirs
         .par_iter()
         .filter(|dir| only.is_none_or(|o| o.contains(*dir)))
+        .filter(|dir| !engine.is_component(dir))
         .map(|dir| (dir.clone(), catch_unwind(AssertUnwindSafe(|| engine.render(dir))).ok()))
         .collect();
     let (flux, flux_index) = if config.flux.entry_points == EntryPoints::Kustomize {
         (Vec::new(), flux::entry::RepoIndex::default())
     } else {
         let index = flux::entry::index(repo, discovery);
-        let settings = Settings { strict: config.flux.strict, variables: config.flux.variables.clone() };
+        let settings = flux_settings(repo, config, discovery);
         let scope = change.and_then(|(graph, changed)| {
             static_deps::FluxScope::new(repo, graph, changed, discovery, &index, &config.flux.sources)
         });
@@ -71,10 +74,18 @@ pub(super) fn render_scoped(
     Renders { plain, flux, flux_index }
 }
 
+/// How Flux entry points are rendered: substitution is strict or lenient as `flux.substitution`
+/// says, else as the Flux version the repository installs does.
+fn flux_settings(repo: &Repo, config: &Config, discovery: &Discovery) -> Settings {
+    let configured = config.flux.strict_configured.then_some(config.flux.strict);
+    let s = flux::version::substitution(configured, &flux::version::installed(repo, discovery));
+    Settings { strict: s.strict, variables: config.flux.variables.clone(), strict_why: s.why }
+}
+
 /// The Flux entry points of the repository, rendered (shares the engine's built bases).
 pub fn flux_entries(repo: &Repo, config: &Config, engine: &Engine, discovery: &Discovery) -> Vec<FluxEntry> {
     let index = flux::entry::index(repo, discovery);
-    let settings = Settings { strict: config.flux.strict, variables: config.flux.variables.clone() };
+    let settings = flux_settings(repo, config, discovery);
     flux::tree::render_all(engine, &index, &config.flux.sources, &settings)
 }
 

@@ -34,8 +34,12 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
         ),
         Rule::KustomizationCycle => ("`a` includes `b` which includes `a`", "break the cycle"),
         Rule::PatchTargetNotFound => (
-            "a strategic merge patch for `Deployment wbe` when the base has `web`; a `target` that selects nothing (kustomize ignores that silently)",
-            "fix the name or selector",
+            "a strategic merge patch (no `target`) for `Deployment wbe` when the base has `web`; a `replicas` entry naming no workload (kustomize fails the build on both)",
+            "fix the name",
+        ),
+        Rule::PatchTargetUnmatched => (
+            "a `patches:` entry whose `target` selector selects nothing: kustomize and Flux skip it silently (not reported inside a Component, whose patches are meant for whatever includes it)",
+            "fix the selector or remove the patch",
         ),
         Rule::PatchFailed => (
             "a JSON 6902 `replace` of a path that does not exist; a patch renaming an object without `allowNameChange`; `copy` operations growing an object past `limits.maxObjectNodes`",
@@ -51,7 +55,7 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
             "commit the CRD or `fluxgate schemas import` it",
         ),
         Rule::RenderSkipped => (
-            "a remote base, `helmCharts`, or a kustomize field fluxgate does not render yet; what it would add is not checked",
+            "a remote base, or a kustomize field fluxgate does not render yet; what it would add is not checked (plugins and `helmCharts` fail the build, as in kustomize and Flux)",
             "vendor the remote base, or accept the gap",
         ),
         Rule::SchemaUnknownField => {
@@ -81,6 +85,10 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
             "`${cluster_env}` in a Flux-rendered object with no value and no default (strict, the Flux 2.9 default)",
             "add it to `postBuild.substitute`/`substituteFrom`, give a default `${cluster_env:=dev}`, or declare in-cluster values in `flux.variables` / `--var`",
         ),
+        Rule::FluxSubstituteEmpty => (
+            "the same unset `${cluster_env}` where the repository installs Flux before 2.9 (its `gotk-components.yaml`, `FluxInstance` or flux-instance chart says so) or `flux.substitution: lenient`: it becomes an empty string",
+            "as for `flux-substitute-unset`; upgrading Flux to 2.9 turns it into a failure",
+        ),
         Rule::FluxSubstituteInvalid => (
             "`${var-default}` (not Flux syntax), or a value that makes the substituted YAML invalid",
             "use `${var:=default}`; quote the value",
@@ -103,6 +111,10 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
         Rule::FluxValuesFromMissing => (
             "HelmRelease `valuesFrom` a ConfigMap (not optional) that is not in the cluster, or lacks `valuesKey`",
             "add it or mark `optional: true`",
+        ),
+        Rule::FluxReferenceUnresolved => (
+            "a `dependsOn`, `sourceRef` or `valuesFrom` target the render of the cluster lacks, that may still exist: another Flux tree of the repository has it, part of the tree did not render or comes from another source, a ResourceSet may generate it, or it is a Secret (often made outside Git)",
+            "check that the cluster has it; commit it if it should come from this repository",
         ),
         Rule::FluxImagePolicyMissing => {
             ("`# {\"$imagepolicy\": \"flux-system:web-frontnd:tag\"}` with no such ImagePolicy", "fix the marker")
@@ -188,7 +200,7 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
             "keep one",
         ),
         Rule::SecretPlain => (
-            "a `Secret` with `data`/`stringData` values and no `sops:` block (or generated from files that are not SOPS-encrypted)",
+            "a `Secret` with a plain `data`/`stringData` value and no `sops:` block; not empty values, `${VAR}`s, SOPS `ENC[...]` or secret-tool references (`op://`, `ref+...`, `<path:...>`, `{{ }}`)",
             "encrypt with SOPS, or use an external secret store",
         ),
         Rule::HelmChartVersionUnpinned => (

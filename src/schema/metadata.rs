@@ -74,12 +74,19 @@ fn at(keys: &[&str]) -> Vec<PathSeg> {
     keys.iter().map(|k| PathSeg::Key((*k).to_string())).collect()
 }
 
+/// A SOPS-encrypted value (`ENC[AES256_GCM,...]`): Flux decrypts it before applying, so its
+/// plaintext, not this text, is what the API server judges.
+fn is_sops_ciphertext(s: &str) -> bool {
+    s.starts_with("ENC[") && s.ends_with(']')
+}
+
 /// Checks name, labels and annotations of one object (the top level and pod templates).
 pub fn check(obj: &Node) -> Vec<SchemaViolation> {
     let mut out = Vec::new();
     let kind = obj.str_at(&["kind"]).unwrap_or("");
     if let Some(name) = obj.str_at(&["metadata", "name"])
         && !crate::source::vars::has_reference(name)
+        && !is_sops_ciphertext(name)
         && !FREE_NAMED.contains(&kind)
     {
         let (ok, what) = if LABEL_NAMED.contains(&kind) {
@@ -116,6 +123,7 @@ pub fn check(obj: &Node) -> Vec<SchemaViolation> {
                 }
                 if let Some(s) = v.as_str()
                     && !crate::source::vars::has_reference(s)
+                    && !is_sops_ciphertext(s)
                     && let Some(e) = label_value_error(s)
                 {
                     out.push(SchemaViolation {

@@ -127,6 +127,35 @@ impl Registry {
         Ok(r)
     }
 
+    /// Makes the bundled notification-controller schemas those of the Flux Operator's
+    /// distribution: it patches the Alert and Receiver CRDs so that event sources and receiver
+    /// resources may also be its own kinds. Call before the first lookup, when the repository
+    /// installs Flux with a FluxInstance. CRDs committed in the repository are left as they are.
+    pub fn accept_flux_operator_kinds(&mut self) {
+        const KINDS: [&str; 3] = ["FluxInstance", "ResourceSet", "ResourceSetInputProvider"];
+        for ((group, _, kind), entry) in self.crds.iter_mut() {
+            let field = match (group.as_str(), kind.as_str()) {
+                ("notification.toolkit.fluxcd.io", "Alert") => "eventSources",
+                ("notification.toolkit.fluxcd.io", "Receiver") => "resources",
+                _ => continue,
+            };
+            if !matches!(entry.origin, Origin::BundledFlux) {
+                continue;
+            }
+            let Some(schema) = entry.open_api.as_mut() else { continue };
+            let path = ["properties", "spec", "properties", field, "items", "properties", "kind", "enum"];
+            let enum_values = path.iter().try_fold(schema, |node, key| node.get_mut(*key));
+            if let Some(serde_json::Value::Array(values)) = enum_values {
+                for k in KINDS {
+                    if !values.iter().any(|v| v == k) {
+                        values.push(serde_json::Value::from(k));
+                    }
+                }
+            }
+        }
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     pub fn kubernetes_version(&self) -> &str {
         &self.version
     }

@@ -2,6 +2,7 @@
 //! their text for snippets, and parsing YAML once per run however many overlays include it.
 
 pub mod emit;
+pub mod goyaml;
 pub mod node;
 pub mod path;
 pub mod vars;

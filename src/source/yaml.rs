@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
-use super::{FileId, Limits, Loc, Mapping, Node, Value};
+use super::{FileId, Limits, Loc, Mapping, Node, Value, goyaml};
 
 /// Which scalar typing rules apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,13 +46,41 @@ pub struct Parsed {
 /// Parses `text` (from file `file`) into documents. Empty and null documents are dropped, as
 /// kustomize drops them.
 pub fn parse(text: &str, file: FileId, dialect: Dialect, limits: &Limits) -> Parsed {
-    let mut b =
-        Builder { file, dialect, limits, stack: Vec::new(), anchors: HashMap::new(), expanded: 0, docs: Vec::new() };
-    match b.run(text) {
-        Ok(()) => Parsed { docs: b.docs, error: None },
-        Err(e) => Parsed { docs: b.docs, error: Some(e) },
+    let mut text = std::borrow::Cow::Borrowed(text);
+    let mut inserted = Vec::new();
+    loop {
+        let mut b = Builder {
+            file,
+            dialect,
+            limits,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            expanded: 0,
+            docs: Vec::new(),
+            inserted: &inserted,
+            failure: None,
+            text_end: (!text.ends_with(['\n', '\r'])).then(|| text.chars().count()),
+        };
+        let result = b.run(&text);
+        // Where go-yaml reads what saphyr refuses (see [`goyaml::repair`]), retry on a text that
+        // means the same, a bounded number of times, locations mapped back to the original.
+        if let (Err(_), Some((info, at))) = (&result, &b.failure)
+            && inserted.len() < MAX_REPAIR_SPACES
+            && let Some((fixed, spaces)) = goyaml::repair(&text, info, *at)
+        {
+            inserted.extend(spaces);
+            text = std::borrow::Cow::Owned(fixed);
+            continue;
+        }
+        return match result {
+            Ok(()) => Parsed { docs: b.docs, error: None },
+            Err(e) => Parsed { docs: b.docs, error: Some(e) },
+        };
     }
 }
+
+/// How many spaces repairs may put into one file before its parse error stands.
+const MAX_REPAIR_SPACES: usize = 4096;
 
 enum Frame {
     Seq { items: Vec<Node>, loc: Loc, anchor: usize },
@@ -64,9 +92,17 @@ struct Builder<'a> {
     dialect: Dialect,
     limits: &'a Limits,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes by anchor id, with a scalar's source text (an alias may be a mapping key,
+    /// and keys keep their text).
+    anchors: HashMap<usize, (Node, Option<String>)>,
     expanded: usize,
     docs: Vec<Node>,
+    /// Spaces put into the text (line, column), oldest first: see [`goyaml::repair`].
+    inserted: &'a [(usize, usize)],
+    /// The parser's error message and where it stopped (a char index), if it failed.
+    failure: Option<(String, usize)>,
+    /// The text's length in chars when it does not end with a line break.
+    text_end: Option<usize>,
 }
 
 fn count_nodes(n: &Node) -> usize {
@@ -79,13 +115,24 @@ fn count_nodes(n: &Node) -> usize {
 
 impl Builder<'_> {
     fn loc(&self, span: &Span) -> Loc {
-        Loc::new(self.file, span.start.line() as u32, span.start.col() as u32 + 1)
+        self.loc_at(span.start.line(), span.start.col())
+    }
+
+    /// The location of a saphyr position (1-based line, 0-based column) in the original text.
+    fn loc_at(&self, line: usize, mut col: usize) -> Loc {
+        for &(l, c) in self.inserted.iter().rev() {
+            if l == line && col > c {
+                col -= 1;
+            }
+        }
+        Loc::new(self.file, line as u32, col as u32 + 1)
     }
 
     fn err(&self, kind: YamlErrorKind, loc: Loc, message: String) -> YamlError {
         YamlError { kind, loc, message }
     }
 
+    // long: the event loop of the parser: one arm per YAML event, sharing the builder's stacks.
     fn run(&mut self, text: &str) -> Result<(), YamlError> {
         if let Some((line, message)) = check_directives(text) {
             return Err(self.err(YamlErrorKind::Syntax, Loc::new(self.file, line, 1), message));
@@ -102,7 +149,8 @@ impl Builder<'_> {
         while let Some(ev) = parser.next_event() {
             let (ev, span) = ev.map_err(|e| {
                 let m = e.marker();
-                let loc = Loc::new(self.file, m.line() as u32, m.col() as u32 + 1);
+                self.failure = Some((e.info().to_string(), m.index()));
+                let loc = self.loc_at(m.line(), m.col());
                 // The parser's own nesting guard (flow collections are nested in its scanner,
                 // before any event reaches the depth check below) is a bound, not bad syntax.
                 if e.info().contains("recursion limit") {
@@ -132,7 +180,7 @@ impl Builder<'_> {
                     let _ = doc_has_root;
                 }
                 Event::Alias(id) => {
-                    let node = self.anchors.get(&id).cloned().ok_or_else(|| {
+                    let (node, raw) = self.anchors.get(&id).cloned().ok_or_else(|| {
                         self.err(YamlErrorKind::Syntax, loc, "alias refers to an unknown anchor".into())
                     })?;
                     self.expanded += count_nodes(&node);
@@ -146,14 +194,27 @@ impl Builder<'_> {
                             ),
                         ));
                     }
-                    self.push_value(node, false)?;
+                    let is_key = matches!(self.stack.last(), Some(Frame::Map { pending_key: None, .. }));
+                    match raw {
+                        // An aliased scalar may stand for a mapping key (`*app: x`), as in go-yaml.
+                        Some(raw) if is_key => self.push_scalar(Node::new(node.value, loc), raw, false)?,
+                        _ => self.push_value(node, false)?,
+                    }
                 }
-                Event::Scalar(text, style, anchor, tag) => {
+                Event::Scalar(mut text, style, anchor, tag) => {
+                    if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                        text = self.block_scalar_as_go_yaml(text, style, &span);
+                    }
                     let tag_suffix = tag.as_ref().map(|t| format!("{}{}", t.handle, t.suffix));
-                    let value = resolve_scalar(&text, style, tag_suffix.as_deref(), self.dialect);
+                    let mut value = resolve_scalar(&text, style, tag_suffix.as_deref(), self.dialect);
+                    if !matches!(value, Value::Null) && self.at_annotation_value() {
+                        // kustomize reads annotations as strings of their source text (a null
+                        // stays null: in a patch it deletes the annotation).
+                        value = Value::Str(text.to_string());
+                    }
                     let node = Node::new(value, loc);
                     if anchor > 0 {
-                        self.anchors.insert(anchor, node.clone());
+                        self.anchors.insert(anchor, (node.clone(), Some(text.to_string())));
                     }
                     let is_merge_key = style == ScalarStyle::Plain && text == "<<";
                     self.push_scalar(node, text.into_owned(), is_merge_key)?;
@@ -176,7 +237,7 @@ impl Builder<'_> {
                     if let Some(Frame::Seq { items, loc, anchor }) = self.stack.pop() {
                         let node = Node::new(Value::Seq(items), loc);
                         if anchor > 0 {
-                            self.anchors.insert(anchor, node.clone());
+                            self.anchors.insert(anchor, (node.clone(), None));
                         }
                         self.push_value(node, false)?;
                     }
@@ -186,7 +247,7 @@ impl Builder<'_> {
                         apply_merges(&mut entries, merges);
                         let node = Node::new(Value::Map(Box::new(entries)), loc);
                         if anchor > 0 {
-                            self.anchors.insert(anchor, node.clone());
+                            self.anchors.insert(anchor, (node.clone(), None));
                         }
                         self.push_value(node, false)?;
                     }
@@ -194,6 +255,41 @@ impl Builder<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A block scalar's value as go-yaml gives it to kustomize's output (see [`goyaml`]).
+    fn block_scalar_as_go_yaml<'t>(
+        &self,
+        mut text: std::borrow::Cow<'t, str>,
+        style: ScalarStyle,
+        span: &Span,
+    ) -> std::borrow::Cow<'t, str> {
+        if self.text_end.is_some_and(|n| span.end.index() >= n) && text.ends_with('\n') {
+            text.to_mut().pop();
+        }
+        if style == ScalarStyle::Folded
+            && self.dialect == Dialect::Yaml12
+            && let Some(v) = goyaml::folded_after_round_trip(&text)
+        {
+            text = std::borrow::Cow::Owned(v);
+        }
+        text
+    }
+
+    /// Whether the next scalar is the value of a `metadata.annotations` entry of a resource
+    /// (kustomize keeps annotations as `map[string]string`, each its value's source text).
+    fn at_annotation_value(&self) -> bool {
+        fn key(f: &Frame) -> Option<&str> {
+            match f {
+                Frame::Map { pending_key: Some((k, _, _)), .. } => Some(k.as_str()),
+                _ => None,
+            }
+        }
+        self.dialect == Dialect::Yaml12
+            && self.stack.len() == 3
+            && key(&self.stack[0]) == Some("metadata")
+            && key(&self.stack[1]) == Some("annotations")
+            && key(&self.stack[2]).is_some()
     }
 
     fn check_depth(&self, loc: Loc) -> Result<(), YamlError> {
@@ -599,5 +695,50 @@ mod tests {
         let d = p("a: b\t\nc: key=value\n");
         assert!(d.error.is_none(), "{:?}", d.error);
         assert_eq!(d.docs[0].get("c").unwrap().as_str(), Some("key=value"));
+    }
+
+    #[test]
+    fn alias_as_mapping_key_like_go_yaml() {
+        let d = p("name: &app foo\ndata:\n  *app: bar\n  x: *app\n  *app : again\n");
+        assert!(d.error.is_some(), "a key repeated through its alias is a duplicate");
+        let d = p("name: &app foo\ndata:\n  *app: bar\n  x: *app\n");
+        assert!(d.error.is_none(), "{:?}", d.error);
+        let bar = d.docs[0].path(&["data", "foo"]).unwrap();
+        assert_eq!((bar.as_str(), bar.loc.line, bar.loc.col), (Some("bar"), 3, 9));
+        assert_eq!(d.docs[0].path(&["data", "x"]).unwrap().as_str(), Some("foo"));
+        let e = p("a: *nope: b\n").error.unwrap();
+        assert_eq!((e.loc.line, e.loc.col), (1, 4));
+        assert!(p("a: &m {x: 1}\n*m: 2\n").error.is_some(), "a map is no key");
+    }
+
+    #[test]
+    fn block_scalars_at_the_end_of_the_file() {
+        let d = p("a: |\n  x\n  last");
+        assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("x\nlast"));
+        let d = p("a: |+\n  keep\n\n  end");
+        assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("keep\n\nend"));
+        let d = p("a: |\n  x\n");
+        assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("x\n"));
+        let d = p("a: |\n  x\nb: 1");
+        assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("x\n"));
+    }
+
+    #[test]
+    fn folded_scalars_as_kustomize_writes_them() {
+        let d = p("a: >-\n  [\n    JSONPatch{\n  ]\n");
+        assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("[\n\n  JSONPatch{\n]"));
+        let d = parse("a: >-\n  [\n    JSONPatch{\n", FileId(0), Dialect::Yaml11, &Limits::default());
+        assert_eq!(d.docs[0].get("a").unwrap().as_str(), Some("[\n  JSONPatch{"), "JSON patches are not rewritten");
+    }
+
+    #[test]
+    fn flow_lines_indented_less_than_the_spec_wants_read_like_go_yaml() {
+        let d = p("x:\n  a: [1,\n  2]\n  b: \"q\n  r\"\n");
+        assert!(d.error.is_none(), "{:?}", d.error);
+        let two = d.docs[0].path(&["x", "a"]).and_then(|a| a.as_seq()).map(|s| (s[1].loc.line, s[1].loc.col));
+        assert_eq!(two, Some((3, 3)));
+        assert_eq!(d.docs[0].path(&["x", "b"]).unwrap().as_str(), Some("q r"));
+        let e = p("a: [\n  b,\n]\nc: 1\nc: 2\n").error.unwrap();
+        assert_eq!((e.kind, e.loc.line, e.loc.col), (YamlErrorKind::DuplicateKey, 5, 1));
     }
 }

@@ -1,10 +1,13 @@
 //! `images`: rewrites container images by name, in every `containers` / `initContainers`
-//! list of any object (custom resources included), as kustomize does.
+//! list of any object (custom resources included), as kustomize does. An entry's `name` is a
+//! regular expression for the image name (kustomize v5.5's `IsImageMatched`): it must match the
+//! whole name, and the tag and digest after it must use kustomize's character set.
 
 use crate::kustomize::fieldspec::{split, visit};
 use crate::kustomize::kustomization::{CustomField, ImageSpec};
 use crate::kustomize::resource::Resource;
 use crate::source::{Loc, Node, Value};
+use regex::Regex;
 
 /// An image reference split into name, tag and digest.
 #[derive(Debug, PartialEq)]
@@ -29,24 +32,63 @@ pub fn split_image(image: &str) -> ImageRef<'_> {
 
 /// Applies the image overrides to every resource: every container list, plus `extra` image
 /// fields from transformer configurations.
-pub fn apply(resources: &mut [Resource], specs: &[ImageSpec], extra: &[CustomField]) {
+pub fn apply(resources: &mut [Resource], specs: &[ImageSpec], extra: &[CustomField]) -> Result<(), String> {
     if specs.is_empty() {
-        return;
+        return Ok(());
     }
+    let compiled: Vec<(&ImageSpec, Result<Regex, String>)> = specs.iter().map(|s| (s, matcher(&s.name))).collect();
+    // Like kustomize, an invalid name fails only once an image is compared with it.
+    let mut failed = None;
     for r in resources.iter_mut() {
-        walk(&mut r.node, specs);
+        // kustomize's walk over container lists leaves CustomResourceDefinitions alone.
+        if r.kind() != "CustomResourceDefinition" {
+            walk(&mut r.node, &compiled, &mut failed);
+        }
         let gvk = r.gvk();
         for f in extra.iter().filter(|f| f.applies(&gvk)) {
             visit(&mut r.node, &split(&f.path), false, Loc::NONE, &mut |img| {
                 if img.as_str().is_some() {
-                    rewrite(img, specs);
+                    rewrite(img, &compiled, &mut failed);
                 }
             });
         }
     }
+    failed.map_or(Ok(()), Err)
 }
 
-fn walk(node: &mut Node, specs: &[ImageSpec]) {
+/// kustomize v5.5's builtin image field specs (the `images` field's): they are applied after
+/// the walk over every container list, so an entry runs twice on these paths (which shows
+/// with `tagSuffix`). A `ImageTagTransformer` plugin uses only its own `fieldSpecs`.
+const DEFAULT_FIELDS: &[&str] = &[
+    "spec/containers/image",
+    "spec/initContainers/image",
+    "spec/template/spec/containers/image",
+    "spec/template/spec/initContainers/image",
+];
+
+/// The builtin image field specs followed by the configured ones, without repeats.
+pub fn with_default_fields(configured: &[CustomField]) -> Vec<CustomField> {
+    let mut out: Vec<CustomField> =
+        DEFAULT_FIELDS.iter().map(|p| CustomField { path: (*p).to_string(), ..CustomField::default() }).collect();
+    for f in configured {
+        if !out.iter().any(|o| o.path == f.path && o.group == f.group && o.version == f.version && o.kind == f.kind) {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
+/// kustomize v5.5's image match for an entry name. A name that is not a valid expression
+/// crashes kustomize v5.5 (a nil pattern); fluxgate fails the build instead.
+pub fn matcher(name: &str) -> Result<Regex, String> {
+    Regex::new(&format!("^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$")).map_err(|_| {
+        format!("images entry name '{name}' is not a valid regular expression (kustomize v5.5 crashes on it)")
+    })
+}
+
+type Compiled<'a> = [(&'a ImageSpec, Result<Regex, String>)];
+
+fn walk(node: &mut Node, specs: &Compiled, failed: &mut Option<String>) {
     match &mut node.value {
         Value::Map(m) => {
             for (k, v) in m.iter_mut() {
@@ -55,52 +97,54 @@ fn walk(node: &mut Node, specs: &[ImageSpec]) {
                 {
                     for c in items.iter_mut() {
                         if let Some(img) = c.get_mut("image") {
-                            rewrite(img, specs);
+                            rewrite(img, specs, failed);
                         }
                     }
                 }
-                walk(v, specs);
+                walk(v, specs, failed);
             }
         }
-        Value::Seq(items) => items.iter_mut().for_each(|i| walk(i, specs)),
+        Value::Seq(items) => items.iter_mut().for_each(|i| walk(i, specs, failed)),
         _ => {}
     }
 }
 
 /// Applies every entry in order, as kustomize runs one image transformer per entry: an entry
 /// may match what an earlier one renamed the image to.
-fn rewrite(img: &mut Node, specs: &[ImageSpec]) {
-    for spec in specs {
-        rewrite_one(img, spec);
+fn rewrite(img: &mut Node, specs: &Compiled, failed: &mut Option<String>) {
+    for (spec, re) in specs {
+        match re {
+            Ok(re) => rewrite_one(img, spec, re),
+            Err(e) => {
+                failed.get_or_insert_with(|| e.clone());
+            }
+        }
     }
 }
 
-fn rewrite_one(img: &mut Node, spec: &ImageSpec) {
+fn rewrite_one(img: &mut Node, spec: &ImageSpec, re: &Regex) {
     let Some(cur) = img.as_str() else { return };
-    let parts = split_image(cur);
-    if spec.name != parts.name {
+    if !re.is_match(cur) {
         return;
     }
-    let name = spec.new_name.as_deref().unwrap_or(parts.name);
-    let mut out = name.to_string();
-    if spec.digest.is_some() || spec.new_tag.is_some() {
-        if let Some(t) = &spec.new_tag {
-            out.push(':');
-            out.push_str(t);
-        }
-        if let Some(d) = &spec.digest {
-            out.push('@');
-            out.push_str(d);
-        }
-    } else {
-        if let Some(t) = parts.tag {
-            out.push(':');
-            out.push_str(t);
-        }
-        if let Some(d) = parts.digest {
-            out.push('@');
-            out.push_str(d);
-        }
+    let parts = split_image(cur);
+    let set = |o: &Option<String>| o.clone().filter(|v| !v.is_empty());
+    let (new_tag, digest, suffix) = (set(&spec.new_tag), set(&spec.digest), set(&spec.tag_suffix));
+    // kustomize's precedence: a new tag or digest replaces both; else a suffix extends the tag.
+    let (tag, digest) = match (new_tag, digest, suffix) {
+        (Some(t), d, _) => (Some(t), d),
+        (None, Some(d), _) => (None, Some(d)),
+        (None, None, Some(s)) => (Some(format!("{}{s}", parts.tag.unwrap_or(""))), None),
+        (None, None, None) => (parts.tag.map(str::to_string), parts.digest.map(str::to_string)),
+    };
+    let mut out = spec.new_name.as_deref().unwrap_or(parts.name).to_string();
+    if let Some(t) = tag.filter(|t| !t.is_empty()) {
+        out.push(':');
+        out.push_str(&t);
+    }
+    if let Some(d) = digest.filter(|d| !d.is_empty()) {
+        out.push('@');
+        out.push_str(&d);
     }
     *img = Node::string(out, spec.loc);
 }
@@ -122,10 +166,11 @@ mod tests {
             new_name: None,
             new_tag: tag.map(str::to_string),
             digest: digest.map(str::to_string),
+            tag_suffix: None,
             loc: crate::source::Loc::NONE,
         };
         let mut n = Node::string(image, crate::source::Loc::NONE);
-        rewrite(&mut n, &[spec]);
+        rewrite(&mut n, &[(&spec, matcher(&spec.name))], &mut None);
         n.as_str().unwrap_or_default().to_string()
     }
 
@@ -137,6 +182,7 @@ mod tests {
                 new_name: Some("x/nginx".into()),
                 new_tag: None,
                 digest: None,
+                tag_suffix: None,
                 loc: crate::source::Loc::NONE,
             },
             ImageSpec {
@@ -144,12 +190,25 @@ mod tests {
                 new_name: None,
                 new_tag: Some("chained".into()),
                 digest: None,
+                tag_suffix: None,
                 loc: crate::source::Loc::NONE,
             },
         ];
         let mut n = Node::string("nginx:2", crate::source::Loc::NONE);
-        rewrite(&mut n, &specs);
+        let compiled: Vec<(&ImageSpec, Result<Regex, String>)> = specs.iter().map(|s| (s, matcher(&s.name))).collect();
+        let mut failed = None;
+        rewrite(&mut n, &compiled, &mut failed);
+        assert_eq!(failed, None);
         assert_eq!(n.as_str(), Some("x/nginx:chained"));
+    }
+
+    #[test]
+    fn names_are_patterns_and_tags_use_kustomize_charset() {
+        let re = matcher("ngin.").unwrap_or_else(|e| panic!("{e}"));
+        assert!(re.is_match("nginx:1.25") && re.is_match("nginx@sha256:ab") && !re.is_match("nginx-x:1"));
+        let plain = matcher("tool").unwrap_or_else(|e| panic!("{e}"));
+        assert!(!plain.is_match("tool:1.0+build") && !plain.is_match("tool@sha512:ab"));
+        assert!(matcher("[").is_err());
     }
 
     #[test]
@@ -157,5 +216,18 @@ mod tests {
         assert_eq!(image_after("nginx:1.0", Some("1.2"), Some("sha256:ab")), "nginx:1.2@sha256:ab");
         assert_eq!(image_after("nginx:1.0", None, Some("sha256:ab")), "nginx@sha256:ab");
         assert_eq!(image_after("nginx@sha256:cd", Some("1.3"), None), "nginx:1.3");
+        let suffix = ImageSpec {
+            name: "nginx".into(),
+            new_name: None,
+            new_tag: None,
+            digest: None,
+            tag_suffix: Some("-dbg".into()),
+            loc: crate::source::Loc::NONE,
+        };
+        for (before, after) in [("nginx:1.0@sha256:ab", "nginx:1.0-dbg"), ("nginx", "nginx:-dbg")] {
+            let mut n = Node::string(before, crate::source::Loc::NONE);
+            rewrite(&mut n, &[(&suffix, matcher("nginx"))], &mut None);
+            assert_eq!(n.as_str(), Some(after));
+        }
     }
 }

@@ -31,6 +31,12 @@ pub fn apply(resources: &mut [Resource], prefix: &str, suffix: &str, extra: (&[C
         if SKIP.contains(&r.kind()) {
             continue;
         }
+        if !prefix.is_empty() {
+            r.affixes.0.push(prefix.to_string());
+        }
+        if !suffix.is_empty() {
+            r.affixes.1.push(suffix.to_string());
+        }
         let name = format!("{prefix}{}{suffix}", r.name());
         r.set_name(name);
     }

@@ -126,24 +126,44 @@ fn apply_target(resources: &mut [Resource], value: &Node, t: &ReplacementTarget)
     Ok(())
 }
 
-/// Splits a field path on dots outside `[...]`.
+/// Splits a field path the way kustomize does (kyaml's `SmarterPathSplitter`): on dots, where
+/// `\.` is a literal dot; a bracketed run that spans dots is one segment, kept with its
+/// brackets when it selects a list item (`[name=x.y]`) and without them when it is a map key
+/// (`[limits.memory]` is the key `limits.memory`). A leading dot is dropped.
 pub fn split_path(path: &str) -> Vec<String> {
-    let (mut out, mut cur, mut depth) = (Vec::new(), String::new(), 0);
-    for c in path.chars() {
-        match c {
-            '[' => {
-                depth += 1;
-                cur.push(c);
+    let mut parts: Vec<String> = Vec::new();
+    for (i, p) in path.split('.').enumerate() {
+        match parts.last_mut() {
+            Some(last) if last.ends_with('\\') => {
+                last.pop();
+                last.push('.');
+                last.push_str(p);
             }
-            ']' => {
-                depth -= 1;
-                cur.push(c);
-            }
-            '.' if depth == 0 => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
+            _ if i == 0 && p.is_empty() && path.len() > 1 => {}
+            _ => parts.push(p.to_string()),
         }
     }
-    out.push(cur);
+    let mut out = Vec::with_capacity(parts.len());
+    let mut it = parts.into_iter();
+    while let Some(elem) = it.next() {
+        if !elem.starts_with('[') || elem.ends_with(']') {
+            out.push(elem);
+            continue;
+        }
+        let mut joined = elem;
+        for next in it.by_ref() {
+            joined.push('.');
+            joined.push_str(&next);
+            if next.ends_with(']') {
+                break;
+            }
+        }
+        if joined.contains('=') {
+            out.push(joined);
+        } else {
+            out.push(joined.trim_matches(['[', ']']).to_string());
+        }
+    }
     out.into_iter().filter(|s| !s.is_empty()).collect()
 }
 
@@ -352,5 +372,15 @@ mod tests {
         r.source.id = sel("Secret", None);
         assert!(apply(&mut rs, &[r]).is_err());
         assert_eq!(split_path("a.[name=x.y].b"), ["a", "[name=x.y]", "b"]);
+    }
+
+    #[test]
+    fn field_paths_split_like_kyaml() {
+        assert_eq!(split_path("data.[limits.memory]"), ["data", "limits.memory"]);
+        assert_eq!(split_path("metadata.annotations.[a.b/c]"), ["metadata", "annotations", "a.b/c"]);
+        assert_eq!(split_path("spec.[name=a]"), ["spec", "[name=a]"]);
+        assert_eq!(split_path(r"data.a\.b.c"), ["data", "a.b", "c"]);
+        assert_eq!(split_path(".spec.replicas"), ["spec", "replicas"]);
+        assert_eq!(split_path("spec.[unclosed.x"), ["spec", "unclosed.x"]);
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::kustomize::fieldspec::{FieldSpec, fs, split, visit};
 use crate::kustomize::kustomization::{CustomField, VarSpec};
-use crate::kustomize::resource::{Gvk, Resource, is_cluster_scoped};
+use crate::kustomize::resource::{Gvk, Resource, kustomize_cluster_scoped};
 use crate::source::{Loc, Node, Value};
 
 /// Workload kinds and where their pod spec is, for the container fields below.
@@ -69,7 +69,7 @@ pub fn attach(resources: &mut [Resource], vars: &[VarSpec]) -> Result<(), VarErr
         let gvk = objref_gvk(v);
         let name = v.objref.name.clone().unwrap_or_default();
         let ns = v.objref.namespace.clone().unwrap_or_default();
-        let check_ns = !ns.is_empty() || is_cluster_scoped(&gvk.kind);
+        let check_ns = !ns.is_empty() || kustomize_cluster_scoped(&gvk.api_version(), &gvk.kind);
         let matched: Vec<usize> = resources
             .iter()
             .enumerate()
@@ -78,7 +78,7 @@ pub fn attach(resources: &mut [Resource], vars: &[VarSpec]) -> Result<(), VarErr
                 if rg != gvk {
                     return false;
                 }
-                let rns = if is_cluster_scoped(r.kind()) { "" } else { r.namespace() };
+                let rns = if kustomize_cluster_scoped(r.api_version(), r.kind()) { "" } else { r.namespace() };
                 std::iter::once((r.name(), rns))
                     .chain(r.previous.iter().map(|(n, s)| (n.as_str(), s.as_str())))
                     .any(|(n, s)| n == name && (!check_ns || s == ns))

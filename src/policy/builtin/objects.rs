@@ -64,26 +64,42 @@ fn is_empty_selector(sel: &Node, plain_map: bool) -> bool {
 
 /// Whether a Secret's values are SOPS-encrypted: a `sops:` block, or (a Secret generated from
 /// SOPS-encrypted files) every value holding `ENC[` ciphertext.
-fn sops_encrypted(r: &Resource) -> bool {
+/// The first key of a Secret whose value is a plain secret, as `data.KEY` / `stringData.KEY`:
+/// `None` when the Secret is SOPS-encrypted (a `sops` section, or every value `ENC[...]`) or
+/// every value is empty, a Flux `${VAR}`, or a reference a secret tool resolves before apply
+/// (1Password `op://`, vals `ref+...://`, argocd-vault-plugin `<path:...>`, a `{{ }}` template).
+fn plain_secret_key(r: &Resource) -> Option<String> {
     if r.node.get("sops").is_some() {
-        return true;
+        return None;
     }
-    let mut values = Vec::new();
-    if let Some(m) = r.node.get("data").and_then(Node::as_map) {
-        for v in m.values() {
-            let text = v.as_str().unwrap_or("");
-            let decoded = base64::engine::general_purpose::STANDARD.decode(text.trim()).unwrap_or_default();
-            values.push(String::from_utf8_lossy(&decoded).into_owned());
+    for field in ["data", "stringData"] {
+        let Some(m) = r.node.get(field).and_then(Node::as_map) else { continue };
+        for (k, v) in m.iter() {
+            let text = v.scalar_text().unwrap_or_default();
+            let text = if field == "data" {
+                let decoded = base64::engine::general_purpose::STANDARD.decode(text.trim()).unwrap_or_default();
+                String::from_utf8_lossy(&decoded).into_owned()
+            } else {
+                text
+            };
+            if !not_a_secret_value(&text) {
+                return Some(format!("{field}.{k}"));
+            }
         }
     }
-    if let Some(m) = r.node.get("stringData").and_then(Node::as_map) {
-        values.extend(m.values().filter_map(Node::scalar_text));
-    }
-    !values.is_empty() && values.iter().all(|v| v.contains("ENC[") || has_reference(v))
+    None
 }
 
-fn has_values(r: &Resource) -> bool {
-    ["data", "stringData"].iter().any(|k| r.node.get(k).and_then(Node::as_map).is_some_and(|m| !m.is_empty()))
+/// Whether a Secret value holds no secret in Git: empty, SOPS ciphertext, a Flux variable, or
+/// only references that a secret tool replaces before the object is applied.
+fn not_a_secret_value(v: &str) -> bool {
+    let t = v.trim();
+    const REFERENCE_PREFIXES: [&str; 4] = ["op://", "ref+", "<path:", "vault:"];
+    t.is_empty()
+        || t.contains("ENC[")
+        || has_reference(t)
+        || (t.starts_with("{{") && t.ends_with("}}"))
+        || REFERENCE_PREFIXES.iter().any(|p| t.starts_with(p) && !t.contains(char::is_whitespace))
 }
 
 /// Single-object rules.
@@ -188,13 +204,17 @@ pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
         }
     }
 
-    if kind == "Secret" && group.is_empty() && has_values(r) && !sops_encrypted(r) {
-        let field = if node.get("data").is_some() { "data" } else { "stringData" };
+    if kind == "Secret"
+        && group.is_empty()
+        && let Some(key) = plain_secret_key(r)
+    {
+        let (field, k) = key.split_once('.').unwrap_or((&key, ""));
         hit(
             Rule::SecretPlain,
-            &path(&[field]),
-            format!("{what} holds plain (unencrypted) values"),
-            "encrypt it with SOPS (`sops --encrypt --encrypted-regex '^(data|stringData)$'`) or use an external secret store",
+            &path(&[field, k]),
+            format!("{what} holds a plain (unencrypted) value in {key}"),
+            "encrypt the file with SOPS (`sops --encrypt --encrypted-regex '^(data|stringData)$' --in-place FILE`), \
+             or move the value to an external secret store (ExternalSecret)",
         );
     }
 

@@ -192,13 +192,13 @@ pub fn check(r: &Resource, idx: usize, t: &PodTemplate, ctx: &Ctx, out: &mut Vec
                         Rule::ImageTagLatest,
                         &ip,
                         format!("image '{image}' of {cw} has no tag, so it means 'latest'"),
-                        "pin a version tag (and a digest): image: repo/name:1.2.3",
+                        &format!("pin a version tag (and a digest): image: {}:<version>", img.name),
                     ),
                     Some("latest") => hit(
                         Rule::ImageTagLatest,
                         &ip,
                         format!("image '{image}' of {cw} uses the 'latest' tag"),
-                        "pin a version tag (and a digest): image: repo/name:1.2.3",
+                        &format!("pin a version tag (and a digest): image: {}:<version>", img.name),
                     ),
                     _ => {}
                 }
