@@ -136,7 +136,8 @@ fn base_rename_selects_overlays_whose_component_patch_broke() {
     let (_tmp, root) = fixture_repo("gate-components", "");
     edit(&root, "base/cart.yaml", "  name: cart\n", "  name: basket\n");
     let v = validate(&root, "HEAD");
-    assert_eq!(names(&v), ["base", "overlays/test-all", "overlays/test-cache", "overlays/test-flags"]);
+    // The root overlay (named `.`) renders the base too.
+    assert_eq!(names(&v), [".", "base", "overlays/test-all", "overlays/test-cache", "overlays/test-flags"]);
     let failed: Vec<_> = v["findings"]
         .as_array()
         .unwrap()
@@ -148,10 +149,7 @@ fn base_rename_selects_overlays_whose_component_patch_broke() {
     // Only a component changes: the overlays that use it, not the base.
     git(&root, &["checkout", "-q", "--", "."]);
     edit(&root, "components/frontend-flags/kustomization.yaml", "beta", "gamma");
-    assert_eq!(
-        names(&validate(&root, "HEAD")),
-        ["components/frontend-flags", "overlays/test-all", "overlays/test-flags"]
-    );
+    assert_eq!(names(&validate(&root, "HEAD")), ["overlays/test-all", "overlays/test-flags"]);
 }
 
 #[test]
@@ -170,7 +168,11 @@ fn deleted_overlay_is_reported_removed_and_added_files_count() {
     )
     .unwrap();
     let v = validate(&root, "HEAD");
-    assert_eq!(names(&v), ["apps/staging", "apps/staging/extra", "clusters/staging/flux-system/apps"]);
+    // The base no overlay uses any more is now a leaf (leaf-only checks apply): checked too.
+    assert_eq!(
+        names(&v),
+        ["apps/base/search-indexer", "apps/staging", "apps/staging/extra", "clusters/staging/flux-system/apps"]
+    );
     assert_eq!(v["changes"]["removed_entry_points"], serde_json::json!(["apps/staging/search-indexer"]));
     let removed: Vec<_> =
         v["findings"].as_array().unwrap().iter().filter(|f| f["rule"] == "entry-point-removed").collect();

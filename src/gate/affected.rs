@@ -37,8 +37,9 @@ pub struct Selection {
     pub everything: Option<String>,
     /// The changed paths (root-relative), deleted ones included.
     pub changed: BTreeSet<RelPath>,
-    /// Directories a changed kustomization file names (at head or at the base): whether they
-    /// are a base of another overlay (so whether leaf-only checks apply) may have changed.
+    /// Directories a changed kustomization file names at head but not at the base, or the
+    /// reverse: whether they are a base of another overlay (so whether leaf-only checks
+    /// apply) may have changed.
     pub referenced: BTreeSet<RelPath>,
 }
 
@@ -113,10 +114,15 @@ pub fn selection(
 ) -> Selection {
     let mut s = Selection { everything: None, changed: changes.files.clone(), referenced: BTreeSet::new() };
     for f in changes.files.iter().filter(|f| FILE_NAMES.contains(&f.file_name())) {
-        let head = repo.read(f).ok().map(|t| t.text.clone());
-        for text in head.into_iter().chain(base_text(f)) {
-            referenced_dirs(repo, &f.parent(), &text, &mut s.referenced);
+        // Only a reference added or removed changes whether a directory is a base.
+        let (mut head, mut base) = (BTreeSet::new(), BTreeSet::new());
+        if let Ok(t) = repo.read(f) {
+            referenced_dirs(repo, &f.parent(), &t.text, &mut head);
         }
+        if let Some(t) = base_text(f) {
+            referenced_dirs(repo, &f.parent(), &t, &mut base);
+        }
+        s.referenced.extend(head.symmetric_difference(&base).cloned());
     }
     let catalog = RelPath::parse(&config.schema_catalog);
     let crds: Vec<RelPath> = config.crds.iter().filter_map(|c| RelPath::parse(c)).collect();
