@@ -37,9 +37,14 @@ fn git(dir: &Path, args: &[&str]) {
 
 /// A git repository holding a copy of flux-gsf under `sub` (`""`: at the top), one commit.
 fn repo(sub: &str) -> (tempfile::TempDir, PathBuf) {
+    fixture_repo("flux-gsf", sub)
+}
+
+/// A git repository holding a copy of `fixtures/NAME` under `sub`, one commit.
+fn fixture_repo(name: &str, sub: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let root = if sub.is_empty() { tmp.path().to_path_buf() } else { tmp.path().join(sub) };
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/flux-gsf"), &root);
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name), &root);
     git(tmp.path(), &["init", "-q", "-b", "main"]);
     git(tmp.path(), &["add", "-A"]);
     git(tmp.path(), &["commit", "-qm", "base"]);
@@ -120,6 +125,33 @@ fn overlay_edit_selects_the_overlay_its_aggregation_and_one_cluster() {
     );
 }
 
+/// Renaming a Deployment in a base breaks every overlay whose component patches it; the
+/// error points into the component, which did not change, so only the files the failed
+/// render read before failing (the base's) connect it to the change.
+#[test]
+fn base_rename_selects_overlays_whose_component_patch_broke() {
+    if !have_git() {
+        return;
+    }
+    let (_tmp, root) = fixture_repo("gate-components", "");
+    edit(&root, "base/cart.yaml", "  name: cart\n", "  name: basket\n");
+    let v = validate(&root, "HEAD");
+    // The root overlay (named `.`) renders the base too.
+    assert_eq!(names(&v), [".", "base", "overlays/test-all", "overlays/test-cache", "overlays/test-flags"]);
+    let failed: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "patch-target-not-found")
+        .map(|f| f["entry_point"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["overlays/test-all", "overlays/test-cache"], "the component's patch lost its target");
+    // Only a component changes: the overlays that use it, not the base.
+    git(&root, &["checkout", "-q", "--", "."]);
+    edit(&root, "components/frontend-flags/kustomization.yaml", "beta", "gamma");
+    assert_eq!(names(&validate(&root, "HEAD")), ["overlays/test-all", "overlays/test-flags"]);
+}
+
 #[test]
 fn deleted_overlay_is_reported_removed_and_added_files_count() {
     if !have_git() {
@@ -136,7 +168,11 @@ fn deleted_overlay_is_reported_removed_and_added_files_count() {
     )
     .unwrap();
     let v = validate(&root, "HEAD");
-    assert_eq!(names(&v), ["apps/staging", "apps/staging/extra", "clusters/staging/flux-system/apps"]);
+    // The base no overlay uses any more is now a leaf (leaf-only checks apply): checked too.
+    assert_eq!(
+        names(&v),
+        ["apps/base/search-indexer", "apps/staging", "apps/staging/extra", "clusters/staging/flux-system/apps"]
+    );
     assert_eq!(v["changes"]["removed_entry_points"], serde_json::json!(["apps/staging/search-indexer"]));
     let removed: Vec<_> =
         v["findings"].as_array().unwrap().iter().filter(|f| f["rule"] == "entry-point-removed").collect();

@@ -317,6 +317,7 @@ static CRASHED: std::sync::LazyLock<Result<Rendered, Failed>> = std::sync::LazyL
             "fluxgate crashed while rendering this entry point",
         ),
         notes: Vec::new(),
+        files: Default::default(),
     })
 });
 

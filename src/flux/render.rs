@@ -15,6 +15,8 @@
 //!    (`kustomize.toolkit.fluxcd.io/name`, `/namespace`) and then `spec.commonMetadata`
 //!    labels and annotations on every object's metadata (not on selectors or templates).
 
+use std::collections::BTreeSet;
+
 use base64::Engine as _;
 
 use super::entry::{FluxKustomization, GROUP};
@@ -284,7 +286,8 @@ pub fn render(
     lookup: &Lookup<'_>,
     settings: &Settings,
 ) -> Result<Rendered, Failed> {
-    let fail = |error: Diag| Failed { error, notes: Vec::new() };
+    // A missing path is an input: adding files there changes the render.
+    let fail = |error: Diag| Failed { error, notes: Vec::new(), files: BTreeSet::from([dir.clone()]) };
     if !engine.repo().is_dir(dir) {
         return Err(fail(
             Diag::fatal(

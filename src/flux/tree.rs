@@ -341,6 +341,7 @@ fn render_at(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource]
                     format!("spec.path '{}' leaves the source artifact", fk.path),
                 ),
                 notes: Vec::new(),
+                files: Default::default(),
             }),
         ),
     };

@@ -6,8 +6,16 @@
 //! - plain overlay: `Rendered.files` (kustomization files, resources, patches, generator files);
 //! - Flux entry point: its render's files, plus the file(s) defining the Flux Kustomization
 //!   object (and any patch that changed it), plus the files of its `substituteFrom` sources;
-//! - a render that failed has no file list: it is checked when a changed path lies under its
-//!   directory or a changed file is where the failure (or a note) points;
+//! - a render that failed: every file it read or tried to read up to the failure
+//!   (`Failed.files`), and the files the failure and its notes point into; it is also checked
+//!   when a changed path lies under its directory;
+//! - an input names a file, or a directory (a missing one, or a Flux path listed for its YAML):
+//!   a changed path at or below it selects; a kustomization file stands for all three names
+//!   kustomize probes (adding `kustomization.yaml` next to a `Kustomization` changes the render).
+//!
+//! Why that is sound: a render is a deterministic function of what it reads. If no file it
+//! read or tried to read at head changed, the base render read the same files in the same
+//! order with the same contents, and so rendered (or failed) the same.
 //! - some files change the meaning of every check (`.fluxgate.yaml`, CRDs used for schemas,
 //!   the schema catalog): then everything is checked.
 
@@ -19,6 +27,7 @@ use crate::flux::entry::{FluxKustomization, RepoIndex, cluster_of};
 use crate::flux::tree::FluxEntry;
 use crate::kustomize::build::{Failed, Rendered, kustomization_file};
 use crate::kustomize::kustomization::FILE_NAMES;
+use crate::source::yaml::Dialect;
 use crate::source::{Node, RelPath, Repo, Value};
 
 /// The part of a change set that selects entry points.
@@ -28,6 +37,10 @@ pub struct Selection {
     pub everything: Option<String>,
     /// The changed paths (root-relative), deleted ones included.
     pub changed: BTreeSet<RelPath>,
+    /// Directories a changed kustomization file names at head but not at the base, or the
+    /// reverse: whether they are a base of another overlay (so whether leaf-only checks
+    /// apply) may have changed.
+    pub referenced: BTreeSet<RelPath>,
 }
 
 impl Selection {
@@ -37,10 +50,48 @@ impl Selection {
         if self.everything.is_some() {
             return true;
         }
-        if inputs.iter().any(|f| self.changed.contains(f)) {
+        if self.changed.iter().any(|c| reads(inputs, c)) {
             return true;
         }
         failed && self.changed.iter().any(|c| c.starts_with(dir))
+    }
+}
+
+/// Whether a render with these inputs read `changed`: it, a directory above it, or (for a
+/// kustomization file) another of the names kustomize probes in its directory.
+fn reads(inputs: &BTreeSet<RelPath>, changed: &RelPath) -> bool {
+    if inputs.contains(changed) {
+        return true;
+    }
+    let mut dir = changed.parent();
+    if FILE_NAMES.contains(&changed.file_name())
+        && FILE_NAMES.iter().filter_map(|n| dir.join(n)).any(|k| inputs.contains(&k))
+    {
+        return true;
+    }
+    loop {
+        if inputs.contains(&dir) {
+            return true;
+        }
+        if dir.is_root() {
+            return false;
+        }
+        dir = dir.parent();
+    }
+}
+
+/// The existing directories a kustomization's `resources`, `bases` and `components` name.
+fn referenced_dirs(repo: &Repo, dir: &RelPath, text: &str, out: &mut BTreeSet<RelPath>) {
+    let parsed = crate::source::yaml::parse(text, crate::source::FileId(u32::MAX), Dialect::Yaml12, &repo.limits);
+    for doc in &parsed.docs {
+        for key in ["resources", "bases", "components"] {
+            for item in doc.get(key).and_then(Node::as_seq).into_iter().flatten() {
+                let target = item.as_str().and_then(|v| dir.join(v.trim()));
+                if let Some(p) = target.filter(|p| repo.is_dir(p)) {
+                    out.insert(p);
+                }
+            }
+        }
     }
 }
 
@@ -61,7 +112,18 @@ pub fn selection(
     changes: &Changes,
     base_text: &dyn Fn(&RelPath) -> Option<String>,
 ) -> Selection {
-    let mut s = Selection { everything: None, changed: changes.files.clone() };
+    let mut s = Selection { everything: None, changed: changes.files.clone(), referenced: BTreeSet::new() };
+    for f in changes.files.iter().filter(|f| FILE_NAMES.contains(&f.file_name())) {
+        // Only a reference added or removed changes whether a directory is a base.
+        let (mut head, mut base) = (BTreeSet::new(), BTreeSet::new());
+        if let Ok(t) = repo.read(f) {
+            referenced_dirs(repo, &f.parent(), &t.text, &mut head);
+        }
+        if let Some(t) = base_text(f) {
+            referenced_dirs(repo, &f.parent(), &t, &mut base);
+        }
+        s.referenced.extend(head.symmetric_difference(&base).cloned());
+    }
     let catalog = RelPath::parse(&config.schema_catalog);
     let crds: Vec<RelPath> = config.crds.iter().filter_map(|c| RelPath::parse(c)).collect();
     for f in &changes.files {
@@ -98,10 +160,11 @@ pub fn node_files(repo: &Repo, node: &Node, out: &mut BTreeSet<RelPath>) {
     }
 }
 
-/// The inputs of a failed render: its kustomization file and every file the failure and its
-/// notes point into.
+/// The inputs of a failed render: what it read or tried to read, its kustomization file, and
+/// every file the failure and its notes point into.
 pub fn failed_inputs(repo: &Repo, dir: &RelPath, failed: &Failed) -> BTreeSet<RelPath> {
-    let mut out: BTreeSet<RelPath> = kustomization_file(repo, dir).into_iter().collect();
+    let mut out: BTreeSet<RelPath> = failed.files.clone();
+    out.extend(kustomization_file(repo, dir));
     for d in failed.notes.iter().chain(std::iter::once(&failed.error)) {
         if let Some(f) = repo.file_of(d.loc) {
             out.insert(f.path.clone());
@@ -119,10 +182,15 @@ pub fn plain_inputs(repo: &Repo, dir: &RelPath, result: Option<&Result<Rendered,
     }
 }
 
-/// The inputs of every Flux entry point, by name.
+/// The inputs of every Flux entry point, by name. The files that define an entry point's Flux
+/// Kustomization object, and those of every ancestor's, are inputs too: a parent whose spec
+/// changes (another `path`, `targetNamespace`, patches) can add, move or change its children.
 pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTreeMap<String, BTreeSet<RelPath>> {
     let mut out = BTreeMap::new();
+    let mut defs: BTreeMap<&str, BTreeSet<RelPath>> = BTreeMap::new();
+    let mut parents: BTreeMap<&str, &str> = BTreeMap::new();
     for e in entries {
+        let mut def = BTreeSet::new();
         let cluster = RelPath::parse(cluster_of(&e.name)).unwrap_or_default();
         let mut files = match &e.result {
             Ok(r) => r.files.clone(),
@@ -131,6 +199,11 @@ pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTr
                 failed_inputs(repo, &dir, f)
             }
         };
+        // A path without a kustomization file is built from a listing of its YAML files:
+        // whatever is added below it is an input.
+        if let Some(dir) = RelPath::parse(&e.dir).filter(|d| kustomization_file(repo, d).is_none()) {
+            files.insert(dir);
+        }
         // The files that define this Flux Kustomization object, preferring the cluster's own.
         let found: Vec<_> = index
             .kustomizations
@@ -143,7 +216,7 @@ pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTr
         let own: Vec<_> = found.iter().filter(|k| k.file.starts_with(&cluster)).collect();
         let chosen: Vec<_> = if own.is_empty() { found.iter().collect() } else { own };
         for k in &chosen {
-            files.insert(k.file.clone());
+            def.insert(k.file.clone());
         }
         // The object as rendered by its parent (patched, substituted): every file it came from,
         // and its substituteFrom sources.
@@ -156,7 +229,10 @@ pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTr
                 if !is_it {
                     continue;
                 }
-                node_files(repo, &res.node, &mut files);
+                if parent.name != e.name {
+                    parents.insert(&e.name, &parent.name);
+                }
+                node_files(repo, &res.node, &mut def);
                 let Ok(fk) = FluxKustomization::parse(&res.node, &e.key.namespace) else { continue };
                 for from in fk.post_build.iter().flat_map(|pb| pb.substitute_from.iter()) {
                     let key = (from.kind.clone(), e.key.namespace.clone(), from.name.clone());
@@ -171,7 +247,20 @@ pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTr
                 }
             }
         }
+        files.extend(def.iter().cloned());
+        defs.insert(&e.name, def);
         out.insert(e.name.clone(), files);
+    }
+    for (name, files) in out.iter_mut() {
+        let mut at = name.as_str();
+        let mut seen = BTreeSet::from([at]);
+        while let Some(&p) = parents.get(at) {
+            if !seen.insert(p) {
+                break;
+            }
+            files.extend(defs.get(p).into_iter().flatten().cloned());
+            at = p;
+        }
     }
     out
 }
@@ -207,8 +296,22 @@ mod tests {
     }
 
     #[test]
+    fn directories_and_probed_kustomization_names_are_inputs() {
+        let p = |s: &str| RelPath::parse(s).unwrap();
+        let inputs: BTreeSet<RelPath> = [p("apps/missing"), p("base/Kustomization")].into();
+        assert!(reads(&inputs, &p("apps/missing/kustomization.yaml")));
+        assert!(reads(&inputs, &p("base/kustomization.yaml")));
+        assert!(!reads(&inputs, &p("base/deployment.yaml")));
+        assert!(!reads(&inputs, &p("apps/other.yaml")));
+    }
+
+    #[test]
     fn failed_renders_are_selected_by_directory() {
-        let s = Selection { everything: None, changed: [RelPath::parse("apps/x/patch.yaml").unwrap()].into() };
+        let s = Selection {
+            everything: None,
+            changed: [RelPath::parse("apps/x/patch.yaml").unwrap()].into(),
+            referenced: BTreeSet::new(),
+        };
         let dir = RelPath::parse("apps/x").unwrap();
         assert!(s.selects(&BTreeSet::new(), &dir, true));
         assert!(!s.selects(&BTreeSet::new(), &dir, false));

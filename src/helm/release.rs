@@ -542,12 +542,16 @@ fn assemble(
         object: j.hr.object_ref(),
         path: j.path.clone(),
         chart_dir,
-        result: Err(Failed { error: Diag::fatal(Rule::InternalError, hr_loc, "not rendered"), notes: Vec::new() }),
+        result: Err(Failed {
+            error: Diag::fatal(Rule::InternalError, hr_loc, "not rendered"),
+            notes: Vec::new(),
+            files: Default::default(),
+        }),
         crds: Vec::new(),
         secrets: j.secrets.clone(),
         helm_validated: false,
     };
-    let fail = |d: Diag| Err(Failed { error: d, notes: Vec::new() });
+    let fail = |d: Diag| Err(Failed { error: d, notes: Vec::new(), files: Default::default() });
     let unavailable = |msg: String, loc: Loc| {
         Diag::fatal(Rule::HelmChartUnavailable, loc.or(hr_loc), format!("HelmRelease '{qualified}': {msg}"))
             .help("the chart's output is not checked; fill the chart cache (`fluxgate charts pull`) or fix the chart reference")
@@ -685,7 +689,7 @@ fn helm_failure(j: &Job, stderr: &str, qualified: &str) -> Failed {
             })
             .collect();
         let error = diags.remove(0);
-        return Failed { error, notes: diags };
+        return Failed { error, notes: diags, files: Default::default() };
     }
     let loc = j.request.as_ref().map(|r| r.loc).unwrap_or(hr_loc).or(hr_loc);
     Failed {
@@ -696,6 +700,7 @@ fn helm_failure(j: &Job, stderr: &str, qualified: &str) -> Failed {
         )
         .help("helm-controller fails the install the same way; fix the values or the chart"),
         notes: Vec::new(),
+        files: Default::default(),
     }
 }
 

@@ -50,6 +50,9 @@ pub struct Rendered {
 pub struct Failed {
     pub error: Diag,
     pub notes: Vec<Diag>,
+    /// Every file the render read, or tried to read, before it failed (a missing file or
+    /// directory is an input too): the PR gate checks the entry point when one of them changed.
+    pub files: BTreeSet<RelPath>,
 }
 
 #[derive(Clone, Default)]
@@ -89,6 +92,12 @@ impl OpenApi {
             OpenApi::Custom { file, .. } => format!("custom:{file}"),
         }
     }
+}
+
+/// What a failed `openapi` lookup read: the kustomization file and the schema file it names.
+fn openapi_inputs(k: &Kustomization) -> BTreeSet<RelPath> {
+    let path = k.openapi.as_ref().and_then(|s| s.path.as_ref()).and_then(|p| k.dir.join(&p.value));
+    std::iter::once(k.file.clone()).chain(path).collect()
 }
 
 /// The builtin schema version kustomize v5.5 embeds (the one `schemas/patch-meta.json` holds).
@@ -214,7 +223,7 @@ impl<'r> Engine<'r> {
             return self.render_kustomization(k.clone());
         }
         let openapi = match &top {
-            Ok(k) => self.openapi(k).map_err(|error| Failed { error, notes: Vec::new() })?,
+            Ok(k) => self.openapi(k).map_err(|error| Failed { error, notes: Vec::new(), files: openapi_inputs(k) })?,
             // The error surfaces again, with its location, when the directory is built.
             Err(_) => OpenApi::Undeclared,
         };
@@ -253,7 +262,8 @@ impl<'r> Engine<'r> {
         if !k.is_component && self.is_loaded_as(&k) {
             return self.render_dir(&k.dir, true);
         }
-        let openapi = self.openapi(&k).map_err(|error| Failed { error, notes: Vec::new() })?;
+        let openapi =
+            self.openapi(&k).map_err(|error| Failed { error, notes: Vec::new(), files: openapi_inputs(&k) })?;
         let mut acc = Acc { openapi, ..Acc::default() };
         if let Some(f) = kustomization_file(self.repo, &k.dir) {
             acc.files.insert(f);
@@ -268,8 +278,11 @@ impl<'r> Engine<'r> {
     /// over Helm's output this way.
     pub fn transform_resources(&self, k: &Kustomization, resources: Vec<Resource>) -> Result<Rendered, Failed> {
         let mut acc = Acc { resources: resources.into(), ..Acc::default() };
-        self.run_transformers(k, &mut acc, &mut Vec::new())
-            .map_err(|error| Failed { error, notes: acc.notes.clone() })?;
+        self.run_transformers(k, &mut acc, &mut Vec::new()).map_err(|error| Failed {
+            error,
+            notes: acc.notes.clone(),
+            files: acc.files.clone(),
+        })?;
         finish(acc, Some(k))
     }
 
@@ -297,6 +310,7 @@ impl<'r> Engine<'r> {
                 )
                 .help("a kustomization may not include itself, directly or through its resources"),
                 notes: Vec::new(),
+                files: BTreeSet::new(),
             });
         }
         let key = (openapi.key(), dir.clone());
@@ -319,17 +333,20 @@ impl<'r> Engine<'r> {
 
     fn load_kustomization(&self, dir: &RelPath, loc: Loc, acc: &mut Acc) -> Result<Kustomization, Diag> {
         if !self.repo.is_dir(dir) {
+            acc.files.insert(dir.clone());
             return Err(read_diag(&ReadError::NotFound(dir.to_string()), loc));
         }
         let file = kustomization_file(self.repo, dir).ok_or_else(|| {
+            // Adding one of its kustomization files (anywhere below `dir`) changes the render.
+            acc.files.insert(dir.clone());
             Diag::fatal(
                 Rule::FileNotFound,
                 loc,
                 format!("no kustomization.yaml, kustomization.yml or Kustomization in '{dir}'"),
             )
         })?;
-        let src = self.repo.read(&file).map_err(|e| read_diag(&e, loc))?;
         acc.files.insert(file.clone());
+        let src = self.repo.read(&file).map_err(|e| read_diag(&e, loc))?;
         if let Some(k) = self.kustomizations.lock().unwrap_or_else(|e| e.into_inner()).get(&file) {
             return k.as_ref().map(|k| (**k).clone()).map_err(Clone::clone);
         }
@@ -380,7 +397,11 @@ impl<'r> Engine<'r> {
         component: bool,
         loc: Loc,
     ) -> Result<(), Failed> {
-        let k = self.load_kustomization(dir, loc, acc).map_err(|e| Failed { error: e, notes: acc.notes.clone() })?;
+        let k = self.load_kustomization(dir, loc, acc).map_err(|e| Failed {
+            error: e,
+            notes: acc.notes.clone(),
+            files: acc.files.clone(),
+        })?;
         self.build_loaded(&k, acc, stack, component, loc)
     }
 
@@ -393,7 +414,7 @@ impl<'r> Engine<'r> {
         component: bool,
         loc: Loc,
     ) -> Result<(), Failed> {
-        let fail = |error: Diag, acc: &Acc| Failed { error, notes: acc.notes.clone() };
+        let fail = |error: Diag, acc: &Acc| Failed { error, notes: acc.notes.clone(), files: acc.files.clone() };
         let dir = &k.dir;
         if component && !k.is_component {
             return Err(fail(
@@ -544,8 +565,8 @@ impl<'r> Engine<'r> {
     /// Reads a transformer configuration file (`configurations:`), one or more documents.
     fn load_configuration(&self, k: &Kustomization, l: &Located, acc: &mut Acc) -> Result<TransformerConfig, Diag> {
         let path = self.resolve_file(k, l)?;
+        acc.files.insert(path.clone());
         let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
-        acc.files.insert(path);
         if let Some(e) = &parsed.error {
             return Err(yaml_diag(e));
         }
@@ -613,6 +634,7 @@ impl<'r> Engine<'r> {
             let openapi = acc.openapi.clone();
             let base = self.build_base(&p, stack, l.loc, &openapi).map_err(|f| {
                 acc.notes.extend(f.notes.iter().cloned());
+                acc.files.extend(f.files.iter().cloned());
                 f.error
             })?;
             acc.notes.extend(base.notes.iter().cloned());
@@ -634,8 +656,8 @@ impl<'r> Engine<'r> {
 
     /// Reads a resource file into objects, checking each is a well-formed object.
     fn load_objects(&self, p: &RelPath, loc: Loc, acc: &mut Acc) -> Result<Vec<Resource>, Diag> {
-        let parsed = self.repo.load_yaml(p).map_err(|e| read_diag(&e, loc))?;
         acc.files.insert(p.clone());
+        let parsed = self.repo.load_yaml(p).map_err(|e| read_diag(&e, loc))?;
         if let Some(e) = &parsed.error {
             return Err(yaml_diag(e));
         }
@@ -904,8 +926,8 @@ impl<'r> Engine<'r> {
             let mut entries = Vec::new();
             for e in &g.envs {
                 let p = self.resolve_file(k, e)?;
+                acc.files.insert(p.clone());
                 let src = self.repo.read(&p).map_err(|err| read_diag(&err, e.loc))?;
-                acc.files.insert(p);
                 let kv = generator::parse_env_file(&src.text)
                     .map_err(|(line, msg)| Diag::fatal(Rule::KustomizationInvalid, Loc::new(src.id, line, 1), msg))?;
                 for (key, value, line) in kv {
@@ -938,8 +960,8 @@ impl<'r> Engine<'r> {
                     continue;
                 }
                 let p = self.resolve_file(k, &Located { value: path, loc: f.loc })?;
+                acc.files.insert(p.clone());
                 let bytes = self.read_bytes(&p, f.loc)?;
-                acc.files.insert(p);
                 entries.push(DataEntry { key, value: bytes, loc: f.loc });
             }
             // kustomize reads env files, then literals, then files, and refuses a key twice.
@@ -1124,8 +1146,8 @@ impl<'r> Engine<'r> {
                 ReplacementEntry::Inline(r) => out.push(r.clone()),
                 ReplacementEntry::File(l) => {
                     let path = self.resolve_file(k, l)?;
+                    acc.files.insert(path.clone());
                     let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
-                    acc.files.insert(path);
                     if let Some(e) = &parsed.error {
                         return Err(yaml_diag(e));
                     }
@@ -1153,8 +1175,8 @@ impl<'r> Engine<'r> {
             PatchSource::Node(n) => Ok(vec![n.clone()]),
             PatchSource::File(l) if dialect == Dialect::Yaml11 => {
                 let path = self.resolve_file(k, l)?;
+                acc.files.insert(path.clone());
                 let src = self.repo.read(&path).map_err(|e| read_diag(&e, l.loc))?;
-                acc.files.insert(path);
                 let parsed = yaml::parse(&src.text, src.id, dialect, &self.repo.limits);
                 if let Some(e) = &parsed.error {
                     return Err(yaml_diag(e));
@@ -1163,8 +1185,8 @@ impl<'r> Engine<'r> {
             }
             PatchSource::File(l) => {
                 let path = self.resolve_file(k, l)?;
+                acc.files.insert(path.clone());
                 let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
-                acc.files.insert(path);
                 if let Some(e) = &parsed.error {
                     return Err(yaml_diag(e));
                 }
@@ -1427,10 +1449,18 @@ fn finish(mut acc: Acc, top: Option<&Kustomization>) -> Result<Rendered, Failed>
         r.needs_hash = false;
     }
     if let Err((message, loc)) = transform::namereference::apply(&mut acc.resources, &acc.config.name_reference) {
-        return Err(Failed { error: Diag::fatal(Rule::KustomizationInvalid, loc, message), notes: acc.notes });
+        return Err(Failed {
+            error: Diag::fatal(Rule::KustomizationInvalid, loc, message),
+            notes: acc.notes,
+            files: acc.files,
+        });
     }
     if let Err(e) = transform::vars::resolve(&mut acc.resources, &acc.vars, &acc.config.var_reference) {
-        return Err(Failed { error: Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message), notes: acc.notes });
+        return Err(Failed {
+            error: Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message),
+            notes: acc.notes,
+            files: acc.files,
+        });
     }
     if let Some(k) = top {
         transform::build_metadata::apply(&mut acc.resources, &k.dir, k.build_metadata);

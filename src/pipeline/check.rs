@@ -284,7 +284,7 @@ pub(super) fn check_all(
     let repo = checker.repo;
     let Renders { plain: renders, flux: entries, .. } = all;
     if let Some(p) = progress {
-        let n = renders.iter().filter(|(d, _)| scope.in_scope(d.as_str())).count()
+        let n = renders.iter().filter(|(d, _)| scope.in_scope(&d.to_string())).count()
             + entries.iter().filter(|e| scope.in_scope(&e.name)).count();
         p.total.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
     }
@@ -317,11 +317,15 @@ fn check_plain(
         let own = kustomization_file(repo, dir);
         let files = match r {
             Some(Ok(x)) => &x.files,
-            _ => continue,
+            // A render that failed still uses its bases: one broken overlay does not turn
+            // them into leaves (with leaf-only checks) until it is fixed.
+            Some(Err(f)) => &f.files,
+            None => continue,
         };
         used.extend(files.iter().filter(|f| Some(*f) != own.as_ref()).cloned());
     }
-    let (mine, others): (Vec<_>, Vec<_>) = renders.into_iter().partition(|(dir, _)| scope.in_scope(dir.as_str()));
+    // Names, not paths: the root overlay is named `.` (its path is empty).
+    let (mine, others): (Vec<_>, Vec<_>) = renders.into_iter().partition(|(dir, _)| scope.in_scope(&dir.to_string()));
     for (dir, r) in &others {
         if let Some(r) = r {
             outside.extend(render_diag_findings(repo, dir.as_str(), r));

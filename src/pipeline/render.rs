@@ -130,6 +130,7 @@ pub(super) fn for_change(
     let only = graph.as_ref().filter(|_| config.flux.entry_points != EntryPoints::Flux).map(|graph| {
         let changed = sel.map(|sel| &sel.changed);
         let mut only = changed.map(|c| graph.candidates(c)).unwrap_or_default();
+        only.extend(sel.into_iter().flat_map(|s| s.referenced.iter().cloned()));
         only.extend(graph.users_of(repo, &only));
         only
     });

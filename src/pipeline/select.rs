@@ -17,7 +17,7 @@ pub fn selected_names(repo: &Repo, renders: &Renders, sel: &affected::Selection)
     let mut out = BTreeSet::new();
     for (dir, r) in &renders.plain {
         let inputs = affected::plain_inputs(repo, dir, r.as_ref());
-        if sel.selects(&inputs, dir, !matches!(r, Some(Ok(_)))) {
+        if sel.selects(&inputs, dir, !matches!(r, Some(Ok(_)))) || sel.referenced.contains(dir) {
             out.insert(dir.to_string());
         }
     }
