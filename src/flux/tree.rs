@@ -146,12 +146,15 @@ pub fn render_wanted(
             }
             let builder =
                 inner_dirs.iter().enumerate().find_map(|(j, d)| d.as_ref().filter(|d| j != i && file.starts_with(d)));
-            let path_here = fk.dir_in(&own.root).is_some_and(|d| ctx.engine.repo().is_dir(&d));
+            let dir = fk.dir_in(&own.root);
+            let path_here = dir.as_ref().is_some_and(|d| ctx.engine.repo().is_dir(d));
+            // A path that leaves the repository stays a root: its render reports the escape.
+            let escapes = dir.is_none();
             match builder {
                 Some(d) => excluded.push(not_applied(fk, file, d)),
                 // Nothing here applies it and its path is not here (an archived or copied
                 // manifest): no controller would build it from this repository.
-                None if !path_here && own.resolved => excluded.push(info_entry(
+                None if !path_here && !escapes && own.resolved => excluded.push(info_entry(
                     fk,
                     &file.parent().to_string(),
                     Diag::note(
