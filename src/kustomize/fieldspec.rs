@@ -67,6 +67,24 @@ pub fn split(path: &str) -> Vec<&str> {
     segs
 }
 
+/// Splits a configured field path on `/`, where `\/` keeps a slash inside a key
+/// (`metadata/annotations/a.io\/b`), as kustomize's field paths and `ValueAddTransformer`
+/// paths are read.
+pub fn split_escaped(path: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in path.split('/') {
+        match out.last_mut() {
+            Some(prev) if prev.ends_with('\\') => {
+                prev.pop();
+                prev.push('/');
+                prev.push_str(part);
+            }
+            _ => out.push(part.to_string()),
+        }
+    }
+    out
+}
+
 /// Pod spec locations per workload kind, so transformers and checks reach containers.
 pub fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     match kind {

@@ -1062,14 +1062,9 @@ mod kube {
     }
 }
 
-/// Whether a node is, or holds somewhere inside it, a string with a Flux `${VAR}` reference.
+/// Whether a node is, or holds somewhere inside it, a Flux `${VAR}` reference.
 fn holds_flux_var(node: &Node) -> bool {
-    match &node.value {
-        crate::source::Value::Str(s) => super::validate::FLUX_VAR.is_match(s),
-        crate::source::Value::Seq(items) => items.iter().any(holds_flux_var),
-        crate::source::Value::Map(m) => m.values().any(holds_flux_var),
-        _ => false,
-    }
+    crate::source::vars::holds_reference(node, &|s| super::validate::FLUX_VAR.is_match(s))
 }
 
 #[cfg(test)]

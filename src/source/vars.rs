@@ -8,6 +8,16 @@ pub fn has_reference(s: &str) -> bool {
     s.contains("${")
 }
 
+/// Whether any key or scalar under `node` satisfies `is_reference` (a value Flux substitutes
+/// later, so checks that judge values leave the whole node alone).
+pub fn holds_reference(node: &super::Node, is_reference: &dyn Fn(&str) -> bool) -> bool {
+    match &node.value {
+        super::Value::Map(m) => m.iter().any(|(k, v)| is_reference(k) || holds_reference(v, is_reference)),
+        super::Value::Seq(items) => items.iter().any(|v| holds_reference(v, is_reference)),
+        _ => node.scalar_text().is_some_and(|t| is_reference(&t)),
+    }
+}
+
 /// Whether `name` is a variable name Flux accepts in `substitute`/`substituteFrom`.
 pub fn valid_name(name: &str) -> bool {
     let mut it = name.chars();

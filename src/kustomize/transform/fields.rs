@@ -60,20 +60,9 @@ pub fn affix_by_specs(resources: &mut [Resource], prefix: &str, suffix: &str, fi
     }
 }
 
-/// A `ValueAddTransformer` field path split on `/`, where `\/` keeps a slash in a key.
+/// A `ValueAddTransformer` field path split on `/` (`\/` keeps a slash in a key).
 pub fn value_path(path: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for part in path.split('/') {
-        match out.last_mut() {
-            Some(prev) if prev.ends_with('\\') => {
-                prev.pop();
-                prev.push('/');
-                prev.push_str(part);
-            }
-            _ => out.push(part.to_string()),
-        }
-    }
-    out
+    crate::kustomize::fieldspec::split_escaped(path)
 }
 
 /// Go's `filepath.Join` of parts (empty parts dropped, `.` and `..` resolved lexically).

@@ -15,7 +15,7 @@ use crate::rules::Rule;
 use crate::schema::PathSeg;
 use crate::schema::loc_at;
 use crate::source::vars::has_reference;
-use crate::source::{Loc, Node, Value};
+use crate::source::{Loc, Node};
 
 #[allow(clippy::unwrap_used)]
 static SEMVER: LazyLock<Regex> =
@@ -46,11 +46,7 @@ fn selector(node: &Node, plain_map: bool) -> Option<LabelSelector> {
 
 /// Whether any key or scalar under `node` holds a Flux `${var}`.
 fn holds_reference(node: &Node) -> bool {
-    match &node.value {
-        Value::Map(m) => m.iter().any(|(k, v)| has_reference(k) || holds_reference(v)),
-        Value::Seq(s) => s.iter().any(holds_reference),
-        _ => node.scalar_text().is_some_and(|t| has_reference(&t)),
-    }
+    crate::source::vars::holds_reference(node, &has_reference)
 }
 
 /// Whether a selector selects these labels; `None` when that is unknown (see [`selector`]).

@@ -52,18 +52,7 @@ pub struct Backref {
 /// Splits a field spec path as kustomize does: on `/`, except `\/`, which is a slash in a key.
 pub fn split_path(path: &str) -> Vec<String> {
     let path = path.strip_prefix('/').filter(|p| !p.is_empty()).unwrap_or(path);
-    let mut out: Vec<String> = Vec::new();
-    for part in path.split('/') {
-        match out.last_mut() {
-            Some(last) if last.ends_with('\\') => {
-                last.pop();
-                last.push('/');
-                last.push_str(part);
-            }
-            _ => out.push(part.to_string()),
-        }
-    }
-    out
+    crate::kustomize::fieldspec::split_escaped(path)
 }
 
 /// The builtin table with the configured entries merged in (same target: fields added).
