@@ -461,6 +461,24 @@ fn gate(root: &Path) -> (BTreeSet<String>, BTreeSet<String>, Duration) {
     (checked, removed, took)
 }
 
+/// Judges the change in the working tree of `root` (committed state `before`): which entry
+/// points changed, and which of them `--base HEAD` did not check.
+pub fn judge(root: &Path, before: &State, kind: Kind, file: String) -> Outcome {
+    let after = state(root);
+    let (checked, removed, base_time) = gate(root);
+    let names: BTreeSet<&String> = before.entries.keys().chain(after.entries.keys()).collect();
+    let changed: BTreeSet<String> = names.into_iter().filter(|n| before.differs(&after, n)).cloned().collect();
+    let below_checked = before.descendants(&checked);
+    let vanished_under_checked = |n: &String| !after.entries.contains_key(n) && below_checked.contains(n);
+    let missed = changed
+        .iter()
+        .filter(|n| !checked.contains(*n) && !removed.contains(*n) && !vanished_under_checked(n))
+        .cloned()
+        .collect();
+    let over = checked.iter().filter(|n| !changed.contains(*n)).count();
+    Outcome { kind, file, changed, missed, over, base_time }
+}
+
 /// Runs `n` mutations (seeded) on a committed copy of `src`; `before` is the copy's state.
 pub fn run(src: &Path, n: usize, seed: u64, mut each: impl FnMut(&Outcome)) -> Totals {
     let tmp = committed_copy(src);
@@ -473,19 +491,7 @@ pub fn run(src: &Path, n: usize, seed: u64, mut each: impl FnMut(&Outcome)) -> T
         tries += 1;
         let kind = KINDS[rng.below(KINDS.len())];
         let Some(file) = mutate(root, kind, &mut rng) else { continue };
-        let after = state(root);
-        let (checked, removed, base_time) = gate(root);
-        let names: BTreeSet<&String> = before.entries.keys().chain(after.entries.keys()).collect();
-        let changed: BTreeSet<String> = names.into_iter().filter(|n| before.differs(&after, n)).cloned().collect();
-        let below_checked = before.descendants(&checked);
-        let vanished_under_checked = |n: &String| !after.entries.contains_key(n) && below_checked.contains(n);
-        let missed = changed
-            .iter()
-            .filter(|n| !checked.contains(*n) && !removed.contains(*n) && !vanished_under_checked(n))
-            .cloned()
-            .collect();
-        let over = checked.iter().filter(|n| !changed.contains(*n)).count();
-        let o = Outcome { kind, file, changed, missed, over, base_time };
+        let o = judge(root, &before, kind, file);
         each(&o);
         totals.add(&o);
         git(root, &["checkout", "-q", "--", "."]);
