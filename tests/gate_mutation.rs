@@ -102,3 +102,51 @@ fn a_kustomization_that_stops_parsing_selects_the_bases_it_named() {
     assert!(o.changed.contains("base"), "the base's leaf-only findings change: {:?}", o.changed);
     assert!(o.missed.is_empty(), "--base missed {:?}", o.missed);
 }
+
+/// Kustomizations that something outside the repository syncs (no flux-system in the repo):
+/// renaming the ConfigMap one substitutes from changes it though no file it reads changed, and
+/// renaming one removes its entry point (reported, with what it applied).
+#[test]
+fn renamed_substitution_sources_and_renamed_roots_are_caught() {
+    if !have_git() {
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "clusters/x/apps.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  path: ./apps\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n  postBuild:\n    substituteFrom:\n    - kind: ConfigMap\n      name: vars\n",
+        ),
+        (
+            "clusters/x/vars.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: vars\n  namespace: flux-system\ndata:\n  tag: \"1.2\"\n",
+        ),
+        ("apps/kustomization.yaml", "resources: [cm.yaml]\n"),
+        (
+            "apps/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: web\ndata:\n  tag: ${tag}\n",
+        ),
+    ];
+    for (p, text) in files {
+        let p = src.path().join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let repo = mutation::committed_copy(src.path());
+    let before = mutation::state(repo.path());
+    let apps = "clusters/x/flux-system/apps";
+    assert!(before.entries.contains_key(apps), "{:?}", before.entries.keys());
+    let rename = |file: &str, from: &str, to: &str| {
+        let p = repo.path().join(file);
+        std::fs::write(&p, std::fs::read_to_string(&p).unwrap().replace(from, to)).unwrap();
+    };
+    rename("clusters/x/vars.yaml", "name: vars", "name: vars2");
+    let o = mutation::judge(repo.path(), &before, mutation::Kind::RenameObject, "clusters/x/vars.yaml".into());
+    assert!(o.changed.contains(apps), "{:?}", o.changed);
+    assert!(o.missed.is_empty(), "--base missed {:?}", o.missed);
+    Command::new("git").arg("-C").arg(repo.path()).args(["checkout", "-q", "--", "."]).status().unwrap();
+    rename("clusters/x/apps.yaml", "name: apps", "name: shop");
+    let o = mutation::judge(repo.path(), &before, mutation::Kind::RenameObject, "clusters/x/apps.yaml".into());
+    assert!(o.changed.contains(apps) && o.changed.contains("clusters/x/flux-system/shop"), "{:?}", o.changed);
+    assert!(o.missed.is_empty(), "--base missed {:?}", o.missed);
+}

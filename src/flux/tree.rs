@@ -34,6 +34,10 @@ pub struct FluxEntry {
     /// Problems with the Flux Kustomizations in this entry's output that keep them from being
     /// rendered (a source outside the repository, an unreadable spec), with the object.
     pub child_notes: Vec<(Diag, Resource)>,
+    /// Read on its own, not applied by a tree of this repository (a root something outside
+    /// syncs, or a Kustomization no tree includes): whether it is one depends on every tree,
+    /// so a change to any Flux entry point may add or remove it.
+    pub unapplied: bool,
 }
 
 /// Everything a tree walk needs, shared by all clusters.
@@ -120,19 +124,15 @@ pub fn render_wanted(
         .filter_map(|e| RelPath::parse(&e.dir))
         .filter(|d| !d.is_root())
         .collect();
-    // A Kustomization below a directory whose build failed is that build's: its parent's
-    // failure is the finding, and no controller applies it on its own meanwhile.
-    let failed: Vec<RelPath> = out
-        .iter()
-        .filter(|e| e.result.is_err())
-        .filter_map(|e| RelPath::parse(&e.dir))
-        .filter(|d| !d.is_root())
-        .collect();
+    // While a cluster root fails to build, what it applies is unknown: a Kustomization no other
+    // tree holds may be one of its own, so it is not read as a root of its own (the root's
+    // failure is the finding; once it builds, the rest is checked again).
+    let a_root_failed = out.iter().any(|e| e.result.is_err());
     let mut candidates: Vec<(Loc, FluxKustomization, Own, RelPath)> = Vec::new();
-    let unclaimed = |file: &RelPath| !failed.iter().any(|d| file.starts_with(d));
-    for (l, fk, own, file) in rest.into_iter().filter(|(l, _, _, file)| !seen.holds(*l, file) && unclaimed(file)) {
+    for (l, fk, own, file) in rest.into_iter().filter(|(l, _, _, file)| !seen.holds(*l, file)) {
         match built.iter().find(|d| file.starts_with(d)) {
             Some(d) => out.push(not_applied(&fk, &file, d)),
+            None if a_root_failed => {}
             None => candidates.push((l, fk, own, file)),
         }
     }
@@ -180,8 +180,10 @@ pub fn render_wanted(
             }
         }
         out.extend(excluded);
-        let more: Vec<FluxEntry> =
-            forests.into_par_iter().flat_map_iter(|(cluster, roots)| walk_forest(&ctx, roots, &cluster)).collect();
+        let more: Vec<FluxEntry> = forests
+            .into_par_iter()
+            .flat_map_iter(|(cluster, roots)| walk_forest(&ctx, roots, &cluster, true))
+            .collect();
         out.extend(more);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -258,6 +260,7 @@ fn info_entry(fk: &FluxKustomization, cluster: &str, d: Diag) -> FluxEntry {
         dir: fk.path.clone(),
         result: Ok(Rendered { resources: Vec::new(), notes: vec![d], files: Default::default() }),
         child_notes: Vec::new(),
+        unapplied: true,
     }
 }
 
@@ -357,7 +360,7 @@ fn render_at(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource]
             }),
         ),
     };
-    FluxEntry { name, key: fk.key.clone(), dir, result, child_notes: Vec::new() }
+    FluxEntry { name, key: fk.key.clone(), dir, result, child_notes: Vec::new(), unapplied: false }
 }
 
 /// Finds a `substituteFrom` object as the controller would: in the cluster's render so far,
@@ -400,13 +403,14 @@ fn pooled(r: &Resource) -> bool {
 /// Renders one cluster's tree, level by level.
 fn walk_tree(ctx: &Ctx, root: FluxKustomization, own: &Own) -> Vec<FluxEntry> {
     let cluster = cluster_of(&root, own);
-    walk_forest(ctx, vec![(root, own.clone())], &cluster)
+    walk_forest(ctx, vec![(root, own.clone())], &cluster, false)
 }
 
 /// Renders the trees of several roots that one cluster applies together (the Kustomizations
 /// of a directory that something outside the repository syncs, e.g. a FluxInstance), level
 /// by level, so that each level sees what every tree above it rendered.
-fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str) -> Vec<FluxEntry> {
+/// `unapplied`: the roots are read on their own (see [`FluxEntry::unapplied`]).
+fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str, unapplied: bool) -> Vec<FluxEntry> {
     let mut out = Vec::new();
     let mut visited: BTreeSet<ObjKey> = BTreeSet::new();
     let mut owns: Vec<Own> = Vec::new();
@@ -421,6 +425,7 @@ fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str) -
             continue;
         }
         let mut first = render_one(ctx, &root, cluster, &pool, &own);
+        first.unapplied = unapplied;
         if let Some(d) = &own.inferred {
             push_note(&mut first, d.clone());
         }

@@ -41,6 +41,13 @@ pub struct Selection {
     /// reverse: whether they are a base of another overlay (so whether leaf-only checks
     /// apply) may have changed.
     pub referenced: BTreeSet<RelPath>,
+    /// The ConfigMaps and Secrets (kind, name) a changed file defines at head or defined at
+    /// the base: a Flux Kustomization that substitutes from one of that name may change even
+    /// when no file it reads now changed (its source renamed or deleted).
+    pub config_names: BTreeSet<(String, String)>,
+    /// Flux Kustomizations (namespace, name) that a changed file defined at the base and no
+    /// changed file defines at head: renamed or deleted, so their entry point may be gone.
+    pub flux_removed: BTreeSet<(String, String)>,
 }
 
 impl Selection {
@@ -100,6 +107,89 @@ fn referenced_dirs(repo: &Repo, dir: &RelPath, text: &str, out: &mut BTreeSet<Re
     }
 }
 
+/// The ConfigMaps and Secrets (kind, name) a YAML text defines (a parse only when it may).
+fn config_names(repo: &Repo, text: &str, out: &mut BTreeSet<(String, String)>) {
+    if !text.contains("ConfigMap") && !text.contains("Secret") {
+        return;
+    }
+    let parsed = crate::source::yaml::parse(text, crate::source::FileId(u32::MAX), Dialect::Yaml12, &repo.limits);
+    for doc in &parsed.docs {
+        if let (Some(kind @ ("ConfigMap" | "Secret")), Some(name)) =
+            (doc.str_at(&["kind"]), doc.str_at(&["metadata", "name"]))
+        {
+            out.insert((kind.to_string(), name.to_string()));
+        }
+    }
+}
+
+/// The Flux Kustomizations (namespace, name) a YAML text at `file` defines. One with no
+/// namespace gets the `namespace:` of the nearest kustomization above it (as applied), else
+/// `default`.
+fn flux_keys(repo: &Repo, file: &RelPath, text: &str, out: &mut BTreeSet<(String, String)>) {
+    if !text.contains("kustomize.toolkit.fluxcd.io") {
+        return;
+    }
+    let parsed = crate::source::yaml::parse(text, crate::source::FileId(u32::MAX), Dialect::Yaml12, &repo.limits);
+    for doc in parsed.docs.iter().filter(|d| crate::flux::entry::is_flux_kustomization(d)) {
+        let Some(name) = doc.str_at(&["metadata", "name"]) else { continue };
+        let ns = match doc.str_at(&["metadata", "namespace"]) {
+            Some(ns) => ns.to_string(),
+            None => applied_namespace(repo, &file.parent()).unwrap_or_else(|| "default".to_string()),
+        };
+        out.insert((ns, name.to_string()));
+    }
+}
+
+/// The `namespace:` of the nearest kustomization file at or above `dir`.
+fn applied_namespace(repo: &Repo, dir: &RelPath) -> Option<String> {
+    let mut at = dir.clone();
+    loop {
+        if let Some(k) = kustomization_file(repo, &at) {
+            let text = repo.read(&k).ok()?.text.clone();
+            let parsed =
+                crate::source::yaml::parse(&text, crate::source::FileId(u32::MAX), Dialect::Yaml12, &repo.limits);
+            if let Some(ns) = parsed.docs.first().and_then(|d| d.str_at(&["namespace"])) {
+                return Some(ns.to_string());
+            }
+        }
+        if at.is_root() {
+            return None;
+        }
+        at = at.parent();
+    }
+}
+
+/// The `substituteFrom` sources (kind, name) of every Flux entry point: of its definitions in
+/// the repository and of the object as its parent rendered it.
+pub fn flux_substitutes(index: &RepoIndex, entries: &[FluxEntry]) -> BTreeMap<String, BTreeSet<(String, String)>> {
+    let mut docs: BTreeMap<(&str, &str), Vec<&Node>> = BTreeMap::new();
+    for k in &index.kustomizations {
+        let name = k.doc.str_at(&["metadata", "name"]).unwrap_or("");
+        let ns = k.doc.str_at(&["metadata", "namespace"]).unwrap_or("default");
+        docs.entry((ns, name)).or_default().push(&k.doc);
+    }
+    for r in entries.iter().filter_map(|e| e.result.as_ref().ok()).flat_map(|r| r.resources.iter()) {
+        if crate::flux::entry::is_flux_kustomization(&r.node) {
+            let ns = if r.namespace().is_empty() { "default" } else { r.namespace() };
+            docs.entry((ns, r.name())).or_default().push(&r.node);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for e in entries {
+        let mut names = BTreeSet::new();
+        for doc in docs.get(&(e.key.namespace.as_str(), e.key.name.as_str())).into_iter().flatten() {
+            let Ok(fk) = FluxKustomization::parse(doc, &e.key.namespace) else { continue };
+            for from in fk.post_build.iter().flat_map(|pb| pb.substitute_from.iter()) {
+                names.insert((from.kind.clone(), from.name.clone()));
+            }
+        }
+        if !names.is_empty() {
+            out.insert(e.name.clone(), names);
+        }
+    }
+    out
+}
+
 /// Whether a file defines CRDs (cheap text test first; a parse only when it may).
 fn has_crd(text: &str) -> bool {
     text.lines().any(|l| {
@@ -117,7 +207,25 @@ pub fn selection(
     changes: &Changes,
     base_text: &dyn Fn(&RelPath) -> Option<String>,
 ) -> Selection {
-    let mut s = Selection { everything: None, changed: changes.files.clone(), referenced: BTreeSet::new() };
+    let mut s = Selection {
+        everything: None,
+        changed: changes.files.clone(),
+        referenced: BTreeSet::new(),
+        config_names: BTreeSet::new(),
+        flux_removed: BTreeSet::new(),
+    };
+    let (mut flux_head, mut flux_base) = (BTreeSet::new(), BTreeSet::new());
+    for f in &changes.files {
+        if let Ok(t) = repo.read(f) {
+            config_names(repo, &t.text, &mut s.config_names);
+            flux_keys(repo, f, &t.text, &mut flux_head);
+        }
+        if let Some(t) = base_text(f) {
+            config_names(repo, &t, &mut s.config_names);
+            flux_keys(repo, f, &t, &mut flux_base);
+        }
+    }
+    s.flux_removed = flux_base.difference(&flux_head).cloned().collect();
     for f in changes.files.iter().filter(|f| FILE_NAMES.contains(&f.file_name())) {
         // Only a reference added or removed changes whether a directory is a base.
         let (mut head, mut base) = (BTreeSet::new(), BTreeSet::new());
@@ -222,6 +330,10 @@ pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTr
         let chosen: Vec<_> = if own.is_empty() { found.iter().collect() } else { own };
         for k in &chosen {
             def.insert(k.file.clone());
+            // A root (nothing here renders it) substitutes from what the repository defines.
+            if let Ok(fk) = FluxKustomization::parse(&k.doc, &e.key.namespace) {
+                substitute_inputs(repo, index, entries, &fk, &e.key.namespace, &mut files);
+            }
         }
         // The object as rendered by its parent (patched, substituted): every file it came from,
         // and its substituteFrom sources.
@@ -239,17 +351,7 @@ pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTr
                 }
                 node_files(repo, &res.node, &mut def);
                 let Ok(fk) = FluxKustomization::parse(&res.node, &e.key.namespace) else { continue };
-                for from in fk.post_build.iter().flat_map(|pb| pb.substitute_from.iter()) {
-                    let key = (from.kind.clone(), e.key.namespace.clone(), from.name.clone());
-                    if let Some(n) = index.config.get(&key) {
-                        node_files(repo, n, &mut files);
-                    }
-                    for o in entries.iter().filter_map(|p| p.result.as_ref().ok()).flat_map(|r| r.resources.iter()) {
-                        if o.kind() == from.kind && o.name() == from.name && o.namespace() == e.key.namespace {
-                            node_files(repo, &o.node, &mut files);
-                        }
-                    }
-                }
+                substitute_inputs(repo, index, entries, &fk, &e.key.namespace, &mut files);
             }
         }
         files.extend(def.iter().cloned());
@@ -268,6 +370,29 @@ pub fn flux_inputs(repo: &Repo, index: &RepoIndex, entries: &[FluxEntry]) -> BTr
         }
     }
     out
+}
+
+/// The files that define the `substituteFrom` sources of `fk` (applied in `namespace`): every
+/// definition in the repository, and every rendered object of that kind and name.
+fn substitute_inputs(
+    repo: &Repo,
+    index: &RepoIndex,
+    entries: &[FluxEntry],
+    fk: &FluxKustomization,
+    namespace: &str,
+    files: &mut BTreeSet<RelPath>,
+) {
+    for from in fk.post_build.iter().flat_map(|pb| pb.substitute_from.iter()) {
+        let key = (from.kind.clone(), namespace.to_string(), from.name.clone());
+        for (_, n) in index.config_defs.get(&key).into_iter().flatten() {
+            node_files(repo, n, files);
+        }
+        for o in entries.iter().filter_map(|p| p.result.as_ref().ok()).flat_map(|r| r.resources.iter()) {
+            if o.kind() == from.kind && o.name() == from.name && o.namespace() == namespace {
+                node_files(repo, &o.node, files);
+            }
+        }
+    }
 }
 
 /// Plain entry points that the change removed: a deleted kustomization file whose directory
@@ -316,6 +441,8 @@ mod tests {
             everything: None,
             changed: [RelPath::parse("apps/x/patch.yaml").unwrap()].into(),
             referenced: BTreeSet::new(),
+            config_names: BTreeSet::new(),
+            flux_removed: BTreeSet::new(),
         };
         let dir = RelPath::parse("apps/x").unwrap();
         assert!(s.selects(&BTreeSet::new(), &dir, true));

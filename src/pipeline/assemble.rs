@@ -57,7 +57,7 @@ pub(super) fn report(
         other => scope.in_shard(other),
     });
     (coverage.unchecked, coverage.checked_kinds) = kinds_with_sources(registry, unchecked, checked_kinds);
-    let change_scope = change.map(|(c, sel)| change_scope(repo, config, c, sel, scope, &mut findings));
+    let change_scope = change.map(|(c, sel)| change_scope(repo, config, c, sel, scope, flux_names, &mut findings));
     let complete = scope.shard.is_none() && change.is_none_or(|(_, sel)| sel.everything.is_some());
     crate::policy::finish(config, &mut findings, suppressions, complete);
     let mut report = RunReport::new(eps, findings);
@@ -137,9 +137,10 @@ fn change_scope(
     c: &changes::Changes,
     sel: &affected::Selection,
     scope: &Scope,
+    flux_names: &BTreeSet<String>,
     findings: &mut Vec<Finding>,
 ) -> ChangeScope {
-    let removed = affected::removed_dirs(repo, config, c);
+    let mut removed: Vec<String> = affected::removed_dirs(repo, config, c).iter().map(|d| d.to_string()).collect();
     if scope.in_shard(None) {
         for dir in &removed {
             findings.push(
@@ -149,11 +150,54 @@ fn change_scope(
             );
         }
     }
+    let flux_removed = removed_flux_entries(sel, c, flux_names);
+    if scope.in_shard(None) {
+        for (name, (ns, ks)) in &flux_removed {
+            findings.push(
+                Finding::new(
+                    Rule::EntryPointRemoved,
+                    format!("the change removes Flux Kustomization {ns}/{ks}: with prune enabled, Flux deletes what it applied"),
+                )
+                .entry_point(name.clone())
+                .help("if it was renamed, its objects are deleted and created again under the new name"),
+            );
+        }
+    }
+    removed.extend(flux_removed.into_keys());
     ChangeScope {
         base: c.base.clone(),
         merge_base: c.merge_base.clone(),
         changed_files: c.files.iter().map(|f| f.to_string()).collect(),
         everything: sel.everything.clone(),
-        removed_entry_points: removed.iter().map(|d| d.to_string()).collect(),
+        removed_entry_points: removed,
     }
+}
+
+/// The Flux entry points a change removes, by name: a Kustomization a changed file defined at
+/// the base and no longer does, in the cluster whose directory holds the file (else the only
+/// cluster; else, for a root read on its own, the file's directory), when no entry point of
+/// that name remains.
+fn removed_flux_entries(
+    sel: &affected::Selection,
+    c: &changes::Changes,
+    flux_names: &BTreeSet<String>,
+) -> BTreeMap<String, (String, String)> {
+    let clusters: BTreeSet<&str> = flux_names.iter().map(|n| crate::flux::entry::cluster_of(n)).collect();
+    let mut out = BTreeMap::new();
+    for (ns, name) in &sel.flux_removed {
+        let suffix = format!("/{ns}/{name}");
+        for f in &c.files {
+            let holder = clusters.iter().filter(|k| !k.is_empty() && f.as_str().starts_with(&format!("{k}/"))).max();
+            let cluster = match (holder, clusters.len()) {
+                (Some(k), _) => k.to_string(),
+                (None, 1) => clusters.first().map(|k| k.to_string()).unwrap_or_default(),
+                _ => f.parent().to_string(),
+            };
+            let entry = format!("{cluster}{suffix}");
+            if !flux_names.contains(&entry) && !flux_names.iter().any(|n| n.ends_with(&suffix)) {
+                out.insert(entry, (ns.clone(), name.clone()));
+            }
+        }
+    }
+    out
 }

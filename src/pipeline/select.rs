@@ -22,13 +22,20 @@ pub fn selected_names(repo: &Repo, renders: &Renders, sel: &affected::Selection)
         }
     }
     let flux_inputs = affected::flux_inputs(repo, &renders.flux_index, &renders.flux);
+    let substitutes = affected::flux_substitutes(&renders.flux_index, &renders.flux);
     for e in &renders.flux {
         let dir = RelPath::parse(&e.dir).unwrap_or_default();
         let empty = BTreeSet::new();
         let inputs = flux_inputs.get(&e.name).unwrap_or(&empty);
-        if sel.selects(inputs, &dir, e.result.is_err()) {
+        let source_changed = substitutes.get(&e.name).is_some_and(|s| !s.is_disjoint(&sel.config_names));
+        if sel.selects(inputs, &dir, e.result.is_err()) || source_changed {
             out.insert(e.name.clone());
         }
+    }
+    // Whether a Kustomization is read on its own depends on what every tree includes: when the
+    // change touches a tree, each such entry point may appear, vanish or change.
+    if renders.flux.iter().any(|e| out.contains(&e.name)) {
+        out.extend(renders.flux.iter().filter(|e| e.unapplied).map(|e| e.name.clone()));
     }
     out
 }

@@ -230,6 +230,14 @@ pub fn state(root: &Path) -> State {
             if matches!(r.kind(), "Kustomization" | "HelmRelease") && r.api_version().contains("fluxcd.io") {
                 let ns = if r.namespace().is_empty() { "default" } else { r.namespace() };
                 let mut child = format!("{cluster}/{ns}/{}", r.name());
+                // A Kustomization applied to another cluster (kubeConfig) starts a cluster named
+                // by its own directory.
+                let remote = renders.flux.iter().find(|c| {
+                    c.key.namespace == ns && c.key.name == r.name() && c.name == format!("{}/{ns}/{}", c.dir, r.name())
+                });
+                if let (Some(c), "Kustomization") = (remote, r.kind()) {
+                    child = c.name.clone();
+                }
                 // A HelmRelease named like a Flux Kustomization of its namespace is entry point
                 // `helmrelease-<name>` (as helm::release names it).
                 if r.kind() == "HelmRelease" && flux_names.contains(&child) {
@@ -468,7 +476,7 @@ pub fn judge(root: &Path, before: &State, kind: Kind, file: String) -> Outcome {
     let (checked, removed, base_time) = gate(root);
     let names: BTreeSet<&String> = before.entries.keys().chain(after.entries.keys()).collect();
     let changed: BTreeSet<String> = names.into_iter().filter(|n| before.differs(&after, n)).cloned().collect();
-    let below_checked = before.descendants(&checked);
+    let below_checked = before.descendants(&checked.union(&removed).cloned().collect());
     let vanished_under_checked = |n: &String| !after.entries.contains_key(n) && below_checked.contains(n);
     let missed = changed
         .iter()
