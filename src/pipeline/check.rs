@@ -311,10 +311,32 @@ pub(super) fn check_all(
     CheckedRun { results, outside, graph_findings, helm }
 }
 
-/// Every file that a Flux entry point rendered successfully read: the kustomization files in it
-/// are the plain overlays whose objects reach the cluster only the way Flux builds them.
-fn read_by_flux(entries: &[FluxEntry]) -> BTreeSet<RelPath> {
-    entries.iter().filter_map(|e| e.result.as_ref().ok()).flat_map(|r| r.files.iter().cloned()).collect()
+/// Every file that a Flux entry point rendered successfully read, with the first such entry
+/// point: the kustomization files in it are the plain overlays whose objects reach the cluster
+/// only the way Flux builds them.
+fn read_by_flux(entries: &[FluxEntry]) -> BTreeMap<RelPath, String> {
+    let mut out = BTreeMap::new();
+    for e in entries {
+        if let Ok(r) = &e.result {
+            for f in &r.files {
+                out.entry(f.clone()).or_insert_with(|| e.name.clone());
+            }
+        }
+    }
+    out
+}
+
+/// A plain overlay's render failed, but a Flux Kustomization (`flux`) built its directory:
+/// kustomize fails on the directory alone (a patch whose target only the Kustomization's
+/// `spec.components` add, say), the cluster does not. Its findings become infos that say so.
+fn built_by_flux_only(findings: &mut [Finding], flux: &str) {
+    for f in findings {
+        f.severity = crate::finding::Severity::Info;
+        f.message = format!(
+            "{}; `kustomize build` of this directory alone fails, but Flux Kustomization {flux} builds it (with its spec.components and patches) without this failure",
+            f.message
+        );
+    }
 }
 
 /// The plain overlays in scope, checked; an overlay whose kustomization another one reads is
@@ -322,14 +344,15 @@ fn read_by_flux(entries: &[FluxEntry]) -> BTreeSet<RelPath> {
 /// `spec.path`, or a base of it; `flux_read` holds the overlay's kustomization file) reaches
 /// the cluster only as Flux renders it, after the parent's `spec.patches`, substitution and
 /// `targetNamespace`: the Flux entry point's findings on those objects decide, and the plain
-/// render's object findings (which may be false without those patches) are left out. An
-/// overlay no Flux Kustomization reads is checked in full.
+/// render's object findings (which may be false without those patches) are left out, and a
+/// failure of the directory alone is an info. An overlay no Flux Kustomization reads is
+/// checked in full.
 fn check_plain(
     checker: &Checker,
     renders: Vec<(RelPath, Option<Result<Rendered, Failed>>)>,
     scope: &Scope,
     progress: Option<&Progress>,
-    flux_read: &BTreeSet<RelPath>,
+    flux_read: &BTreeMap<RelPath, String>,
     outside: &mut Vec<Finding>,
 ) -> Vec<Checked> {
     let repo = checker.repo;
@@ -359,8 +382,12 @@ fn check_plain(
             let name = dir.to_string();
             let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
             let mut checked = checker.check(&ep, r.map(|r| r.map_err(needs_flag_skipped)), is_leaf);
-            if own.is_some_and(|k| flux_read.contains(&k)) {
-                checked.findings.retain(|f| f.object.is_none());
+            if let Some(flux) = own.as_ref().and_then(|k| flux_read.get(k)) {
+                if checked.report.rendered {
+                    checked.findings.retain(|f| f.object.is_none());
+                } else {
+                    built_by_flux_only(&mut checked.findings, flux);
+                }
             }
             Progress::tick(progress);
             checked
