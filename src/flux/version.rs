@@ -196,6 +196,25 @@ fn newest_flux_of_artifact(artifact: &str) -> Option<((u64, u64), String)> {
     Some((*newest, words))
 }
 
+/// The HelmRelease (`file:line`) of an admission webhook that mutates every Flux
+/// Kustomization at admission, adding `substituteFrom` (the `kustomize-mutating-webhook`
+/// chart): what the cluster substitutes then differs from what the repository shows.
+pub fn injecting_webhook(repo: &Repo, discovery: &Discovery) -> Option<String> {
+    for p in discovery.files_with(&[Needle::KustomizationWebhook]) {
+        let Ok(parsed) = repo.load_yaml(&p) else { continue };
+        for doc in &parsed.docs {
+            let is_release = doc.str_at(&["kind"]) == Some("HelmRelease")
+                && doc.str_at(&["apiVersion"]).is_some_and(|a| a.starts_with("helm.toolkit.fluxcd.io/"));
+            let chart =
+                doc.str_at(&["spec", "chart", "spec", "chart"]).or_else(|| doc.str_at(&["spec", "chartRef", "name"]));
+            if is_release && chart.is_some_and(|c| c.contains("kustomize-mutating-webhook")) {
+                return Some(format!("{p}:{}", doc.loc.line));
+            }
+        }
+    }
+    None
+}
+
 /// Whether a HelmRelease installs the Flux Operator's `flux-instance` chart (its chart or
 /// chartRef is named so, or its values have the chart's `instance.sync`/`instance.distribution`).
 pub fn installs_flux_instance(hr: &Node) -> bool {

@@ -88,7 +88,12 @@ pub(super) fn render_scoped(
 fn flux_settings(repo: &Repo, config: &Config, discovery: &Discovery) -> Settings {
     let configured = config.flux.strict_configured.then_some(config.flux.strict);
     let s = flux::version::substitution(configured, &flux::version::installed(repo, discovery));
-    Settings { strict: s.strict, variables: config.flux.variables.clone(), strict_why: s.why }
+    Settings {
+        strict: s.strict,
+        variables: config.flux.variables.clone(),
+        strict_why: s.why,
+        injecting_webhook: flux::version::injecting_webhook(repo, discovery),
+    }
 }
 
 /// The Flux entry points of the repository, rendered (shares the engine's built bases).
