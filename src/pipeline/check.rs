@@ -14,7 +14,7 @@ use crate::flux;
 use crate::flux::tree::FluxEntry;
 use crate::helm::release::{HelmEntry, HelmInfo, HelmRun};
 use crate::kustomize::build::{Failed, Rendered, kustomization_file};
-use crate::kustomize::diag::Diag;
+use crate::kustomize::diag::{BuildFlag, Diag};
 use crate::kustomize::resource::is_cluster_scoped;
 use crate::policy::admission::AdmissionPolicies;
 use crate::rules::Rule;
@@ -435,13 +435,14 @@ fn check_flux(
         .collect()
 }
 
-/// A plain overlay that fails only because kustomize was run without a flag (`helmCharts`
-/// without `--enable-helm`, a plugin without `--enable-alpha-plugins --enable-exec`) is built
-/// with that flag by whoever uses it (a bootstrap script, Argo CD's build options): not a
-/// certain failure, so a `render-skipped` warning. Flux never passes the flags, so a Flux
-/// Kustomization that builds the directory keeps its error.
+/// A plain overlay that fails only because kustomize was run without `--enable-helm`
+/// (`helmCharts`) is built with that flag by whoever uses it (a bootstrap script, Argo CD's
+/// build options): not a certain failure, so a `render-skipped` warning. Flux never passes the
+/// flag, so a Flux Kustomization that builds the directory keeps its error. Exec and KRM
+/// plugins stay errors: they run code, which kustomize refuses by default.
 fn needs_flag_skipped(mut failed: Failed) -> Failed {
-    if let Some(flag) = failed.error.needs_flag.map(|f| f.flags()) {
+    // Plugins run code fluxgate never vouches for: kustomize's own default (refuse) stays.
+    if let Some(flag) = failed.error.needs_flag.filter(|f| *f == BuildFlag::Helm).map(|f| f.flags()) {
         let e = &mut failed.error;
         e.rule = Rule::RenderSkipped;
         e.message = format!("{}: not rendered; `kustomize build {flag}` builds it, Flux never does", e.message);
