@@ -20,10 +20,12 @@ pub enum Needle {
     FluxInstance,
     /// A Flux Operator install: a HelmRelease of the flux-instance chart.
     FluxInstanceChart,
+    /// An admission webhook that mutates Flux Kustomizations (`kustomize-mutating-webhook`).
+    KustomizationWebhook,
 }
 
 impl Needle {
-    const ALL: [Needle; 8] = [
+    const ALL: [Needle; 9] = [
         Needle::Crd,
         Needle::FluxKustomization,
         Needle::ConfigMap,
@@ -32,6 +34,7 @@ impl Needle {
         Needle::ImageMarker,
         Needle::FluxInstance,
         Needle::FluxInstanceChart,
+        Needle::KustomizationWebhook,
     ];
 
     fn text(self) -> &'static str {
@@ -44,11 +47,12 @@ impl Needle {
             Needle::ImageMarker => "$imagepolicy",
             Needle::FluxInstance => "FluxInstance",
             Needle::FluxInstanceChart => "flux-instance",
+            Needle::KustomizationWebhook => "kustomize-mutating-webhook",
         }
     }
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    fn bit(self) -> u16 {
+        1 << (self as u16)
     }
 }
 
@@ -62,7 +66,7 @@ pub struct Discovery {
     /// Which [`Needle`]s each of `yaml_files` may contain (same order): every file is read once
     /// here, so the CRD registry, the Flux index and the image-marker check do not each re-read
     /// the whole repository.
-    contents: Vec<u8>,
+    contents: Vec<u16>,
 }
 
 impl Discovery {
@@ -79,7 +83,7 @@ impl Discovery {
     }
 }
 
-fn scan(repo: &Repo, files: &[RelPath]) -> Vec<u8> {
+fn scan(repo: &Repo, files: &[RelPath]) -> Vec<u16> {
     let texts: Vec<&str> = Needle::ALL.iter().map(|n| n.text()).collect();
     let finders = finders(&texts);
     files

@@ -444,7 +444,8 @@ fn paths(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
 
 /// The same object applied by two Flux Kustomizations of one cluster: they take turns
 /// overwriting (and pruning) it. The entry point that sorts first keeps it; each other one is
-/// reported at its document.
+/// reported at its document: an error when the two differ (each apply undoes the other's
+/// fields), a warning when they apply the same content.
 fn duplicates(c: &Cluster, out: &mut Vec<GraphFinding>) {
     for (key, idx) in &c.index {
         let mut by_ep: BTreeMap<&str, Vec<&ClusterObject>> = BTreeMap::new();
@@ -452,9 +453,10 @@ fn duplicates(c: &Cluster, out: &mut Vec<GraphFinding>) {
             by_ep.entry(o.entry_point).or_default().push(o);
         }
         let mut eps = by_ep.iter();
-        let Some((first, _)) = eps.next() else { continue };
+        let Some((first, first_objs)) = eps.next() else { continue };
         for (ep, objs) in eps {
             for o in objs {
+                let same_content = first_objs.iter().any(|f| same_but_metadata(&f.resource.node, &o.resource.node));
                 let ns = if key.2.is_empty() { String::new() } else { format!("{}/", key.2) };
                 let mut f = c.finding(
                     o,
@@ -476,11 +478,37 @@ fn duplicates(c: &Cluster, out: &mut Vec<GraphFinding>) {
                     f.finding.message.push_str(
                         " (the Kustomization applies itself: nothing fails, but its owner label flips between the two)",
                     );
+                } else if same_content {
+                    // Both apply the same object (a shared component), at most with other
+                    // labels or annotations (each Kustomization's commonMetadata): no apply
+                    // fails and no spec flaps; the labels flip, and deleting one
+                    // Kustomization can prune it until the other reconciles.
+                    f.finding.severity = crate::finding::Severity::Warning;
+                    f.finding.message.push_str(
+                        " with the same content (labels and annotations aside): nothing fails, but its labels flip between the two, and deleting either Kustomization may prune it until the other reconciles",
+                    );
                 }
                 out.push(f);
             }
         }
     }
+}
+
+/// Whether two renders of one object are equal apart from `metadata.labels` and
+/// `metadata.annotations`.
+fn same_but_metadata(a: &crate::source::Node, b: &crate::source::Node) -> bool {
+    if a == b {
+        return true;
+    }
+    let strip = |n: &crate::source::Node| {
+        let mut j = n.to_json();
+        if let Some(m) = j.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
+            m.remove("labels");
+            m.remove("annotations");
+        }
+        j
+    };
+    strip(a) == strip(b)
 }
 
 /// The key helm-controller reads from a valuesFrom ConfigMap or Secret when none is given.

@@ -158,6 +158,11 @@ fn made_by(r: &Resource) -> Vec<(Key, String)> {
         ("cert-manager.io", "Certificate") => {
             node.str_at(&["spec", "secretName"]).map(|s| (key("", "Secret", ns, s), who)).into_iter().collect()
         }
+        // The bucket provisioner (Rook, NooBaa) writes the endpoint to a ConfigMap and the
+        // credentials to a Secret, both named after the claim.
+        ("objectbucket.io", "ObjectBucketClaim") => {
+            vec![(key("", "ConfigMap", ns, r.name()), who.clone()), (key("", "Secret", ns, r.name()), who)]
+        }
         _ => Vec::new(),
     }
 }
@@ -190,13 +195,15 @@ mod tests {
     #[test]
     fn operator_made_objects_resolve_and_the_rest_depends_on_gaps() {
         let own = resources(
-            "apiVersion: fluxcd.controlplane.io/v1\nkind: FluxInstance\nmetadata: {name: flux, namespace: flux-system}\nspec:\n  sync: {kind: OCIRepository, name: cluster, url: oci://x}\n---\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: db, namespace: app}\nspec: {target: {name: db-creds}}\n",
+            "apiVersion: fluxcd.controlplane.io/v1\nkind: FluxInstance\nmetadata: {name: flux, namespace: flux-system}\nspec:\n  sync: {kind: OCIRepository, name: cluster, url: oci://x}\n---\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: db, namespace: app}\nspec: {target: {name: db-creds}}\n---\napiVersion: objectbucket.io/v1alpha1\nkind: ObjectBucketClaim\nmetadata: {name: chunks, namespace: app}\nspec: {bucketName: chunks}\n",
         );
         let none = Arc::new(RepoObjects::default());
         let p = Provenance::new("c", own.iter(), none.clone(), Vec::new());
         assert!(matches!(p.resolve(SOURCE_GROUP, "OCIRepository", "flux-system", "cluster"), Resolution::Made(_)));
         assert!(matches!(p.resolve("", "Secret", "app", "db-creds"), Resolution::Made(_)));
         assert!(matches!(p.resolve("", "Secret", "app", "other"), Resolution::Unsure(_)));
+        assert!(matches!(p.resolve("", "ConfigMap", "app", "chunks"), Resolution::Made(_)));
+        assert!(matches!(p.resolve("", "Secret", "app", "chunks"), Resolution::Made(_)));
         assert_eq!(p.resolve(SOURCE_GROUP, "HelmRepository", "flux-system", "charts"), Resolution::Missing);
         let gap = Provenance::new("c", own.iter(), none, vec!["Kustomization 'a/b' did not render".into()]);
         match gap.resolve(SOURCE_GROUP, "HelmRepository", "flux-system", "charts") {

@@ -40,6 +40,10 @@ pub struct Settings {
     /// What decided `strict` (the Flux version the repository installs, or the config), named
     /// in substitution findings.
     pub strict_why: String,
+    /// An admission webhook the repository installs that adds `substituteFrom` to every Flux
+    /// Kustomization in the cluster (`file:line` of its HelmRelease): variables with no value
+    /// here may come from it, so they are kept as written, with a warning.
+    pub injecting_webhook: Option<String>,
 }
 
 /// A `substituteFrom` object as the tree finds it.
@@ -82,6 +86,29 @@ fn substitute_one(node: &mut Node, vars: &Vars, settings: &Settings, open: bool,
         Err(errs) => errs,
     };
     let unset_only = errs.iter().all(|e| e.rule == Rule::FluxSubstituteUnset);
+    if let (Some(webhook), true) = (&settings.injecting_webhook, unset_only) {
+        let mut more = vars.clone();
+        for e in &errs {
+            more.insert(e.var.clone(), format!("${{{}}}", e.var));
+        }
+        if let Ok(n) = substitute(node, &more, true) {
+            for e in &errs {
+                notes.push(
+                    Diag::note(
+                        Rule::FluxSubstituteExternal,
+                        loc_at(node, &e.path),
+                        format!(
+                            "{}: the mutating webhook installed by {webhook} adds substituteFrom to every Kustomization in the cluster, which may set it",
+                            e.message
+                        ),
+                    )
+                    .help(HELP),
+                );
+            }
+            *node = n;
+            return;
+        }
+    }
     // Some variables live only in the cluster (a source the repository cannot show): a
     // `${VAR}` with no value here is kept as written instead of failing.
     if open && unset_only {

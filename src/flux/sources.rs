@@ -17,14 +17,20 @@ pub const EXTENSIONS_GROUP: &str = "source.extensions.fluxcd.io";
 /// The directory a root Kustomization's own source is rooted at: the repository root when its
 /// `spec.path` exists there; otherwise the one ancestor directory of the file defining it
 /// under which the path exists (an artifact of a sub-directory). `None` when no directory, or
-/// more than one, fits.
+/// more than one, fits (an artifact's `path: ./` fits everywhere, so it is never inferred).
 /// Only OCIRepository and Bucket sources are artifacts of a directory; an ExternalArtifact is
 /// resolved through its generator, and a GitRepository is a whole repository.
 pub fn infer_own_root(repo: &Repo, fk: &FluxKustomization, file: &RelPath) -> Option<RelPath> {
+    let artifact = matches!(fk.source.kind.as_str(), "OCIRepository" | "Bucket");
+    // `path: ./` of an artifact exists under every directory: it shows nothing about which
+    // directory (if any) the artifact was pushed from.
+    if artifact && fk.dir_in(&RelPath::root()).is_some_and(|d| d.is_root()) {
+        return None;
+    }
     if fk.dir_in(&RelPath::root()).is_some_and(|d| repo.is_dir(&d)) {
         return Some(RelPath::root());
     }
-    if !matches!(fk.source.kind.as_str(), "OCIRepository" | "Bucket") {
+    if !artifact {
         return None;
     }
     let mut fits = Vec::new();

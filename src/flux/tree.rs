@@ -223,6 +223,9 @@ fn own_source(ctx: &Ctx, fk: &FluxKustomization, file: &RelPath) -> Own {
         return Own { source, root, inferred: None, resolved: true };
     }
     let git = matches!(fk.source.kind.as_str(), "GitRepository" | "");
+    if git && foreign_git(ctx, fk, file) {
+        return Own { source, root: RelPath::root(), inferred: None, resolved: false };
+    }
     match infer_own_root(ctx.engine.repo(), fk, file) {
         Some(root) if !root.is_root() => {
             let d = Diag::note(
@@ -238,6 +241,30 @@ fn own_source(ctx: &Ctx, fk: &FluxKustomization, file: &RelPath) -> Own {
         Some(root) => Own { source, root, inferred: None, resolved: true },
         None => Own { source, root: RelPath::root(), inferred: None, resolved: git },
     }
+}
+
+/// Whether a root's GitRepository, defined next to it in `file`, is another repository: its
+/// `spec.url` is none of the URLs of the `flux-system` GitRepositories the repository's
+/// bootstrap files define (which are this repository). A third-party source paired with its
+/// Kustomization (`https://github.com/rook/rook.git` for its CRDs) is not rendered from here.
+fn foreign_git(ctx: &Ctx, fk: &FluxKustomization, file: &RelPath) -> bool {
+    let repo = ctx.engine.repo();
+    let urls_in = |f: &RelPath, name: Option<&str>| -> Vec<String> {
+        let Ok(parsed) = repo.load_yaml(f) else { return Vec::new() };
+        parsed
+            .docs
+            .iter()
+            .filter(|d| d.str_at(&["kind"]) == Some("GitRepository"))
+            .filter(|d| name.is_none_or(|n| d.str_at(&["metadata", "name"]) == Some(n)))
+            .filter_map(|d| {
+                d.str_at(&["spec", "url"]).map(|u| u.trim_end_matches('/').trim_end_matches(".git").to_string())
+            })
+            .collect()
+    };
+    let Some(url) = urls_in(file, Some(fk.source.name.as_str())).into_iter().next() else { return false };
+    let files: BTreeSet<&RelPath> = ctx.index.kustomizations.iter().map(|k| &k.file).collect();
+    let own: BTreeSet<String> = files.into_iter().flat_map(|f| urls_in(f, Some("flux-system"))).collect();
+    !own.is_empty() && !own.contains(&url)
 }
 
 /// The info entry of a Kustomization in `file`, below directory `dir` that a cluster builds

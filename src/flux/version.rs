@@ -76,12 +76,12 @@ pub fn installed(repo: &Repo, discovery: &Discovery) -> Vec<Installed> {
         let Ok(parsed) = repo.load_yaml(&p) else { continue };
         for doc in &parsed.docs {
             if let Some((v, line)) = operator_version(doc) {
-                out.push(Installed {
-                    strict: range_is_strict(&v),
-                    version: v,
-                    at: format!("{p}:{line}"),
-                    by_operator: true,
-                });
+                let newest = distribution_artifact(doc).and_then(|a| newest_flux_of_artifact(&a));
+                let (strict, v) = match newest {
+                    Some((minor, text)) => (range_is_strict(&v) && minor >= STRICT_SINCE, format!("{v}, {text}")),
+                    None => (range_is_strict(&v), v),
+                };
+                out.push(Installed { strict, version: v, at: format!("{p}:{line}"), by_operator: true });
             }
         }
     }
@@ -160,6 +160,61 @@ fn operator_version(doc: &Node) -> Option<(String, u32)> {
     }
 }
 
+/// The distribution artifact a FluxInstance (or flux-instance chart HelmRelease) pins:
+/// `spec.distribution.artifact` / `values.instance.distribution.artifact`.
+fn distribution_artifact(doc: &Node) -> Option<String> {
+    let path: &[&str] = if doc.str_at(&["kind"]) == Some("FluxInstance") {
+        &["spec", "distribution", "artifact"]
+    } else {
+        &["spec", "values", "instance", "distribution", "artifact"]
+    };
+    doc.str_at(path).map(str::to_string)
+}
+
+/// A release `major.minor.patch`, and a `major.minor` line.
+type Triple = (u64, u64, u64);
+type Minor = (u64, u64);
+
+/// The Flux Operator releases from which the `flux-operator-manifests` artifact ships a newer
+/// Flux minor release (the operator's `config/data/flux-images/VERSION` at each tag), newest
+/// first: the operator installs the newest release a `2.x` range allows among those.
+const OPERATOR_FLUX: &[(Triple, Minor)] =
+    &[((0, 53, 0), (2, 9)), ((0, 42, 1), (2, 8)), ((0, 30, 0), (2, 7)), ((0, 0, 0), (2, 6))];
+
+/// The newest Flux minor release that a pinned `flux-operator-manifests:vX.Y.Z` artifact
+/// holds, with words for the finding; `None` for `latest`, a digest, or another artifact
+/// (nothing bounds the range then).
+fn newest_flux_of_artifact(artifact: &str) -> Option<((u64, u64), String)> {
+    let (_, tag) = artifact.rsplit_once("flux-operator-manifests:")?;
+    let v = Version::parse(tag.trim_start_matches('v')).ok()?;
+    let (_, newest) = OPERATOR_FLUX.iter().find(|(op, _)| (v.major, v.minor, v.patch) >= *op)?;
+    let words = if *newest >= STRICT_SINCE {
+        format!("from distribution artifact flux-operator-manifests:{tag}")
+    } else {
+        format!("at most Flux {}.{} in distribution artifact flux-operator-manifests:{tag}", newest.0, newest.1)
+    };
+    Some((*newest, words))
+}
+
+/// The HelmRelease (`file:line`) of an admission webhook that mutates every Flux
+/// Kustomization at admission, adding `substituteFrom` (the `kustomize-mutating-webhook`
+/// chart): what the cluster substitutes then differs from what the repository shows.
+pub fn injecting_webhook(repo: &Repo, discovery: &Discovery) -> Option<String> {
+    for p in discovery.files_with(&[Needle::KustomizationWebhook]) {
+        let Ok(parsed) = repo.load_yaml(&p) else { continue };
+        for doc in &parsed.docs {
+            let is_release = doc.str_at(&["kind"]) == Some("HelmRelease")
+                && doc.str_at(&["apiVersion"]).is_some_and(|a| a.starts_with("helm.toolkit.fluxcd.io/"));
+            let chart =
+                doc.str_at(&["spec", "chart", "spec", "chart"]).or_else(|| doc.str_at(&["spec", "chartRef", "name"]));
+            if is_release && chart.is_some_and(|c| c.contains("kustomize-mutating-webhook")) {
+                return Some(format!("{p}:{}", doc.loc.line));
+            }
+        }
+    }
+    None
+}
+
 /// Whether a HelmRelease installs the Flux Operator's `flux-instance` chart (its chart or
 /// chartRef is named so, or its values have the chart's `instance.sync`/`instance.distribution`).
 pub fn installs_flux_instance(hr: &Node) -> bool {
@@ -206,6 +261,18 @@ mod tests {
         ] {
             assert_eq!(range_is_strict(v), strict, "{v}");
         }
+    }
+
+    #[test]
+    fn a_pinned_operator_artifact_bounds_the_newest_flux() {
+        let (m, words) = newest_flux_of_artifact("oci://ghcr.io/controlplaneio-fluxcd/flux-operator-manifests:v0.46.0")
+            .expect("pinned");
+        assert_eq!(m, (2, 8));
+        assert!(words.contains("at most Flux 2.8"), "{words}");
+        assert_eq!(newest_flux_of_artifact("oci://x/flux-operator-manifests:v0.53.0").map(|x| x.0), Some((2, 9)));
+        assert_eq!(newest_flux_of_artifact("oci://x/flux-operator-manifests:v0.42.0").map(|x| x.0), Some((2, 7)));
+        assert_eq!(newest_flux_of_artifact("oci://x/flux-operator-manifests:latest"), None);
+        assert_eq!(newest_flux_of_artifact("oci://x/other:v0.46.0"), None);
     }
 
     #[test]

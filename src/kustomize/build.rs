@@ -1394,19 +1394,25 @@ fn declares(spec: &OpenApiSpec) -> bool {
 /// The error kustomize (and Flux, which enables neither Helm nor plugins) stops with on a
 /// field that needs Helm or an external plugin; `None` for fields that are only skipped.
 fn refused(field: &str, loc: Loc) -> Option<Diag> {
-    let msg = match field {
-        "helmCharts" | "helmChartInflationGenerator" => {
-            format!("'{field}': trouble configuring builtin HelmChartInflationGenerator: must specify --enable-helm")
-        }
-        "validators" => {
+    let (msg, flag) = match field {
+        "helmCharts" | "helmChartInflationGenerator" => (
+            format!("'{field}': trouble configuring builtin HelmChartInflationGenerator: must specify --enable-helm"),
+            super::diag::BuildFlag::Helm,
+        ),
+        "validators" => (
             "'validators': external plugins disabled; fluxgate, like kustomize without plugins, cannot run validators"
-                .into()
-        }
+                .into(),
+            super::diag::BuildFlag::Plugins,
+        ),
         _ => return None,
     };
-    Some(Diag::fatal(Rule::KustomizationInvalid, loc, msg).help(
-        "kustomize builds charts only with --enable-helm, which Flux never sets; fluxgate never runs helm or plugins",
-    ))
+    Some(
+        Diag::fatal(Rule::KustomizationInvalid, loc, msg)
+            .help(
+                "kustomize builds charts only with --enable-helm, which Flux never sets; fluxgate never runs helm or plugins",
+            )
+            .needs(flag),
+    )
 }
 
 /// Why a kustomization field was not rendered (each is reported, never silent).

@@ -12,21 +12,51 @@ pub struct Diag {
     pub message: String,
     pub help: Option<String>,
     pub fatal: bool,
+    /// The `kustomize build` flag that would have built this (`--enable-helm` for charts,
+    /// `--enable-alpha-plugins --enable-exec` for plugins): set on the failures that Flux, which
+    /// never passes such flags, always hits, but that a plain `kustomize build` run with the
+    /// flag does not. The pipeline keeps them errors under Flux only.
+    pub needs_flag: Option<BuildFlag>,
+}
+
+/// A `kustomize build` option that Flux never passes (see [`Diag::needs_flag`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuildFlag {
+    /// `--enable-helm`: inflate `helmCharts`.
+    Helm,
+    /// `--enable-alpha-plugins --enable-exec`: run exec and KRM-function plugins.
+    Plugins,
+}
+
+impl BuildFlag {
+    /// The flags as typed on the command line.
+    pub fn flags(self) -> &'static str {
+        match self {
+            BuildFlag::Helm => "--enable-helm",
+            BuildFlag::Plugins => "--enable-alpha-plugins --enable-exec",
+        }
+    }
 }
 
 impl Diag {
     /// A problem that makes kustomize fail the build.
     pub fn fatal(rule: Rule, loc: Loc, message: impl Into<String>) -> Diag {
-        Diag { rule, loc, message: message.into(), help: None, fatal: true }
+        Diag { rule, loc, message: message.into(), help: None, fatal: true, needs_flag: None }
     }
 
     /// A problem worth reporting that kustomize itself would not fail on.
     pub fn note(rule: Rule, loc: Loc, message: impl Into<String>) -> Diag {
-        Diag { rule, loc, message: message.into(), help: None, fatal: false }
+        Diag { rule, loc, message: message.into(), help: None, fatal: false, needs_flag: None }
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Diag {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Marks a failure that `kustomize build` with `flag` would not have (see [`Diag::needs_flag`]).
+    pub fn needs(mut self, flag: BuildFlag) -> Diag {
+        self.needs_flag = Some(flag);
         self
     }
 }

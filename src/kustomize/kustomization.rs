@@ -366,6 +366,24 @@ fn check_fields(m: &Mapping, allowed: &[&str], field: &str) -> Result<(), Diag> 
     Ok(())
 }
 
+/// The kustomization with its field names spelled as kustomize's: kustomize decodes it with Go's
+/// `encoding/json`, which matches a field name regardless of case (`apiversion`, `Resources`),
+/// a later spelling of the same field replacing an earlier one. `None` when every name is
+/// already canonical (or unknown, which the caller reports).
+fn fold_field_names(m: &Mapping) -> Option<Mapping> {
+    let canonical = |k: &str| KNOWN_FIELDS.iter().find(|f| f.eq_ignore_ascii_case(k)).copied();
+    if m.keys().all(|k| KNOWN_FIELDS.contains(&k.as_str()) || canonical(k).is_none()) {
+        return None;
+    }
+    let mut out = Mapping::default();
+    for (k, v) in m {
+        let name = canonical(k).map_or_else(|| k.clone(), str::to_string);
+        out.shift_remove(&name);
+        out.insert(name, v.clone());
+    }
+    Some(out)
+}
+
 /// Label/annotation maps: values must be scalars; they are kept as nodes (kustomize writes
 /// them as strings).
 fn string_map(n: &Node, field: &str) -> Result<Vec<(String, Node)>, Diag> {
@@ -511,6 +529,8 @@ impl Kustomization {
     // long: one match arm per kustomization field (kustomize has some fifty), all of one shape.
     pub fn parse(doc: &Node, dir: RelPath, file: RelPath) -> Result<Kustomization, Diag> {
         let m = doc.as_map().ok_or_else(|| invalid(doc.loc, "a kustomization must be a map"))?;
+        let folded = fold_field_names(m);
+        let m = folded.as_ref().unwrap_or(m);
         let mut k = Kustomization { dir, file, loc: doc.loc, ..Kustomization::default() };
         for (key, v) in m {
             if !KNOWN_FIELDS.contains(&key.as_str()) {

@@ -11,7 +11,7 @@ use crate::rules::Rule;
 use crate::source::{Loc, Mapping, Node, Value};
 
 use super::config::field_specs;
-use super::diag::Diag;
+use super::diag::{BuildFlag, Diag};
 use super::kustomization::{
     CustomField, GeneratorSpec, ImageSpec, Located, PatchSpec, ReplacementEntry, ReplicaSpec, Selector, generator_from,
     parse_replacement, parse_selector, patch_from,
@@ -147,7 +147,8 @@ pub fn parse(doc: &Node) -> Result<PluginConfig, Diag> {
     let loc = doc.loc;
     if api != "builtin" {
         return Err(invalid(loc, format!("external plugins disabled; unable to load external plugin '{kind}'"))
-            .help("kustomize and Flux build without plugins; fluxgate never executes them either"));
+            .help("kustomize and Flux build without plugins; fluxgate never executes them either")
+            .needs(BuildFlag::Plugins));
     }
     let meta = doc.get("metadata").and_then(Node::as_map);
     let meta_str = |k: &str| meta.and_then(|mm| str_field(mm, k));
@@ -238,7 +239,8 @@ pub fn parse(doc: &Node) -> Result<PluginConfig, Diag> {
         "HelmChartInflationGenerator" => {
             return Err(invalid(loc, "HelmChartInflationGenerator: must specify --enable-helm").help(
                 "kustomize inflates charts only with --enable-helm, which Flux never sets; fluxgate never runs helm",
-            ));
+            )
+            .needs(BuildFlag::Helm));
         }
         other => return Err(invalid(loc, format!("unable to load builtin {other}"))),
     };

@@ -14,7 +14,7 @@ use crate::flux;
 use crate::flux::tree::FluxEntry;
 use crate::helm::release::{HelmEntry, HelmInfo, HelmRun};
 use crate::kustomize::build::{Failed, Rendered, kustomization_file};
-use crate::kustomize::diag::Diag;
+use crate::kustomize::diag::{BuildFlag, Diag};
 use crate::kustomize::resource::is_cluster_scoped;
 use crate::policy::admission::AdmissionPolicies;
 use crate::rules::Rule;
@@ -105,6 +105,8 @@ pub(super) struct Checker<'a> {
     pub admission: &'a AdmissionPolicies,
     /// Whether to record each object's team (see [`super::RunOptions::teams`]).
     pub teams: bool,
+    /// The Pod Security level of each namespace the renders define.
+    pub pod_security: &'a crate::policy::pod_security::PodSecurity,
 }
 
 impl Checker<'_> {
@@ -146,7 +148,7 @@ impl Checker<'_> {
 }
 
 fn check_rendered(checker: Checker, ep: &Ep, result: Result<Rendered, Failed>, is_leaf: bool) -> Checked {
-    let Checker { repo, registry, config, admission, teams } = checker;
+    let Checker { repo, registry, config, admission, teams, pod_security } = checker;
     let name = ep.name.to_string();
     panic_for_test(&name);
     let mut c = Checked::empty(ep);
@@ -204,7 +206,13 @@ fn check_rendered(checker: Checker, ep: &Ep, result: Result<Rendered, Failed>, i
                 f.at(location(repo, loc)).entry_point(&name).object(Some(rendered.resources[i].object_ref()))
             }));
             // Keep last: built-in rules, then suppressions over every finding of the objects.
-            let pe = crate::policy::EntryPoint { name: ep.name, path: ep.path, kind: ep.kind, complete: is_leaf };
+            let pe = crate::policy::EntryPoint {
+                name: ep.name,
+                path: ep.path,
+                kind: ep.kind,
+                complete: is_leaf,
+                pod_security,
+            };
             c.suppressions = crate::policy::check_entry_point(repo, config, &pe, &rendered, &mut c.findings);
         }
     }
@@ -289,7 +297,8 @@ pub(super) fn check_all(
         p.total.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
     }
     let mut outside: Vec<Finding> = Vec::new();
-    let mut results = check_plain(checker, renders, scope, progress, &mut outside);
+    let flux_read = read_by_flux(&entries);
+    let mut results = check_plain(checker, renders, scope, progress, &flux_read, &mut outside);
     results.extend(check_flux(checker, entries, scope, progress, &results, &mut outside));
     let HelmRun { entries: helm_entries, helm } = helm_run;
     let graph_findings = without_helm_validated(graph_findings, &helm_entries);
@@ -302,13 +311,48 @@ pub(super) fn check_all(
     CheckedRun { results, outside, graph_findings, helm }
 }
 
+/// Every file that a Flux entry point rendered successfully read, with the first such entry
+/// point: the kustomization files in it are the plain overlays whose objects reach the cluster
+/// only the way Flux builds them.
+fn read_by_flux(entries: &[FluxEntry]) -> BTreeMap<RelPath, String> {
+    let mut out = BTreeMap::new();
+    for e in entries {
+        if let Ok(r) = &e.result {
+            for f in &r.files {
+                out.entry(f.clone()).or_insert_with(|| e.name.clone());
+            }
+        }
+    }
+    out
+}
+
+/// A plain overlay's render failed, but a Flux Kustomization (`flux`) built its directory:
+/// kustomize fails on the directory alone (a patch whose target only the Kustomization's
+/// `spec.components` add, say), the cluster does not. Its findings become infos that say so.
+fn built_by_flux_only(findings: &mut [Finding], flux: &str) {
+    for f in findings {
+        f.severity = crate::finding::Severity::Info;
+        f.message = format!(
+            "{}; `kustomize build` of this directory alone fails, but Flux Kustomization {flux} builds it (with its spec.components and patches) without this failure",
+            f.message
+        );
+    }
+}
+
 /// The plain overlays in scope, checked; an overlay whose kustomization another one reads is
-/// a base (or component), not a leaf.
+/// a base (or component), not a leaf. An overlay that a Flux Kustomization builds (its
+/// `spec.path`, or a base of it; `flux_read` holds the overlay's kustomization file) reaches
+/// the cluster only as Flux renders it, after the parent's `spec.patches`, substitution and
+/// `targetNamespace`: the Flux entry point's findings on those objects decide, and the plain
+/// render's object findings (which may be false without those patches) are left out, and a
+/// failure of the directory alone is an info. An overlay no Flux Kustomization reads is
+/// checked in full.
 fn check_plain(
     checker: &Checker,
     renders: Vec<(RelPath, Option<Result<Rendered, Failed>>)>,
     scope: &Scope,
     progress: Option<&Progress>,
+    flux_read: &BTreeMap<RelPath, String>,
     outside: &mut Vec<Finding>,
 ) -> Vec<Checked> {
     let repo = checker.repo;
@@ -333,10 +377,18 @@ fn check_plain(
     }
     mine.into_par_iter()
         .map(|(dir, r)| {
-            let is_leaf = kustomization_file(repo, &dir).is_none_or(|k| !used.contains(&k));
+            let own = kustomization_file(repo, &dir);
+            let is_leaf = own.as_ref().is_none_or(|k| !used.contains(k));
             let name = dir.to_string();
             let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
-            let checked = checker.check(&ep, r, is_leaf);
+            let mut checked = checker.check(&ep, r.map(|r| r.map_err(needs_flag_skipped)), is_leaf);
+            if let Some(flux) = own.as_ref().and_then(|k| flux_read.get(k)) {
+                if checked.report.rendered {
+                    checked.findings.retain(|f| f.object.is_none());
+                } else {
+                    built_by_flux_only(&mut checked.findings, flux);
+                }
+            }
             Progress::tick(progress);
             checked
         })
@@ -381,6 +433,24 @@ fn check_flux(
             checked
         })
         .collect()
+}
+
+/// A plain overlay that fails only because kustomize was run without `--enable-helm`
+/// (`helmCharts`) is built with that flag by whoever uses it (a bootstrap script, Argo CD's
+/// build options): not a certain failure, so a `render-skipped` warning. Flux never passes the
+/// flag, so a Flux Kustomization that builds the directory keeps its error. Exec and KRM
+/// plugins stay errors: they run code, which kustomize refuses by default.
+fn needs_flag_skipped(mut failed: Failed) -> Failed {
+    // Plugins run code fluxgate never vouches for: kustomize's own default (refuse) stays.
+    if let Some(flag) = failed.error.needs_flag.filter(|f| *f == BuildFlag::Helm).map(|f| f.flags()) {
+        let e = &mut failed.error;
+        e.rule = Rule::RenderSkipped;
+        e.message = format!("{}: not rendered; `kustomize build {flag}` builds it, Flux never does", e.message);
+        e.help = Some(format!(
+            "its objects are not checked; a Flux Kustomization that builds this directory fails (an error there), and a build with {flag} is outside what fluxgate runs"
+        ));
+    }
+    failed
 }
 
 /// helm validated these releases' values itself: its findings replace the graph check's.

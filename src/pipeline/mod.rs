@@ -106,7 +106,15 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     let graph_findings =
         graph::graph_findings(repo, &discovery, &all.flux, admission_findings, &scope, change.as_ref());
     let flux_names: BTreeSet<String> = all.flux.iter().map(|e| e.name.clone()).collect();
-    let checker = check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
+    let pod_security = crate::policy::pod_security::PodSecurity::from_resources(all.resources());
+    let checker = check::Checker {
+        repo,
+        registry: &registry,
+        config,
+        admission: &admission,
+        teams: options.teams,
+        pod_security: &pod_security,
+    };
     let checked = check::check_all(&checker, all, helm_run, graph_findings, &scope, options.progress.as_deref());
     // Report: one sorted, de-duplicated model.
     Ok(assemble::report(repo, config, &registry, checked, &flux_names, &scope, change.as_ref()))

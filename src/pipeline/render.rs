@@ -23,6 +23,15 @@ pub struct Renders {
     pub flux_index: flux::entry::RepoIndex,
 }
 
+impl Renders {
+    /// Every object that a plain overlay or Flux entry point rendered.
+    pub fn resources(&self) -> impl Iterator<Item = &crate::kustomize::resource::Resource> {
+        let plain = self.plain.iter().filter_map(|(_, r)| r.as_ref()?.as_ref().ok());
+        let flux = self.flux.iter().filter_map(|e| e.result.as_ref().ok());
+        plain.chain(flux).flat_map(|r| r.resources.iter())
+    }
+}
+
 /// Renders every entry point the config asks for, sharing one engine (and its built bases).
 pub fn render_entry_points(repo: &Repo, config: &Config, discovery: &Discovery) -> Renders {
     render_some(repo, config, discovery, None)
@@ -79,7 +88,12 @@ pub(super) fn render_scoped(
 fn flux_settings(repo: &Repo, config: &Config, discovery: &Discovery) -> Settings {
     let configured = config.flux.strict_configured.then_some(config.flux.strict);
     let s = flux::version::substitution(configured, &flux::version::installed(repo, discovery));
-    Settings { strict: s.strict, variables: config.flux.variables.clone(), strict_why: s.why }
+    Settings {
+        strict: s.strict,
+        variables: config.flux.variables.clone(),
+        strict_why: s.why,
+        injecting_webhook: flux::version::injecting_webhook(repo, discovery),
+    }
 }
 
 /// The Flux entry points of the repository, rendered (shares the engine's built bases).

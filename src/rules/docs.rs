@@ -178,9 +178,10 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
             "`runAsUser: 0`, `runAsNonRoot: false`, or neither `runAsNonRoot: true` nor a non-zero `runAsUser` on the pod or the container (the container's setting wins)",
             "`securityContext: {runAsNonRoot: true}` on the pod",
         ),
-        Rule::PodPrivileged => {
-            ("`securityContext: {privileged: true}` on a container", "drop it; add only the capabilities needed")
-        }
+        Rule::PodPrivileged => (
+            "`securityContext: {privileged: true}` on a container (a warning in a namespace labelled `pod-security.kubernetes.io/enforce: privileged`, as are `pod-host-namespace` and `pod-host-path`)",
+            "drop it; add only the capabilities needed",
+        ),
         Rule::PodPrivilegeEscalation => {
             ("`allowPrivilegeEscalation: true`, or not set to `false`", "`allowPrivilegeEscalation: false`")
         }
@@ -216,7 +217,7 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
             "keep one",
         ),
         Rule::SecretPlain => (
-            "a `Secret` with a plain `data`/`stringData` value and no `sops:` block; not empty values, `${VAR}`s, SOPS `ENC[...]` or secret-tool references (`op://`, `ref+...`, `<path:...>`, `{{ }}`)",
+            "a `Secret` with a plain `data`/`stringData` value and no `sops:` block; not empty values, `${VAR}`s, SOPS `ENC[...]` or secret-tool references (`op://`, `ref+...`, `<path:...>`, `{{ }}`), SSH public keys or PEM certificates",
             "encrypt with SOPS, or use an external secret store",
         ),
         Rule::HelmChartVersionUnpinned => (

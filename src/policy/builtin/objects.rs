@@ -96,6 +96,39 @@ fn not_a_secret_value(v: &str) -> bool {
         || has_reference(t)
         || (t.starts_with("{{") && t.ends_with("}}"))
         || REFERENCE_PREFIXES.iter().any(|p| t.starts_with(p) && !t.contains(char::is_whitespace))
+        || is_op_reference(t)
+        || is_public_material(t)
+}
+
+/// Public keys and certificates are not secrets, even kept in a Secret: every non-empty,
+/// non-comment line an SSH public key (`ssh-ed25519 AAAA...`, as in `authorized_keys`), or the
+/// whole value PEM blocks of certificates and public keys only.
+fn is_public_material(t: &str) -> bool {
+    const SSH: [&str; 4] = ["ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-"];
+    let lines: Vec<&str> = t.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let ssh = !lines.is_empty()
+        && lines.iter().all(|l| {
+            let mut parts = l.split_whitespace();
+            let (kind, key) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            SSH.iter().any(|p| kind.starts_with(p)) && key.starts_with("AAAA")
+        });
+    let pem_public = t.contains("-----BEGIN ")
+        && t.lines().filter(|l| l.starts_with("-----BEGIN ")).all(|l| {
+            matches!(
+                l.trim(),
+                "-----BEGIN CERTIFICATE-----" | "-----BEGIN PUBLIC KEY-----" | "-----BEGIN RSA PUBLIC KEY-----"
+            )
+        });
+    ssh || pem_public
+}
+
+/// A 1Password secret reference, `op://vault/item/[section/]field`: vault, item and field
+/// names may hold spaces (`op://Automation/1password connect/token`), so one line with at
+/// least three non-empty segments.
+fn is_op_reference(t: &str) -> bool {
+    t.strip_prefix("op://").is_some_and(|rest| {
+        !rest.contains(['\n', '\r']) && rest.split('/').count() >= 3 && rest.split('/').all(|s| !s.trim().is_empty())
+    })
 }
 
 /// Single-object rules.
@@ -393,6 +426,18 @@ pub fn marker_locs(file: crate::source::FileId, text: &str) -> Vec<Loc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_keys_and_references_are_no_secret_values_but_private_keys_are() {
+        assert!(not_a_secret_value("ssh-ed25519 AAAAC3Nza user@host\nssh-rsa AAAAB3Nza other\n"));
+        assert!(not_a_secret_value("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"));
+        assert!(not_a_secret_value("op://Automation/1password connect/token"));
+        assert!(!not_a_secret_value(
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+        ));
+        assert!(!not_a_secret_value("ssh-ed25519 AAAAC3Nza user@host\nhunter2"));
+        assert!(!not_a_secret_value("op://vault/item/field\nsecond line"));
+    }
 
     #[test]
     fn wildcard_domains_match_subdomains_only() {
