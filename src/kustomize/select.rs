@@ -122,7 +122,7 @@ impl Matcher {
             return false;
         }
         if let Some(re) = &self.name
-            && !(re.is_match(r.name()) || r.previous.iter().any(|(n, _)| re.is_match(n)))
+            && !(re.is_match(r.name()) || r.previous.iter().any(|p| re.is_match(&p.name)))
         {
             return false;
         }

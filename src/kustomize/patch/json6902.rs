@@ -192,7 +192,7 @@ mod tests {
     fn y(text: &str, file: u32) -> Node {
         let p = parse(text, FileId(file), Dialect::Yaml11, &Limits::default());
         assert!(p.error.is_none(), "{:?}", p.error);
-        p.docs.into_iter().next().unwrap_or_else(|| Node::synthetic(crate::source::Value::Null))
+        p.docs.into_iter().next().unwrap_or_else(|| Node::synthetic(crate::source::Value::NULL))
     }
 
     const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: '1'\n  b: two\n";
