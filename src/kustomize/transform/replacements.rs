@@ -49,24 +49,21 @@ pub fn apply_bounded(
     Ok(())
 }
 
-/// Whether any of the object's ids (current or earlier names) is selected.
+/// Whether any of the object's ids (current or earlier ones, each with the kind it had then) is
+/// selected.
 fn selected_by(r: &Resource, s: &ResIdSelector) -> bool {
     let gvk = r.gvk();
-    if s.group.as_ref().is_some_and(|g| *g != gvk.group)
-        || s.version.as_ref().is_some_and(|v| *v != gvk.version)
-        || s.kind.as_ref().is_some_and(|k| *k != gvk.kind)
-    {
+    if s.group.as_ref().is_some_and(|g| *g != gvk.group) || s.version.as_ref().is_some_and(|v| *v != gvk.version) {
         return false;
     }
     let ns_eq = |a: &str, b: &str| a == b || (a.is_empty() && b == "default") || (a == "default" && b.is_empty());
-    let ids = std::iter::once((r.name().to_string(), r.namespace().to_string()))
-        .chain(r.previous.iter().map(|p| (p.name.clone(), p.namespace.clone())));
-    for (name, ns) in ids {
-        if s.name.as_ref().is_none_or(|n| *n == name) && s.namespace.as_ref().is_none_or(|n| ns_eq(n, &ns)) {
-            return true;
-        }
-    }
-    false
+    std::iter::once((r.kind(), r.name(), r.namespace()))
+        .chain(r.previous.iter().map(|p| (p.kind.as_str(), p.name.as_str(), p.namespace.as_str())))
+        .any(|(kind, name, ns)| {
+            s.kind.as_ref().is_none_or(|k| k == kind)
+                && s.name.as_ref().is_none_or(|n| n == name)
+                && s.namespace.as_ref().is_none_or(|n| ns_eq(n, ns))
+        })
 }
 
 fn describe(s: &ResIdSelector) -> String {
