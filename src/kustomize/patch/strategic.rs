@@ -382,6 +382,23 @@ mod tests {
     const CONTAINERS: [&str; 4] = ["spec", "template", "spec", "containers"];
 
     #[test]
+    fn empty_nulls_of_the_target_are_dropped_written_nulls_kept() {
+        let base = format!(
+            "{HEAD}spec:\n  paused:\n  minReadySeconds: ~\n  template:\n    spec:\n      containers:\n      - name: main\n        args: [a, ]\n        workingDir:\n      tolerations:\n      - key: k\n        operator:\n"
+        );
+        let r = apply(&base, &format!("{HEAD}  labels: {{x: '1'}}\n")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.path(&["spec", "paused"]).is_none(), "`paused:` is dropped");
+        assert!(r.path(&["spec", "minReadySeconds"]).is_some_and(Node::is_null), "`~` is kept");
+        let main = r.path(&CONTAINERS).and_then(Node::as_seq).and_then(|s| s.first().cloned());
+        assert!(main.as_ref().is_some_and(|m| m.get("workingDir").is_none()), "merge-list items are walked");
+        let tol = r
+            .path(&["spec", "template", "spec", "tolerations"])
+            .and_then(Node::as_seq)
+            .and_then(|s| s.first().cloned());
+        assert!(tol.is_some_and(|t| t.get("operator").is_some()), "replaced lists are not");
+    }
+
+    #[test]
     fn maps_merge_and_null_deletes() {
         let r = apply(DEP, &format!("{HEAD}  labels: {{b: null, c: '3'}}\n")).unwrap_or_else(|e| panic!("{e}"));
         let labels =
