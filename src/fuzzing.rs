@@ -128,7 +128,11 @@ pub fn strategic_merge(data: &[u8]) {
     }
     let meta = BuiltinMeta::for_object(&target);
     if apply_strategic(&mut target, &patch, &meta).is_ok() {
-        assert!(matches!(target.value, Value::Map(_) | Value::Null), "merge of two maps is a {}", target.type_name());
+        assert!(
+            matches!(target.value, Value::Map(_) | Value::Null(_)),
+            "merge of two maps is a {}",
+            target.type_name()
+        );
     }
 }
 

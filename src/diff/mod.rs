@@ -119,7 +119,7 @@ pub fn mask(node: &mut Node, is_secret: bool) {
         match &mut n.value {
             Value::Map(m) => m.values_mut().for_each(scalars),
             Value::Seq(s) => s.iter_mut().for_each(scalars),
-            Value::Null => {}
+            Value::Null(_) => {}
             v => *v = Value::Str(MASK.into()),
         }
     }

@@ -223,7 +223,7 @@ mod tests {
     fn merge_is_deep_and_null_deletes() {
         let int = |i| Node::synthetic(Value::Int(i));
         let mut base = map(&[("a", map(&[("x", int(1)), ("y", int(2))])), ("b", int(3))]);
-        merge(&mut base, map(&[("a", map(&[("y", int(5))])), ("b", Node::synthetic(Value::Null))]));
+        merge(&mut base, map(&[("a", map(&[("y", int(5))])), ("b", Node::synthetic(Value::NULL))]));
         assert_eq!(base.to_json(), serde_json::json!({"a": {"x": 1, "y": 5}}));
     }
 

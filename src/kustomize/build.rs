@@ -20,7 +20,7 @@ use super::kustomization::{
 use super::patch::openapi::OpenApiSchema;
 use super::patch::{PatchError, json6902, strategic};
 use super::plugin::{self, PluginConfig};
-use super::resource::{Configured, Origin, ResId, Resource};
+use super::resource::{Configured, Origin, PrevId, ResId, Resource};
 use super::select::Matcher;
 use super::transform;
 
@@ -167,7 +167,7 @@ fn is_empty_kustomization(doc: &Node) -> bool {
     m.iter().all(|(k, v)| {
         matches!(k.as_str(), "apiVersion" | "kind")
             || match &v.value {
-                Value::Null | Value::Bool(false) => true,
+                Value::Null(_) | Value::Bool(false) => true,
                 Value::Str(s) => s.is_empty(),
                 _ => false,
             }
@@ -1247,11 +1247,11 @@ impl<'r> Engine<'r> {
             let mut hit = false;
             for r in acc.resources.iter_mut().filter(|r| m.matches(r)) {
                 hit = true;
-                let before = r.id();
+                let (before, was) = (r.id(), r.prev_id());
                 json6902::apply_json6902_bounded(&mut r.node, &ops, ops.loc, &self.repo.limits)
                     .map_err(|e| patch_diag(e, p.loc))?;
                 stringify_annotations(&mut r.node);
-                check_rename(r, &before, p, true)?;
+                check_rename(r, &before, was, p, true)?;
             }
             // A component's patches are meant for whatever it is applied to: no match is fine.
             if !hit && !k.is_component {
@@ -1322,7 +1322,7 @@ impl<'r> Engine<'r> {
             let mut delete = Vec::new();
             for i in targets {
                 let r = &mut acc.resources[i];
-                let before = r.id();
+                let (before, was) = (r.id(), r.prev_id());
                 let ns_before = r.node.path(&["metadata", "namespace"]).cloned();
                 let mut patch = doc.clone();
                 if p.target.is_some() {
@@ -1363,7 +1363,7 @@ impl<'r> Engine<'r> {
                     delete.push(i);
                     continue;
                 }
-                check_rename(r, &before, p, false)?;
+                check_rename(r, &before, was, p, false)?;
                 // kustomize puts the namespace back after a strategic merge patch, also on a
                 // cluster-scoped object (whose id has none).
                 if let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut) {
@@ -1537,11 +1537,11 @@ fn not_found(p: &PatchSpec, what: &str) -> Diag {
     .help("kustomize ignores this silently; fix the target or remove the patch")
 }
 
-/// After a patch: kustomize lets a JSON 6902 patch rename or re-kind an object freely (the old
-/// name is remembered so references follow); a strategic merge patch's name and kind changes
-/// are silently undone unless `allowNameChange` / `allowKindChange` is set, and its namespace
-/// change always is.
-fn check_rename(r: &mut Resource, before: &ResId, p: &PatchSpec, json: bool) -> Result<(), Diag> {
+/// After a patch: kustomize lets a JSON 6902 patch rename, move or re-kind an object freely
+/// (the old id `was` is remembered, so references and later patches naming it follow); a
+/// strategic merge patch's name and kind changes are silently undone unless `allowNameChange` /
+/// `allowKindChange` is set, and its namespace change always is.
+fn check_rename(r: &mut Resource, before: &ResId, was: PrevId, p: &PatchSpec, json: bool) -> Result<(), Diag> {
     let after = r.id();
     if !json {
         if after.namespace != before.namespace {
@@ -1560,19 +1560,20 @@ fn check_rename(r: &mut Resource, before: &ResId, p: &PatchSpec, json: bool) -> 
         {
             m.insert("kind".into(), Node::string(before.gvk.kind.clone(), Loc::NONE));
         }
-        if after.name != before.name && !p.allow_name_change {
-            if let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut) {
-                m.insert("name".into(), Node::string(before.name.clone(), Loc::NONE));
-            }
-            return Ok(());
-        }
-    }
-    let cur = r.name().to_string();
-    if cur != before.name {
-        if let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut) {
+        if after.name != before.name
+            && !p.allow_name_change
+            && let Some(m) = r.node.get_mut("metadata").and_then(Node::as_map_mut)
+        {
             m.insert("name".into(), Node::string(before.name.clone(), Loc::NONE));
         }
-        r.set_name(cur);
+    }
+    let mut now = r.prev_id();
+    if !json {
+        // The caller puts a strategic merge patch's namespace back.
+        now.namespace.clone_from(&was.namespace);
+    }
+    if now != was {
+        r.remember(was);
     }
     Ok(())
 }
@@ -1620,15 +1621,20 @@ fn check_object(doc: &Node) -> Result<Node, Diag> {
         return Err(Diag::fatal(Rule::ObjectInvalid, doc.loc, "this document has no 'kind'")
             .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
     }
-    if doc.str_at(&["metadata", "name"]).is_none_or(str::is_empty)
-        && doc.str_at(&["metadata", "generateName"]).is_none()
-    {
+    if doc.str_at(&["metadata", "name"]).is_none_or(str::is_empty) {
+        // kustomize identifies every object by name, so `generateName` alone fails the build
+        // (and so Flux's apply) although the API server would accept it.
+        let help = if doc.path(&["metadata", "generateName"]).is_some() {
+            "kustomize (and so Flux) cannot build an object that only has 'metadata.generateName'; give it a name"
+        } else {
+            "every Kubernetes object needs apiVersion, kind and metadata.name"
+        };
         return Err(Diag::fatal(
             Rule::ObjectInvalid,
             doc.get("metadata").map_or(doc.loc, |m| m.loc),
             "this object has no 'metadata.name'",
         )
-        .help("every Kubernetes object needs apiVersion, kind and metadata.name"));
+        .help(help));
     }
     Ok(doc.clone())
 }

@@ -43,7 +43,7 @@ fn opt_string(m: &Mapping, key: &str) -> Result<Option<String>, Diag> {
         None => Ok(None),
         Some(v) => match &v.value {
             Value::Str(s) => Ok(Some(s.clone())),
-            Value::Null => Ok(None),
+            Value::Null(_) => Ok(None),
             _ => Err(invalid(v, format!("'{key}' must be a string"))),
         },
     }

@@ -394,7 +394,7 @@ fn string_map(n: &Node, field: &str) -> Result<Vec<(String, Node)>, Diag> {
     m.iter()
         .map(|(k, v)| {
             let s = match &v.value {
-                Value::Null => String::new(),
+                Value::Null(_) => String::new(),
                 _ => scalar_string(v).ok_or_else(|| not_string(v, &format!("{field}.{k}")))?,
             };
             Ok((k.clone(), Node::string(s, v.loc)))

@@ -4,7 +4,7 @@
 use regex::Regex;
 
 use crate::kustomize::kustomization::Selector;
-use crate::kustomize::resource::Resource;
+use crate::kustomize::resource::{Resource, kustomize_cluster_scoped};
 use crate::source::Node;
 
 /// One requirement of a label selector.
@@ -99,6 +99,17 @@ pub struct Matcher {
     annotations: Option<LabelSelector>,
 }
 
+/// kustomize's effective namespace of an id, which selectors match against.
+fn effective_namespace<'a>(api_version: &str, kind: &str, namespace: &'a str) -> &'a str {
+    if kustomize_cluster_scoped(api_version, kind) {
+        "_non_namespaceable_"
+    } else if namespace.is_empty() {
+        "default"
+    } else {
+        namespace
+    }
+}
+
 fn anchored(p: &str) -> Result<Regex, String> {
     Regex::new(&format!("^(?:{p})$")).map_err(|e| format!("invalid regular expression '{p}': {e}"))
 }
@@ -107,14 +118,17 @@ impl Matcher {
     pub fn new(sel: &Selector) -> Result<Matcher, String> {
         Ok(Matcher {
             sel: sel.clone(),
-            name: sel.name.as_deref().map(anchored).transpose()?,
-            namespace: sel.namespace.as_deref().map(anchored).transpose()?,
+            // An empty name or namespace selects everything, as an absent one does.
+            name: sel.name.as_deref().filter(|n| !n.is_empty()).map(anchored).transpose()?,
+            namespace: sel.namespace.as_deref().filter(|n| !n.is_empty()).map(anchored).transpose()?,
             labels: sel.label_selector.as_deref().map(LabelSelector::parse).transpose()?,
             annotations: sel.annotation_selector.as_deref().map(LabelSelector::parse).transpose()?,
         })
     }
 
-    /// Whether a resource is selected (its current or any earlier name counts).
+    /// Whether a resource is selected. As kustomize's `Select`, the name and the namespace may
+    /// match the object's original id or its current one (not an id in between), and the
+    /// namespace is the effective one: `default` when unset, none for a cluster-scoped kind.
     pub fn matches(&self, r: &Resource) -> bool {
         let gvk = r.gvk();
         let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w.is_empty() || w == have);
@@ -122,12 +136,15 @@ impl Matcher {
             return false;
         }
         if let Some(re) = &self.name
-            && !(re.is_match(r.name()) || r.previous.iter().any(|(n, _)| re.is_match(n)))
+            && !(re.is_match(r.name()) || re.is_match(r.original_name()))
         {
             return false;
         }
         if let Some(re) = &self.namespace
-            && !re.is_match(r.namespace())
+            && !(re.is_match(effective_namespace(r.api_version(), r.kind(), r.namespace()))
+                || r.previous
+                    .first()
+                    .is_some_and(|p| re.is_match(effective_namespace(r.api_version(), &p.kind, &p.namespace))))
         {
             return false;
         }

@@ -410,7 +410,7 @@ fn schema_type(schema: Option<&J>) -> Option<&str> {
 /// object properties are escaped and unset properties with a `default` get it.
 fn to_cel(node: &Node, schema: Option<&J>) -> CelValue {
     match &node.value {
-        Value::Null => CelValue::Null,
+        Value::Null(_) => CelValue::Null,
         Value::Bool(b) => CelValue::Bool(*b),
         Value::Int(i) if schema_type(schema) == Some("number") => CelValue::Float(*i as f64),
         Value::Int(i) => CelValue::Int(*i),
@@ -533,7 +533,7 @@ pub mod shared {
     pub fn node_to_val(node: &Node) -> Box<dyn Val + '_> {
         use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString};
         match &node.value {
-            Value::Null => Box::new(CelNull),
+            Value::Null(_) => Box::new(CelNull),
             Value::Bool(b) => Box::new(CelBool::from(*b)),
             Value::Int(i) => Box::new(CelInt::from(*i)),
             Value::Float(f) => Box::new(CelDouble::from(*f)),

@@ -887,7 +887,7 @@ sops:
             let n = obj(text);
             let _ = s.validate(&n);
         }
-        let n = Node::synthetic(crate::source::node::Value::Null);
+        let n = Node::synthetic(crate::source::node::Value::NULL);
         let _ = s.validate(&n);
     }
 

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-pub use node::{Mapping, Node, Value};
+pub use node::{Mapping, Node, NullForm, Value};
 pub use path::RelPath;
 
 /// Index of a file in the run's [`Repo`] file table.

@@ -12,13 +12,62 @@ pub type Mapping = IndexMap<String, Node>;
 /// so `"3600"` (quoted) is a string and `3600` (plain) an integer.
 #[derive(Clone, Debug)]
 pub enum Value {
-    Null,
+    Null(NullForm),
     Bool(bool),
     Int(i64),
     Float(f64),
     Str(String),
     Seq(Vec<Node>),
     Map(Box<Mapping>),
+}
+
+/// How a null was written. Every form is the same null, but kustomize tells them apart in two
+/// places: a strategic merge drops a field written `key:` (empty) from the object it patches and
+/// keeps one written `key: null` or `key: ~` (kyaml's "persistent null"), and an annotation read
+/// as a string becomes the text that was written (`~`, `null`, or the empty string).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NullForm {
+    /// Nothing after the key (`key:`), or an empty plain scalar.
+    Empty,
+    /// `~`
+    Tilde,
+    /// `null`, also every null fluxgate makes itself or reads from JSON.
+    #[default]
+    Lower,
+    /// `Null`
+    Title,
+    /// `NULL`
+    Upper,
+}
+
+impl NullForm {
+    /// The form of a plain scalar that YAML resolves to null, `None` for any other text.
+    pub fn of_plain(text: &str) -> Option<NullForm> {
+        Some(match text {
+            "" => NullForm::Empty,
+            "~" => NullForm::Tilde,
+            "null" => NullForm::Lower,
+            "Null" => NullForm::Title,
+            "NULL" => NullForm::Upper,
+            _ => return None,
+        })
+    }
+
+    /// The text as written.
+    pub fn text(self) -> &'static str {
+        match self {
+            NullForm::Empty => "",
+            NullForm::Tilde => "~",
+            NullForm::Lower => "null",
+            NullForm::Title => "Null",
+            NullForm::Upper => "NULL",
+        }
+    }
+}
+
+impl Value {
+    /// The null fluxgate writes itself (`null`).
+    pub const NULL: Value = Value::Null(NullForm::Lower);
 }
 
 /// A value plus the source location that produced it (the file it was read from, or the patch
@@ -32,7 +81,7 @@ pub struct Node {
 impl PartialEq for Value {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Value::Null, Value::Null) => true,
+            (Value::Null(_), Value::Null(_)) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Int(a), Value::Int(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a == b || (a.is_nan() && b.is_nan()),
@@ -129,7 +178,7 @@ impl Node {
             Value::Int(i) => Some(i.to_string()),
             Value::Float(f) => Some(f.to_string()),
             Value::Bool(b) => Some(b.to_string()),
-            Value::Null | Value::Seq(_) | Value::Map(_) => None,
+            Value::Null(_) | Value::Seq(_) | Value::Map(_) => None,
         }
     }
 
@@ -140,7 +189,7 @@ impl Node {
     }
 
     pub fn is_null(&self) -> bool {
-        matches!(self.value, Value::Null)
+        matches!(self.value, Value::Null(_))
     }
 
     /// Map lookup; `None` when this is not a map or the key is absent.
@@ -202,7 +251,7 @@ impl Node {
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match &self.value {
-            Value::Null => J::Null,
+            Value::Null(_) => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
@@ -216,7 +265,7 @@ impl Node {
     pub fn from_json(j: &serde_json::Value, loc: Loc) -> Node {
         use serde_json::Value as J;
         let value = match j {
-            J::Null => Value::Null,
+            J::Null => Value::NULL,
             J::Bool(b) => Value::Bool(*b),
             J::Number(n) => match n.as_i64() {
                 Some(i) => Value::Int(i),
@@ -278,7 +327,7 @@ impl Node {
     /// A short name of the value's type for messages ("string", "map", ...).
     pub fn type_name(&self) -> &'static str {
         match self.value {
-            Value::Null => "null",
+            Value::Null(_) => "null",
             Value::Bool(_) => "boolean",
             Value::Int(_) => "integer",
             Value::Float(_) => "number",

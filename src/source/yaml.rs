@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
-use super::{FileId, Limits, Loc, Mapping, Node, Value, goyaml};
+use super::{FileId, Limits, Loc, Mapping, Node, NullForm, Value, goyaml};
 
 /// Which scalar typing rules apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,7 +186,7 @@ impl Builder<'_> {
                     }
                     let tag_suffix = tag.as_ref().map(|t| format!("{}{}", t.handle, t.suffix));
                     let mut value = resolve_scalar(&text, style, tag_suffix.as_deref(), self.dialect);
-                    if !matches!(value, Value::Null) && self.at_annotation_value() {
+                    if !matches!(value, Value::Null(_)) && self.at_annotation_value() {
                         // kustomize reads annotations as strings of their source text (a null
                         // stays null: in a patch it deletes the annotation).
                         value = Value::Str(text.to_string());
@@ -310,7 +310,7 @@ impl Builder<'_> {
             // A key: keys keep their text (Kubernetes keys are strings).
             let key = match &node.value {
                 Value::Str(s) => s.clone(),
-                Value::Null => raw,
+                Value::Null(_) => raw,
                 _ => raw,
             };
             *pk = Some((key, node.loc, is_merge_key));
@@ -408,16 +408,15 @@ pub fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>, dialect
                     return Value::Bool(b);
                 }
             }
-            "null" => return Value::Null,
+            "null" => return Value::Null(NullForm::of_plain(text).unwrap_or_default()),
             _ => {}
         }
     }
     if style != ScalarStyle::Plain {
         return Value::Str(text.to_string());
     }
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        _ => {}
+    if let Some(form) = NullForm::of_plain(text) {
+        return Value::Null(form);
     }
     if let Some(b) = parse_bool(text, dialect) {
         return Value::Bool(b);

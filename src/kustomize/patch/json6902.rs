@@ -44,8 +44,12 @@ pub fn apply_json6902_bounded(
         let item = items.get(i);
         let (op_name, path) = item.map(describe).unwrap_or_default();
         let op = replace_missing_key_as_add(&doc, op);
-        if let Err(e) = json_patch::patch(&mut doc, std::slice::from_ref(&op)) {
-            let reason = match e.kind {
+        let result = match test_of_missing_key(&doc, &op) {
+            Some(passes) => passes,
+            None => json_patch::patch(&mut doc, std::slice::from_ref(&op)).map_err(|e| e.kind),
+        };
+        if let Err(kind) = result {
+            let reason = match kind {
                 PatchErrorKind::TestFailed => format!("testing value {path} failed: test failed"),
                 PatchErrorKind::InvalidFromPointer => {
                     let from = item.and_then(|n| n.str_at(&["from"])).unwrap_or_default();
@@ -96,6 +100,20 @@ fn replace_missing_key_as_add(doc: &serde_json::Value, op: &json_patch::PatchOpe
         }
     }
     op.clone()
+}
+
+/// kustomize's JSON patch library reads a key its object lacks as null for `test`: the test
+/// passes when it expects null and fails ("test failed") otherwise. RFC 6902 and `json-patch`
+/// refuse a missing path; a missing parent or list index still does. `None`: not such a test.
+fn test_of_missing_key(doc: &serde_json::Value, op: &json_patch::PatchOperation) -> Option<Result<(), PatchErrorKind>> {
+    let json_patch::PatchOperation::Test(t) = op else { return None };
+    let path = t.path.as_str();
+    let parent = path.rfind('/').map(|i| &path[..i])?;
+    if path.is_empty() || doc.pointer(path).is_some() || !doc.pointer(parent).is_some_and(serde_json::Value::is_object)
+    {
+        return None;
+    }
+    Some(if t.value.is_null() { Ok(()) } else { Err(PatchErrorKind::TestFailed) })
 }
 
 /// Why `doc` is over the size or depth bound, if it is. Stops counting at the bound, so the
@@ -192,7 +210,7 @@ mod tests {
     fn y(text: &str, file: u32) -> Node {
         let p = parse(text, FileId(file), Dialect::Yaml11, &Limits::default());
         assert!(p.error.is_none(), "{:?}", p.error);
-        p.docs.into_iter().next().unwrap_or_else(|| Node::synthetic(crate::source::Value::Null))
+        p.docs.into_iter().next().unwrap_or_else(|| Node::synthetic(crate::source::Value::NULL))
     }
 
     const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: '1'\n  b: two\n";

@@ -162,7 +162,7 @@ fn cases() -> Vec<Case> {
 fn doc_in(text: &str, file: u32, dialect: Dialect) -> Node {
     let p = parse(text, FileId(file), dialect, &Limits::default());
     assert!(p.error.is_none(), "test YAML does not parse: {:?}\n{text}", p.error);
-    p.docs.into_iter().next().unwrap_or_else(|| Node::synthetic(crate::source::Value::Null))
+    p.docs.into_iter().next().unwrap_or_else(|| Node::synthetic(crate::source::Value::NULL))
 }
 
 fn doc(text: &str, file: u32) -> Node {

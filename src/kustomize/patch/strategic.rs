@@ -19,7 +19,7 @@
 
 use super::PatchError;
 use super::meta::{ListStrategy, MergeMeta};
-use crate::source::{Mapping, Node, Value};
+use crate::source::{Mapping, Node, NullForm, Value};
 
 pub use super::meta::{BuiltinMeta, NoMeta};
 
@@ -37,8 +37,35 @@ pub fn apply_strategic(target: &mut Node, patch: &Node, meta: &dyn MergeMeta) ->
     }
     let mut path = Vec::new();
     let merged = merge(Some(target), patch, meta, &mut path)?;
-    *target = merged.unwrap_or_else(|| Node::new(Value::Null, patch.loc));
+    *target = merged.unwrap_or_else(|| Node::new(Value::NULL, patch.loc));
+    drop_empty_nulls(target, meta, &mut path);
     Ok(())
+}
+
+/// kyaml's merge walks the whole target, not just the patched paths, and on the way clears
+/// every map field whose value is an empty null (`key:` with nothing after it) while it keeps
+/// one written `null` or `~`. It walks maps and the items of merge lists, not the other lists
+/// (those are copied whole), so neither does this.
+fn drop_empty_nulls(node: &mut Node, meta: &dyn MergeMeta, path: &mut Vec<String>) {
+    match &mut node.value {
+        Value::Map(m) => {
+            m.retain(|_, v| !matches!(v.value, Value::Null(NullForm::Empty)));
+            for (k, v) in m.iter_mut() {
+                path.push(k.clone());
+                drop_empty_nulls(v, meta, path);
+                path.pop();
+            }
+        }
+        Value::Seq(items) => {
+            let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+            if matches!(meta.list_strategy(&keys), ListStrategy::MergeByKeys(_)) {
+                for item in items.iter_mut().filter(|i| i.as_map().is_some()) {
+                    drop_empty_nulls(item, meta, path);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -95,7 +122,7 @@ fn merge(
 ) -> Result<Option<Node>, PatchError> {
     let dest = dest.filter(|d| !d.is_null());
     match &patch.value {
-        Value::Null => Ok(None),
+        Value::Null(_) => Ok(None),
         Value::Map(pm) => {
             match directive(pm)? {
                 Some(Directive::Delete) => return Ok(None),
@@ -333,7 +360,7 @@ mod tests {
     fn y(text: &str, file: u32) -> Node {
         let p = parse(text, FileId(file), Dialect::Yaml12, &Limits::default());
         assert!(p.error.is_none(), "{:?}", p.error);
-        p.docs.into_iter().next().unwrap_or_else(|| Node::synthetic(Value::Null))
+        p.docs.into_iter().next().unwrap_or_else(|| Node::synthetic(Value::NULL))
     }
 
     fn apply(base: &str, patch: &str) -> Result<Node, PatchError> {
@@ -353,6 +380,23 @@ mod tests {
     }
 
     const CONTAINERS: [&str; 4] = ["spec", "template", "spec", "containers"];
+
+    #[test]
+    fn empty_nulls_of_the_target_are_dropped_written_nulls_kept() {
+        let base = format!(
+            "{HEAD}spec:\n  paused:\n  minReadySeconds: ~\n  template:\n    spec:\n      containers:\n      - name: main\n        args: [a, ]\n        workingDir:\n      tolerations:\n      - key: k\n        operator:\n"
+        );
+        let r = apply(&base, &format!("{HEAD}  labels: {{x: '1'}}\n")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.path(&["spec", "paused"]).is_none(), "`paused:` is dropped");
+        assert!(r.path(&["spec", "minReadySeconds"]).is_some_and(Node::is_null), "`~` is kept");
+        let main = r.path(&CONTAINERS).and_then(Node::as_seq).and_then(|s| s.first().cloned());
+        assert!(main.as_ref().is_some_and(|m| m.get("workingDir").is_none()), "merge-list items are walked");
+        let tol = r
+            .path(&["spec", "template", "spec", "tolerations"])
+            .and_then(Node::as_seq)
+            .and_then(|s| s.first().cloned());
+        assert!(tol.is_some_and(|t| t.get("operator").is_some()), "replaced lists are not");
+    }
 
     #[test]
     fn maps_merge_and_null_deletes() {

@@ -130,7 +130,7 @@ pub fn value_add(node: &mut Node, path: &[String], value: &str, position: usize,
     }
     let m = cur.as_map_mut().ok_or_else(|| format!("wrong node kind: expected a map holding '{last}'"))?;
     let current = match m.get(last.as_str()).map(|n| &n.value) {
-        None | Some(Value::Null) => String::new(),
+        None | Some(Value::Null(_)) => String::new(),
         Some(Value::Str(s)) => s.clone(),
         Some(Value::Int(i)) => i.to_string(),
         Some(Value::Bool(b)) => b.to_string(),

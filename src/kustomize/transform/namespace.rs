@@ -149,7 +149,7 @@ pub fn apply(
     opts: Options,
 ) -> Result<(), String> {
     for r in resources.iter_mut() {
-        r.remember_name();
+        r.remember_id();
         transform_one(r, namespace, loc, fields, opts);
     }
     let mut ids: Vec<(ResId, usize)> = resources.iter().enumerate().map(|(i, r)| (r.effective_id(), i)).collect();

@@ -49,23 +49,21 @@ pub fn apply_bounded(
     Ok(())
 }
 
-/// Whether any of the object's ids (current or earlier names) is selected.
+/// Whether any of the object's ids (current or earlier ones, each with the kind it had then) is
+/// selected.
 fn selected_by(r: &Resource, s: &ResIdSelector) -> bool {
     let gvk = r.gvk();
-    if s.group.as_ref().is_some_and(|g| *g != gvk.group)
-        || s.version.as_ref().is_some_and(|v| *v != gvk.version)
-        || s.kind.as_ref().is_some_and(|k| *k != gvk.kind)
-    {
+    if s.group.as_ref().is_some_and(|g| *g != gvk.group) || s.version.as_ref().is_some_and(|v| *v != gvk.version) {
         return false;
     }
     let ns_eq = |a: &str, b: &str| a == b || (a.is_empty() && b == "default") || (a == "default" && b.is_empty());
-    let ids = std::iter::once((r.name().to_string(), r.namespace().to_string())).chain(r.previous.iter().cloned());
-    for (name, ns) in ids {
-        if s.name.as_ref().is_none_or(|n| *n == name) && s.namespace.as_ref().is_none_or(|n| ns_eq(n, &ns)) {
-            return true;
-        }
-    }
-    false
+    std::iter::once((r.kind(), r.name(), r.namespace()))
+        .chain(r.previous.iter().map(|p| (p.kind.as_str(), p.name.as_str(), p.namespace.as_str())))
+        .any(|(kind, name, ns)| {
+            s.kind.as_ref().is_none_or(|k| k == kind)
+                && s.name.as_ref().is_none_or(|n| n == name)
+                && s.namespace.as_ref().is_none_or(|n| ns_eq(n, ns))
+        })
 }
 
 fn describe(s: &ResIdSelector) -> String {
@@ -174,7 +172,7 @@ fn item_selector(seg: &str) -> Option<(&str, &str)> {
 
 fn is_empty(n: &Node) -> bool {
     match &n.value {
-        Value::Null => true,
+        Value::Null(_) => true,
         Value::Map(m) => m.is_empty(),
         Value::Seq(s) => s.is_empty(),
         _ => false,
@@ -219,7 +217,7 @@ fn set_at(node: &mut Node, segs: &[String], value: &Node, t: &ReplacementTarget,
                 if !t.create {
                     return;
                 }
-                m.insert(seg.clone(), Node::new(Value::Null, loc));
+                m.insert(seg.clone(), Node::new(Value::NULL, loc));
             }
             if let Some(child) = m.get_mut(seg.as_str()) {
                 set_at(child, rest, value, t, hits, loc);
@@ -269,7 +267,7 @@ fn set_value(target: &mut Node, value: &Node, t: &ReplacementTarget) {
     // text untagged, so `8080` becomes a number there.
     match (&target.value, value.scalar_text()) {
         (Value::Str(_), Some(text)) => target.value = Value::Str(text),
-        (Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null, Some(text)) => {
+        (Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null(_), Some(text)) => {
             target.value = resolve_plain(&text);
             target.loc = value.loc;
         }
@@ -282,8 +280,10 @@ fn resolve_plain(text: &str) -> Value {
     match text {
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         _ => {}
+    }
+    if let Some(form) = crate::source::NullForm::of_plain(text) {
+        return Value::Null(form);
     }
     if let Ok(i) = text.parse::<i64>() {
         return Value::Int(i);

@@ -80,7 +80,7 @@ pub fn attach(resources: &mut [Resource], vars: &[VarSpec]) -> Result<(), VarErr
                 }
                 let rns = if kustomize_cluster_scoped(r.api_version(), r.kind()) { "" } else { r.namespace() };
                 std::iter::once((r.name(), rns))
-                    .chain(r.previous.iter().map(|(n, s)| (n.as_str(), s.as_str())))
+                    .chain(r.previous.iter().map(|p| (p.name.as_str(), p.namespace.as_str())))
                     .any(|(n, s)| n == name && (!check_ns || s == ns))
             })
             .map(|(i, _)| i)
@@ -130,7 +130,7 @@ fn field_value(node: &Node, path: &str) -> Option<Node> {
         }
     }
     match cur.value {
-        Value::Map(_) | Value::Seq(_) | Value::Null => None,
+        Value::Map(_) | Value::Seq(_) | Value::Null(_) => None,
         _ => Some(cur.clone()),
     }
 }

@@ -16,7 +16,7 @@ mod table;
 use std::collections::{HashMap, HashSet};
 
 use crate::kustomize::config::NameRefConfig;
-use crate::kustomize::resource::{Resource, kustomize_cluster_scoped};
+use crate::kustomize::resource::{PrevId, Resource, kustomize_cluster_scoped};
 use crate::source::{Loc, Node, Value};
 
 /// A group/version/kind selector; empty parts match anything.
@@ -94,8 +94,8 @@ struct Info {
     name: String,
     namespace: String,
     cluster_scoped: bool,
-    /// Previous (name, effective namespace); empty when never renamed or moved.
-    previous: Vec<(String, String)>,
+    /// Previous ids, namespaces effective; empty when never renamed, moved or re-kinded.
+    previous: Vec<PrevId>,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
 }
@@ -109,7 +109,11 @@ impl Info {
         let eff = |ns: &str| effective(cluster_scoped, ns);
         Info {
             cluster_scoped,
-            previous: r.previous.iter().map(|(n, ns)| (n.clone(), eff(ns))).collect(),
+            previous: r
+                .previous
+                .iter()
+                .map(|p| PrevId { kind: p.kind.clone(), name: p.name.clone(), namespace: eff(&p.namespace) })
+                .collect(),
             name: r.name().to_string(),
             namespace: r.namespace().to_string(),
             prefixes: r.affixes.0.clone(),
@@ -179,14 +183,14 @@ impl Index {
     fn new(infos: &[Info]) -> Index {
         let mut ix = Index { by_name: HashMap::new(), org_all: HashSet::new(), org_by_current: HashMap::new() };
         for (i, o) in infos.iter().enumerate() {
-            let mut names: Vec<&str> = o.previous.iter().map(|(n, _)| n.as_str()).collect();
+            let mut names: Vec<&str> = o.previous.iter().map(|p| p.name.as_str()).collect();
             names.sort_unstable();
             names.dedup();
             for n in names {
                 ix.by_name.entry(n.to_string()).or_default().push(i);
             }
             // Every object counts here, renamed or not (its original id is then its current one).
-            let org = o.previous.first().map_or_else(|| o.effective_ns(), |(_, n)| n.clone());
+            let org = o.previous.first().map_or_else(|| o.effective_ns(), |p| p.namespace.clone());
             if org != NOT_A_NAMESPACE {
                 ix.org_by_current.entry(o.effective_ns()).or_default().insert(org.clone());
                 ix.org_all.insert(org);
@@ -245,7 +249,8 @@ impl Ctx<'_> {
                 let o = &self.infos[i];
                 self.visible(i)
                     && pool(o)
-                    && self.target.selects(&o.group, &o.version, &o.kind)
+                    // kustomize matches the kind the object had when it had that name.
+                    && o.previous.iter().any(|p| self.target.selects(&o.group, &o.version, &p.kind))
                     && self
                         .role_ref
                         .as_ref()
@@ -303,7 +308,7 @@ impl Ctx<'_> {
         let by_org = ns.as_deref().is_some_and(|n| self.any_visible_from(n));
         let pool = |o: &Info| match ns.as_deref() {
             None => true,
-            Some(n) if by_org => o.previous.first().is_some_and(|(_, org)| org == n),
+            Some(n) if by_org => o.previous.first().is_some_and(|p| p.namespace == n),
             Some(n) => {
                 let e = o.effective_ns();
                 e != NOT_A_NAMESPACE && e == n
@@ -325,12 +330,12 @@ impl Ctx<'_> {
 
     fn set(&self, node: &mut Node) -> Result<(), String> {
         match &mut node.value {
-            Value::Null => Ok(()),
+            Value::Null(_) => Ok(()),
             Value::Map(_) => self.set_mapping(node),
             Value::Seq(items) => {
                 for item in items.iter_mut() {
                     match &item.value {
-                        Value::Null => {}
+                        Value::Null(_) => {}
                         Value::Map(_) => self.set_mapping(item)?,
                         _ => self.set_scalar(item)?,
                     }
@@ -345,7 +350,7 @@ impl Ctx<'_> {
 fn scalar_text(n: &Node) -> String {
     match &n.value {
         Value::Str(s) => s.clone(),
-        Value::Null => String::new(),
+        Value::Null(_) => String::new(),
         _ => n.to_json().to_string(),
     }
 }
