@@ -89,10 +89,10 @@ impl Checked {
 }
 
 /// What is being checked: an entry point's name, kind and rendered directory.
-struct Ep<'a> {
-    name: &'a str,
-    kind: EntryPointKind,
-    path: &'a str,
+pub(super) struct Ep<'a> {
+    pub name: &'a str,
+    pub kind: EntryPointKind,
+    pub path: &'a str,
 }
 
 /// What every entry point's check reads: the repository, its schemas, the config and the
@@ -110,7 +110,7 @@ pub(super) struct Checker<'a> {
 impl Checker<'_> {
     /// Checks one entry point's render (`None`: the renderer crashed). A panic while checking
     /// becomes an internal-error finding of this entry point only; the run goes on.
-    fn check(&self, ep: &Ep, result: Option<Result<Rendered, Failed>>, is_leaf: bool) -> Checked {
+    pub(super) fn check(&self, ep: &Ep, result: Option<&Result<Rendered, Failed>>, is_leaf: bool) -> Checked {
         match result {
             Some(r) => catch_unwind(AssertUnwindSafe(|| check_rendered(*self, ep, r, is_leaf)))
                 .unwrap_or_else(|_| internal_error(ep)),
@@ -121,7 +121,7 @@ impl Checker<'_> {
     /// Checks a Flux entry point, with the notes about children it could not render.
     fn flux(&self, e: FluxEntry) -> Checked {
         let FluxEntry { name, dir, result, child_notes, .. } = e;
-        let mut c = self.check(&Ep { name: &name, kind: EntryPointKind::Flux, path: &dir }, Some(result), true);
+        let mut c = self.check(&Ep { name: &name, kind: EntryPointKind::Flux, path: &dir }, Some(&result), true);
         for (d, res) in &child_notes {
             let mut f = diag_finding(self.repo, d, &name);
             f.object = Some(res.object_ref());
@@ -134,7 +134,8 @@ impl Checker<'_> {
     /// masked in every finding.
     fn helm(&self, e: HelmEntry) -> Checked {
         let HelmEntry { name, path, result, secrets, object, .. } = e;
-        let mut c = self.check(&Ep { name: &name, kind: EntryPointKind::HelmRelease, path: &path }, Some(result), true);
+        let mut c =
+            self.check(&Ep { name: &name, kind: EntryPointKind::HelmRelease, path: &path }, Some(&result), true);
         for f in &mut c.findings {
             crate::helm::values::redact_finding(f, &secrets);
             if f.object.is_none() {
@@ -145,7 +146,7 @@ impl Checker<'_> {
     }
 }
 
-fn check_rendered(checker: Checker, ep: &Ep, result: Result<Rendered, Failed>, is_leaf: bool) -> Checked {
+fn check_rendered(checker: Checker, ep: &Ep, result: &Result<Rendered, Failed>, is_leaf: bool) -> Checked {
     let Checker { repo, registry, config, admission, teams } = checker;
     let name = ep.name.to_string();
     panic_for_test(&name);
@@ -205,7 +206,7 @@ fn check_rendered(checker: Checker, ep: &Ep, result: Result<Rendered, Failed>, i
             }));
             // Keep last: built-in rules, then suppressions over every finding of the objects.
             let pe = crate::policy::EntryPoint { name: ep.name, path: ep.path, kind: ep.kind, complete: is_leaf };
-            c.suppressions = crate::policy::check_entry_point(repo, config, &pe, &rendered, &mut c.findings);
+            c.suppressions = crate::policy::check_entry_point(repo, config, &pe, rendered, &mut c.findings);
         }
     }
     c
@@ -283,11 +284,6 @@ pub(super) fn check_all(
 ) -> CheckedRun {
     let repo = checker.repo;
     let Renders { plain: renders, flux: entries, .. } = all;
-    if let Some(p) = progress {
-        let n = renders.iter().filter(|(d, _)| scope.in_scope(&d.to_string())).count()
-            + entries.iter().filter(|e| scope.in_scope(&e.name)).count();
-        p.total.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
-    }
     let mut outside: Vec<Finding> = Vec::new();
     let mut results = check_plain(checker, renders, scope, progress, &mut outside);
     results.extend(check_flux(checker, entries, scope, progress, &results, &mut outside));
@@ -336,7 +332,7 @@ fn check_plain(
             let is_leaf = kustomization_file(repo, &dir).is_none_or(|k| !used.contains(&k));
             let name = dir.to_string();
             let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
-            let checked = checker.check(&ep, r, is_leaf);
+            let checked = checker.check(&ep, r.as_ref(), is_leaf);
             Progress::tick(progress);
             checked
         })
