@@ -3,8 +3,8 @@
 //! 4x (less, with the fixed cost of loading schemas); one quadratic step (a scan of every
 //! object per object, as duplicate-id detection once was) grows it towards 16x, and at these
 //! sizes it dominates. CPU time of this process, not wall time, and the fastest of a few runs
-//! of each size, so a loaded machine slows both sides alike; the bound (8x) leaves 2x of room
-//! over linear. This file holds one test so that no other test's work lands in the process's
+//! of each size, so a loaded machine slows both sides alike; each bound leaves over 1.5x of
+//! room above what is measured today. This file holds one test so that no other test's work lands in the process's
 //! CPU time.
 
 #[path = "../benches/synth.rs"]
@@ -69,8 +69,12 @@ fn one_render_and_its_checks_grow_linearly() {
     // per file, a name prefix, strategic merge patches matched by id, generators and name
     // references from the Deployments to the ConfigMaps; then policies across the objects.
     let spread = ratio(synth::spread, 60, 10);
-    for (what, r) in [("one file", one_file), ("spread", spread)] {
+    // Measured: one file 3.5-3.8x; spread 6.3x, as a few steps still grow with objects x
+    // patches (a patch without target is matched by a scan) and objects x Services or
+    // Deployments (dangling-service and pdb-missing compare selectors pairwise), with
+    // patches, Services and Deployments all proportional to the objects here.
+    for (what, r, bound) in [("one file", one_file, 6.0), ("spread", spread, 10.0)] {
         eprintln!("{what}: 4x the objects, {r:.2}x the CPU time");
-        assert!(r < 8.0, "{what}: 4x the objects cost {r:.1}x the CPU time (linear is about 4x): a quadratic step?");
+        assert!(r < bound, "{what}: 4x the objects cost {r:.1}x the CPU time (linear is about 4x): a quadratic step?");
     }
 }

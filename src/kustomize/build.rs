@@ -869,7 +869,7 @@ impl<'r> Engine<'r> {
                 }
                 let c = from.configured(config.kind());
                 for r in acc.resources.iter_mut() {
-                    r.transformations.push(c.clone());
+                    r.transformations.push(&c);
                 }
             }
         }
@@ -1042,8 +1042,9 @@ impl<'r> Engine<'r> {
         // Each builtin transformer that runs is recorded on every object, for
         // `buildMetadata: [transformerAnnotations]`.
         let mark = |acc: &mut Acc, kind: &'static str| {
+            let c = Configured { file: k.file.clone(), kind, name: None, namespace: None };
             for r in acc.resources.iter_mut() {
-                r.transformations.push(Configured { file: k.file.clone(), kind, name: None, namespace: None });
+                r.transformations.push(&c);
             }
         };
         let legacy: Vec<&PatchSpec> = k.patches.iter().filter(|p| p.kind == PatchKind::LegacyStrategicMerge).collect();
