@@ -332,12 +332,12 @@ mod tests {
 
     #[test]
     fn masks_secret_values_and_sops() {
-        let mut data = Mapping::new();
+        let mut data = Mapping::default();
         data.insert("password".into(), s("aHVudGVyMg=="));
-        let mut sops = Mapping::new();
+        let mut sops = Mapping::default();
         sops.insert("mac".into(), s("ENC[AES256_GCM,data:abc]"));
         sops.insert("version".into(), s("3.8.1"));
-        let mut top = Mapping::new();
+        let mut top = Mapping::default();
         top.insert("kind".into(), s("Secret"));
         top.insert("data".into(), Node::synthetic(Value::Map(Box::new(data))));
         top.insert("token".into(), s("ENC[AES256_GCM,data:xyz]"));

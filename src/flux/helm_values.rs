@@ -183,7 +183,7 @@ fn at_target_path(path: &str, value: Node) -> Option<Node> {
     let loc = value.loc;
     let mut node = value;
     for key in path.rsplit('.') {
-        let mut m = Mapping::new();
+        let mut m = Mapping::default();
         m.insert(key.to_string(), node);
         node = Node::new(Value::Map(Box::new(m)), loc);
     }

@@ -210,6 +210,13 @@ impl<'r> Engine<'r> {
         self.render_dir(dir, false)
     }
 
+    /// [`Engine::render`] by the directory's last expected user: its memoised build is moved
+    /// out of the memo instead of copied, so the run holds no second copy of it. A later user
+    /// builds it again, with the same result.
+    pub fn render_last(&self, dir: &RelPath) -> Result<Rendered, Failed> {
+        self.render_dir(dir, true)
+    }
+
     /// [`Engine::render`]; with `take`, the directory's memoised build is moved out of the
     /// memo rather than copied (its last expected user: a Flux Kustomization building the
     /// directory a plain render already built), so the run does not hold a third copy of
@@ -862,7 +869,7 @@ impl<'r> Engine<'r> {
                 }
                 let c = from.configured(config.kind());
                 for r in acc.resources.iter_mut() {
-                    r.transformations.push(c.clone());
+                    r.transformations.push(&c);
                 }
             }
         }
@@ -1035,8 +1042,9 @@ impl<'r> Engine<'r> {
         // Each builtin transformer that runs is recorded on every object, for
         // `buildMetadata: [transformerAnnotations]`.
         let mark = |acc: &mut Acc, kind: &'static str| {
+            let c = Configured { file: k.file.clone(), kind, name: None, namespace: None };
             for r in acc.resources.iter_mut() {
-                r.transformations.push(Configured { file: k.file.clone(), kind, name: None, namespace: None });
+                r.transformations.push(&c);
             }
         };
         let legacy: Vec<&PatchSpec> = k.patches.iter().filter(|p| p.kind == PatchKind::LegacyStrategicMerge).collect();

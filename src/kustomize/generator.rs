@@ -18,7 +18,7 @@ pub struct DataEntry {
 /// Builds the ConfigMap or Secret for a generator from already-read data entries.
 pub fn make_object(spec: &GeneratorSpec, global: &GeneratorOptions, entries: Vec<DataEntry>) -> Resource {
     let loc = spec.loc;
-    let mut meta = Mapping::new();
+    let mut meta = Mapping::default();
     meta.insert("name".into(), Node::string(spec.name.clone(), loc));
     if let Some(ns) = &spec.namespace {
         meta.insert("namespace".into(), Node::string(ns.clone(), loc));
@@ -33,12 +33,12 @@ pub fn make_object(spec: &GeneratorSpec, global: &GeneratorOptions, entries: Vec
     if !annotations.is_empty() {
         meta.insert("annotations".into(), Node::new(Value::Map(Box::new(annotations.into_iter().collect())), loc));
     }
-    let mut obj = Mapping::new();
+    let mut obj = Mapping::default();
     obj.insert("apiVersion".into(), Node::string("v1", loc));
     obj.insert("kind".into(), Node::string(if spec.is_secret { "Secret" } else { "ConfigMap" }, loc));
     obj.insert("metadata".into(), Node::new(Value::Map(Box::new(meta)), loc));
-    let mut data = Mapping::new();
-    let mut binary = Mapping::new();
+    let mut data = Mapping::default();
+    let mut binary = Mapping::default();
     for e in entries {
         if spec.is_secret {
             data.insert(e.key, Node::string(encode_base64(&e.value), e.loc));

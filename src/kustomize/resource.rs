@@ -134,7 +134,7 @@ pub struct Resource {
     /// Where the object came from (`buildMetadata: [originAnnotations]`).
     pub origin: Option<Origin>,
     /// Transformers that ran over it, oldest first.
-    pub transformations: Vec<Configured>,
+    pub transformations: Transformations,
     /// Name prefixes and suffixes applied to it, innermost first: name references prefer a
     /// target renamed by the same kustomizations as the referrer.
     pub affixes: Box<(Vec<String>, Vec<String>)>,
@@ -171,6 +171,33 @@ pub struct Configured {
     pub namespace: Option<String>,
 }
 
+/// The builtin transformers that ran over an object, oldest first, with consecutive repeats
+/// counted rather than stored: a kustomization with P patches records P entries on each of its
+/// N objects, which stored one by one made a render's memory grow with N x P.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Transformations {
+    runs: Vec<(Configured, usize)>,
+}
+
+impl Transformations {
+    /// Records that `c` ran (once more).
+    pub fn push(&mut self, c: &Configured) {
+        match self.runs.last_mut() {
+            Some((last, n)) if last == c => *n += 1,
+            _ => self.runs.push((c.clone(), 1)),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// Every entry, repeats included, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Configured> {
+        self.runs.iter().flat_map(|(c, n)| std::iter::repeat_n(c, *n))
+    }
+}
+
 impl Resource {
     pub fn new(node: Node) -> Resource {
         Resource {
@@ -180,7 +207,7 @@ impl Resource {
             generated: false,
             ref_vars: Vec::new(),
             origin: None,
-            transformations: Vec::new(),
+            transformations: Transformations::default(),
             affixes: Box::default(),
         }
     }

@@ -89,10 +89,10 @@ impl Checked {
 }
 
 /// What is being checked: an entry point's name, kind and rendered directory.
-struct Ep<'a> {
-    name: &'a str,
-    kind: EntryPointKind,
-    path: &'a str,
+pub(super) struct Ep<'a> {
+    pub name: &'a str,
+    pub kind: EntryPointKind,
+    pub path: &'a str,
 }
 
 /// What every entry point's check reads: the repository, its schemas, the config and the
@@ -112,7 +112,7 @@ pub(super) struct Checker<'a> {
 impl Checker<'_> {
     /// Checks one entry point's render (`None`: the renderer crashed). A panic while checking
     /// becomes an internal-error finding of this entry point only; the run goes on.
-    fn check(&self, ep: &Ep, result: Option<Result<Rendered, Failed>>, is_leaf: bool) -> Checked {
+    pub(super) fn check(&self, ep: &Ep, result: Option<&Result<Rendered, Failed>>, is_leaf: bool) -> Checked {
         match result {
             Some(r) => catch_unwind(AssertUnwindSafe(|| check_rendered(*self, ep, r, is_leaf)))
                 .unwrap_or_else(|_| internal_error(ep)),
@@ -123,7 +123,7 @@ impl Checker<'_> {
     /// Checks a Flux entry point, with the notes about children it could not render.
     fn flux(&self, e: FluxEntry) -> Checked {
         let FluxEntry { name, dir, result, child_notes, .. } = e;
-        let mut c = self.check(&Ep { name: &name, kind: EntryPointKind::Flux, path: &dir }, Some(result), true);
+        let mut c = self.check(&Ep { name: &name, kind: EntryPointKind::Flux, path: &dir }, Some(&result), true);
         for (d, res) in &child_notes {
             let mut f = diag_finding(self.repo, d, &name);
             f.object = Some(res.object_ref());
@@ -136,7 +136,8 @@ impl Checker<'_> {
     /// masked in every finding.
     fn helm(&self, e: HelmEntry) -> Checked {
         let HelmEntry { name, path, result, secrets, object, .. } = e;
-        let mut c = self.check(&Ep { name: &name, kind: EntryPointKind::HelmRelease, path: &path }, Some(result), true);
+        let mut c =
+            self.check(&Ep { name: &name, kind: EntryPointKind::HelmRelease, path: &path }, Some(&result), true);
         for f in &mut c.findings {
             crate::helm::values::redact_finding(f, &secrets);
             if f.object.is_none() {
@@ -147,7 +148,7 @@ impl Checker<'_> {
     }
 }
 
-fn check_rendered(checker: Checker, ep: &Ep, result: Result<Rendered, Failed>, is_leaf: bool) -> Checked {
+fn check_rendered(checker: Checker, ep: &Ep, result: &Result<Rendered, Failed>, is_leaf: bool) -> Checked {
     let Checker { repo, registry, config, admission, teams, pod_security } = checker;
     let name = ep.name.to_string();
     panic_for_test(&name);
@@ -213,7 +214,7 @@ fn check_rendered(checker: Checker, ep: &Ep, result: Result<Rendered, Failed>, i
                 complete: is_leaf,
                 pod_security,
             };
-            c.suppressions = crate::policy::check_entry_point(repo, config, &pe, &rendered, &mut c.findings);
+            c.suppressions = crate::policy::check_entry_point(repo, config, &pe, rendered, &mut c.findings);
         }
     }
     c
@@ -291,11 +292,6 @@ pub(super) fn check_all(
 ) -> CheckedRun {
     let repo = checker.repo;
     let Renders { plain: renders, flux: entries, .. } = all;
-    if let Some(p) = progress {
-        let n = renders.iter().filter(|(d, _)| scope.in_scope(&d.to_string())).count()
-            + entries.iter().filter(|e| scope.in_scope(&e.name)).count();
-        p.total.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
-    }
     let mut outside: Vec<Finding> = Vec::new();
     let flux_read = read_by_flux(&entries);
     let mut results = check_plain(checker, renders, scope, progress, &flux_read, &mut outside);
@@ -314,7 +310,7 @@ pub(super) fn check_all(
 /// Every file that a Flux entry point rendered successfully read, with the first such entry
 /// point: the kustomization files in it are the plain overlays whose objects reach the cluster
 /// only the way Flux builds them.
-fn read_by_flux(entries: &[FluxEntry]) -> BTreeMap<RelPath, String> {
+pub(super) fn read_by_flux(entries: &[FluxEntry]) -> BTreeMap<RelPath, String> {
     let mut out = BTreeMap::new();
     for e in entries {
         if let Ok(r) = &e.result {
@@ -324,6 +320,17 @@ fn read_by_flux(entries: &[FluxEntry]) -> BTreeMap<RelPath, String> {
         }
     }
     out
+}
+
+/// A plain overlay that Flux entry point `flux` builds: Flux's render decides. Its object
+/// findings are dropped (the Flux entry point reports what applies); its failure alone, when
+/// Flux builds it, is an info.
+pub(super) fn subsume_by_flux(checked: &mut Checked, flux: &str) {
+    if checked.report.rendered {
+        checked.findings.retain(|f| f.object.is_none());
+    } else {
+        built_by_flux_only(&mut checked.findings, flux);
+    }
 }
 
 /// A plain overlay's render failed, but a Flux Kustomization (`flux`) built its directory:
@@ -381,13 +388,10 @@ fn check_plain(
             let is_leaf = own.as_ref().is_none_or(|k| !used.contains(k));
             let name = dir.to_string();
             let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
-            let mut checked = checker.check(&ep, r.map(|r| r.map_err(needs_flag_skipped)), is_leaf);
+            let r = r.map(|r| r.map_err(needs_flag_skipped));
+            let mut checked = checker.check(&ep, r.as_ref(), is_leaf);
             if let Some(flux) = own.as_ref().and_then(|k| flux_read.get(k)) {
-                if checked.report.rendered {
-                    checked.findings.retain(|f| f.object.is_none());
-                } else {
-                    built_by_flux_only(&mut checked.findings, flux);
-                }
+                subsume_by_flux(&mut checked, flux);
             }
             Progress::tick(progress);
             checked
@@ -440,7 +444,7 @@ fn check_flux(
 /// build options): not a certain failure, so a `render-skipped` warning. Flux never passes the
 /// flag, so a Flux Kustomization that builds the directory keeps its error. Exec and KRM
 /// plugins stay errors: they run code, which kustomize refuses by default.
-fn needs_flag_skipped(mut failed: Failed) -> Failed {
+pub(super) fn needs_flag_skipped(mut failed: Failed) -> Failed {
     // Plugins run code fluxgate never vouches for: kustomize's own default (refuse) stays.
     if let Some(flag) = failed.error.needs_flag.filter(|f| *f == BuildFlag::Helm).map(|f| f.flags()) {
         let e = &mut failed.error;

@@ -12,6 +12,7 @@ pub mod model;
 mod registry;
 mod render;
 mod select;
+mod stream;
 
 use std::collections::BTreeSet;
 
@@ -76,7 +77,8 @@ pub fn validate_shard(repo: &Repo, config: &Config, shard: Option<Shard>) -> Res
 /// `base`, the plain overlays and Flux leaves that a static reading shows the change cannot
 /// affect; only the entry points in scope are checked and reported. The base side is never
 /// validated, so what was already broken there does not fail the change; the union of all N
-/// shards' reports is the unsharded report.
+/// shards' reports is the unsharded report. A full run (neither) renders, checks and drops
+/// each entry point in turn ([`stream`]), with the same report.
 pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Result<RunReport, String> {
     // Discover: the change set, the files, the schemas and the admission policies.
     let change = match &options.base {
@@ -84,8 +86,99 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
         None => None,
     };
     let discovery = discover(repo, config);
-    let mut registry = build_registry(repo, config, &discovery)?;
+    let registry = build_registry(repo, config, &discovery)?;
     let (admission, admission_findings) = AdmissionPolicies::load(repo, &config.admission);
+    let loaded = Loaded { discovery, registry, admission, admission_findings };
+    match change {
+        None if options.shard.is_none() => Ok(validate_streamed(repo, config, options, loaded)),
+        _ => Ok(validate_staged(repo, config, options, loaded, change)),
+    }
+}
+
+/// What the discover stage loaded for a run.
+struct Loaded {
+    discovery: crate::discover::Discovery,
+    registry: crate::schema::registry::Registry,
+    admission: AdmissionPolicies,
+    admission_findings: Vec<crate::finding::Finding>,
+}
+
+/// Sets the number of entry points a progress bar counts towards.
+fn set_total(progress: Option<&Progress>, n: usize) {
+    if let Some(p) = progress {
+        p.total.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// HelmReleases' charts may hold CRDs: they join the registry before any object is checked.
+fn add_chart_crds(registry: &mut crate::schema::registry::Registry, helm_run: &HelmRun) {
+    for e in &helm_run.entries {
+        for crd in &e.crds {
+            registry.add_repo_crd(crd, &format!("the chart of HelmRelease {}", e.name));
+        }
+    }
+}
+
+/// A full run (every entry point, one shard) in the memory-lean order of [`stream`]: the Flux
+/// tree and its HelmReleases rendered, checked and dropped, then each plain overlay rendered,
+/// checked and dropped in turn. The report is byte-identical to [`validate_staged`]'s.
+fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded: Loaded) -> RunReport {
+    let Loaded { discovery, mut registry, admission, admission_findings } = loaded;
+    let engine = crate::kustomize::build::Engine::new(repo, crate::kustomize::build::LoadRestrictor::None);
+    let (flux, flux_index) = render::flux_tree(repo, config, &discovery, &engine, None);
+    let helm_run = if config.flux.entry_points == EntryPoints::Kustomize {
+        HelmRun::default()
+    } else {
+        crate::helm::release::render_all(repo, config, &flux, &registry)
+    };
+    add_chart_crds(&mut registry, &helm_run);
+    let flux_renders = Renders { plain: Vec::new(), flux, flux_index };
+    let scope = select::Scope::new(None, None, &flux_renders, &helm_run);
+    let graph_findings = graph::graph_findings(repo, &discovery, &flux_renders.flux, admission_findings, &scope, None);
+    let flux_names: BTreeSet<String> = flux_renders.flux.iter().map(|e| e.name.clone()).collect();
+    let plain_dirs = render::plain_dirs(config, &discovery, &engine);
+    let progress = options.progress.as_deref();
+    set_total(progress, plain_dirs.len() + flux_renders.flux.len());
+    // Namespaces' Pod Security levels need every render: the checks run without them and the
+    // levels of every labelled Namespace adjust the findings at the end (as the staged order
+    // does while checking: only baseline pod errors in privileged namespaces change).
+    let no_levels = crate::policy::pod_security::PodSecurity::default();
+    let checker = check::Checker {
+        repo,
+        registry: &registry,
+        config,
+        admission: &admission,
+        teams: options.teams,
+        pod_security: &no_levels,
+    };
+    let mut namespaces: Vec<crate::kustomize::resource::Resource> =
+        flux_renders.resources().filter(|r| stream::labelled_namespace(r)).cloned().collect();
+    let flux_read = check::read_by_flux(&flux_renders.flux);
+    let flux_checked = check::check_all(&checker, flux_renders, helm_run, graph_findings, &scope, progress);
+    let (mut results, plain_namespaces) =
+        stream::check_plain_streamed(&checker, &engine, &plain_dirs, &flux_read, progress);
+    drop(engine);
+    namespaces.extend(plain_namespaces);
+    // The staged order's: plain overlays, then Flux entry points, then HelmReleases.
+    results.extend(flux_checked.results);
+    let levels = crate::policy::pod_security::PodSecurity::from_resources(&namespaces);
+    for f in results.iter_mut().flat_map(|c| c.findings.iter_mut()) {
+        levels.adjust(f);
+    }
+    let checked = check::CheckedRun { results, ..flux_checked };
+    assemble::report(repo, config, &registry, checked, &flux_names, &scope, None)
+}
+
+/// A run in stages: every entry point rendered first, then selected (`--base`, `--shard`, which
+/// need every render), then checked.
+fn validate_staged(
+    repo: &Repo,
+    config: &Config,
+    options: &RunOptions,
+    loaded: Loaded,
+    change: Option<(crate::gate::changes::Changes, crate::gate::affected::Selection)>,
+) -> RunReport {
+    let Loaded { discovery, mut registry, admission, admission_findings } = loaded;
     // Render: plain overlays and the Flux tree, then the HelmReleases the tree names (the CRDs
     // their charts yield join the registry before any object is checked).
     let all = render::for_change(repo, config, &discovery, change.as_ref().map(|(_, sel)| sel));
@@ -94,11 +187,7 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     } else {
         crate::helm::release::render_all(repo, config, &all.flux, &registry)
     };
-    for e in &helm_run.entries {
-        for crd in &e.crds {
-            registry.add_repo_crd(crd, &format!("the chart of HelmRelease {}", e.name));
-        }
-    }
+    add_chart_crds(&mut registry, &helm_run);
     // Select: which entry points this run checks and reports.
     let selected = change.as_ref().map(|(_, sel)| select::selected_with_helm(repo, &all, &helm_run, sel));
     let scope = select::Scope::new(options.shard, selected, &all, &helm_run);
@@ -115,7 +204,13 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
         teams: options.teams,
         pod_security: &pod_security,
     };
-    let checked = check::check_all(&checker, all, helm_run, graph_findings, &scope, options.progress.as_deref());
+    let progress = options.progress.as_deref();
+    set_total(
+        progress,
+        all.plain.iter().filter(|(d, _)| scope.in_scope(&d.to_string())).count()
+            + all.flux.iter().filter(|e| scope.in_scope(&e.name)).count(),
+    );
+    let checked = check::check_all(&checker, all, helm_run, graph_findings, &scope, progress);
     // Report: one sorted, de-duplicated model.
-    Ok(assemble::report(repo, config, &registry, checked, &flux_names, &scope, change.as_ref()))
+    assemble::report(repo, config, &registry, checked, &flux_names, &scope, change.as_ref())
 }

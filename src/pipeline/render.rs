@@ -64,23 +64,44 @@ pub(super) fn render_scoped(
         .filter(|dir| !engine.is_component(dir))
         .map(|dir| (dir.clone(), catch_unwind(AssertUnwindSafe(|| engine.render(dir))).ok()))
         .collect();
-    let (flux, flux_index) = if config.flux.entry_points == EntryPoints::Kustomize {
-        (Vec::new(), flux::entry::RepoIndex::default())
-    } else {
-        let index = flux::entry::index(repo, discovery);
-        let settings = flux_settings(repo, config, discovery);
-        let scope = change.and_then(|(graph, changed)| {
-            static_deps::FluxScope::new(repo, graph, changed, discovery, &index, &config.flux.sources)
-        });
-        let flux = match &scope {
-            Some(scope) => flux::tree::render_wanted(&engine, &index, &config.flux.sources, &settings, &|fk, dir| {
-                scope.wants(repo, fk, dir)
-            }),
-            None => flux::tree::render_all(&engine, &index, &config.flux.sources, &settings),
-        };
-        (flux, index)
-    };
+    let (flux, flux_index) = flux_tree(repo, config, discovery, &engine, change);
     Renders { plain, flux, flux_index }
+}
+
+/// The Flux tree the config asks for (none with `flux.entryPoints: kustomize`), rendered on
+/// `engine`; with a static graph and a change set, without the entry points below the cluster
+/// roots that the change cannot affect, when [`static_deps::FluxScope`] finds that safe.
+pub(super) fn flux_tree(
+    repo: &Repo,
+    config: &Config,
+    discovery: &Discovery,
+    engine: &Engine,
+    change: Option<(&static_deps::StaticGraph, &BTreeSet<RelPath>)>,
+) -> (Vec<FluxEntry>, flux::entry::RepoIndex) {
+    if config.flux.entry_points == EntryPoints::Kustomize {
+        return (Vec::new(), flux::entry::RepoIndex::default());
+    }
+    let index = flux::entry::index(repo, discovery);
+    let settings = flux_settings(repo, config, discovery);
+    let scope = change.and_then(|(graph, changed)| {
+        static_deps::FluxScope::new(repo, graph, changed, discovery, &index, &config.flux.sources)
+    });
+    let flux = match &scope {
+        Some(scope) => flux::tree::render_wanted(engine, &index, &config.flux.sources, &settings, &|fk, dir| {
+            scope.wants(repo, fk, dir)
+        }),
+        None => flux::tree::render_all(engine, &index, &config.flux.sources, &settings),
+    };
+    (flux, index)
+}
+
+/// The plain overlays a full run renders and checks: every kustomization directory that is
+/// not a Component (none with `flux.entryPoints: flux`).
+pub(super) fn plain_dirs<'d>(config: &Config, discovery: &'d Discovery, engine: &Engine) -> Vec<&'d RelPath> {
+    if config.flux.entry_points == EntryPoints::Flux {
+        return Vec::new();
+    }
+    discovery.kustomize_dirs.iter().filter(|dir| !engine.is_component(dir)).collect()
 }
 
 /// How Flux entry points are rendered: substitution is strict or lenient as `flux.substitution`

@@ -52,9 +52,9 @@ fn single_version_crd(crd: &Node, version: &Node) -> Option<(String, Node)> {
     let sm = spec.as_map_mut()?;
     sm.insert("versions".into(), Node::synthetic(Value::Seq(vec![version.clone()])));
     sm.shift_remove("conversion");
-    let mut meta = Mapping::new();
+    let mut meta = Mapping::default();
     meta.insert("name".into(), s(crd.str_at(&["metadata", "name"]).unwrap_or(kind)));
-    let mut obj = Mapping::new();
+    let mut obj = Mapping::default();
     obj.insert("apiVersion".into(), s("apiextensions.k8s.io/v1"));
     obj.insert("kind".into(), s("CustomResourceDefinition"));
     obj.insert("metadata".into(), Node::synthetic(Value::Map(Box::new(meta))));

@@ -495,7 +495,7 @@ mod tests {
     }
 
     fn str_value(s: &str) -> String {
-        let mut m = super::super::Mapping::new();
+        let mut m = super::super::Mapping::default();
         m.insert("k".into(), Node::synthetic(Value::Str(s.into())));
         emit_node(&Node::synthetic(Value::Map(Box::new(m))))
     }

@@ -205,7 +205,7 @@ impl Builder<'_> {
                 Event::MappingStart(anchor, _) => {
                     self.check_depth(loc)?;
                     self.stack.push(Frame::Map {
-                        entries: Mapping::new(),
+                        entries: Mapping::default(),
                         merges: Vec::new(),
                         pending_key: None,
                         loc,

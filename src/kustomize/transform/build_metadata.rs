@@ -3,7 +3,7 @@
 //! writes them (`../base/deploy.yaml`). Only the top kustomization's options count.
 
 use crate::kustomize::kustomization::BuildMetadata;
-use crate::kustomize::resource::{Configured, Origin, Resource};
+use crate::kustomize::resource::{Configured, Origin, Resource, Transformations};
 use crate::source::{Loc, Node, RelPath};
 
 /// The label value kustomize writes for `managedByLabel`. kubectl's embedded kustomize is a
@@ -41,7 +41,7 @@ pub fn origin_text(origin: &Origin, top: &RelPath) -> String {
 }
 
 /// The `alpha.config.kubernetes.io/transformations` annotation value.
-pub fn transformations_text(list: &[Configured], top: &RelPath) -> String {
+pub fn transformations_text(list: &Transformations, top: &RelPath) -> String {
     list.iter().map(|c| format!("- {}", configured(c, top, "  "))).collect()
 }
 
@@ -90,7 +90,7 @@ mod tests {
             parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect();
         let at = |kind| Configured { file: p("a/kustomization.yaml"), kind, name: None, namespace: None };
         rs[0].origin = Some(Origin::Generator(at("ConfigMapGenerator")));
-        rs[0].transformations.push(at("PrefixTransformer"));
+        rs[0].transformations.push(&at("PrefixTransformer"));
         apply(&mut rs, &p("a"), BuildMetadata { origin: true, transformations: true, managed_by: true });
         assert_eq!(
             rs[0].node.str_at(&["metadata", "annotations", "config.kubernetes.io/origin"]),

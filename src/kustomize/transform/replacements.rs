@@ -233,7 +233,7 @@ fn set_at(node: &mut Node, segs: &[String], value: &Node, t: &ReplacementTarget,
                     set_at(i, rest, value, t, hits, loc);
                 }
                 if !any && t.create && !k.is_empty() {
-                    let mut m = Mapping::new();
+                    let mut m = Mapping::default();
                     m.insert(k.to_string(), Node::string(v, loc));
                     items.push(Node::new(Value::Map(Box::new(m)), loc));
                     if let Some(last) = items.last_mut() {

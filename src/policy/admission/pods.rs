@@ -29,7 +29,7 @@ pub(super) fn synthetic_pod(workload: &Resource) -> Option<Node> {
             m.insert("namespace".into(), ns.clone());
         }
     }
-    let mut pod = Mapping::new();
+    let mut pod = Mapping::default();
     pod.insert("apiVersion".into(), Node::string("v1", template.loc));
     pod.insert("kind".into(), Node::string("Pod", template.loc));
     pod.insert("metadata".into(), metadata);

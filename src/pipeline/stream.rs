@@ -1,0 +1,115 @@
+//! A full run (no `--base`, no `--shard`) in the order that keeps memory to the largest render
+//! rather than the repository: the Flux tree is rendered and its HelmReleases with it (their
+//! charts' CRDs must join the schemas before any object is checked), the Flux graph is checked
+//! and every Flux entry point is checked and dropped; then each plain overlay is rendered,
+//! checked and dropped at once, keeping only its findings and the files it read. The report
+//! is the same as the staged order's, byte for byte.
+//!
+//! The one decision that needs every plain render is whether an overlay is a leaf (no other
+//! overlay reads its kustomization): it switches on [`LEAF_ONLY`] checks. Each overlay is
+//! checked as a leaf; only when that raised a leaf-only finding is it also checked as a base,
+//! and the files of all renders pick the right result at the end.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use rayon::prelude::*;
+
+use crate::kustomize::build::{Engine, kustomization_file};
+use crate::kustomize::resource::Resource;
+use crate::rules::Rule;
+use crate::source::RelPath;
+
+use super::Progress;
+use super::check::{Checked, Checker, Ep, needs_flag_skipped, subsume_by_flux};
+use super::model::EntryPointKind;
+
+/// The rules whose checks run only on leaves (a base legitimately leaves them to its
+/// overlays): without one of their findings, an overlay's check as a leaf and as a base agree.
+pub(super) const LEAF_ONLY: [Rule; 3] = [Rule::NamespaceMissing, Rule::DanglingService, Rule::PdbMissing];
+
+/// Whether a rendered object is a core Namespace with a Pod Security enforce label (the only
+/// objects [`crate::policy::pod_security::PodSecurity`] reads).
+pub(super) fn labelled_namespace(r: &Resource) -> bool {
+    r.kind() == "Namespace"
+        && r.api_version() == "v1"
+        && r.node.str_at(&["metadata", "labels", crate::policy::pod_security::ENFORCE_LABEL]).is_some()
+}
+
+/// One plain overlay, checked as soon as it rendered.
+struct PlainChecked {
+    dir: RelPath,
+    /// The files its render read (`None`: the renderer crashed).
+    files: Option<BTreeSet<RelPath>>,
+    /// Its check as a leaf.
+    leaf: Checked,
+    /// Its check as a base, when that differs (a leaf-only finding was raised).
+    base: Option<Checked>,
+    /// Its Namespaces with a Pod Security level.
+    namespaces: Vec<Resource>,
+}
+
+/// Renders and checks every plain overlay in `dirs`, in parallel, dropping each render once it
+/// is checked (each directory's memoised build is taken, not copied: this is its last user).
+/// Returns the checked overlays in the order of `dirs`, and their labelled Namespaces. An
+/// overlay a Flux entry point builds (`flux_read`: file -> entry point) is judged by it.
+pub(super) fn check_plain_streamed(
+    checker: &Checker,
+    engine: &Engine,
+    dirs: &[&RelPath],
+    flux_read: &BTreeMap<RelPath, String>,
+    progress: Option<&Progress>,
+) -> (Vec<Checked>, Vec<Resource>) {
+    let repo = checker.repo;
+    let done: Vec<PlainChecked> = dirs
+        .par_iter()
+        .map(|dir| {
+            let r = catch_unwind(AssertUnwindSafe(|| engine.render_last(dir))).ok();
+            let r = r.map(|r| r.map_err(needs_flag_skipped));
+            let name = dir.to_string();
+            let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
+            let mut leaf = checker.check(&ep, r.as_ref(), true);
+            let mut base = leaf
+                .findings
+                .iter()
+                .any(|f| LEAF_ONLY.contains(&f.rule))
+                .then(|| checker.check(&ep, r.as_ref(), false));
+            if let Some(flux) = kustomization_file(repo, dir).and_then(|k| flux_read.get(&k)) {
+                subsume_by_flux(&mut leaf, flux);
+                if let Some(b) = &mut base {
+                    subsume_by_flux(b, flux);
+                }
+            }
+            let namespaces = match &r {
+                Some(Ok(x)) => x.resources.iter().filter(|r| labelled_namespace(r)).cloned().collect(),
+                _ => Vec::new(),
+            };
+            let files = r.map(|r| match r {
+                Ok(x) => x.files,
+                Err(f) => f.files,
+            });
+            Progress::tick(progress);
+            PlainChecked { dir: (*dir).clone(), files, leaf, base, namespaces }
+        })
+        .collect();
+    let mut used: BTreeSet<&RelPath> = BTreeSet::new();
+    let own: Vec<Option<RelPath>> = done.iter().map(|p| kustomization_file(repo, &p.dir)).collect();
+    for (p, own) in done.iter().zip(&own) {
+        // A render that failed still uses its bases (see `check::check_plain`).
+        used.extend(p.files.iter().flatten().filter(|f| Some(*f) != own.as_ref()));
+    }
+    let is_leaf: Vec<bool> = own.iter().map(|k| k.as_ref().is_none_or(|k| !used.contains(k))).collect();
+    let mut namespaces = Vec::new();
+    let checked = done
+        .into_iter()
+        .zip(is_leaf)
+        .map(|(p, leaf)| {
+            namespaces.extend(p.namespaces);
+            match p.base {
+                Some(base) if !leaf => base,
+                _ => p.leaf,
+            }
+        })
+        .collect();
+    (checked, namespaces)
+}
