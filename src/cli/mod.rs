@@ -7,6 +7,7 @@ mod common;
 mod config;
 mod diff;
 mod hook;
+mod publish;
 mod render;
 mod rules;
 mod schemas;
@@ -58,6 +59,9 @@ pub(crate) enum Command {
     /// Manage the chart cache that HelmRelease rendering reads.
     #[command(subcommand)]
     Charts(charts::ChartsCommand),
+    /// Send a written report to a code review server (Bitbucket Code Insights).
+    #[command(subcommand)]
+    Publish(publish::PublishCommand),
 }
 
 /// Parses the command line, runs the command, and maps its outcome to an exit code.
@@ -76,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Schemas(schemas::SchemasCommand::List { root, format }) => schemas::schemas_list(&root, format),
         Command::Hook(c) => hook::hook(c),
         Command::Charts(charts::ChartsCommand::Pull { root, helm }) => charts::charts_pull(&root, &helm),
+        Command::Publish(c) => publish::publish(c),
     };
     match result {
         Ok(code) => code,
