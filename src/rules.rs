@@ -252,6 +252,9 @@ rules! {
     /// it does not parse, a CEL expression does not compile, or a `paramRef` finds nothing
     /// under `parameterNotFoundAction: Deny`.
     AdmissionPolicyInvalid = "admission-policy-invalid", Error, "a ValidatingAdmissionPolicy or binding is invalid";
+    /// The root holds no kustomization file and no Flux object, so nothing was rendered or
+    /// checked: a wrong directory or too wide `ignore` globs would otherwise pass silently.
+    NoEntryPoints = "no-entry-points", Warning, "the root holds no kustomization and no Flux object: nothing was checked";
 }
 
 impl Serialize for Rule {

@@ -313,7 +313,12 @@ fn without_helm_releases_are_reported_as_skipped() {
     let s = findings(&json, "helm-skipped");
     assert_eq!(s.len(), 1, "{:#}", json["findings"]);
     assert_eq!(s[0]["severity"], "warning");
-    assert_eq!(entry(&json, RELEASE)["rendered"], false);
+    assert_eq!(s[0]["message"], "1 HelmRelease not rendered: helm not found; install helm or set helm.binary");
+    assert!(s[0]["entry_point"].is_null() && s[0]["help"].as_str().unwrap().contains(RELEASE));
+    // Skipped is not failed: the release is no entry point of the report.
+    assert!(json["entry_points"].as_array().unwrap().iter().all(|e| e["name"] != RELEASE));
+    assert_eq!(json["summary"]["entry_points_failed"], 0);
+    assert_eq!(json["summary"]["entry_points_skipped"], 1);
     assert!(json.get("helm").is_none());
     assert_eq!(code, Some(0));
 }

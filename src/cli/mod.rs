@@ -18,10 +18,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `fluxgate --version`: the package version and the git commit it was built from (`build.rs`;
+/// `unknown` when built from a source tarball without `FLUXGATE_COMMIT`).
+pub(crate) const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("FLUXGATE_COMMIT"), ")");
+
 /// The merge gate of a Flux GitOps repository: renders every kustomize overlay natively and
 /// checks what it renders.
 #[derive(Parser)]
-#[command(name = "fluxgate", version, about)]
+#[command(name = "fluxgate", version = VERSION, about)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,

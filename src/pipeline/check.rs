@@ -268,6 +268,9 @@ pub(super) struct CheckedRun {
     pub graph_findings: Vec<Finding>,
     /// The helm binary that rendered HelmReleases.
     pub helm: Option<HelmInfo>,
+    /// The HelmReleases the change selects (every shard's) that were not rendered because no
+    /// helm binary was found.
+    pub helm_skipped: BTreeSet<String>,
 }
 
 /// Checks every rendered entry point in scope, in parallel; entry points outside it only
@@ -292,6 +295,11 @@ pub(super) fn check_all(
     let mut results = check_plain(checker, renders, scope, progress, &mut outside);
     results.extend(check_flux(checker, entries, scope, progress, &results, &mut outside));
     let HelmRun { entries: helm_entries, helm } = helm_run;
+    let helm_skipped = helm_entries
+        .iter()
+        .filter(|e| matches!(&e.result, Err(f) if f.error.rule == Rule::HelmSkipped) && scope.is_selected(&e.name))
+        .map(|e| e.name.clone())
+        .collect();
     let graph_findings = without_helm_validated(graph_findings, &helm_entries);
     let (mine, others): (Vec<HelmEntry>, Vec<HelmEntry>) =
         helm_entries.into_iter().partition(|e| scope.in_scope(&e.name));
@@ -299,7 +307,7 @@ pub(super) fn check_all(
         outside.extend(render_diag_findings(repo, &e.name, &e.result));
     }
     results.extend(mine.into_par_iter().map(|e| checker.helm(e)).collect::<Vec<_>>());
-    CheckedRun { results, outside, graph_findings, helm }
+    CheckedRun { results, outside, graph_findings, helm, helm_skipped }
 }
 
 /// The plain overlays in scope, checked; an overlay whose kustomization another one reads is

@@ -106,8 +106,18 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     let graph_findings =
         graph::graph_findings(repo, &discovery, &all.flux, admission_findings, &scope, change.as_ref());
     let flux_names: BTreeSet<String> = all.flux.iter().map(|e| e.name.clone()).collect();
+    let nothing = all.plain.is_empty() && all.flux.is_empty() && helm_run.entries.is_empty();
     let checker = check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
-    let checked = check::check_all(&checker, all, helm_run, graph_findings, &scope, options.progress.as_deref());
+    let mut checked = check::check_all(&checker, all, helm_run, graph_findings, &scope, options.progress.as_deref());
     // Report: one sorted, de-duplicated model.
+    if nothing && scope.in_shard(None) {
+        checked.outside.push(
+            crate::finding::Finding::new(
+                crate::rules::Rule::NoEntryPoints,
+                "no kustomization file and no Flux object under the root: nothing was rendered or checked",
+            )
+            .help("run fluxgate at the GitOps repository's root, or narrow the `ignore` globs of .fluxgate.yaml"),
+        );
+    }
     Ok(assemble::report(repo, config, &registry, checked, &flux_names, &scope, change.as_ref()))
 }
