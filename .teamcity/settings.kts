@@ -66,7 +66,8 @@ project {
         // .../projects/<KEY>/repos/<slug>/browse): where the Code Insights report is published.
         param("bitbucket.project", "PLAT")
         param("bitbucket.repo", "flux-gsf")
-        // SET ME (optional): where the rules are documented; each annotation links to <url>#<rule-id>.
+        // SET ME (optional): where the rules are documented; each annotation links to <url>#<rule-id>
+        // (docs/rules.md has one section per rule id).
         param("fluxgate.rules.url", "https://bitbucket.gsf.example.com/projects/PLAT/repos/fluxgate/browse/docs/rules.md")
     }
 }

@@ -225,3 +225,58 @@ fn version_names_the_commit() {
         assert!(v.contains(String::from_utf8_lossy(&head.stdout).trim()), "{v}");
     }
 }
+
+#[test]
+fn explain_prints_the_rules_page_section_of_a_rule() {
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md")).unwrap();
+    for id in ["image-tag-latest", "helm-skipped", "replicas-minimum", "flux-dependency-cycle"] {
+        let out = fluxgate(&["explain", id]);
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.starts_with(&format!("### {id}\n")), "{text}");
+        for part in ["**what it catches**", "**fix**", "**configure**", "**suppress**"] {
+            assert!(text.contains(part), "{id}: {part} missing");
+        }
+        assert!(page.contains(&text), "`fluxgate explain {id}` is the text of docs/rules.md");
+    }
+    let out = fluxgate(&["explain", "image-latest"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no rule 'image-latest'") && err.contains("image-tag-latest"), "{err}");
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish_cover_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = fluxgate(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0));
+        let script = String::from_utf8(out.stdout).unwrap();
+        for word in ["validate", "publish", "bitbucket-insights", "explain", "--base", "--bitbucket-insights"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    // The bash script is valid bash.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fluxgate.bash");
+    std::fs::write(&file, fluxgate(&["completions", "bash"]).stdout).unwrap();
+    if let Ok(out) = Command::new("bash").arg("-n").arg(&file).output() {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(fluxgate(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn man_page_prints_or_writes_one_page_per_command() {
+    let out = fluxgate(&["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.starts_with(".ie") || page.starts_with(".TH"), "{}", &page[..80.min(page.len())]);
+    assert!(page.contains(".TH fluxgate 1") && page.contains("validate"), "roff page for fluxgate(1)");
+    let dir = tempfile::tempdir().unwrap();
+    let out = fluxgate(&["man", "--out-dir", s(dir.path())]);
+    assert_eq!(out.status.code(), Some(0));
+    for p in ["fluxgate.1", "fluxgate-validate.1", "fluxgate-publish-bitbucket-insights.1", "fluxgate-explain.1"] {
+        let text = std::fs::read_to_string(dir.path().join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert!(text.contains(".SH"), "{p}");
+    }
+}

@@ -6,11 +6,13 @@ mod charts;
 mod common;
 mod config;
 mod diff;
+mod explain;
 mod hook;
 mod publish;
 mod render;
 mod rules;
 mod schemas;
+mod shell;
 mod validate;
 
 use std::path::PathBuf;
@@ -63,6 +65,23 @@ pub(crate) enum Command {
     /// Manage the chart cache that HelmRelease rendering reads.
     #[command(subcommand)]
     Charts(charts::ChartsCommand),
+    /// Explain a rule: what it catches, why, the fix, and how to configure or suppress it
+    /// (the text of docs/rules.md).
+    Explain {
+        /// The rule id (`fluxgate rules` lists them), e.g. image-tag-latest.
+        rule: String,
+    },
+    /// Print a shell completion script: `fluxgate completions bash > /etc/bash_completion.d/fluxgate`.
+    Completions {
+        #[arg(value_enum)]
+        shell: shell::Shell,
+    },
+    /// Print the man page (fluxgate.1), or write it and one page per subcommand into a directory.
+    Man {
+        /// Write fluxgate.1 and fluxgate-<command>.1 pages into DIR instead of printing fluxgate.1.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
     /// Send a written report to a code review server (Bitbucket Code Insights).
     #[command(subcommand)]
     Publish(publish::PublishCommand),
@@ -85,6 +104,9 @@ pub fn main() -> ExitCode {
         Command::Hook(c) => hook::hook(c),
         Command::Charts(charts::ChartsCommand::Pull { root, helm }) => charts::charts_pull(&root, &helm),
         Command::Publish(c) => publish::publish(c),
+        Command::Explain { rule } => explain::explain(&rule),
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man { out_dir } => shell::man(out_dir.as_deref()),
     };
     match result {
         Ok(code) => code,
