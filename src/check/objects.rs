@@ -18,6 +18,9 @@ pub struct Located {
     /// For a finding about a map key (an unknown field), the key: the reporter points at it
     /// rather than at its value.
     pub key: Option<String>,
+    /// The field the finding is about (`spec.template.spec.containers[0].image`), when it is
+    /// about one: messages of objects with no line of their own (chart output) name it.
+    pub path: Option<String>,
 }
 
 /// The outcome of checking one object.
@@ -40,7 +43,8 @@ fn violation(node: &Node, v: SchemaViolation) -> Located {
         ) => Some(k.clone()),
         _ => None,
     };
-    Located { loc: loc_at(node, &v.path), finding: f, key }
+    let path = (!v.path.is_empty()).then(|| crate::schema::display_path(&v.path));
+    Located { loc: loc_at(node, &v.path), finding: f, key, path }
 }
 
 /// Checks one rendered object.
@@ -56,7 +60,7 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
         // kustomize renders it; the API server refuses it.
         let f = Finding::new(Rule::ObjectInvalid, "this object has no 'apiVersion' (or it is not a string)")
             .help("every Kubernetes object needs apiVersion, kind and metadata.name");
-        findings.push(Located { finding: f, loc: api_loc, key: None });
+        findings.push(Located { finding: f, loc: api_loc, key: None, path: None });
         findings.extend(metadata::check(node).into_iter().map(|v| violation(node, v)));
         return ObjectCheck { findings, checked, cel_skipped };
     }
@@ -68,6 +72,7 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
                     finding: Finding::new(Rule::ApiDeprecated, d.clone()),
                     loc: api_loc,
                     key: None,
+                    path: None,
                 });
             }
             match schema {
@@ -80,6 +85,7 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
                     .help("fix or replace the CRD; this object is not checked"),
                     loc: api_loc,
                     key: None,
+                    path: None,
                 }),
             }
             if let Some(c) = cel {
@@ -100,6 +106,7 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
                 .help(format!("use apiVersion: {replacement}")),
                 loc: api_loc,
                 key: None,
+                path: None,
             });
         }
         Resolved::UnknownBuiltin { served_versions, kinds_at_version } => {
@@ -125,7 +132,12 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
                     .unwrap_or_else(|| format!("'{api_version}' serves: {}", known.join(", ")));
                 (format!("apiVersion '{api_version}' has no kind '{kind}'"), help, kind_loc)
             };
-            findings.push(Located { finding: Finding::new(Rule::UnknownKind, msg).help(help), loc, key: None });
+            findings.push(Located {
+                finding: Finding::new(Rule::UnknownKind, msg).help(help),
+                loc,
+                key: None,
+                path: None,
+            });
         }
         Resolved::Missing { other_versions, flux_replacement } => {
             if schema_missing != Level::Off {
@@ -154,7 +166,7 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
                 if schema_missing == Level::Error {
                     f.severity = Severity::Error;
                 }
-                findings.push(Located { finding: f, loc: api_loc, key: None });
+                findings.push(Located { finding: f, loc: api_loc, key: None, path: None });
             }
         }
     }

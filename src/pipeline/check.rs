@@ -172,6 +172,10 @@ fn check_rendered(checker: Checker, ep: &Ep, result: Result<Rendered, Failed>, i
                 for l in oc.findings {
                     let loc = l.key.as_deref().map_or(l.loc, |k| key_loc(repo, l.loc, k));
                     let mut f = l.finding.at(location(repo, loc)).entry_point(&name);
+                    // Chart output has no lines of its own: the message names the field.
+                    if let (EntryPointKind::HelmRelease, Some(p)) = (ep.kind, &l.path) {
+                        f.message = format!("{p}: {}", f.message);
+                    }
                     f.object = Some(obj.clone());
                     c.findings.push(f);
                 }
