@@ -73,3 +73,32 @@ fn the_generator_is_deterministic_and_changes_one_file() {
         Command::new("git").arg("-C").arg(b.path()).args(["checkout", "-q", "--", "."]).status().unwrap();
     }
 }
+
+/// An overlay whose kustomization stops being one document fails before it reads its base, so
+/// the base becomes a leaf (with the leaf-only checks): `--base` must check the base too.
+#[test]
+fn a_kustomization_that_stops_parsing_selects_the_bases_it_named() {
+    if !have_git() {
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    let files = [
+        ("base/kustomization.yaml", "resources: [svc.yaml]\n"),
+        ("base/svc.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n"),
+        ("overlay/kustomization.yaml", "namespace: shop\nresources: [../base]\n"),
+    ];
+    for (p, text) in files {
+        let p = src.path().join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let repo = mutation::committed_copy(src.path());
+    let before = mutation::state(repo.path());
+    let k = repo.path().join("overlay/kustomization.yaml");
+    let text =
+        std::fs::read_to_string(&k).unwrap() + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n";
+    std::fs::write(&k, text).unwrap();
+    let o = mutation::judge(repo.path(), &before, mutation::Kind::AddDocument, "overlay/kustomization.yaml".into());
+    assert!(o.changed.contains("base"), "the base's leaf-only findings change: {:?}", o.changed);
+    assert!(o.missed.is_empty(), "--base missed {:?}", o.missed);
+}

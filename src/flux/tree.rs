@@ -120,8 +120,17 @@ pub fn render_wanted(
         .filter_map(|e| RelPath::parse(&e.dir))
         .filter(|d| !d.is_root())
         .collect();
+    // A Kustomization below a directory whose build failed is that build's: its parent's
+    // failure is the finding, and no controller applies it on its own meanwhile.
+    let failed: Vec<RelPath> = out
+        .iter()
+        .filter(|e| e.result.is_err())
+        .filter_map(|e| RelPath::parse(&e.dir))
+        .filter(|d| !d.is_root())
+        .collect();
     let mut candidates: Vec<(Loc, FluxKustomization, Own, RelPath)> = Vec::new();
-    for (l, fk, own, file) in rest.into_iter().filter(|(l, _, _, file)| !seen.holds(*l, file)) {
+    let unclaimed = |file: &RelPath| !failed.iter().any(|d| file.starts_with(d));
+    for (l, fk, own, file) in rest.into_iter().filter(|(l, _, _, file)| !seen.holds(*l, file) && unclaimed(file)) {
         match built.iter().find(|d| file.starts_with(d)) {
             Some(d) => out.push(not_applied(&fk, &file, d)),
             None => candidates.push((l, fk, own, file)),
@@ -557,5 +566,32 @@ mod tests {
         let root = &entries[1];
         assert_eq!(root.child_notes.len(), 1);
         assert_eq!(root.child_notes[0].0.rule, Rule::FluxSourceOutOfScope);
+    }
+
+    #[test]
+    fn kustomizations_of_a_root_that_fails_are_not_read_as_roots_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                // A bootstrapped cluster whose flux-system kustomization names a missing file.
+                ("clusters/a/flux-system/gotk-sync.yaml", "# made by flux bootstrap\n"),
+                ("clusters/a/flux-system/kustomization.yaml", "resources: [gotk-components.yaml, gotk-sync.yaml]\n"),
+                (
+                    "clusters/a/apps.yaml",
+                    "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec: {path: ./apps, sourceRef: {kind: GitRepository, name: flux-system}}\n",
+                ),
+                ("apps/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"),
+            ],
+        );
+        let repo = Repo::open(dir.path()).unwrap();
+        let mut files = Vec::new();
+        crate::discover::walk_yaml(&repo, &RelPath::root(), &mut files);
+        let index = super::super::entry::index(&repo, &crate::discover::Discovery::of_files(&repo, files));
+        let engine = Engine::new(&repo, LoadRestrictor::None);
+        let entries = render_all(&engine, &index, &[], &Settings::default());
+        let names: Vec<(&str, bool)> = entries.iter().map(|e| (e.name.as_str(), e.result.is_ok())).collect();
+        // The root's failure is the finding; `apps` is not rendered as if something else applied it.
+        assert_eq!(names, [("clusters/a/flux-system/flux-system", false)]);
     }
 }

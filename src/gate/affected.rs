@@ -83,6 +83,11 @@ fn reads(inputs: &BTreeSet<RelPath>, changed: &RelPath) -> bool {
 /// The existing directories a kustomization's `resources`, `bases` and `components` name.
 fn referenced_dirs(repo: &Repo, dir: &RelPath, text: &str, out: &mut BTreeSet<RelPath>) {
     let parsed = crate::source::yaml::parse(text, crate::source::FileId(u32::MAX), Dialect::Yaml12, &repo.limits);
+    // A kustomization that does not parse, or holds more than one document, fails before it
+    // reads anything: it references nothing, so its bases may turn into leaves.
+    if parsed.error.is_some() || parsed.docs.len() > 1 {
+        return;
+    }
     for doc in &parsed.docs {
         for key in ["resources", "bases", "components"] {
             for item in doc.get(key).and_then(Node::as_seq).into_iter().flatten() {

@@ -94,6 +94,23 @@ impl State {
     }
 }
 
+impl State {
+    /// The Flux entry points rendered below `roots`, at any depth: when a checked parent now
+    /// fails, everything below it vanishes with it, and checking the parent checks them.
+    fn descendants(&self, roots: &BTreeSet<String>) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut stack: Vec<&String> = roots.iter().collect();
+        while let Some(p) = stack.pop() {
+            for c in self.children.get(p).into_iter().flatten() {
+                if out.insert(c.clone()) {
+                    stack.push(c);
+                }
+            }
+        }
+        out
+    }
+}
+
 /// A serialized finding without its entry point.
 fn strip(finding: &str) -> String {
     let mut v: serde_json::Value = serde_json::from_str(finding).unwrap();
@@ -205,13 +222,19 @@ pub fn state(root: &Path) -> State {
         let d = r.as_ref().map(digest).unwrap_or_default();
         s.entries.insert(dir.to_string(), (d, Vec::new()));
     }
+    let flux_names: BTreeSet<&String> = renders.flux.iter().map(|e| &e.name).collect();
     for e in &renders.flux {
         s.entries.insert(e.name.clone(), (digest(&e.result), Vec::new()));
         let cluster = fluxgate::flux::entry::cluster_of(&e.name);
         for r in e.result.iter().flat_map(|r| r.resources.iter()) {
             if matches!(r.kind(), "Kustomization" | "HelmRelease") && r.api_version().contains("fluxcd.io") {
                 let ns = if r.namespace().is_empty() { "default" } else { r.namespace() };
-                let child = format!("{cluster}/{ns}/{}", r.name());
+                let mut child = format!("{cluster}/{ns}/{}", r.name());
+                // A HelmRelease named like a Flux Kustomization of its namespace is entry point
+                // `helmrelease-<name>` (as helm::release names it).
+                if r.kind() == "HelmRelease" && flux_names.contains(&child) {
+                    child = format!("{cluster}/{ns}/helmrelease-{}", r.name());
+                }
                 s.children.entry(e.name.clone()).or_default().insert(child);
             }
         }
@@ -438,6 +461,24 @@ fn gate(root: &Path) -> (BTreeSet<String>, BTreeSet<String>, Duration) {
     (checked, removed, took)
 }
 
+/// Judges the change in the working tree of `root` (committed state `before`): which entry
+/// points changed, and which of them `--base HEAD` did not check.
+pub fn judge(root: &Path, before: &State, kind: Kind, file: String) -> Outcome {
+    let after = state(root);
+    let (checked, removed, base_time) = gate(root);
+    let names: BTreeSet<&String> = before.entries.keys().chain(after.entries.keys()).collect();
+    let changed: BTreeSet<String> = names.into_iter().filter(|n| before.differs(&after, n)).cloned().collect();
+    let below_checked = before.descendants(&checked);
+    let vanished_under_checked = |n: &String| !after.entries.contains_key(n) && below_checked.contains(n);
+    let missed = changed
+        .iter()
+        .filter(|n| !checked.contains(*n) && !removed.contains(*n) && !vanished_under_checked(n))
+        .cloned()
+        .collect();
+    let over = checked.iter().filter(|n| !changed.contains(*n)).count();
+    Outcome { kind, file, changed, missed, over, base_time }
+}
+
 /// Runs `n` mutations (seeded) on a committed copy of `src`; `before` is the copy's state.
 pub fn run(src: &Path, n: usize, seed: u64, mut each: impl FnMut(&Outcome)) -> Totals {
     let tmp = committed_copy(src);
@@ -450,21 +491,7 @@ pub fn run(src: &Path, n: usize, seed: u64, mut each: impl FnMut(&Outcome)) -> T
         tries += 1;
         let kind = KINDS[rng.below(KINDS.len())];
         let Some(file) = mutate(root, kind, &mut rng) else { continue };
-        let after = state(root);
-        let (checked, removed, base_time) = gate(root);
-        let names: BTreeSet<&String> = before.entries.keys().chain(after.entries.keys()).collect();
-        let changed: BTreeSet<String> = names.into_iter().filter(|n| before.differs(&after, n)).cloned().collect();
-        let vanished_under_checked = |n: &String| {
-            !after.entries.contains_key(n)
-                && checked.iter().any(|p| before.children.get(p).is_some_and(|c| c.contains(n)))
-        };
-        let missed = changed
-            .iter()
-            .filter(|n| !checked.contains(*n) && !removed.contains(*n) && !vanished_under_checked(n))
-            .cloned()
-            .collect();
-        let over = checked.iter().filter(|n| !changed.contains(*n)).count();
-        let o = Outcome { kind, file, changed, missed, over, base_time };
+        let o = judge(root, &before, kind, file);
         each(&o);
         totals.add(&o);
         git(root, &["checkout", "-q", "--", "."]);
