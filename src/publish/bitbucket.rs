@@ -155,13 +155,13 @@ impl Client<'_> {
         published: &mut Published,
     ) -> Result<(), PublishError> {
         let mut pause = self.opts.retry_pause;
-        for attempt in 1..=ATTEMPTS {
+        let mut attempt = 1;
+        loop {
             published.requests += 1;
-            let last = attempt == ATTEMPTS;
+            let last = attempt >= ATTEMPTS;
             match self.once(method, url, body) {
                 Ok((status, _)) if (200..300).contains(&status) => return Ok(()),
-                Ok((status, _)) if status >= 500 && !last => {}
-                Ok((status, text)) => {
+                Ok((status, text)) if status < 500 || last => {
                     return Err(PublishError::Status {
                         method,
                         url: url.to_string(),
@@ -171,13 +171,13 @@ impl Client<'_> {
                     });
                 }
                 Err(e) if last => return Err(PublishError::Transport { method, url: url.to_string(), error: e }),
-                Err(_) => {}
+                _ => {}
             }
             published.retries += 1;
             std::thread::sleep(pause);
             pause *= 2;
+            attempt += 1;
         }
-        unreachable!("the last attempt returns")
     }
 
     fn once(&self, method: &str, url: &str, body: Option<&[u8]>) -> Result<(u16, String), String> {
