@@ -31,6 +31,12 @@ import jetbrains.buildServer.configs.kotlin.vcs.GitVcsRoot
  * parent project's ID + "_" + the id("...") below; shown under Build Configuration Settings > General).
  * The Commit Status Publisher reports builds to Bitbucket under that ID as the build key, so the
  * names must match exactly.
+ *
+ * CODE INSIGHTS: the second build step publishes every finding as an annotation on its line of the
+ * pull request diff, under the report key "fluxgate", with PASS/FAIL. To block merging on it as
+ * well (or instead of the build), add the report key "fluxgate" as a required report in the
+ * repository's Code Insights settings (Repository settings > Code Insights > Add required report,
+ * "Must pass"). The token needs read access to the repository (see bitbucket.token).
  */
 
 version = "2024.03"
@@ -56,6 +62,13 @@ project {
             label = "Bitbucket HTTP access token", display = ParameterDisplay.HIDDEN)
         // SET ME (optional): the Rust toolchain installed when the agent has none.
         param("rust.toolchain", "stable")
+        // SET ME: the GitOps repository's Bitbucket project key and repository slug (from its URL,
+        // .../projects/<KEY>/repos/<slug>/browse): where the Code Insights report is published.
+        param("bitbucket.project", "PLAT")
+        param("bitbucket.repo", "flux-gsf")
+        // SET ME (optional): where the rules are documented; each annotation links to <url>#<rule-id>
+        // (docs/rules.md has one section per rule id).
+        param("fluxgate.rules.url", "https://bitbucket.gsf.example.com/projects/PLAT/repos/fluxgate/browse/docs/rules.md")
     }
 }
 
@@ -103,7 +116,14 @@ object FluxgatePrValidation : BuildType({
     artifactRules = """
         target/fluxgate-junit.xml
         target/fluxgate-diff.md
+        target/fluxgate-insights.json
     """.trimIndent()
+
+    params {
+        // The token of the Code Insights step, as an environment variable (never a command-line
+        // flag). A password parameter: TeamCity masks it in the build log.
+        password("env.BITBUCKET_TOKEN", "%bitbucket.token%", display = ParameterDisplay.HIDDEN)
+    }
 
     vcs {
         // The GitOps repository is the checkout root: `fluxgate validate .` sees exactly the
@@ -155,7 +175,31 @@ object FluxgatePrValidation : BuildType({
                     --base "origin/${'$'}target" \
                     --format teamcity \
                     --junit target/fluxgate-junit.xml \
-                    --diff-markdown target/fluxgate-diff.md
+                    --diff-markdown target/fluxgate-diff.md \
+                    --bitbucket-insights target/fluxgate-insights.json \
+                    --insights-link "%teamcity.serverUrl%/viewLog.html?buildId=%teamcity.build.id%" \
+                    --insights-rules-url "%fluxgate.rules.url%"
+            """.trimIndent()
+        }
+        script {
+            name = "Publish findings to the pull request (Bitbucket Code Insights)"
+            // Runs also when validation found errors (exit 1), so the pull request shows them on
+            // their lines; skipped when fluxgate could not write the report.
+            executionMode = BuildStep.ExecutionMode.ALWAYS
+            // build.vcs.number.<VCS root ID> is the commit of the GitOps repository this build
+            // checked out: the pull request's source commit, which Bitbucket shows insights for.
+            scriptContent = """
+                #!/usr/bin/env bash
+                set -euo pipefail
+                if [ ! -f target/fluxgate-insights.json ]; then
+                    echo "no Code Insights report was written (fluxgate could not run): nothing to publish"
+                    exit 0
+                fi
+                target/release/fluxgate publish bitbucket-insights target/fluxgate-insights.json \
+                    --server "%bitbucket.url%" \
+                    --project "%bitbucket.project%" \
+                    --repo "%bitbucket.repo%" \
+                    --commit "%build.vcs.number.${GitOpsRepo.id}%"
             """.trimIndent()
         }
     }

@@ -15,6 +15,7 @@ pub mod hook;
 pub mod kustomize;
 pub mod pipeline;
 pub mod policy;
+pub mod publish;
 pub mod report;
 pub mod rules;
 pub mod schema;

@@ -48,6 +48,12 @@ macro_rules! rules {
                 match self { $( Rule::$variant => $summary, )* }
             }
 
+            /// Why the rule exists: its doc comment in this file, as written (lines joined by
+            /// spaces; [`Rule::why`] tidies the whitespace).
+            fn doc(self) -> &'static str {
+                match self { $( Rule::$variant => concat!($( $doc, " ", )* ""), )* }
+            }
+
             pub fn from_id(id: &str) -> Option<Rule> {
                 Rule::ALL.iter().copied().find(|r| r.id() == id)
             }
@@ -252,6 +258,16 @@ rules! {
     /// it does not parse, a CEL expression does not compile, or a `paramRef` finds nothing
     /// under `parameterNotFoundAction: Deny`.
     AdmissionPolicyInvalid = "admission-policy-invalid", Error, "a ValidatingAdmissionPolicy or binding is invalid";
+    /// The root holds no kustomization file and no Flux object, so nothing was rendered or
+    /// checked: a wrong directory or too wide `ignore` globs would otherwise pass silently.
+    NoEntryPoints = "no-entry-points", Warning, "the root holds no kustomization and no Flux object: nothing was checked";
+}
+
+impl Rule {
+    /// Why the rule exists and what it protects against, from its doc comment.
+    pub fn why(self) -> String {
+        self.doc().split_whitespace().collect::<Vec<_>>().join(" ")
+    }
 }
 
 impl Serialize for Rule {

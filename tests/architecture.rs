@@ -26,13 +26,14 @@ const LAYERS: &[(&str, &str)] = &[
     ("report", "formatters of a run's report: terminal, JSON, JUnit, TeamCity, SARIF"),
     ("audit", "the whole-repository audit and its HTML/Markdown pages"),
     ("diff", "the object-level diff of a change and its formats"),
+    ("publish", "sends a finished report to a code review server (Bitbucket Code Insights)"),
     ("fuzzing", "entry points for cargo-fuzz targets"),
     ("hook", "the git pre-push hook the command line installs"),
     ("cli", "one file per command: its clap arguments and its handler"),
 ];
 
 /// Modules that share a rank with the one before them: they may not import each other either.
-const SAME_RANK_AS_PREVIOUS: &[&str] = &["diff", "hook", "cli"];
+const SAME_RANK_AS_PREVIOUS: &[&str] = &["diff", "publish", "hook", "cli"];
 
 /// The rank of a top-level module: its place in [`LAYERS`], shared with its predecessor for
 /// [`SAME_RANK_AS_PREVIOUS`] modules; `None` for a module the list does not name.

@@ -31,18 +31,28 @@ fn sample_repository_is_clean_and_junit_is_written() {
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(out.status.code(), Some(0));
     assert!(json["summary"]["entry_points"].as_u64().unwrap() >= 30);
-    // Only HelmReleases whose chart cannot be had offline (or with no helm) stay unrendered,
-    // each with the warning that says why.
+    // Only HelmReleases whose chart cannot be had offline stay unrendered, each with the
+    // warning that says why; with no helm at all, one warning for the run, and the skipped
+    // releases are no entry points.
     for e in json["entry_points"].as_array().unwrap().iter().filter(|e| e["rendered"] == false) {
         assert_eq!(e["kind"], "helmrelease", "{e:#}");
         let why = json["findings"].as_array().unwrap().iter().find(|f| f["entry_point"] == e["name"]).unwrap();
-        assert!(why["rule"] == "helm-chart-unavailable" || why["rule"] == "helm-skipped", "{why:#}");
+        assert_eq!(why["rule"], "helm-chart-unavailable", "{why:#}");
         assert_eq!(why["severity"], "warning");
     }
+    let skipped = json["findings"].as_array().unwrap().iter().filter(|f| f["rule"] == "helm-skipped").count();
+    assert!(skipped <= 1);
+    assert_eq!(skipped == 1, json["summary"]["entry_points_skipped"].as_u64().unwrap() > 0);
     let cov = &json["schema_coverage"];
     assert_eq!(cov["checked"], cov["total"], "every object of the sample is checked against a schema: {cov}");
     let xml = std::fs::read_to_string(junit).unwrap();
-    assert_eq!(xml.matches("<testsuite ").count() as u64, json["summary"]["entry_points"].as_u64().unwrap());
+    // One suite per entry point, and one for findings outside every entry point (a run-level
+    // helm-skipped) when there are any.
+    let run_level = json["findings"].as_array().unwrap().iter().any(|f| f["entry_point"].is_null()) as u64;
+    assert_eq!(
+        xml.matches("<testsuite ").count() as u64,
+        json["summary"]["entry_points"].as_u64().unwrap() + run_level
+    );
 }
 
 #[test]
@@ -159,4 +169,114 @@ fn sarif_and_teamcity_outputs_in_one_run() {
     assert_eq!(results.len(), 1);
     assert_eq!(results[0]["ruleId"], "schema-unknown-field");
     assert_eq!(results[0]["locations"][0]["physicalLocation"]["region"]["startLine"], 20);
+}
+
+#[test]
+fn first_run_without_helm_prints_one_helm_line_and_counts_no_failed_render() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fluxgate"))
+        .args(["validate", s(&fixture("flux-gsf")), "--color", "never", "--offline"])
+        .env("FLUXGATE_HELM", "/nonexistent/helm")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let helm_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("warning[helm-")).collect();
+    assert_eq!(
+        helm_lines,
+        ["warning[helm-skipped]: 9 HelmReleases not rendered: helm not found; install helm or set helm.binary"],
+        "{text}"
+    );
+    let summary = text.lines().last().unwrap();
+    assert!(!summary.contains("failed to render"), "{summary}");
+    assert!(summary.contains("(9 HelmReleases skipped: no helm)"), "{summary}");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_root_with_nothing_to_check_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.yaml"), "just: data\n").unwrap();
+    let out = fluxgate(&["validate", s(dir.path()), "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &json["findings"][0];
+    assert_eq!(f["rule"], "no-entry-points");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(json["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(out.status.code(), Some(0), "a warning, not a failure");
+    // A repository with an overlay gets no such warning.
+    let out = fluxgate(&["validate", s(&fixture("broken/06-duplicate-object")), "--format", "json"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("no-entry-points"));
+}
+
+#[test]
+fn version_names_the_commit() {
+    let out = fluxgate(&["--version"]);
+    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let re = regex::Regex::new(r"^fluxgate \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}|unknown)\)$").unwrap();
+    assert!(re.is_match(&v), "{v}");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let git = |args: &[&str]| {
+        Command::new("git").arg("-C").arg(manifest).args(args).output().ok().filter(|o| o.status.success())
+    };
+    let top = git(&["rev-parse", "--show-toplevel"]).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if top.is_some_and(|t| Path::new(&t).canonicalize().ok() == manifest.canonicalize().ok())
+        && std::env::var_os("FLUXGATE_COMMIT").is_none()
+    {
+        let head = git(&["rev-parse", "--short=12", "HEAD"]).unwrap();
+        assert!(v.contains(String::from_utf8_lossy(&head.stdout).trim()), "{v}");
+    }
+}
+
+#[test]
+fn explain_prints_the_rules_page_section_of_a_rule() {
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md")).unwrap();
+    for id in ["image-tag-latest", "helm-skipped", "replicas-minimum", "flux-dependency-cycle"] {
+        let out = fluxgate(&["explain", id]);
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.starts_with(&format!("### {id}\n")), "{text}");
+        for part in ["**what it catches**", "**fix**", "**configure**", "**suppress**"] {
+            assert!(text.contains(part), "{id}: {part} missing");
+        }
+        assert!(page.contains(&text), "`fluxgate explain {id}` is the text of docs/rules.md");
+    }
+    let out = fluxgate(&["explain", "image-latest"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no rule 'image-latest'") && err.contains("image-tag-latest"), "{err}");
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish_cover_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = fluxgate(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0));
+        let script = String::from_utf8(out.stdout).unwrap();
+        for word in ["validate", "publish", "bitbucket-insights", "explain", "--base", "--bitbucket-insights"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    // The bash script is valid bash.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fluxgate.bash");
+    std::fs::write(&file, fluxgate(&["completions", "bash"]).stdout).unwrap();
+    if let Ok(out) = Command::new("bash").arg("-n").arg(&file).output() {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(fluxgate(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn man_page_prints_or_writes_one_page_per_command() {
+    let out = fluxgate(&["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.starts_with(".ie") || page.starts_with(".TH"), "{}", &page[..80.min(page.len())]);
+    assert!(page.contains(".TH fluxgate 1") && page.contains("validate"), "roff page for fluxgate(1)");
+    let dir = tempfile::tempdir().unwrap();
+    let out = fluxgate(&["man", "--out-dir", s(dir.path())]);
+    assert_eq!(out.status.code(), Some(0));
+    for p in ["fluxgate.1", "fluxgate-validate.1", "fluxgate-publish-bitbucket-insights.1", "fluxgate-explain.1"] {
+        let text = std::fs::read_to_string(dir.path().join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert!(text.contains(".SH"), "{p}");
+    }
 }

@@ -287,6 +287,34 @@ fn a_violation_inside_chart_output_is_reported_against_the_helmrelease() {
         "{:#}",
         json["findings"]
     );
+    // The message names the field; the location is the values line that produced the value,
+    // and a value a post-renderer patch set points into that patch, never line 1.
+    let text = std::fs::read_to_string(repo.path().join("clusters/test/apps.yaml")).unwrap();
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    assert!(svc["message"].as_str().unwrap().starts_with("spec.ports[0].protocol: "), "{svc:#}");
+    assert_eq!(svc["location"]["line"], line_of("protocol: HTTP"), "{svc:#}");
+    let r = replicas.iter().find(|f| f["object"]["kind"] == "Deployment").unwrap();
+    assert!(r["message"].as_str().unwrap().starts_with("spec.replicas: "), "{r:#}");
+    let at = r["location"]["line"].as_u64().unwrap() as usize;
+    assert!(at >= line_of("postRenderers:") && at <= line_of("value: three"), "{r:#}");
+}
+
+#[test]
+fn a_chart_value_no_values_line_explains_points_at_the_chart_line() {
+    let helm = need_helm!();
+    let server = ChartServer::start(&helm);
+    // The image is "{repository}:{tag}": no values line holds the whole text, so a finding on
+    // it points at the HelmRelease's `chart:` line, not at the document's first line.
+    let spec = "  values:\n    image:\n      tag: latest\n";
+    let repo = flux_repo(&server.url, spec, &[]);
+    let cache = tempfile::tempdir().unwrap();
+    let (_, json) = validate(Some(&helm), repo.path(), &["--chart-cache", cache.path().to_str().unwrap()]);
+    let text = std::fs::read_to_string(repo.path().join("clusters/test/apps.yaml")).unwrap();
+    let chart_line = text.lines().position(|l| l.trim_start() == "chart: web-app").unwrap() + 1;
+    let latest = findings(&json, "image-tag-latest");
+    let f = latest.iter().find(|f| f["entry_point"] == RELEASE).unwrap_or_else(|| panic!("{:#}", json["findings"]));
+    assert_eq!(f["location"]["file"], "clusters/test/apps.yaml");
+    assert_eq!(f["location"]["line"], chart_line, "{f:#}");
 }
 
 #[test]
@@ -313,7 +341,12 @@ fn without_helm_releases_are_reported_as_skipped() {
     let s = findings(&json, "helm-skipped");
     assert_eq!(s.len(), 1, "{:#}", json["findings"]);
     assert_eq!(s[0]["severity"], "warning");
-    assert_eq!(entry(&json, RELEASE)["rendered"], false);
+    assert_eq!(s[0]["message"], "1 HelmRelease not rendered: helm not found; install helm or set helm.binary");
+    assert!(s[0]["entry_point"].is_null() && s[0]["help"].as_str().unwrap().contains(RELEASE));
+    // Skipped is not failed: the release is no entry point of the report.
+    assert!(json["entry_points"].as_array().unwrap().iter().all(|e| e["name"] != RELEASE));
+    assert_eq!(json["summary"]["entry_points_failed"], 0);
+    assert_eq!(json["summary"]["entry_points_skipped"], 1);
     assert!(json.get("helm").is_none());
     assert_eq!(code, Some(0));
 }

@@ -258,6 +258,7 @@ fn diff_shows_changes_in_every_format_and_masks_secrets() {
     let (_, md, _) = run(&root, &["diff", "--base", "HEAD", "--format", "markdown"]);
     assert!(md.contains("<details><summary><code>apps/production/web-frontend</code>"), "{md}");
     assert!(md.contains("```diff") && md.contains("</details>"), "{md}");
+    assert!(md.contains("#### production\n"), "grouped by environment: {md}");
     assert!(!md.contains("c2VjcmV0"), "{md}");
 
     let (_, json, _) = run(&root, &["diff", "--base", "HEAD", "--format", "json"]);
@@ -280,4 +281,30 @@ fn diff_shows_changes_in_every_format_and_masks_secrets() {
     let (code, _, stderr) = run(&root, &["validate", "--base", "HEAD", "--diff-markdown", file.to_str().unwrap()]);
     assert!(code == Some(0) || code == Some(1), "{stderr}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), md);
+}
+
+#[test]
+fn diff_lists_only_entry_points_that_change_and_counts_the_rest() {
+    if !have_git() {
+        return;
+    }
+    let (_tmp, root) = repo("");
+    // A comment changes no rendered object, but every overlay using the base is affected.
+    let file = root.join("apps/base/web-frontend/deployment.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("# reviewed\n{text}")).unwrap();
+    edit(&root, "apps/production/web-frontend/kustomization.yaml", "newTag: 1.14.2", "newTag: 1.14.3");
+    let (code, md, stderr) = run(&root, &["diff", "--base", "HEAD", "--format", "markdown"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (_, json, _) = run(&root, &["diff", "--base", "HEAD", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let eps = v["entry_points"].as_array().unwrap();
+    let unchanged = eps.iter().filter(|e| e["status"] == "unchanged").count();
+    assert!(unchanged > 0, "{json}");
+    assert_eq!(md.matches("<details>").count(), eps.len() - unchanged, "{md}");
+    assert!(md.contains(&format!("_{unchanged} affected entry points unchanged._")), "{md}");
+    assert!(eps.iter().filter(|e| e["status"] == "changed").all(|e| e["group"] == "production"), "{json}");
+    let (_, text, _) = run(&root, &["diff", "--base", "HEAD"]);
+    assert!(text.contains(&format!("{unchanged} affected entry points unchanged")), "{text}");
+    assert!(text.contains("\n## production\n"), "{text}");
 }

@@ -18,6 +18,9 @@ pub struct Located {
     /// For a finding about a map key (an unknown field), the key: the reporter points at it
     /// rather than at its value.
     pub key: Option<String>,
+    /// The field the finding is about (`spec.template.spec.containers[0].image`), when it is
+    /// about one: messages of objects with no line of their own (chart output) name it.
+    pub path: Option<String>,
 }
 
 /// The outcome of checking one object.
@@ -30,6 +33,13 @@ pub struct ObjectCheck {
     pub cel_skipped: usize,
 }
 
+impl Located {
+    /// A finding at `loc`, about no key or field in particular.
+    fn at(finding: Finding, loc: Loc) -> Located {
+        Located { finding, loc, key: None, path: None }
+    }
+}
+
 fn violation(node: &Node, v: SchemaViolation) -> Located {
     let mut f = Finding::new(v.rule, v.message);
     f.help = v.help;
@@ -40,7 +50,8 @@ fn violation(node: &Node, v: SchemaViolation) -> Located {
         ) => Some(k.clone()),
         _ => None,
     };
-    Located { loc: loc_at(node, &v.path), finding: f, key }
+    let path = (!v.path.is_empty()).then(|| crate::schema::display_path(&v.path));
+    Located { loc: loc_at(node, &v.path), finding: f, key, path }
 }
 
 /// Checks one rendered object.
@@ -56,7 +67,7 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
         // kustomize renders it; the API server refuses it.
         let f = Finding::new(Rule::ObjectInvalid, "this object has no 'apiVersion' (or it is not a string)")
             .help("every Kubernetes object needs apiVersion, kind and metadata.name");
-        findings.push(Located { finding: f, loc: api_loc, key: None });
+        findings.push(Located::at(f, api_loc));
         findings.extend(metadata::check(node).into_iter().map(|v| violation(node, v)));
         return ObjectCheck { findings, checked, cel_skipped };
     }
@@ -64,23 +75,18 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
         Resolved::Schema { origin, schema, cel, deprecated } => {
             checked = true;
             if let Some(d) = deprecated {
-                findings.push(Located {
-                    finding: Finding::new(Rule::ApiDeprecated, d.clone()),
-                    loc: api_loc,
-                    key: None,
-                });
+                findings.push(Located::at(Finding::new(Rule::ApiDeprecated, d.clone()), api_loc));
             }
             match schema {
                 Ok(s) => findings.extend(s.validate(node).into_iter().map(|v| violation(node, v))),
-                Err(e) => findings.push(Located {
-                    finding: Finding::new(
+                Err(e) => findings.push(Located::at(
+                    Finding::new(
                         Rule::SchemaMissing,
                         format!("the schema for {kind} from {origin} does not compile: {e}"),
                     )
                     .help("fix or replace the CRD; this object is not checked"),
-                    loc: api_loc,
-                    key: None,
-                }),
+                    api_loc,
+                )),
             }
             if let Some(c) = cel {
                 let outcome = c.evaluate(node);
@@ -89,8 +95,8 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
             }
         }
         Resolved::Removed { removed_in, replacement } => {
-            findings.push(Located {
-                finding: Finding::new(
+            findings.push(Located::at(
+                Finding::new(
                     Rule::ApiRemoved,
                     format!(
                         "{kind} {api_version} was removed in Kubernetes 1.{removed_in}; the target is Kubernetes {}",
@@ -98,9 +104,8 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
                     ),
                 )
                 .help(format!("use apiVersion: {replacement}")),
-                loc: api_loc,
-                key: None,
-            });
+                api_loc,
+            ));
         }
         Resolved::UnknownBuiltin { served_versions, kinds_at_version } => {
             let (msg, help, loc) = if !served_versions.is_empty() {
@@ -125,7 +130,7 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
                     .unwrap_or_else(|| format!("'{api_version}' serves: {}", known.join(", ")));
                 (format!("apiVersion '{api_version}' has no kind '{kind}'"), help, kind_loc)
             };
-            findings.push(Located { finding: Finding::new(Rule::UnknownKind, msg).help(help), loc, key: None });
+            findings.push(Located::at(Finding::new(Rule::UnknownKind, msg).help(help), loc));
         }
         Resolved::Missing { other_versions, flux_replacement } => {
             if schema_missing != Level::Off {
@@ -154,7 +159,7 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
                 if schema_missing == Level::Error {
                     f.severity = Severity::Error;
                 }
-                findings.push(Located { finding: f, loc: api_loc, key: None });
+                findings.push(Located::at(f, api_loc));
             }
         }
     }

@@ -6,10 +6,13 @@ mod charts;
 mod common;
 mod config;
 mod diff;
+mod explain;
 mod hook;
+mod publish;
 mod render;
 mod rules;
 mod schemas;
+mod shell;
 mod validate;
 
 use std::path::PathBuf;
@@ -17,10 +20,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `fluxgate --version`: the package version and the git commit it was built from (`build.rs`;
+/// `unknown` when built from a source tarball without `FLUXGATE_COMMIT`).
+pub(crate) const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("FLUXGATE_COMMIT"), ")");
+
 /// The merge gate of a Flux GitOps repository: renders every kustomize overlay natively and
 /// checks what it renders.
 #[derive(Parser)]
-#[command(name = "fluxgate", version, about)]
+#[command(name = "fluxgate", version = VERSION, about)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,6 +65,26 @@ pub(crate) enum Command {
     /// Manage the chart cache that HelmRelease rendering reads.
     #[command(subcommand)]
     Charts(charts::ChartsCommand),
+    /// Explain a rule: what it catches, why, the fix, and how to configure or suppress it
+    /// (the text of docs/rules.md).
+    Explain {
+        /// The rule id (`fluxgate rules` lists them), e.g. image-tag-latest.
+        rule: String,
+    },
+    /// Print a shell completion script: `fluxgate completions bash > /etc/bash_completion.d/fluxgate`.
+    Completions {
+        #[arg(value_enum)]
+        shell: shell::Shell,
+    },
+    /// Print the man page (fluxgate.1), or write it and one page per subcommand into a directory.
+    Man {
+        /// Write fluxgate.1 and fluxgate-<command>.1 pages into DIR instead of printing fluxgate.1.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+    /// Send a written report to a code review server (Bitbucket Code Insights).
+    #[command(subcommand)]
+    Publish(publish::PublishCommand),
 }
 
 /// Parses the command line, runs the command, and maps its outcome to an exit code.
@@ -76,6 +103,10 @@ pub fn main() -> ExitCode {
         Command::Schemas(schemas::SchemasCommand::List { root, format }) => schemas::schemas_list(&root, format),
         Command::Hook(c) => hook::hook(c),
         Command::Charts(charts::ChartsCommand::Pull { root, helm }) => charts::charts_pull(&root, &helm),
+        Command::Publish(c) => publish::publish(c),
+        Command::Explain { rule } => explain::explain(&rule),
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man { out_dir } => shell::man(out_dir.as_deref()),
     };
     match result {
         Ok(code) => code,

@@ -48,6 +48,17 @@ pub(crate) struct ValidateArgs {
     /// Also write a SARIF 2.1.0 report to this file.
     #[arg(long, value_name = "FILE")]
     sarif: Option<PathBuf>,
+    /// Also write a Bitbucket Server/Data Center Code Insights report (the report card and its
+    /// line annotations) to this file, for `fluxgate publish bitbucket-insights`.
+    #[arg(long, value_name = "FILE")]
+    bitbucket_insights: Option<PathBuf>,
+    /// With --bitbucket-insights: the report card's link (e.g. the CI build's URL).
+    #[arg(long, value_name = "URL", requires = "bitbucket_insights", value_parser = http_url)]
+    insights_link: Option<String>,
+    /// With --bitbucket-insights: where the rules are documented; each annotation links to
+    /// URL#<rule-id>.
+    #[arg(long, value_name = "URL", requires = "bitbucket_insights", value_parser = http_url)]
+    insights_rules_url: Option<String>,
     #[command(flatten)]
     run: RunArgs,
     /// Lowest severity that fails the run (exit code 1).
@@ -86,6 +97,15 @@ pub(crate) fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
     if let Some(p) = &a.json {
         write_file(p, |w| json::write_json(&report, w))?;
     }
+    if let Some(p) = &a.bitbucket_insights {
+        let opts = fluxgate::report::bitbucket::InsightsOptions {
+            prefix: fluxgate::gate::changes::prefix(&a.root).unwrap_or_default(),
+            report_link: a.insights_link.clone(),
+            rules_url: a.insights_rules_url.clone(),
+            fail_on_warning: matches!(a.fail_on, FailOn::Warning),
+        };
+        write_file(p, |w| fluxgate::report::bitbucket::write_insights(&report, &opts, w))?;
+    }
     if let Some(p) = &a.sarif {
         write_file(p, |w| fluxgate::report::sarif::write_sarif(&report, w))?;
     }
@@ -116,4 +136,13 @@ pub(crate) fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
         FailOn::Warning => f.severity <= Severity::Warning,
     });
     Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Accepts an absolute http(s) URL: Bitbucket rejects other links.
+fn http_url(s: &str) -> Result<String, String> {
+    if (s.starts_with("https://") || s.starts_with("http://")) && !s.contains(char::is_whitespace) {
+        Ok(s.to_string())
+    } else {
+        Err("expected an http:// or https:// URL".to_string())
+    }
 }

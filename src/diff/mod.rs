@@ -95,6 +95,9 @@ pub struct EntryDiff {
     pub head_error: Option<String>,
     /// Objects that differ, sorted by identity.
     pub objects: Vec<ObjectDiff>,
+    /// What reviewers group by: the entry point's environment (`.fluxgate.yaml`
+    /// `environments`), else a Flux entry point's cluster directory, else `""`.
+    pub group: String,
 }
 
 /// The whole diff, as every diff format sees it.
@@ -223,6 +226,7 @@ pub fn diff_entry(
         base_error: error_text(base),
         head_error: error_text(head),
         objects: out,
+        group: String::new(),
     }
 }
 
@@ -251,22 +255,35 @@ pub fn limit(report: &mut DiffReport, max_bytes: usize) {
     }
 }
 
-type Results<'a> = BTreeMap<String, (EntryPointKind, Option<&'a Result<Rendered, Failed>>)>;
+/// Each entry point's kind, rendered directory and render.
+type Results<'a> = BTreeMap<String, (EntryPointKind, String, Option<&'a Result<Rendered, Failed>>)>;
 
 fn results(r: &Renders) -> Results<'_> {
     let mut out = BTreeMap::new();
     for (dir, res) in &r.plain {
-        out.insert(dir.to_string(), (EntryPointKind::Kustomize, res.as_ref()));
+        out.insert(dir.to_string(), (EntryPointKind::Kustomize, dir.to_string(), res.as_ref()));
     }
     for e in &r.flux {
-        out.insert(e.name.clone(), (EntryPointKind::Flux, Some(&e.result)));
+        out.insert(e.name.clone(), (EntryPointKind::Flux, e.dir.clone(), Some(&e.result)));
     }
     out
 }
 
 /// One side's render of an entry point (`None`: it does not exist on that side).
 fn side<'a>(m: &Results<'a>, name: &str) -> Option<&'a Result<Rendered, Failed>> {
-    m.get(name).map(|x| x.1.unwrap_or(&CRASHED))
+    m.get(name).map(|x| x.2.unwrap_or(&CRASHED))
+}
+
+/// The group a reviewer reads an entry point under: its environment, else (Flux) its cluster
+/// directory, else none.
+pub fn group_of(config: &Config, kind: EntryPointKind, name: &str, path: &str) -> String {
+    if let Some(env) = crate::policy::environment(config, kind, name, path) {
+        return env.to_string();
+    }
+    match kind {
+        EntryPointKind::Kustomize => String::new(),
+        _ => crate::flux::entry::cluster_of(name).to_string(),
+    }
 }
 
 /// Renders the affected entry points at the merge base and in the working tree and compares
@@ -291,8 +308,11 @@ pub fn pr_diff(repo: &Repo, config: &Config, base: &str, max_bytes: usize) -> Re
     let entry_points = names
         .iter()
         .map(|n| {
-            let kind = h.get(n).or_else(|| b.get(n)).map_or(EntryPointKind::Kustomize, |x| x.0);
-            diff_entry(n, kind, side(&b, n), side(&h, n))
+            let (kind, path) =
+                h.get(n).or_else(|| b.get(n)).map_or((EntryPointKind::Kustomize, n.clone()), |x| (x.0, x.1.clone()));
+            let mut e = diff_entry(n, kind, side(&b, n), side(&h, n));
+            e.group = group_of(config, kind, n, &path);
+            e
         })
         .collect();
     let mut report = DiffReport {

@@ -7,6 +7,7 @@
 
 pub mod binary;
 pub mod cache;
+pub mod locate;
 pub mod release;
 pub mod render;
 pub mod repo_index;

@@ -600,7 +600,9 @@ fn assemble(
         }
     };
     entry.helm_validated = true;
-    let docs = match parse_output(text, hr_loc, &repo.limits) {
+    // What the values cannot account for points at the `chart:` line, not the document start.
+    let chart_loc = request.loc.or(hr_loc);
+    let docs = match parse_output(text, chart_loc, &repo.limits) {
         Ok(d) => d,
         Err(e) => {
             entry.result = fail(Diag::fatal(Rule::HelmRenderFailed, hr_loc, format!("HelmRelease '{qualified}': {e}")));
@@ -608,7 +610,9 @@ fn assemble(
         }
     };
     let mut resources = Vec::new();
-    for d in docs {
+    let values = super::locate::ValuesIndex::new(&j.values_node);
+    for mut d in docs {
+        values.relocate(&mut d.node);
         if d.node.str_at(&["kind"]) == Some("CustomResourceDefinition") {
             entry.crds.push(d.node.clone());
         }

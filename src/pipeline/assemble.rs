@@ -12,7 +12,7 @@ use crate::schema::registry::{Registry, Resolved};
 use crate::source::Repo;
 
 use super::check::{CheckedRun, drop_double_reports};
-use super::model::{ChangeScope, CheckedKind, RunReport, SchemaCoverage, UncheckedKind};
+use super::model::{ChangeScope, CheckedKind, EntryPointReport, RunReport, SchemaCoverage, UncheckedKind};
 use super::select::Scope;
 
 /// Builds the run's report.
@@ -25,7 +25,7 @@ pub(super) fn report(
     scope: &Scope,
     change: Option<&(changes::Changes, affected::Selection)>,
 ) -> RunReport {
-    let CheckedRun { results, outside, graph_findings, helm } = checked;
+    let CheckedRun { results, outside, graph_findings, helm, helm_skipped } = checked;
     let mut coverage =
         SchemaCoverage { kubernetes_version: registry.kubernetes_version().to_string(), ..SchemaCoverage::default() };
     let mut unchecked: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -57,15 +57,56 @@ pub(super) fn report(
         other => scope.in_shard(other),
     });
     (coverage.unchecked, coverage.checked_kinds) = kinds_with_sources(registry, unchecked, checked_kinds);
+    let skipped = collapse_helm_skipped(&helm_skipped, scope, &mut eps, &mut findings);
     let change_scope = change.map(|(c, sel)| change_scope(repo, config, c, sel, scope, flux_names, &mut findings));
     let complete = scope.shard.is_none() && change.is_none_or(|(_, sel)| sel.everything.is_some());
     crate::policy::finish(config, &mut findings, suppressions, complete);
     let mut report = RunReport::new(eps, findings);
+    report.summary.entry_points_skipped = skipped;
     report.schema_coverage = Some(coverage);
     report.changes = change_scope;
     report.helm = helm;
     report.teams = teams;
     report
+}
+
+/// A missing helm binary is one finding for the run (in the shard that owns repo-wide
+/// findings), not one per HelmRelease, and the HelmReleases it skipped are not entry points that
+/// failed to render (nothing was tried): they leave the entry point list. Returns how many
+/// were skipped, as this shard counts them.
+fn collapse_helm_skipped(
+    skipped: &BTreeSet<String>,
+    scope: &Scope,
+    eps: &mut Vec<EntryPointReport>,
+    findings: &mut Vec<Finding>,
+) -> usize {
+    if skipped.is_empty() {
+        return 0;
+    }
+    findings.retain(|f| f.rule != Rule::HelmSkipped);
+    eps.retain(|e| !skipped.contains(&e.name));
+    if !scope.in_shard(None) {
+        return 0;
+    }
+    let n = skipped.len();
+    const SHOWN: usize = 10;
+    let names: Vec<&str> = skipped.iter().map(String::as_str).take(SHOWN).collect();
+    let more = n.saturating_sub(SHOWN);
+    let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+    findings.push(
+        Finding::new(
+            Rule::HelmSkipped,
+            format!(
+                "{n} HelmRelease{} not rendered: helm not found; install helm or set helm.binary",
+                if n == 1 { "" } else { "s" }
+            ),
+        )
+        .help(format!(
+            "their charts' output is not checked ({}{tail}); helm is looked up as helm.binary, FLUXGATE_HELM, then PATH",
+            names.join(", ")
+        )),
+    );
+    n
 }
 
 /// The coverage's kind lists: unchecked kinds (most frequent first) with a hint each, and

@@ -175,6 +175,10 @@ fn check_rendered(checker: Checker, ep: &Ep, result: &Result<Rendered, Failed>, 
                 for l in oc.findings {
                     let loc = l.key.as_deref().map_or(l.loc, |k| key_loc(repo, l.loc, k));
                     let mut f = l.finding.at(location(repo, loc)).entry_point(&name);
+                    // Chart output has no lines of its own: the message names the field.
+                    if let (EntryPointKind::HelmRelease, Some(p)) = (ep.kind, &l.path) {
+                        f.message = format!("{p}: {}", f.message);
+                    }
                     f.object = Some(obj.clone());
                     c.findings.push(f);
                 }
@@ -277,6 +281,9 @@ pub(super) struct CheckedRun {
     pub graph_findings: Vec<Finding>,
     /// The helm binary that rendered HelmReleases.
     pub helm: Option<HelmInfo>,
+    /// The HelmReleases the change selects (every shard's) that were not rendered because no
+    /// helm binary was found.
+    pub helm_skipped: BTreeSet<String>,
 }
 
 /// Checks every rendered entry point in scope, in parallel; entry points outside it only
@@ -297,6 +304,11 @@ pub(super) fn check_all(
     let mut results = check_plain(checker, renders, scope, progress, &flux_read, &mut outside);
     results.extend(check_flux(checker, entries, scope, progress, &results, &mut outside));
     let HelmRun { entries: helm_entries, helm } = helm_run;
+    let helm_skipped = helm_entries
+        .iter()
+        .filter(|e| matches!(&e.result, Err(f) if f.error.rule == Rule::HelmSkipped) && scope.is_selected(&e.name))
+        .map(|e| e.name.clone())
+        .collect();
     let graph_findings = without_helm_validated(graph_findings, &helm_entries);
     let (mine, others): (Vec<HelmEntry>, Vec<HelmEntry>) =
         helm_entries.into_iter().partition(|e| scope.in_scope(&e.name));
@@ -304,7 +316,7 @@ pub(super) fn check_all(
         outside.extend(render_diag_findings(repo, &e.name, &e.result));
     }
     results.extend(mine.into_par_iter().map(|e| checker.helm(e)).collect::<Vec<_>>());
-    CheckedRun { results, outside, graph_findings, helm }
+    CheckedRun { results, outside, graph_findings, helm, helm_skipped }
 }
 
 /// Every file that a Flux entry point rendered successfully read, with the first such entry

@@ -110,6 +110,15 @@ fn set_total(progress: Option<&Progress>, n: usize) {
     }
 }
 
+/// The warning of a run that found nothing to render: a green gate that checked nothing.
+fn no_entry_points() -> crate::finding::Finding {
+    crate::finding::Finding::new(
+        crate::rules::Rule::NoEntryPoints,
+        "no kustomization file and no Flux object under the root: nothing was rendered or checked",
+    )
+    .help("run fluxgate at the GitOps repository's root, or narrow the `ignore` globs of .fluxgate.yaml")
+}
+
 /// HelmReleases' charts may hold CRDs: they join the registry before any object is checked.
 fn add_chart_crds(registry: &mut crate::schema::registry::Registry, helm_run: &HelmRun) {
     for e in &helm_run.entries {
@@ -154,6 +163,7 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     let mut namespaces: Vec<crate::kustomize::resource::Resource> =
         flux_renders.resources().filter(|r| stream::labelled_namespace(r)).cloned().collect();
     let flux_read = check::read_by_flux(&flux_renders.flux);
+    let nothing = plain_dirs.is_empty() && flux_renders.flux.is_empty() && helm_run.entries.is_empty();
     let flux_checked = check::check_all(&checker, flux_renders, helm_run, graph_findings, &scope, progress);
     let (mut results, plain_namespaces) =
         stream::check_plain_streamed(&checker, &engine, &plain_dirs, &flux_read, progress);
@@ -165,7 +175,10 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     for f in results.iter_mut().flat_map(|c| c.findings.iter_mut()) {
         levels.adjust(f);
     }
-    let checked = check::CheckedRun { results, ..flux_checked };
+    let mut checked = check::CheckedRun { results, ..flux_checked };
+    if nothing {
+        checked.outside.push(no_entry_points());
+    }
     assemble::report(repo, config, &registry, checked, &flux_names, &scope, None)
 }
 
@@ -195,6 +208,7 @@ fn validate_staged(
     let graph_findings =
         graph::graph_findings(repo, &discovery, &all.flux, admission_findings, &scope, change.as_ref());
     let flux_names: BTreeSet<String> = all.flux.iter().map(|e| e.name.clone()).collect();
+    let nothing = all.plain.is_empty() && all.flux.is_empty() && helm_run.entries.is_empty();
     let pod_security = crate::policy::pod_security::PodSecurity::from_resources(all.resources());
     let checker = check::Checker {
         repo,
@@ -210,7 +224,10 @@ fn validate_staged(
         all.plain.iter().filter(|(d, _)| scope.in_scope(&d.to_string())).count()
             + all.flux.iter().filter(|e| scope.in_scope(&e.name)).count(),
     );
-    let checked = check::check_all(&checker, all, helm_run, graph_findings, &scope, progress);
+    let mut checked = check::check_all(&checker, all, helm_run, graph_findings, &scope, progress);
+    if nothing && scope.in_shard(None) {
+        checked.outside.push(no_entry_points());
+    }
     // Report: one sorted, de-duplicated model.
     assemble::report(repo, config, &registry, checked, &flux_names, &scope, change.as_ref())
 }

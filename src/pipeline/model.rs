@@ -30,6 +30,9 @@ pub struct EntryPointReport {
 pub struct Summary {
     pub entry_points: usize,
     pub entry_points_failed: usize,
+    /// HelmReleases not rendered because no helm binary was found: not entry points of the
+    /// report and not failed renders; one `helm-skipped` finding says so.
+    pub entry_points_skipped: usize,
     pub objects: usize,
     pub errors: usize,
     pub warnings: usize,

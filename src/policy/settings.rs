@@ -95,7 +95,8 @@ pub fn starter_config() -> String {
 
 /// The rules page (`docs/rules.md`): every rule with its id, default severity (with the
 /// `production` default where one applies), an example of what it catches and the fix, in
-/// registry order. `tests/docs.rs` keeps the committed page equal to this.
+/// registry order, then how to configure and suppress any of them. `tests/docs.rs` keeps the
+/// committed page equal to this; `fluxgate explain RULE` prints the same text for one rule.
 pub fn rules_page() -> String {
     let mut s = String::from("# Rules\n\n");
     s.push_str(
@@ -103,24 +104,83 @@ pub fn rules_page() -> String {
     );
     s.push_str("Every finding names one of these rule ids. Ids are stable: suppressions and CI configs name\n");
     s.push_str("them. `fluxgate rules [ROOT]` prints them with the severities a `.fluxgate.yaml` gives them;\n");
+    s.push_str("`fluxgate explain RULE` prints one rule's row with how to configure and suppress it;\n");
     s.push_str("[configuration](configuration.md) says how to change a severity or a parameter.\n\n");
     s.push_str("| id | default | what it catches | fix |\n| --- | --- | --- | --- |\n");
     for r in Rule::ALL {
         let (example, fix) = crate::rules::docs::example_and_fix(*r);
-        let mut default = if builtin::is_configurable(*r) {
-            let spec = builtin::spec(*r);
-            let mut d = level_name(level_severity(spec.default_level)).to_string();
-            if let Some((env, l)) = spec.env_default {
-                d.push_str(&format!("; {env}: {}", level_name(level_severity(l))));
-            }
-            d
-        } else {
-            r.default_severity().as_str().to_string()
-        };
-        default.push_str(crate::rules::docs::default_note(*r));
-        s.push_str(&format!("| `{}` | {default} | {example} | {fix} |\n", r.id()));
+        s.push_str(&format!("| `{}` | {} | {example} | {fix} |\n", r.id(), default_column(*r)));
+    }
+    s.push_str("\nRules that are not built-in policy rules (render, schema and Flux checks) have a fixed\n");
+    s.push_str("severity; suppress their findings instead.\n\n## Reference\n");
+    for r in Rule::ALL {
+        s.push('\n');
+        s.push_str(&explain(*r));
     }
     s
+}
+
+/// A rule's default severity as the rules page shows it.
+fn default_column(r: Rule) -> String {
+    let mut default = if builtin::is_configurable(r) {
+        let spec = builtin::spec(r);
+        let mut d = level_name(level_severity(spec.default_level)).to_string();
+        if let Some((env, l)) = spec.env_default {
+            d.push_str(&format!("; {env}: {}", level_name(level_severity(l))));
+        }
+        d
+    } else {
+        r.default_severity().as_str().to_string()
+    };
+    default.push_str(crate::rules::docs::default_note(r));
+    default
+}
+
+const SEVERITY_FIXED: &str = "its severity is fixed (not a built-in policy rule); suppress its findings instead.";
+
+/// How a policy rule's severity and parameters are set.
+fn configure_text(r: Rule) -> String {
+    let id = r.id();
+    let mut t = format!(
+        "in `.fluxgate.yaml` under `rules:`: `{id}: {{ severity: error | warning | off }}`, per environment under `environments: {{ production: {{ severity: error }} }}`"
+    );
+    let params: Vec<String> = builtin::spec(r)
+        .params
+        .iter()
+        .map(|(name, _, default)| match default() {
+            ParamValue::List(l) => format!("`{name}: [{}]`", l.join(", ")),
+            ParamValue::Int(i) => format!("`{name}: {i}`"),
+        })
+        .collect();
+    if !params.is_empty() {
+        t.push_str(&format!("; parameters (defaults): {}", params.join(", ")));
+    }
+    t.push('.');
+    t
+}
+
+/// How findings of a rule are silenced.
+fn suppress_text(r: Rule) -> String {
+    let id = r.id();
+    format!(
+        "on the object with the annotations `fluxgate.io/ignore: \"{id}\"` and `fluxgate.io/ignore-reason: \"why\"`, or in `.fluxgate.yaml` with `suppressions: [{{ rule: {id}, path: \"apps/legacy/**\", reason: \"why\" }}]` (findings about no object, such as the Flux graph's, only there). Suppressed findings stay in every report as skipped."
+    )
+}
+
+/// `fluxgate explain RULE`, and the rule's section of the rules page: what it catches, why,
+/// the fix, and how to configure or suppress it, as Markdown.
+pub fn explain(r: Rule) -> String {
+    let (example, fix) = crate::rules::docs::example_and_fix(r);
+    let configure = if builtin::is_configurable(r) { configure_text(r) } else { SEVERITY_FIXED.to_string() };
+    let why = r.why();
+    let why = if why.is_empty() { String::new() } else { format!("- **why**: {why}\n") };
+    format!(
+        "### {id}\n\n{summary}.\n\n- **default severity**: {default}\n- **what it catches**: {example}\n{why}- **fix**: {fix}\n- **configure**: {configure}\n- **suppress**: {suppress}\n",
+        id = r.id(),
+        summary = r.summary(),
+        default = default_column(r),
+        suppress = suppress_text(r),
+    )
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! ```json
 //! {
 //!   "version": 1,
-//!   "summary": { "entry_points": 3, "entry_points_failed": 0, "objects": 12,
+//!   "summary": { "entry_points": 3, "entry_points_failed": 0, "entry_points_skipped": 0, "objects": 12,
 //!                "errors": 1, "warnings": 0, "infos": 0, "suppressed": 0 },
 //!   "entry_points": [ { "name": "apps/base", "kind": "kustomize", "path": "apps/base",
 //!                       "rendered": true, "objects": [ { "apiVersion": "apps/v1", ... } ] } ],
@@ -58,7 +58,16 @@ mod tests {
         assert_eq!(v["version"], 1);
         assert_eq!(
             keys(&v["summary"]),
-            ["entry_points", "entry_points_failed", "errors", "infos", "objects", "suppressed", "warnings"]
+            [
+                "entry_points",
+                "entry_points_failed",
+                "entry_points_skipped",
+                "errors",
+                "infos",
+                "objects",
+                "suppressed",
+                "warnings"
+            ]
         );
         assert_eq!(v["summary"]["errors"], 6);
         assert_eq!(v["summary"]["warnings"], 2);

@@ -6,6 +6,7 @@ pub use crate::pipeline::model::{
     ChangeScope, EntryPointReport, RunReport, SchemaCoverage, SourceText, Summary, UncheckedKind,
 };
 
+pub mod bitbucket;
 pub mod json;
 pub mod junit;
 pub mod sarif;

@@ -62,6 +62,9 @@ pub fn write_terminal(report: &RunReport, src: &dyn SourceText, color: bool, out
     if s.entry_points_failed > 0 {
         entry_points.push_str(&format!(" ({} failed to render)", s.entry_points_failed));
     }
+    if s.entry_points_skipped > 0 {
+        entry_points.push_str(&format!(" ({} HelmReleases skipped: no helm)", s.entry_points_skipped));
+    }
     let bold = Style::new().effects(Effects::BOLD);
     let errors = plural(s.errors, "error");
     let warnings = plural(s.warnings, "warning");

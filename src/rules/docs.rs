@@ -253,7 +253,7 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
             "fix the values or the chart",
         ),
         Rule::HelmSkipped => (
-            "no `helm` binary was found, so HelmReleases were not rendered (never silently passed)",
+            "no `helm` binary was found, so HelmReleases were not rendered (never silently passed); one finding for the run names how many, and they do not count as failed renders",
             "install helm, or set `helm.binary` / `FLUXGATE_HELM`",
         ),
         Rule::AdmissionPolicy => (
@@ -267,6 +267,10 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
         Rule::AdmissionPolicyInvalid => (
             "a ValidatingAdmissionPolicy/binding that does not parse, a CEL expression that does not compile (`object.spec.replicas <=`), a binding naming no policy, a `paramRef` finding nothing under `parameterNotFoundAction: Deny`",
             "fix the policy, binding or parameter object",
+        ),
+        Rule::NoEntryPoints => (
+            "`fluxgate validate docs/` (or `ignore: [\"**\"]`): the root holds no `kustomization.yaml` and no Flux object, so nothing was rendered or checked",
+            "run fluxgate at the GitOps repository's root, or narrow the `ignore` globs",
         ),
     }
 }
