@@ -156,8 +156,9 @@ object FluxgatePrValidation : BuildType({
                 fi
                 cargo --version
 
-                # Build with the committed Cargo.lock; the binary lands in ./target/release/fluxgate.
-                cargo build --release --locked \
+                # Build with the committed Cargo.lock, in the CI profile (fat LTO, one codegen unit,
+                # stripped: Cargo.toml [profile.dist]); the binary lands in ./target/dist/fluxgate.
+                cargo build --profile dist --locked \
                     --manifest-path .fluxgate-src/Cargo.toml \
                     --target-dir target
 
@@ -171,7 +172,7 @@ object FluxgatePrValidation : BuildType({
 
                 # --format teamcity streams one test per object as service messages, so results
                 # show up live; the JUnit file is only an artifact (see the xmlReport note below).
-                target/release/fluxgate validate . \
+                target/dist/fluxgate validate . \
                     --base "origin/${'$'}target" \
                     --format teamcity \
                     --junit target/fluxgate-junit.xml \
@@ -195,7 +196,7 @@ object FluxgatePrValidation : BuildType({
                     echo "no Code Insights report was written (fluxgate could not run): nothing to publish"
                     exit 0
                 fi
-                target/release/fluxgate publish bitbucket-insights target/fluxgate-insights.json \
+                target/dist/fluxgate publish bitbucket-insights target/fluxgate-insights.json \
                     --server "%bitbucket.url%" \
                     --project "%bitbucket.project%" \
                     --repo "%bitbucket.repo%" \
