@@ -54,18 +54,29 @@ pub(super) fn render_scoped(
     change: Option<(&static_deps::StaticGraph, &BTreeSet<RelPath>)>,
 ) -> Renders {
     let engine = Engine::new(repo, LoadRestrictor::None);
+    let plain = render_plain(config, discovery, &engine, |dir| only.is_none_or(|o| o.contains(dir)));
+    let (flux, flux_index) = flux_tree(repo, config, discovery, &engine, change);
+    Renders { plain, flux, flux_index }
+}
+
+/// The plain overlays `wanted` accepts, rendered with `engine`.
+#[allow(clippy::type_complexity)]
+fn render_plain(
+    config: &Config,
+    discovery: &Discovery,
+    engine: &Engine,
+    wanted: impl Fn(&RelPath) -> bool + Sync,
+) -> Vec<(RelPath, Option<Result<Rendered, Failed>>)> {
     let plain_dirs: &[RelPath] =
         if config.flux.entry_points == EntryPoints::Flux { &[] } else { &discovery.kustomize_dirs };
     // A `kind: Component` directory is not an entry point: its patches and resources are meant
     // for the kustomizations that include it, and it is checked there.
-    let plain = plain_dirs
+    plain_dirs
         .par_iter()
-        .filter(|dir| only.is_none_or(|o| o.contains(*dir)))
+        .filter(|dir| wanted(dir))
         .filter(|dir| !engine.is_component(dir))
         .map(|dir| (dir.clone(), catch_unwind(AssertUnwindSafe(|| engine.render(dir))).ok()))
-        .collect();
-    let (flux, flux_index) = flux_tree(repo, config, discovery, &engine, change);
-    Renders { plain, flux, flux_index }
+        .collect()
 }
 
 /// The Flux tree the config asks for (none with `flux.entryPoints: kustomize`), rendered on
@@ -171,5 +182,18 @@ pub(super) fn for_change(
     });
     let chart_changed = sel.is_some_and(|sel| sel.changed.iter().any(|f| in_chart_dir(repo, f)));
     let change = graph.as_ref().zip(sel.map(|sel| &sel.changed)).filter(|_| !chart_changed);
-    render_scoped(repo, config, discovery, only.as_ref(), change)
+    let mut renders = render_scoped(repo, config, discovery, only.as_ref(), change);
+    // Which overlays a Flux entry point builds (and so judges) may move when a Flux entry point
+    // fails or a Flux Kustomization's definition changed: every overlay is then a candidate.
+    let flux_moved = sel.is_some_and(|sel| {
+        !sel.flux_removed.is_empty()
+            || renders.flux.iter().any(|e| e.result.is_err())
+            || renders.flux_index.kustomizations.iter().any(|k| sel.changed.contains(&k.file))
+    });
+    if let (Some(only), true) = (&only, flux_moved) {
+        let engine = Engine::new(repo, LoadRestrictor::None);
+        renders.plain.extend(render_plain(config, discovery, &engine, |dir| !only.contains(dir)));
+        renders.plain.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    renders
 }

@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::Config;
+use crate::flux::tree::FluxEntry;
 use crate::gate::shard::Shard;
 use crate::gate::{affected, changes};
-use crate::kustomize::build::{Failed, Rendered};
+use crate::kustomize::build::{Failed, Rendered, kustomization_file};
 use crate::source::{RelPath, Repo};
 
 use super::render::Renders;
@@ -37,7 +38,32 @@ pub fn selected_names(repo: &Repo, renders: &Renders, sel: &affected::Selection)
     if renders.flux.iter().any(|e| out.contains(&e.name)) {
         out.extend(renders.flux.iter().filter(|e| e.unapplied).map(|e| e.name.clone()));
     }
+    select_subsumed_plain(repo, renders, sel, &mut out);
     out
+}
+
+/// A plain overlay that a Flux entry point builds is judged by it (its object findings are
+/// the Flux entry point's): which overlays those are moves with the Flux trees. When the change
+/// may move what the trees read (a selected Flux entry point fails, or a Flux Kustomization's
+/// definition changed), the overlays a selected Flux entry point reads are selected, and so is
+/// every overlay no Flux entry point reads now (one may have read it before).
+fn select_subsumed_plain(repo: &Repo, renders: &Renders, sel: &affected::Selection, out: &mut BTreeSet<String>) {
+    if renders.plain.is_empty() || renders.flux.is_empty() {
+        return;
+    }
+    let read: Vec<(&FluxEntry, &BTreeSet<RelPath>)> =
+        renders.flux.iter().filter_map(|e| Some((e, &e.result.as_ref().ok()?.files))).collect();
+    let selected_failed = renders.flux.iter().any(|e| e.result.is_err() && out.contains(&e.name));
+    let definition_changed =
+        !sel.flux_removed.is_empty() || renders.flux_index.kustomizations.iter().any(|k| sel.changed.contains(&k.file));
+    for (dir, _) in &renders.plain {
+        let Some(own) = kustomization_file(repo, dir) else { continue };
+        let mut readers = read.iter().filter(|(_, files)| files.contains(&own)).peekable();
+        let by_selected = readers.clone().any(|(e, _)| out.contains(&e.name));
+        if (selected_failed || definition_changed) && (by_selected || readers.peek().is_none()) {
+            out.insert(dir.to_string());
+        }
+    }
 }
 
 /// The change set of `--base REF` and its selection, or why it cannot be computed.
