@@ -93,9 +93,18 @@ pub(super) fn selected_with_helm(
     sel: &affected::Selection,
 ) -> BTreeSet<String> {
     let mut names = selected_names(repo, all, sel);
+    // A HelmRelease's chart source is often another Kustomization's object: when a selected
+    // Flux entry point fails, renders a source, or a Flux Kustomization's definition changed,
+    // every HelmRelease may have lost or changed its source.
+    let sources_moved = !sel.flux_removed.is_empty()
+        || all.flux_index.kustomizations.iter().any(|k| sel.changed.contains(&k.file))
+        || all.flux.iter().filter(|e| names.contains(&e.name)).any(|e| match &e.result {
+            Ok(r) => r.resources.iter().any(|x| x.api_version().starts_with("source.toolkit.fluxcd.io/")),
+            Err(_) => true,
+        });
     for e in &helm_run.entries {
         let chart_changed = e.chart_dir.as_ref().is_some_and(|d| sel.changed.iter().any(|f| f.starts_with(d)));
-        if names.contains(&e.parent) || chart_changed || sel.everything.is_some() {
+        if names.contains(&e.parent) || chart_changed || sources_moved || sel.everything.is_some() {
             names.insert(e.name.clone());
         }
     }
