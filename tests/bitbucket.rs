@@ -12,17 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-fn fluxgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fluxgate")).args(args).output().unwrap()
-}
-
-fn fixture(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(p)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{fixture, fluxgate, s};
 
 fn git(dir: &Path, args: &[&str]) {
     let ok = Command::new("git").arg("-C").arg(dir).args(args).output().unwrap().status.success();

@@ -1,19 +1,11 @@
 //! End-to-end tests of the `fluxgate` command line: exit codes, outputs, determinism.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn fluxgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fluxgate")).args(args).output().unwrap()
-}
+use std::path::Path;
+use std::process::Command;
 
-fn fixture(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(p)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{fixture, fluxgate, s};
 
 #[test]
 fn sample_repository_is_clean_and_junit_is_written() {

@@ -81,18 +81,12 @@ fn a_kustomization_that_stops_parsing_selects_the_bases_it_named() {
     if !have_git() {
         return;
     }
-    let src = tempfile::tempdir().unwrap();
     let files = [
         ("base/kustomization.yaml", "resources: [svc.yaml]\n"),
         ("base/svc.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n"),
         ("overlay/kustomization.yaml", "namespace: shop\nresources: [../base]\n"),
     ];
-    for (p, text) in files {
-        let p = src.path().join(p);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    let repo = mutation::committed_copy(src.path());
+    let repo = mutation::committed_files(&files);
     let before = mutation::state(repo.path());
     let k = repo.path().join("overlay/kustomization.yaml");
     let text =
@@ -111,7 +105,6 @@ fn renamed_substitution_sources_and_renamed_roots_are_caught() {
     if !have_git() {
         return;
     }
-    let src = tempfile::tempdir().unwrap();
     let files = [
         (
             "clusters/x/apps.yaml",
@@ -127,12 +120,7 @@ fn renamed_substitution_sources_and_renamed_roots_are_caught() {
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: web\ndata:\n  tag: ${tag}\n",
         ),
     ];
-    for (p, text) in files {
-        let p = src.path().join(p);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    let repo = mutation::committed_copy(src.path());
+    let repo = mutation::committed_files(&files);
     let before = mutation::state(repo.path());
     let apps = "clusters/x/flux-system/apps";
     assert!(before.entries.contains_key(apps), "{:?}", before.entries.keys());

@@ -46,11 +46,18 @@ pub struct Selection {
     /// when no file it reads now changed (its source renamed or deleted).
     pub config_names: BTreeSet<(String, String)>,
     /// Flux Kustomizations (namespace, name) that a changed file defined at the base and no
-    /// changed file defines at head: renamed or deleted, so their entry point may be gone.
-    pub flux_removed: BTreeSet<(String, String)>,
+    /// changed file defines at head (renamed or deleted, so their entry point may be gone),
+    /// with the file that defined them.
+    pub flux_removed: BTreeMap<(String, String), RelPath>,
 }
 
 impl Selection {
+    /// Whether the change may move what the Flux trees read: a Flux Kustomization's definition
+    /// changed, or one was renamed or deleted.
+    pub fn touches_flux_definitions(&self, index: &RepoIndex) -> bool {
+        !self.flux_removed.is_empty() || index.kustomizations.iter().any(|k| self.changed.contains(&k.file))
+    }
+
     /// Whether an entry point with these inputs (and, for a failed render, this directory and
     /// these failure locations) must be checked.
     pub fn selects(&self, inputs: &BTreeSet<RelPath>, dir: &RelPath, failed: bool) -> bool {
@@ -125,7 +132,7 @@ fn config_names(repo: &Repo, text: &str, out: &mut BTreeSet<(String, String)>) {
 /// The Flux Kustomizations (namespace, name) a YAML text at `file` defines. One with no
 /// namespace gets the `namespace:` of the nearest kustomization above it (as applied), else
 /// `default`.
-fn flux_keys(repo: &Repo, file: &RelPath, text: &str, out: &mut BTreeSet<(String, String)>) {
+fn flux_keys(repo: &Repo, file: &RelPath, text: &str, out: &mut BTreeMap<(String, String), RelPath>) {
     if !text.contains("kustomize.toolkit.fluxcd.io") {
         return;
     }
@@ -136,7 +143,7 @@ fn flux_keys(repo: &Repo, file: &RelPath, text: &str, out: &mut BTreeSet<(String
             Some(ns) => ns.to_string(),
             None => applied_namespace(repo, &file.parent()).unwrap_or_else(|| "default".to_string()),
         };
-        out.insert((ns, name.to_string()));
+        out.insert((ns, name.to_string()), file.clone());
     }
 }
 
@@ -207,39 +214,33 @@ pub fn selection(
     changes: &Changes,
     base_text: &dyn Fn(&RelPath) -> Option<String>,
 ) -> Selection {
-    let mut s = Selection {
-        everything: None,
-        changed: changes.files.clone(),
-        referenced: BTreeSet::new(),
-        config_names: BTreeSet::new(),
-        flux_removed: BTreeSet::new(),
-    };
-    let (mut flux_head, mut flux_base) = (BTreeSet::new(), BTreeSet::new());
-    for f in &changes.files {
-        if let Ok(t) = repo.read(f) {
-            config_names(repo, &t.text, &mut s.config_names);
-            flux_keys(repo, f, &t.text, &mut flux_head);
+    let mut s = Selection { changed: changes.files.clone(), ..Selection::default() };
+    // Each changed file's text on both sides, read once (the base side is a `git show`).
+    let texts: Vec<(&RelPath, Option<String>, Option<String>)> =
+        changes.files.iter().map(|f| (f, repo.read(f).ok().map(|t| t.text.clone()), base_text(f))).collect();
+    let (mut flux_head, mut flux_base) = (BTreeMap::new(), BTreeMap::new());
+    for (f, head, base) in &texts {
+        for (text, keys) in [(head, &mut flux_head), (base, &mut flux_base)] {
+            let Some(text) = text else { continue };
+            config_names(repo, text, &mut s.config_names);
+            flux_keys(repo, f, text, keys);
         }
-        if let Some(t) = base_text(f) {
-            config_names(repo, &t, &mut s.config_names);
-            flux_keys(repo, f, &t, &mut flux_base);
+        if FILE_NAMES.contains(&f.file_name()) {
+            // Only a reference added or removed changes whether a directory is a base.
+            let (mut h, mut b) = (BTreeSet::new(), BTreeSet::new());
+            if let Some(t) = head {
+                referenced_dirs(repo, &f.parent(), t, &mut h);
+            }
+            if let Some(t) = base {
+                referenced_dirs(repo, &f.parent(), t, &mut b);
+            }
+            s.referenced.extend(h.symmetric_difference(&b).cloned());
         }
     }
-    s.flux_removed = flux_base.difference(&flux_head).cloned().collect();
-    for f in changes.files.iter().filter(|f| FILE_NAMES.contains(&f.file_name())) {
-        // Only a reference added or removed changes whether a directory is a base.
-        let (mut head, mut base) = (BTreeSet::new(), BTreeSet::new());
-        if let Ok(t) = repo.read(f) {
-            referenced_dirs(repo, &f.parent(), &t.text, &mut head);
-        }
-        if let Some(t) = base_text(f) {
-            referenced_dirs(repo, &f.parent(), &t, &mut base);
-        }
-        s.referenced.extend(head.symmetric_difference(&base).cloned());
-    }
+    s.flux_removed = flux_base.into_iter().filter(|(k, _)| !flux_head.contains_key(k)).collect();
     let catalog = RelPath::parse(&config.schema_catalog);
     let crds: Vec<RelPath> = config.crds.iter().filter_map(|c| RelPath::parse(c)).collect();
-    for f in &changes.files {
+    for (f, head, base) in &texts {
         let reason = if f.as_str() == FILE_NAME {
             Some(format!("{FILE_NAME} changed"))
         } else if catalog.as_ref().is_some_and(|c| f.starts_with(c)) {
@@ -249,8 +250,8 @@ pub fn selection(
         } else if !(f.as_str().ends_with(".yaml") || f.as_str().ends_with(".yml")) || config.is_ignored(f) {
             None
         } else {
-            let head = repo.read(f).ok().is_some_and(|t| has_crd(&t.text));
-            let base = changes.deleted.contains(f) && base_text(f).is_some_and(|t| has_crd(&t));
+            let head = head.as_deref().is_some_and(has_crd);
+            let base = changes.deleted.contains(*f) && base.as_deref().is_some_and(has_crd);
             (head || base).then(|| format!("a CRD file changed ({f})"))
         };
         if reason.is_some() {
@@ -437,13 +438,7 @@ mod tests {
 
     #[test]
     fn failed_renders_are_selected_by_directory() {
-        let s = Selection {
-            everything: None,
-            changed: [RelPath::parse("apps/x/patch.yaml").unwrap()].into(),
-            referenced: BTreeSet::new(),
-            config_names: BTreeSet::new(),
-            flux_removed: BTreeSet::new(),
-        };
+        let s = Selection { changed: [RelPath::parse("apps/x/patch.yaml").unwrap()].into(), ..Selection::default() };
         let dir = RelPath::parse("apps/x").unwrap();
         assert!(s.selects(&BTreeSet::new(), &dir, true));
         assert!(!s.selects(&BTreeSet::new(), &dir, false));

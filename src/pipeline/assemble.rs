@@ -191,7 +191,7 @@ fn change_scope(
             );
         }
     }
-    let flux_removed = removed_flux_entries(sel, c, flux_names);
+    let flux_removed = removed_flux_entries(sel, flux_names);
     if scope.in_shard(None) {
         for (name, (ns, ks)) in &flux_removed {
             findings.push(
@@ -215,29 +215,25 @@ fn change_scope(
 }
 
 /// The Flux entry points a change removes, by name: a Kustomization a changed file defined at
-/// the base and no longer does, in the cluster whose directory holds the file (else the only
+/// the base and no longer does, in the cluster whose directory holds that file (else the only
 /// cluster; else, for a root read on its own, the file's directory), when no entry point of
 /// that name remains.
 fn removed_flux_entries(
     sel: &affected::Selection,
-    c: &changes::Changes,
     flux_names: &BTreeSet<String>,
 ) -> BTreeMap<String, (String, String)> {
     let clusters: BTreeSet<&str> = flux_names.iter().map(|n| crate::flux::entry::cluster_of(n)).collect();
     let mut out = BTreeMap::new();
-    for (ns, name) in &sel.flux_removed {
+    for ((ns, name), file) in &sel.flux_removed {
         let suffix = format!("/{ns}/{name}");
-        for f in &c.files {
-            let holder = clusters.iter().filter(|k| !k.is_empty() && f.as_str().starts_with(&format!("{k}/"))).max();
-            let cluster = match (holder, clusters.len()) {
-                (Some(k), _) => k.to_string(),
-                (None, 1) => clusters.first().map(|k| k.to_string()).unwrap_or_default(),
-                _ => f.parent().to_string(),
-            };
-            let entry = format!("{cluster}{suffix}");
-            if !flux_names.contains(&entry) && !flux_names.iter().any(|n| n.ends_with(&suffix)) {
-                out.insert(entry, (ns.clone(), name.clone()));
-            }
+        let holder = clusters.iter().filter(|k| !k.is_empty() && file.as_str().starts_with(&format!("{k}/"))).max();
+        let cluster = match (holder, clusters.len()) {
+            (Some(k), _) => k.to_string(),
+            (None, 1) => clusters.first().map(|k| k.to_string()).unwrap_or_default(),
+            _ => file.parent().to_string(),
+        };
+        if !flux_names.iter().any(|n| n.ends_with(&suffix)) {
+            out.insert(format!("{cluster}{suffix}"), (ns.clone(), name.clone()));
         }
     }
     out

@@ -105,8 +105,6 @@ pub(super) struct Checker<'a> {
     pub admission: &'a AdmissionPolicies,
     /// Whether to record each object's team (see [`super::RunOptions::teams`]).
     pub teams: bool,
-    /// The Pod Security level of each namespace the renders define.
-    pub pod_security: &'a crate::policy::pod_security::PodSecurity,
 }
 
 impl Checker<'_> {
@@ -149,7 +147,7 @@ impl Checker<'_> {
 }
 
 fn check_rendered(checker: Checker, ep: &Ep, result: &Result<Rendered, Failed>, is_leaf: bool) -> Checked {
-    let Checker { repo, registry, config, admission, teams, pod_security } = checker;
+    let Checker { repo, registry, config, admission, teams } = checker;
     let name = ep.name.to_string();
     panic_for_test(&name);
     let mut c = Checked::empty(ep);
@@ -211,13 +209,7 @@ fn check_rendered(checker: Checker, ep: &Ep, result: &Result<Rendered, Failed>, 
                 f.at(location(repo, loc)).entry_point(&name).object(Some(rendered.resources[i].object_ref()))
             }));
             // Keep last: built-in rules, then suppressions over every finding of the objects.
-            let pe = crate::policy::EntryPoint {
-                name: ep.name,
-                path: ep.path,
-                kind: ep.kind,
-                complete: is_leaf,
-                pod_security,
-            };
+            let pe = crate::policy::EntryPoint { name: ep.name, path: ep.path, kind: ep.kind, complete: is_leaf };
             c.suppressions = crate::policy::check_entry_point(repo, config, &pe, rendered, &mut c.findings);
         }
     }
@@ -332,6 +324,15 @@ pub(super) fn read_by_flux(entries: &[FluxEntry]) -> BTreeMap<RelPath, String> {
         }
     }
     out
+}
+
+/// Applies the Pod Security levels of the run's namespaces to every checked finding. Both run
+/// orders check first and adjust after: the levels need every render, which the streamed order
+/// no longer holds while it checks.
+pub(super) fn apply_pod_security(levels: &crate::policy::pod_security::PodSecurity, results: &mut [Checked]) {
+    for f in results.iter_mut().flat_map(|c| c.findings.iter_mut()) {
+        levels.adjust(f);
+    }
 }
 
 /// A plain overlay that Flux entry point `flux` builds: Flux's render decides. Its object

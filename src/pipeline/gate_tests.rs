@@ -32,13 +32,7 @@ fn static_candidates_contain_the_exact_selection() {
     let plain: BTreeSet<String> = all.plain.iter().map(|(dir, _)| dir.to_string()).collect();
     let mut nonempty = 0;
     for f in &d.yaml_files {
-        let sel = Selection {
-            everything: None,
-            changed: [f.clone()].into(),
-            referenced: Default::default(),
-            config_names: Default::default(),
-            flux_removed: Default::default(),
-        };
+        let sel = Selection { changed: [f.clone()].into(), ..Selection::default() };
         let exact: BTreeSet<String> =
             selected_names(&repo, &all, &sel).into_iter().filter(|n| plain.contains(n)).collect();
         let cands = graph.candidates(&sel.changed);

@@ -119,13 +119,25 @@ fn no_entry_points() -> crate::finding::Finding {
     .help("run fluxgate at the GitOps repository's root, or narrow the `ignore` globs of .fluxgate.yaml")
 }
 
-/// HelmReleases' charts may hold CRDs: they join the registry before any object is checked.
-fn add_chart_crds(registry: &mut crate::schema::registry::Registry, helm_run: &HelmRun) {
+/// The HelmReleases the Flux tree names, rendered; their charts may hold CRDs, which join the
+/// registry before any object is checked.
+fn helm_releases(
+    repo: &Repo,
+    config: &Config,
+    flux: &[crate::flux::tree::FluxEntry],
+    registry: &mut crate::schema::registry::Registry,
+) -> HelmRun {
+    let helm_run = if config.flux.entry_points == EntryPoints::Kustomize {
+        HelmRun::default()
+    } else {
+        crate::helm::release::render_all(repo, config, flux, registry)
+    };
     for e in &helm_run.entries {
         for crd in &e.crds {
             registry.add_repo_crd(crd, &format!("the chart of HelmRelease {}", e.name));
         }
     }
+    helm_run
 }
 
 /// A full run (every entry point, one shard) in the memory-lean order of [`stream`]: the Flux
@@ -135,12 +147,7 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     let Loaded { discovery, mut registry, admission, admission_findings } = loaded;
     let engine = crate::kustomize::build::Engine::new(repo, crate::kustomize::build::LoadRestrictor::None);
     let (flux, flux_index) = render::flux_tree(repo, config, &discovery, &engine, None);
-    let helm_run = if config.flux.entry_points == EntryPoints::Kustomize {
-        HelmRun::default()
-    } else {
-        crate::helm::release::render_all(repo, config, &flux, &registry)
-    };
-    add_chart_crds(&mut registry, &helm_run);
+    let helm_run = helm_releases(repo, config, &flux, &mut registry);
     let flux_renders = Renders { plain: Vec::new(), flux, flux_index };
     let scope = select::Scope::new(None, None, &flux_renders, &helm_run);
     let graph_findings = graph::graph_findings(repo, &discovery, &flux_renders.flux, admission_findings, &scope, None);
@@ -148,18 +155,7 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     let plain_dirs = render::plain_dirs(config, &discovery, &engine);
     let progress = options.progress.as_deref();
     set_total(progress, plain_dirs.len() + flux_renders.flux.len());
-    // Namespaces' Pod Security levels need every render: the checks run without them and the
-    // levels of every labelled Namespace adjust the findings at the end (as the staged order
-    // does while checking: only baseline pod errors in privileged namespaces change).
-    let no_levels = crate::policy::pod_security::PodSecurity::default();
-    let checker = check::Checker {
-        repo,
-        registry: &registry,
-        config,
-        admission: &admission,
-        teams: options.teams,
-        pod_security: &no_levels,
-    };
+    let checker = check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
     let mut namespaces: Vec<crate::kustomize::resource::Resource> =
         flux_renders.resources().filter(|r| stream::labelled_namespace(r)).cloned().collect();
     let flux_read = check::read_by_flux(&flux_renders.flux);
@@ -171,10 +167,7 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     namespaces.extend(plain_namespaces);
     // The staged order's: plain overlays, then Flux entry points, then HelmReleases.
     results.extend(flux_checked.results);
-    let levels = crate::policy::pod_security::PodSecurity::from_resources(&namespaces);
-    for f in results.iter_mut().flat_map(|c| c.findings.iter_mut()) {
-        levels.adjust(f);
-    }
+    check::apply_pod_security(&crate::policy::pod_security::PodSecurity::from_resources(&namespaces), &mut results);
     let mut checked = check::CheckedRun { results, ..flux_checked };
     if nothing {
         checked.outside.push(no_entry_points());
@@ -195,12 +188,7 @@ fn validate_staged(
     // Render: plain overlays and the Flux tree, then the HelmReleases the tree names (the CRDs
     // their charts yield join the registry before any object is checked).
     let all = render::for_change(repo, config, &discovery, change.as_ref().map(|(_, sel)| sel));
-    let helm_run = if config.flux.entry_points == EntryPoints::Kustomize {
-        HelmRun::default()
-    } else {
-        crate::helm::release::render_all(repo, config, &all.flux, &registry)
-    };
-    add_chart_crds(&mut registry, &helm_run);
+    let helm_run = helm_releases(repo, config, &all.flux, &mut registry);
     // Select: which entry points this run checks and reports.
     let selected = change.as_ref().map(|(_, sel)| select::selected_with_helm(repo, &all, &helm_run, sel));
     let scope = select::Scope::new(options.shard, selected, &all, &helm_run);
@@ -209,15 +197,8 @@ fn validate_staged(
         graph::graph_findings(repo, &discovery, &all.flux, admission_findings, &scope, change.as_ref());
     let flux_names: BTreeSet<String> = all.flux.iter().map(|e| e.name.clone()).collect();
     let nothing = all.plain.is_empty() && all.flux.is_empty() && helm_run.entries.is_empty();
-    let pod_security = crate::policy::pod_security::PodSecurity::from_resources(all.resources());
-    let checker = check::Checker {
-        repo,
-        registry: &registry,
-        config,
-        admission: &admission,
-        teams: options.teams,
-        pod_security: &pod_security,
-    };
+    let levels = crate::policy::pod_security::PodSecurity::from_resources(all.resources());
+    let checker = check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
     let progress = options.progress.as_deref();
     set_total(
         progress,
@@ -225,6 +206,7 @@ fn validate_staged(
             + all.flux.iter().filter(|e| scope.in_scope(&e.name)).count(),
     );
     let mut checked = check::check_all(&checker, all, helm_run, graph_findings, &scope, progress);
+    check::apply_pod_security(&levels, &mut checked.results);
     if nothing && scope.in_shard(None) {
         checked.outside.push(no_entry_points());
     }

@@ -186,9 +186,7 @@ pub(super) fn for_change(
     // Which overlays a Flux entry point builds (and so judges) may move when a Flux entry point
     // fails or a Flux Kustomization's definition changed: every overlay is then a candidate.
     let flux_moved = sel.is_some_and(|sel| {
-        !sel.flux_removed.is_empty()
-            || renders.flux.iter().any(|e| e.result.is_err())
-            || renders.flux_index.kustomizations.iter().any(|k| sel.changed.contains(&k.file))
+        sel.touches_flux_definitions(&renders.flux_index) || renders.flux.iter().any(|e| e.result.is_err())
     });
     if let (Some(only), true) = (&only, flux_moved) {
         let engine = Engine::new(repo, LoadRestrictor::None);

@@ -48,19 +48,16 @@ pub fn selected_names(repo: &Repo, renders: &Renders, sel: &affected::Selection)
 /// definition changed), the overlays a selected Flux entry point reads are selected, and so is
 /// every overlay no Flux entry point reads now (one may have read it before).
 fn select_subsumed_plain(repo: &Repo, renders: &Renders, sel: &affected::Selection, out: &mut BTreeSet<String>) {
-    if renders.plain.is_empty() || renders.flux.is_empty() {
+    let selected_failed = renders.flux.iter().any(|e| e.result.is_err() && out.contains(&e.name));
+    if renders.plain.is_empty() || !(selected_failed || sel.touches_flux_definitions(&renders.flux_index)) {
         return;
     }
     let read: Vec<(&FluxEntry, &BTreeSet<RelPath>)> =
         renders.flux.iter().filter_map(|e| Some((e, &e.result.as_ref().ok()?.files))).collect();
-    let selected_failed = renders.flux.iter().any(|e| e.result.is_err() && out.contains(&e.name));
-    let definition_changed =
-        !sel.flux_removed.is_empty() || renders.flux_index.kustomizations.iter().any(|k| sel.changed.contains(&k.file));
     for (dir, _) in &renders.plain {
         let Some(own) = kustomization_file(repo, dir) else { continue };
-        let mut readers = read.iter().filter(|(_, files)| files.contains(&own)).peekable();
-        let by_selected = readers.clone().any(|(e, _)| out.contains(&e.name));
-        if (selected_failed || definition_changed) && (by_selected || readers.peek().is_none()) {
+        let readers: Vec<&FluxEntry> = read.iter().filter(|(_, files)| files.contains(&own)).map(|(e, _)| *e).collect();
+        if readers.is_empty() || readers.iter().any(|e| out.contains(&e.name)) {
             out.insert(dir.to_string());
         }
     }
@@ -96,8 +93,7 @@ pub(super) fn selected_with_helm(
     // A HelmRelease's chart source is often another Kustomization's object: when a selected
     // Flux entry point fails, renders a source, or a Flux Kustomization's definition changed,
     // every HelmRelease may have lost or changed its source.
-    let sources_moved = !sel.flux_removed.is_empty()
-        || all.flux_index.kustomizations.iter().any(|k| sel.changed.contains(&k.file))
+    let sources_moved = sel.touches_flux_definitions(&all.flux_index)
         || all.flux.iter().filter(|e| names.contains(&e.name)).any(|e| match &e.result {
             Ok(r) => r.resources.iter().any(|x| x.api_version().starts_with("source.toolkit.fluxcd.io/")),
             Err(_) => true,

@@ -25,8 +25,6 @@ pub struct EntryPoint<'a> {
     /// Whether the render is a whole application (not a base other overlays build on), so
     /// cross-object rules apply.
     pub complete: bool,
-    /// The Pod Security levels the repository's namespaces enforce (the whole run's).
-    pub pod_security: &'a pod_security::PodSecurity,
 }
 
 /// The environment of an entry point, the one answer for the policy settings and the audit. A
@@ -75,7 +73,6 @@ pub fn check_entry_point(
         let mut f = Finding::new(h.rule, h.message).at(location(repo, h.loc)).entry_point(ep.name).help(h.help);
         f.severity = severity;
         f.object = h.object.map(|i| rendered.resources[i].object_ref());
-        ep.pod_security.adjust(&mut f);
         findings.push(f);
     }
     suppress::apply_annotations(repo, ep.name, &rendered.resources, findings)

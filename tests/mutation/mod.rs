@@ -188,6 +188,18 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A temporary git repository holding `files` (path, text), committed.
+#[allow(dead_code)] // used by tests/gate_mutation.rs; examples/mutate.rs includes this module too
+pub fn committed_files(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let src = tempfile::tempdir().unwrap();
+    for (p, text) in files {
+        let p = src.path().join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    committed_copy(src.path())
+}
+
 /// A committed copy of `src` in a temporary git repository.
 pub fn committed_copy(src: &Path) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
