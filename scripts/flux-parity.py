@@ -36,8 +36,13 @@ import tempfile
 
 import yaml
 
+# The controller's kustomization generator and the file walk are the reference's (one copy).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from flux_reference import KFILES, generate, yaml_files  # noqa: E402
+
 GROUP = "kustomize.toolkit.fluxcd.io"
-KFILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
 class Loader(yaml.SafeLoader):
     """YAML 1.1 as PyYAML reads it, except that `=` stays a string (as in Go's YAML)."""
 
@@ -47,16 +52,6 @@ Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.co
 
 def load_all(text):
     return yaml.load_all(text, Loader=Loader)
-
-
-
-
-def yaml_files(root):
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for f in sorted(filenames):
-            if f.endswith((".yaml", ".yml")):
-                yield os.path.join(dirpath, f)
 
 
 def docs_of(path):
@@ -91,24 +86,6 @@ class Repo:
         self.docs_files = [os.path.relpath(f, root) for f in yaml_files(root)]
         self.docs = [(p, d) for p in self.docs_files for d in docs_of(os.path.join(root, p))]
         self.tmp = tmp
-
-
-def generate(d):
-    res = []
-
-    def walk(cur):
-        for n in sorted(os.listdir(cur)):
-            p = os.path.join(cur, n)
-            if os.path.isdir(p) and not os.path.islink(p):
-                if any(os.path.isfile(os.path.join(p, k)) for k in KFILES):
-                    res.append("./" + os.path.relpath(p, d))
-                else:
-                    walk(p)
-            elif n.endswith((".yaml", ".yml")):
-                res.append("./" + os.path.relpath(p, d))
-
-    walk(d)
-    return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": res}
 
 
 def build(d, spec):
