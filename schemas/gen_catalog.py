@@ -142,11 +142,12 @@ def main():
                 crds.extend(crds_from_yaml(git(p["repo"], "show", f"{p['tag']}:{f}").decode(), f))
         crds.sort(key=lambda c: (c[0], c[1]))
         older = bool(p.get("older", False))
-        default = p["name"] not in seen_default and not older
+        opt_in = bool(p.get("opt_in", False))
+        default = p["name"] not in seen_default and not older and not opt_in
         seen_default.add(p["name"])
         index["projects"].append({
             "name": p["name"], "release": p["release"], "repo": p["repo"], "tag": p["tag"],
-            "licence": p["licence"], "default": default, "older": older,
+            "licence": p["licence"], "default": default, "older": older, "opt_in": opt_in,
         })
         kinds = set()
         for group, kind, plural, scope, versions in crds:

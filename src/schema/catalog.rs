@@ -34,6 +34,11 @@ pub struct Project {
     /// only for those versions, and only while the project is not pinned.
     #[serde(default)]
     pub older: bool,
+    /// A release used only when config pins it: the bundled release is known to be older than
+    /// what clusters run (its schemas would reject fields newer releases accept), and no newer
+    /// one could be bundled.
+    #[serde(default)]
+    pub opt_in: bool,
 }
 
 /// One served version of a catalog CRD.
@@ -169,6 +174,12 @@ pub fn hint(api_version: &str, kind: &str, choices: &BTreeMap<String, String>) -
     if choices.get(&p.name).is_some_and(|r| r == OFF) {
         return format!("{kind} is shipped by {}, turned off by `schemas.projects.{}: off`", p.name, p.name);
     }
+    if p.opt_in && !choices.contains_key(&p.name) {
+        return format!(
+            "{kind} is shipped by {}; the bundled release {} is older than current ones, so it is used only when pinned (`schemas.projects.{}: {}`); else run {import} with the CRD your cluster runs",
+            p.name, p.release, p.name, p.release
+        );
+    }
     let served: Vec<String> = crds()
         .iter()
         .filter(|c| c.group == group && c.kind == kind)
@@ -194,7 +205,9 @@ mod tests {
                 assert!(defaults.insert(p.name.clone()), "{} has two default releases", p.name);
             }
         }
-        assert_eq!(defaults.len(), projects().iter().map(|p| &p.name).collect::<BTreeSet<_>>().len());
+        let opt_in: BTreeSet<&str> = projects().iter().filter(|p| p.opt_in).map(|p| p.name.as_str()).collect();
+        assert!(opt_in.iter().all(|n| !defaults.contains(*n)), "an opt-in project has a default release");
+        assert_eq!(defaults.len() + opt_in.len(), projects().iter().map(|p| &p.name).collect::<BTreeSet<_>>().len());
         let mut owner: BTreeMap<(&str, &str), &str> = BTreeMap::new();
         for c in selected(&BTreeMap::new())
             .unwrap()
@@ -266,5 +279,19 @@ mod tests {
         let off = BTreeMap::from([("cert-manager".to_string(), OFF.to_string())]);
         let h = hint("cert-manager.io/v1", "Certificate", &off);
         assert!(h.contains("schemas.projects.cert-manager: off"), "{h}");
+        let h = hint("kopiur.home-operations.com/v1alpha1", "SnapshotPolicy", &none);
+        assert!(h.contains("used only when pinned (`schemas.projects.kopiur: 0.4.3`)"), "{h}");
+    }
+
+    /// An opt-in release is not used by default, and is when pinned.
+    #[test]
+    fn opt_in_release_only_when_pinned() {
+        let kopiur = |choices: &BTreeMap<String, String>| {
+            selected(choices).unwrap().iter().filter(|c| c.project == "kopiur").count()
+        };
+        assert_eq!(kopiur(&BTreeMap::new()), 0);
+        assert!(kopiur(&BTreeMap::from([("kopiur".into(), "0.4.3".into())])) >= 3);
+        let p = shipped_by("kopiur.home-operations.com", "Restore").unwrap();
+        assert!(p.opt_in && !p.default, "{p:?}");
     }
 }

@@ -175,6 +175,11 @@ fn convert(s: &Value, in_logic: bool, depth: usize) -> Value {
                     out.insert(k.clone(), v.clone());
                 }
             }
+            "pattern" => {
+                // The API server compiles it as a Go regular expression.
+                let p = v.as_str().map(|p| Value::String(super::gopattern::to_rust(p).into_owned()));
+                out.insert(k.clone(), p.unwrap_or_else(|| v.clone()));
+            }
             "type" => {
                 if !int_or_string {
                     out.insert(k.clone(), v.clone());

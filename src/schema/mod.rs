@@ -6,6 +6,7 @@ pub mod bundled;
 pub mod catalog;
 pub mod cel;
 pub mod crd;
+pub mod gopattern;
 pub mod import;
 pub mod metadata;
 pub mod registry;
