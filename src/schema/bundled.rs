@@ -117,8 +117,9 @@ fn collect_refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
                             out.push(name);
                         }
                     }
-                    // Enum values and list keys are data, not schemas.
-                    ("enum" | "required" | "x-kubernetes-list-map-keys", _) => {}
+                    // Enum values and list keys are data, not schemas (a property may be named
+                    // `required`, as in VolumeNodeAffinity: its value is a schema, not a list).
+                    ("enum" | "required" | "x-kubernetes-list-map-keys", Value::Array(_)) => {}
                     _ => collect_refs(v, out),
                 }
             }
@@ -164,6 +165,38 @@ mod tests {
 
     fn prop<'a>(schema: &'a Value, def: &str, prop: &str) -> &'a Value {
         &schema["$defs"][def]["properties"][prop]
+    }
+
+    /// Every `$ref` in every kind's closure resolves inside it (a dangling one makes the whole
+    /// kind's schema fail to compile, leaving its objects unchecked).
+    #[test]
+    fn every_kind_closure_is_complete() {
+        fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+            match v {
+                Value::Object(m) => m.iter().for_each(|(k, v)| match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r.strip_prefix("#/$defs/").unwrap_or(r)),
+                    _ => refs(v, out),
+                }),
+                Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let mut kinds = 0;
+        for v in KUBERNETES_VERSIONS {
+            let k = kubernetes(v).unwrap();
+            for (av, kind) in k.kinds() {
+                let s = k.kind_schema(av, kind).unwrap();
+                let mut found = Vec::new();
+                refs(&s, &mut found);
+                for r in found {
+                    assert!(s["$defs"].get(r).is_some(), "{v} {av} {kind}: dangling $ref {r}");
+                }
+                kinds += 1;
+            }
+        }
+        assert!(kinds > 400, "{kinds}");
+        let pv = kubernetes(KUBERNETES_VERSIONS[0]).unwrap().kind_schema("v1", "PersistentVolume").unwrap();
+        assert!(crate::schema::validate::compile(&pv).is_ok());
     }
 
     #[test]
