@@ -142,3 +142,68 @@ fn schema_missing_severity_is_configurable() {
     let out = fluxgate(&["validate", r, "--format", "json"]);
     assert!(findings(&out).is_empty());
 }
+
+const BROKEN_CRD: &str = "\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.io}
+spec:
+  group: example.io
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                name: {type: string, pattern: '(unclosed'}
+";
+
+const PV: &str = "\
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: nfs}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteMany]
+  nfs: {server: nas, path: /export}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+        - matchExpressions:
+            - {key: zone, operator: In, values: [a]}
+          matchField: []
+";
+
+/// Coverage counts an object as checked only when its schema compiled; a schema that does not
+/// compile leaves the kind unchecked, and the hint says why. PersistentVolume (whose
+/// `nodeAffinity.required` once left a dangling reference in the bundled schema) is checked.
+#[test]
+fn coverage_counts_only_schemas_that_compile() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "app/kustomization.yaml", "resources:\n  - crd.yaml\n  - widget.yaml\n  - pv.yaml\n");
+    write(root, "app/crd.yaml", BROKEN_CRD);
+    write(
+        root,
+        "app/widget.yaml",
+        "apiVersion: example.io/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: x\nspec:\n  name: a\n",
+    );
+    write(root, "app/pv.yaml", PV);
+    let out = fluxgate(&["validate", root.to_str().unwrap(), "--format", "json"]);
+    let f = findings(&out);
+    assert!(f.contains(&("schema-missing".to_string(), "app/widget.yaml".to_string(), 1)), "{f:?}");
+    assert!(f.contains(&("schema-unknown-field".to_string(), "app/pv.yaml".to_string(), 13)), "{f:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cov = &json["schema_coverage"];
+    assert_eq!((cov["checked"].as_u64(), cov["total"].as_u64()), (Some(2), Some(3)), "{cov}");
+    assert_eq!(cov["unchecked"][0]["kind"], "Widget");
+    let hint = cov["unchecked"][0]["hint"].as_str().unwrap();
+    assert!(hint.contains("does not compile"), "{hint}");
+}

@@ -126,6 +126,9 @@ fn kinds_with_sources(
                 Resolved::UnknownBuiltin { .. } => {
                     format!("Kubernetes {} serves no such kind at this apiVersion", registry.kubernetes_version())
                 }
+                Resolved::Schema { origin, schema: Err(e), .. } => {
+                    format!("the schema from {origin} does not compile ({e}): fix or replace it")
+                }
                 _ => registry.missing_hint(&api_version, &kind),
             };
             UncheckedKind { api_version, kind, count, hint }
