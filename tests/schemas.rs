@@ -207,3 +207,36 @@ fn coverage_counts_only_schemas_that_compile() {
     let hint = cov["unchecked"][0]["hint"].as_str().unwrap();
     assert!(hint.contains("does not compile"), "{hint}");
 }
+
+const OPERATOR_ALERT: &str = "\
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: {name: flux, namespace: flux-system}
+spec:
+  providerRef: {name: chat}
+  eventSources:
+    - kind: FluxInstance
+      name: flux
+";
+
+/// The Flux Operator's distribution of the notification CRDs (Alert event sources may be its
+/// own kinds) is chosen only when the repository installs Flux with a FluxInstance; otherwise
+/// upstream's enum holds and the same Alert is an error.
+#[test]
+fn flux_operator_variant_only_with_a_flux_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "app/kustomization.yaml", "resources:\n  - alert.yaml\n");
+    write(root, "app/alert.yaml", OPERATOR_ALERT);
+    let r = root.to_str().unwrap();
+    let upstream = fluxgate(&["validate", r, "--format", "json"]);
+    assert_eq!(findings(&upstream), [("schema-invalid-value".to_string(), "app/alert.yaml".to_string(), 7)]);
+    write(
+        root,
+        "flux/instance.yaml",
+        "apiVersion: fluxcd.controlplane.io/v1\nkind: FluxInstance\nmetadata: {name: flux, namespace: flux-system}\nspec:\n  distribution: {version: 2.x, registry: ghcr.io/fluxcd}\n",
+    );
+    let operator = fluxgate(&["validate", r, "--format", "json"]);
+    let errors: Vec<_> = findings(&operator).into_iter().filter(|f| f.0.starts_with("schema-")).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
