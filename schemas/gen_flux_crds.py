@@ -12,7 +12,11 @@ dropped for size; CEL rules, defaults, patterns and enums kept). Kind/version pa
 CRDs no longer serve are kept from the existing file (the releases that last served them).
 Output is byte-reproducible: sorted keys, entries sorted, gzip mtime 0.
 
-Usage (see schemas/README.md, "Flux CRD schemas", for the tags of the current release):
+Usage: with no argument, the controllers and tags are the `[[flux]]` entries of
+schemas/catalog-sources.toml, read from git mirrors at `$FLUXGATE_MIRRORS/<owner>+<name>/repo`
+(default /work/.mirror):
+  python3 schemas/gen_flux_crds.py
+or explicitly:
   python3 schemas/gen_flux_crds.py /path/source-controller.git@v1.9.1 ...
 """
 
@@ -22,10 +26,21 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 
 import yaml
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flux", "flux-crds.json.gz")
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "flux", "flux-crds.json.gz")
+MIRRORS = os.environ.get("FLUXGATE_MIRRORS", "/work/.mirror")
+
+
+def pinned():
+    """`GIT_DIR@TAG` for every `[[flux]]` pin in catalog-sources.toml: each release's tag in
+    order (current release first), controller by controller."""
+    with open(os.path.join(HERE, "catalog-sources.toml"), "rb") as f:
+        pins = tomllib.load(f).get("flux", [])
+    return [f"{os.path.join(MIRRORS, p['repo'].replace('/', '+'), 'repo')}@{t}" for p in pins for t in p["tags"]]
 
 
 def strip_descriptions(node):
@@ -67,6 +82,7 @@ def crd_entries(git_dir, ref):
 
 
 def main(args):
+    args = args or pinned()
     if not args:
         print(__doc__, file=sys.stderr)
         return 2
