@@ -240,3 +240,27 @@ fn flux_operator_variant_only_with_a_flux_instance() {
     let errors: Vec<_> = findings(&operator).into_iter().filter(|f| f.0.starts_with("schema-")).collect();
     assert!(errors.is_empty(), "{errors:?}");
 }
+
+/// A SOPS file that also encrypts apiVersion and kind is not an unknown kind: Flux decrypts it
+/// before applying. It is listed as unchecked, with a hint saying why; without its `sops:`
+/// block the same text is an error.
+#[test]
+fn sops_encrypted_kind_is_unchecked_not_an_error() {
+    let enc = "apiVersion: ENC[AES256_GCM,data:TBo=,type:str]\nkind: ENC[AES256_GCM,data:5g8R,type:str]\nmetadata:\n  name: ENC[AES256_GCM,data:lu,type:str]\n  namespace: ENC[AES256_GCM,data:AW,type:str]\n";
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "app/kustomization.yaml", "resources:\n  - creds.sops.yaml\n");
+    write(
+        root,
+        "app/creds.sops.yaml",
+        &format!("{enc}sops:\n  mac: ENC[AES256_GCM,data:x,type:str]\n  version: 3.10.2\n"),
+    );
+    let out = fluxgate(&["validate", root.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", findings(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hint = json["schema_coverage"]["unchecked"][0]["hint"].as_str().unwrap();
+    assert!(hint.contains("SOPS-encrypted"), "{hint}");
+    write(root, "app/creds.sops.yaml", enc);
+    let plain = fluxgate(&["validate", root.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(findings(&plain), [("unknown-kind".to_string(), "app/creds.sops.yaml".to_string(), 1)]);
+}

@@ -119,7 +119,9 @@ fn kinds_with_sources(
     let mut list: Vec<UncheckedKind> = unchecked
         .into_iter()
         .map(|((api_version, kind), count)| {
+            let encrypted = [&api_version, &kind].iter().any(|s| crate::schema::metadata::is_sops_ciphertext(s));
             let hint = match &*registry.lookup(&api_version, &kind) {
+                _ if encrypted => "SOPS-encrypted apiVersion/kind: known only after Flux decrypts the file".to_string(),
                 Resolved::Removed { removed_in, replacement } => {
                     format!("removed in Kubernetes 1.{removed_in}: use apiVersion {replacement}")
                 }

@@ -76,7 +76,7 @@ fn at(keys: &[&str]) -> Vec<PathSeg> {
 
 /// A SOPS-encrypted value (`ENC[AES256_GCM,...]`): Flux decrypts it before applying, so its
 /// plaintext, not this text, is what the API server judges.
-fn is_sops_ciphertext(s: &str) -> bool {
+pub fn is_sops_ciphertext(s: &str) -> bool {
     s.starts_with("ENC[") && s.ends_with(']')
 }
 
