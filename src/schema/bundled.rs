@@ -167,20 +167,22 @@ mod tests {
         &schema["$defs"][def]["properties"][prop]
     }
 
+    /// Every `$ref` target under `v` (for the closure test).
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, v)| match (k.as_str(), v) {
+                ("$ref", Value::String(r)) => out.push(r.strip_prefix("#/$defs/").unwrap_or(r)),
+                _ => refs(v, out),
+            }),
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
     /// Every `$ref` in every kind's closure resolves inside it (a dangling one makes the whole
     /// kind's schema fail to compile, leaving its objects unchecked).
     #[test]
     fn every_kind_closure_is_complete() {
-        fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-            match v {
-                Value::Object(m) => m.iter().for_each(|(k, v)| match (k.as_str(), v) {
-                    ("$ref", Value::String(r)) => out.push(r.strip_prefix("#/$defs/").unwrap_or(r)),
-                    _ => refs(v, out),
-                }),
-                Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
-                _ => {}
-            }
-        }
         let mut kinds = 0;
         for v in KUBERNETES_VERSIONS {
             let k = kubernetes(v).unwrap();
