@@ -149,6 +149,9 @@ rules! {
     /// A `substituteFrom` ConfigMap/Secret (not optional) is nowhere in the repository: the
     /// cluster must provide it, or the Kustomization fails. Variables it may hold are not checked.
     FluxSubstituteExternal = "flux-substitute-external", Warning, "a substituteFrom object not in the repository";
+    /// With `validate --cluster`: a `substituteFrom` ConfigMap/Secret (not optional) that is in
+    /// neither the repository nor the live cluster: the Kustomization fails to build.
+    FluxSubstituteFromMissing = "flux-substitute-from-missing", Error, "a substituteFrom object in neither the repository nor the cluster";
     /// `sourceRef` of a Kustomization or HelmRelease (or a chart's sourceRef) names no source object
     /// in the same cluster.
     FluxSourceMissing = "flux-source-missing", Error, "a Flux sourceRef names no source in the cluster";

@@ -100,6 +100,9 @@ pub fn main() -> ExitCode {
         Command::Schemas(schemas::SchemasCommand::Import { paths, root, catalog }) => {
             schemas::schemas_import(&paths, &root, catalog)
         }
+        Command::Schemas(schemas::SchemasCommand::Pull { cluster: _, kube, root, catalog }) => {
+            schemas::schemas_pull(&kube, &root, catalog)
+        }
         Command::Schemas(schemas::SchemasCommand::List { root, format }) => schemas::schemas_list(&root, format),
         Command::Hook(c) => hook::hook(c),
         Command::Charts(charts::ChartsCommand::Pull { root, helm }) => charts::charts_pull(&root, &helm),

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
 
+use crate::cluster::lookup::Fact;
 use crate::finding::Finding;
 use crate::kustomize::resource::{Resource, is_cluster_scoped};
 use crate::rules::Rule;
@@ -50,6 +51,9 @@ pub struct GraphOptions {
     /// What may supply objects the render lacks; decides whether a missing reference is an
     /// error or a [`Rule::FluxReferenceUnresolved`] warning (the default: certain).
     pub provenance: Provenance,
+    /// `validate --cluster`: the live cluster, asked whether a reference the render lacks
+    /// exists there, which turns the warning into no finding or a certain one.
+    pub cluster: Option<std::sync::Arc<crate::cluster::lookup::Lookup>>,
 }
 
 impl GraphOptions {
@@ -190,13 +194,26 @@ fn missing_ref(
     match opts.provenance.resolve(group, kind, namespace, name) {
         Resolution::Made(_) => None,
         Resolution::Missing => Some(c.finding(o, rule, message, help, loc)),
-        Resolution::Unsure(why) => Some(c.finding(
-            o,
-            Rule::FluxReferenceUnresolved,
-            format!("{message}; not certain to fail: {why}"),
-            help,
-            loc,
-        )),
+        Resolution::Unsure(why) => match opts.cluster.as_ref().map(|l| l.exists(group, kind, namespace, name)) {
+            Some(Fact::Known(true)) => None,
+            Some(Fact::Known(false)) => {
+                let context = opts.cluster.as_ref().map(|l| l.client().context().to_string()).unwrap_or_default();
+                Some(c.finding(
+                    o,
+                    rule,
+                    format!("{message}; the cluster (context {context}) has none either"),
+                    help,
+                    loc,
+                ))
+            }
+            _ => Some(c.finding(
+                o,
+                Rule::FluxReferenceUnresolved,
+                format!("{message}; not certain to fail: {why}"),
+                help,
+                loc,
+            )),
+        },
     }
 }
 

@@ -1,0 +1,406 @@
+//! `--cluster` end to end against a fake API server on loopback (`cluster_support`): kubeconfig
+//! contexts, token and exec-plugin auth, `schemas pull --cluster` into empty and populated
+//! catalogs, and the one-line exit-2 errors (401, 403, refused, timeout). Every test ends with
+//! the read-only proof: the server saw only GETs.
+
+mod cluster_support;
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use cluster_support::{FakeApi, Running, crd, kubeconfig};
+use common::s;
+
+const TOKEN: &str = "t0ken-of-the-ci-user";
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fluxgate"));
+    cmd.args(args).env_remove("KUBECONFIG").env_remove("KUBERNETES_SERVICE_HOST");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A server with two CRDs (one with an unserved version) and the token it accepts.
+fn server() -> FakeApi {
+    let mut api = FakeApi::new();
+    api.token = Some(TOKEN.into());
+    api.add(crd("example.com", "Widget", "widgets", &[("v1", true), ("v1alpha1", false)], "size", "integer"));
+    api.add(crd("acme.io", "Gadget", "gadgets", &[("v2", true), ("v1", true)], "color", "string"));
+    api.add(crd("acme.io", "Gizmo", "gizmos", &[("v1", true)], "mode", "string"));
+    api
+}
+
+fn token_user() -> String {
+    format!("    token: {TOKEN}")
+}
+
+fn pull(root: &Path, kubeconfig: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["schemas", "pull", "--cluster", "--root", s(root), "--kubeconfig", s(kubeconfig)];
+    args.extend_from_slice(extra);
+    run(&args, &[])
+}
+
+fn catalog_files(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let cat = root.join(".fluxgate/schemas");
+    for g in std::fs::read_dir(&cat).unwrap() {
+        let g = g.unwrap();
+        if g.file_type().unwrap().is_dir() {
+            for f in std::fs::read_dir(g.path()).unwrap() {
+                out.push(format!("{}/{}", g.file_name().to_string_lossy(), f.unwrap().file_name().to_string_lossy()));
+            }
+        } else {
+            out.push(g.file_name().to_string_lossy().into_owned());
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn pull_writes_one_file_per_served_version_and_records_the_version() {
+    let api = server().start();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(dir.path(), &api.url, &token_user());
+    let out = pull(dir.path(), &kc, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        catalog_files(dir.path()),
+        [
+            "acme.io/Gadget_v1.yaml",
+            "acme.io/Gadget_v2.yaml",
+            "acme.io/Gizmo_v1.yaml",
+            "example.com/Widget_v1.yaml",
+            "kubernetes-version"
+        ]
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.matches("added").count(), 5, "{stdout}");
+    assert!(stdout.contains("3 CRDs, 4 served versions from context fake"), "{stdout}");
+    assert!(stdout.contains("(Kubernetes 1.35, v1.35.2-gke.1000)"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(dir.path().join(".fluxgate/schemas/kubernetes-version")).unwrap(), "1.35\n");
+    let widget = std::fs::read_to_string(dir.path().join(".fluxgate/schemas/example.com/Widget_v1.yaml")).unwrap();
+    assert!(widget.contains("kind: CustomResourceDefinition") && widget.contains("size"), "{widget}");
+    for gone in ["managedFields", "status:", "uid", "resourceVersion", "conversion", "v1alpha1"] {
+        assert!(!widget.contains(gone), "{gone} in {widget}");
+    }
+    // The CRD list is paged (two per page here) and every request carries the token.
+    let reqs = api.requests();
+    assert!(reqs.iter().any(|r| r.path.contains("continue=2")), "{reqs:?}");
+    assert!(reqs.iter().all(|r| r.auth.as_deref() == Some(&format!("Bearer {TOKEN}"))), "{reqs:?}");
+    api.assert_read_only();
+}
+
+#[test]
+fn pull_again_changes_nothing_and_a_changed_crd_is_updated() {
+    let api = server().start();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(dir.path(), &api.url, &token_user());
+    assert_eq!(pull(dir.path(), &kc, &[]).status.code(), Some(0));
+    let again = text(&pull(dir.path(), &kc, &[]).stdout);
+    assert_eq!(again.matches("unchanged").count(), 5, "{again}");
+    assert!(again.contains("; 0 files changed"), "{again}");
+    api.assert_read_only();
+
+    // Another cluster: a new schema for Widget, another version.
+    let mut changed = server();
+    changed.minor = "34".into();
+    changed.add(crd("example.com", "Widget", "widgets", &[("v1", true)], "size", "string"));
+    let api2 = changed.start();
+    let kc2 = kubeconfig(dir.path(), &api2.url, &token_user());
+    let out = text(&pull(dir.path(), &kc2, &[]).stdout);
+    assert!(out.contains("updated   ") && out.contains("Widget_v1.yaml"), "{out}");
+    assert!(out.contains("updated") && out.contains("kubernetes-version"), "{out}");
+    assert!(out.contains("; 2 files changed"), "{out}");
+    api2.assert_read_only();
+}
+
+#[test]
+fn pull_into_a_populated_catalog_keeps_other_files_and_validate_targets_the_recorded_version() {
+    let api = server().start();
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join(".fluxgate/schemas/other.io/Thing_v1.yaml");
+    std::fs::create_dir_all(own.parent().unwrap()).unwrap();
+    std::fs::write(&own, "kept: true\n").unwrap();
+    let kc = kubeconfig(dir.path(), &api.url, &token_user());
+    assert_eq!(pull(dir.path(), &kc, &[]).status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&own).unwrap(), "kept: true\n");
+    let list = run(&["schemas", "list", s(dir.path())], &[]);
+    let listed = text(&list.stdout);
+    assert!(listed.contains("built-in kinds: Kubernetes 1.35"), "{listed}");
+    assert!(listed.contains("example.com/v1") && listed.contains("Widget"), "{listed}");
+    // The config's kubernetesVersion wins over the recorded one.
+    std::fs::write(dir.path().join(".fluxgate.yaml"), "kubernetesVersion: \"1.36\"\n").unwrap();
+    let listed = text(&run(&["schemas", "list", s(dir.path())], &[]).stdout);
+    assert!(listed.contains("built-in kinds: Kubernetes 1.36"), "{listed}");
+    api.assert_read_only();
+}
+
+#[test]
+fn an_exec_plugin_supplies_the_token() {
+    let api = server().start();
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("auth-plugin.sh");
+    let seen = dir.path().join("exec-info.json");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$KUBERNETES_EXEC_INFO\" > \"{}\"\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"%s\",\"expirationTimestamp\":\"2030-01-01T00:00:00Z\"}}}}' \"$FAKE_TOKEN\"\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&plugin).status().unwrap();
+    let user = format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: ./auth-plugin.sh\n      env: [{{name: FAKE_TOKEN, value: {TOKEN}}}]\n      interactiveMode: Never\n      provideClusterInfo: true"
+    );
+    let kc = kubeconfig(dir.path(), &api.url, &user);
+    let out = run(&["schemas", "pull", "--cluster", "--root", s(dir.path())], &[("KUBECONFIG", s(&kc))]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&seen).unwrap()).unwrap();
+    assert_eq!(info["kind"], "ExecCredential");
+    assert_eq!(info["apiVersion"], "client.authentication.k8s.io/v1beta1");
+    assert_eq!(info["spec"]["interactive"], false);
+    assert!(api.requests().iter().all(|r| r.auth.as_deref() == Some(&format!("Bearer {TOKEN}"))));
+    api.assert_read_only();
+}
+
+/// Exit 2 with exactly one line on stderr containing `needle`.
+fn assert_one_line_failure(out: &Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(needle), "{needle} in {err}");
+}
+
+#[test]
+fn wrong_credentials_and_forbidden_reads_fail_in_one_line() {
+    let api = server().start();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(dir.path(), &api.url, &token_user());
+    assert_one_line_failure(&pull(dir.path(), &kc, &["--context", "other"]), "(401 Unauthorized)");
+    let mut forbidding = server();
+    forbidding.forbidden = vec!["/apis/apiextensions.k8s.io".into()];
+    let api2 = forbidding.start();
+    let kc2 = kubeconfig(dir.path(), &api2.url, &token_user());
+    let out = pull(dir.path(), &kc2, &[]);
+    assert_one_line_failure(&out, "(403 Forbidden)");
+    assert!(text(&out.stderr).contains("cannot get resource"), "the server's message is kept");
+    assert!(!dir.path().join(".fluxgate/schemas").exists(), "nothing written on failure");
+    api.assert_read_only();
+    api2.assert_read_only();
+}
+
+#[test]
+fn unknown_context_and_missing_kubeconfig_fail_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(dir.path(), "http://127.0.0.1:9", &token_user());
+    assert_one_line_failure(&pull(dir.path(), &kc, &["--context", "nope"]), "context 'nope' is not in the kubeconfig");
+    let out = run(&["schemas", "pull", "--cluster", "--root", s(dir.path())], &[("HOME", s(dir.path()))]);
+    assert_one_line_failure(&out, "no kubeconfig");
+}
+
+#[test]
+fn an_unreachable_or_slow_cluster_fails_in_one_line_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let kc = kubeconfig(dir.path(), &format!("http://127.0.0.1:{port}"), &token_user());
+    assert_one_line_failure(&pull(dir.path(), &kc, &[]), "cannot reach the cluster at http://127.0.0.1");
+
+    let mut slow = server();
+    slow.delay = Duration::from_secs(6);
+    let api: Running = slow.start();
+    let kc = kubeconfig(dir.path(), &api.url, &token_user());
+    let start = Instant::now();
+    let out = pull(dir.path(), &kc, &["--cluster-timeout", "1"]);
+    assert_one_line_failure(&out, "did not answer within 1s");
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    api.assert_read_only();
+}
+
+// ---- validate --cluster ----
+
+const SECRET_VALUE: &str = "hunter2-db-password";
+
+/// The live side of `fixtures/cluster`: the substituteFrom ConfigMap and Secret of `apps`
+/// (not `extras-secrets`), the HelmRelease's valuesFrom Secret when `values`, and CRDs that
+/// serve Widget only at v1 and Gadget at v2 with `color` a string.
+fn live_cluster(values: bool) -> FakeApi {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut api = FakeApi::new();
+    api.token = Some(TOKEN.into());
+    api.add(crd("example.com", "Widget", "widgets", &[("v1", true)], "size", "integer"));
+    api.add(crd("acme.io", "Gadget", "gadgets", &[("v2", true)], "color", "string"));
+    api.add(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}));
+    api.add(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "cluster-vars", "namespace": "flux-system"}, "data": {"CLUSTER_NAME": "prod-eu"}}));
+    api.add(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "cluster-secrets", "namespace": "flux-system"}, "data": {"DB_PASSWORD": b64(SECRET_VALUE)}}));
+    if values {
+        api.add(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": "podinfo-values", "namespace": "apps"}, "data": {"values.yaml": b64("replicaCount: 2\n")}}));
+    }
+    api
+}
+
+/// `validate --format json` of `fixtures/cluster` (charts offline, from an empty cache), with
+/// `extra` flags; the findings as (rule, severity, file:line, message), and the output.
+fn validate(extra: &[&str], env: &[(&str, &str)]) -> (Vec<(String, String, String, String)>, Output) {
+    let cache = tempfile::tempdir().unwrap();
+    let root = common::fixture("cluster");
+    let mut args = vec!["validate", s(&root), "--format", "json", "--offline", "--chart-cache", s(cache.path())];
+    args.extend_from_slice(extra);
+    let out = run(&args, env);
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    let findings = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let loc = format!("{}:{}", f["location"]["file"].as_str().unwrap_or(""), f["location"]["line"]);
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+                loc,
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains(SECRET_VALUE), "a Secret's value never shows: {all}");
+    (findings, out)
+}
+
+fn with_rule<'a>(
+    findings: &'a [(String, String, String, String)],
+    rule: &str,
+) -> Vec<&'a (String, String, String, String)> {
+    findings.iter().filter(|f| f.0 == rule).collect()
+}
+
+#[test]
+fn offline_the_cluster_dependent_answers_are_warnings() {
+    let (f, _) = validate(&[], &[]);
+    let external = with_rule(&f, "flux-substitute-external");
+    assert_eq!(external.len(), 3, "{f:#?}");
+    assert!(external.iter().all(|x| x.1 == "warning"));
+    let unresolved = with_rule(&f, "flux-reference-unresolved");
+    assert_eq!(unresolved.len(), 1, "{f:#?}");
+    assert!(unresolved[0].3.contains("podinfo-values"), "{unresolved:?}");
+    let missing = with_rule(&f, "schema-missing");
+    assert_eq!(missing.len(), 2, "{f:#?}");
+    assert!(missing.iter().all(|x| x.1 == "warning"));
+    assert!(with_rule(&f, "flux-substitute-unset").is_empty(), "kept as written offline: {f:#?}");
+}
+
+#[test]
+fn validate_cluster_turns_each_warning_into_a_definite_answer() {
+    let api = live_cluster(true).start();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(dir.path(), &api.url, &token_user());
+    let (f, out) = validate(&["--cluster", "--kubeconfig", s(&kc)], &[]);
+    let err = text(&out.stderr);
+    assert!(err.contains("reading the cluster of context fake"), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    // substituteFrom: found objects give their keys; the variable none of them has is unset.
+    assert!(with_rule(&f, "flux-substitute-external").is_empty(), "{f:#?}");
+    let unset = with_rule(&f, "flux-substitute-unset");
+    assert_eq!(unset.len(), 1, "{f:#?}");
+    assert!(unset[0].3.contains("REGION") && unset[0].2 == "apps/settings.yaml:9", "{unset:?}");
+    assert_eq!(unset[0].1, "error");
+    // A substituteFrom Secret in neither the repository nor the cluster.
+    let gone = with_rule(&f, "flux-substitute-from-missing");
+    assert_eq!(gone.len(), 1, "{f:#?}");
+    assert_eq!((gone[0].1.as_str(), gone[0].2.as_str()), ("error", "clusters/prod/apps.yaml:34"));
+    assert!(gone[0].3.contains("extras-secrets") && gone[0].3.contains("context fake"), "{gone:?}");
+    // The valuesFrom Secret exists in the cluster: no finding.
+    assert!(with_rule(&f, "flux-reference-unresolved").is_empty(), "{f:#?}");
+    assert!(with_rule(&f, "flux-values-from-missing").is_empty(), "{f:#?}");
+    // CRDs: Widget is served only at v1 (certain failure), Gadget's live schema is checked.
+    let missing = with_rule(&f, "schema-missing");
+    assert_eq!(missing.len(), 1, "{f:#?}");
+    assert_eq!(missing[0].1, "error");
+    assert!(missing[0].3.contains("does not serve version 'v1alpha1' in the cluster (context fake)"), "{missing:?}");
+    let typed = with_rule(&f, "schema-invalid-type");
+    assert_eq!(typed.len(), 1, "{f:#?}");
+    assert_eq!(typed[0].2, "apps/custom.yaml:15");
+    api.assert_read_only();
+    // Secrets are read one by one by name, never listed.
+    assert!(api.requests().iter().all(|r| !r.path.ends_with("/secrets") && !r.path.contains("/secrets?")));
+}
+
+#[test]
+fn validate_cluster_makes_a_missing_values_secret_certain() {
+    let api = live_cluster(false).start();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(dir.path(), &api.url, &token_user());
+    let (f, _) = validate(&["--cluster"], &[("KUBECONFIG", s(&kc))]);
+    assert!(with_rule(&f, "flux-reference-unresolved").is_empty(), "{f:#?}");
+    let missing = with_rule(&f, "flux-values-from-missing");
+    assert_eq!(missing.len(), 1, "{f:#?}");
+    assert!(missing[0].3.contains("the cluster (context fake) has none either"), "{missing:?}");
+    api.assert_read_only();
+}
+
+#[test]
+fn validate_with_an_unreachable_or_forbidding_cluster_warns_and_gives_the_offline_result() {
+    let (offline, _) = validate(&[], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let kc = kubeconfig(dir.path(), &format!("http://127.0.0.1:{port}"), &token_user());
+    let (f, out) = validate(&["--cluster", "--kubeconfig", s(&kc)], &[]);
+    assert_eq!(f, offline);
+    let err = text(&out.stderr);
+    assert_eq!(err.matches("warning: --cluster: cannot reach the cluster").count(), 1, "{err}");
+
+    // Reachable, but Secrets are forbidden: those answers stay offline, the rest are definite.
+    let mut api = live_cluster(true);
+    api.forbidden = vec!["/api/v1/namespaces/flux-system/secrets".into()];
+    let api = api.start();
+    let kc = kubeconfig(dir.path(), &api.url, &token_user());
+    let (f, out) = validate(&["--cluster", "--kubeconfig", s(&kc)], &[]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: --cluster: the cluster forbids reading /api/v1/namespaces/flux-system/secrets/"),
+        "{err}"
+    );
+    assert_eq!(with_rule(&f, "flux-substitute-external").len(), 2, "the two Secrets stay warnings: {f:#?}");
+    assert_eq!(with_rule(&f, "schema-missing")[0].1, "error");
+    api.assert_read_only();
+}
+
+#[test]
+fn inside_a_pod_the_service_account_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let sa = dir.path().join("serviceaccount");
+    std::fs::create_dir_all(&sa).unwrap();
+    // No kubeconfig (HOME has none), the pod's environment: the service account's server and
+    // token. The fake server speaks plain HTTP, so the TLS handshake the in-cluster client
+    // insists on fails, naming the in-cluster server.
+    let api = server().start();
+    let port = api.url.rsplit(':').next().unwrap().to_string();
+    let env = [
+        ("HOME", s(dir.path())),
+        ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
+        ("KUBERNETES_SERVICE_PORT", port.as_str()),
+        ("FLUXGATE_SERVICE_ACCOUNT_DIR", s(&sa)),
+    ];
+    let args = ["schemas", "pull", "--cluster", "--root", s(dir.path())];
+    assert_one_line_failure(&run(&args, &env), "service account token");
+    std::fs::write(sa.join("token"), "sa-token\n").unwrap();
+    assert_one_line_failure(
+        &run(&args, &env),
+        &format!("cannot reach the cluster at https://127.0.0.1:{port} (context in-cluster)"),
+    );
+    api.assert_read_only();
+}
