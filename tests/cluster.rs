@@ -404,3 +404,209 @@ fn inside_a_pod_the_service_account_is_used() {
     );
     api.assert_read_only();
 }
+
+// ---- diff --cluster ----
+
+const LIVE_TOKEN: &str = "live-side-token";
+
+/// `obj` as Flux Kustomization `flux-system/<owner>` applied it (its owner labels).
+fn owned(mut obj: serde_json::Value, owner: &str) -> serde_json::Value {
+    let labels = obj["metadata"].as_object_mut().unwrap().entry("labels").or_insert(serde_json::json!({}));
+    labels["kustomize.toolkit.fluxcd.io/name"] = serde_json::json!(owner);
+    labels["kustomize.toolkit.fluxcd.io/namespace"] = serde_json::json!("flux-system");
+    obj
+}
+
+fn flux_kustomization(name: &str, path: &str, post_build: serde_json::Value, inventory: &[&str]) -> serde_json::Value {
+    let mut spec = serde_json::json!({"interval": "10m", "path": path, "prune": true,
+        "sourceRef": {"kind": "GitRepository", "name": "flux-system"}});
+    if !post_build.is_null() {
+        spec["postBuild"] = post_build;
+    }
+    let entries: Vec<serde_json::Value> = inventory.iter().map(|i| serde_json::json!({"id": i, "v": "v1"})).collect();
+    owned(
+        serde_json::json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": name, "namespace": "flux-system", "finalizers": ["finalizers.fluxcd.io"]},
+            "spec": spec, "status": {"inventory": {"entries": entries}, "lastAppliedRevision": "main@sha1:abc"}}),
+        "flux-system",
+    )
+}
+
+/// The cluster `fixtures/cluster` was applied to, then drifted: the Deployment scaled to 3,
+/// the Secret's value changed, and objects an older revision applied (a ConfigMap, a Service)
+/// still carry the owner labels; server defaults and status everywhere.
+fn applied_cluster() -> FakeApi {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut api = live_cluster(true);
+    let sub = serde_json::json!({"substituteFrom": [{"kind": "ConfigMap", "name": "cluster-vars"}, {"kind": "Secret", "name": "cluster-secrets"}]});
+    api.add(owned(
+        serde_json::json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "flux-system", "namespace": "flux-system"},
+        "spec": {"interval": "1m", "url": "https://example.com/fleet.git", "ref": {"branch": "main"}, "timeout": "60s"},
+        "status": {"artifact": {"revision": "main@sha1:abc"}}}),
+        "flux-system",
+    ));
+    api.add(flux_kustomization("flux-system", "./clusters/prod", serde_json::Value::Null, &[]));
+    api.add(flux_kustomization("apps", "./apps", sub, &["apps_old-svc__Service", "apps_web_apps_Deployment"]));
+    api.add(flux_kustomization(
+        "extras",
+        "./extras",
+        serde_json::json!({"substituteFrom": [{"kind": "Secret", "name": "extras-secrets"}]}),
+        &[],
+    ));
+    let labels = serde_json::json!({"app": "web"});
+    api.add(owned(serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "apps", "generation": 4, "annotations": {"deployment.kubernetes.io/revision": "4"}},
+        "spec": {"replicas": 3, "progressDeadlineSeconds": 600, "revisionHistoryLimit": 10, "selector": {"matchLabels": labels},
+            "strategy": {"type": "RollingUpdate"},
+            "template": {"metadata": {"labels": labels}, "spec": {"dnsPolicy": "ClusterFirst", "restartPolicy": "Always",
+                "containers": [{"name": "web", "image": "ghcr.io/example/web:1.2.3", "imagePullPolicy": "IfNotPresent",
+                    "terminationMessagePath": "/dev/termination-log",
+                    "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}}]}}},
+        "status": {"replicas": 3, "readyReplicas": 3}}), "apps"));
+    api.add(owned(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "apps"},
+        "data": {"cluster": "prod-eu", "password-set": "yes", "region": "eu-west-1"}}), "apps"));
+    api.add(owned(
+        serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "web-token", "namespace": "apps"}, "data": {"token": b64(LIVE_TOKEN)}}),
+        "apps",
+    ));
+    api.add(owned(
+        serde_json::json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+        "metadata": {"name": "podinfo", "namespace": "apps"},
+        "spec": {"interval": "1h", "url": "https://stefanprodan.github.io/podinfo", "timeout": "60s"}}),
+        "apps",
+    ));
+    api.add(owned(serde_json::json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "podinfo", "namespace": "apps"},
+        "spec": {"interval": "10m", "chart": {"spec": {"chart": "podinfo", "version": "6.5.0", "reconcileStrategy": "ChartVersion",
+            "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}, "valuesFrom": [{"kind": "Secret", "name": "podinfo-values"}]},
+        "status": {"observedGeneration": 1}}), "apps"));
+    api.add(owned(
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "legacy", "namespace": "apps"},
+        "data": {"a": "b"}}),
+        "apps",
+    ));
+    api.add(owned(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "keep-me", "namespace": "apps", "annotations": {"kustomize.toolkit.fluxcd.io/prune": "disabled"}},
+        "data": {"a": "b"}}), "apps"));
+    api.add(owned(
+        serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "old-svc", "namespace": "apps"},
+        "spec": {"ports": [{"port": 80}]}}),
+        "apps",
+    ));
+    api
+}
+
+fn diff(api: &Running, format: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(dir.path(), &api.url, &token_user());
+    let root = common::fixture("cluster");
+    let out = run(&["diff", s(&root), "--cluster", "--kubeconfig", s(&kc), "--format", format], &[]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    for secret in [LIVE_TOKEN, "repo-side-token", SECRET_VALUE] {
+        assert!(!all.contains(secret), "{secret} never shows: {all}");
+    }
+    out
+}
+
+#[test]
+fn diff_cluster_shows_drift_creations_and_prunes_on_the_fields_the_manifests_set() {
+    let api = applied_cluster().start();
+    let out = diff(&api, "text");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(
+        t.starts_with(&format!(
+            "fluxgate diff against the live cluster fake ({}), which syncs clusters/prod\n",
+            api.url
+        )),
+        "{t}"
+    );
+    assert!(
+        t.contains("=== clusters/prod/flux-system/apps (flux): changed — 2 changed, 2 to create, 2 to prune"),
+        "{t}"
+    );
+    // The Deployment differs only in replicas: defaults, status and annotations never show.
+    assert!(t.contains("  ~ changed Deployment.apps/apps/web\n    --- live\n    +++ head\n"), "{t}");
+    assert!(t.contains("    -  replicas: 3\n    +  replicas: 2\n"), "{t}");
+    for noise in ["progressDeadlineSeconds", "imagePullPolicy", "readyReplicas", "managedFields", "revision", "uid"] {
+        assert!(!t.contains(noise), "{noise}: {t}");
+    }
+    assert!(t.contains("  ~ changed Secret/apps/web-token\n    (only masked (secret) values changed)"), "{t}");
+    assert!(
+        t.contains("  + create Gadget.acme.io/apps/red") && t.contains("  + create Widget.example.com/apps/small"),
+        "{t}"
+    );
+    assert!(t.contains("  - prune ConfigMap/apps/legacy") && t.contains("  - prune Service/apps/old-svc"), "{t}");
+    assert!(!t.contains("keep-me"), "prune: disabled is never pruned: {t}");
+    // `settings` holds `${VAR}`s only the cluster knows: any live value fits them.
+    assert!(!t.contains("ConfigMap/apps/settings"), "{t}");
+    assert!(
+        t.contains("=== clusters/prod/flux-system/extras (flux): changed — 0 changed, 1 to create, 0 to prune"),
+        "{t}"
+    );
+    assert!(t.contains("1 affected entry point unchanged"), "flux-system itself matches: {t}");
+    api.assert_read_only();
+    // Owner-labelled objects are listed as metadata only (no Secret values in a list).
+    let lists: Vec<_> = api.requests().into_iter().filter(|r| r.path.contains("labelSelector=")).collect();
+    assert!(!lists.is_empty());
+    assert!(
+        lists.iter().all(|r| r.accept.as_deref().is_some_and(|a| a.contains("as=PartialObjectMetadataList"))),
+        "{lists:?}"
+    );
+}
+
+#[test]
+fn diff_cluster_json_and_markdown_carry_the_same_changes() {
+    let api = applied_cluster().start();
+    let v: serde_json::Value = serde_json::from_slice(&diff(&api, "json").stdout).unwrap();
+    assert_eq!(v["cluster"]["context"], "fake");
+    assert_eq!(v["cluster"]["tree"], "clusters/prod");
+    let apps =
+        v["entry_points"].as_array().unwrap().iter().find(|e| e["name"] == "clusters/prod/flux-system/apps").unwrap();
+    let changes: Vec<String> = apps["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            format!("{} {}/{}", o["change"].as_str().unwrap(), o["kind"].as_str().unwrap(), o["name"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "removed ConfigMap/legacy",
+            "changed Secret/web-token",
+            "removed Service/old-svc",
+            "added Gadget/red",
+            "changed Deployment/web",
+            "added Widget/small"
+        ]
+    );
+    let md = text(&diff(&api, "markdown").stdout);
+    assert!(md.starts_with("### fluxgate diff against the live cluster `fake`"), "{md}");
+    assert!(
+        md.contains("- prune `Service/apps/old-svc`") && md.contains("- create `Widget.example.com/apps/small`"),
+        "{md}"
+    );
+    api.assert_read_only();
+}
+
+#[test]
+fn diff_cluster_errors_are_one_line_and_exit_2() {
+    let mut forbidding = applied_cluster();
+    forbidding.forbidden = vec!["/apis/apps/v1/namespaces/apps/deployments".into()];
+    let api = forbidding.start();
+    assert_one_line_failure(&diff(&api, "text"), "(403 Forbidden)");
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let kc = kubeconfig(dir.path(), &format!("http://127.0.0.1:{port}"), &token_user());
+    let out = run(&["diff", s(&common::fixture("cluster")), "--cluster", "--kubeconfig", s(&kc)], &[]);
+    assert_one_line_failure(&out, "cannot reach the cluster");
+    // Neither --base nor --cluster: clap says so.
+    let out = run(&["diff", s(&common::fixture("cluster"))], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    api.assert_read_only();
+}

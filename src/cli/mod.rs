@@ -42,7 +42,8 @@ pub(crate) enum Command {
     /// environment and team, suppressions, entry points, trends with --compare).
     Audit(audit::AuditArgs),
     /// Show what a change does to the rendered objects of the entry points it affects,
-    /// comparing `git merge-base REF HEAD` with the working tree.
+    /// comparing `git merge-base REF HEAD` with the working tree; or, with --cluster, what
+    /// applying the working tree would change in the live cluster.
     Diff(diff::DiffArgs),
     /// Print the rendered YAML of one kustomize directory, like `kustomize build DIR`.
     Render(render::RenderArgs),

@@ -120,11 +120,15 @@ impl Client {
 
     /// GET `path` as JSON; `None` when the server answers 404 (no such object or resource).
     pub fn get_opt(&self, path: &str) -> Result<Option<Value>, Error> {
+        self.get_accepting(path, "application/json")
+    }
+
+    fn get_accepting(&self, path: &str, accept: &str) -> Result<Option<Value>, Error> {
         if let Ok(mut r) = self.requested.lock() {
             r.push(path.to_string());
         }
         let url = format!("{}{path}", self.target.server);
-        let mut req = self.agent.get(&url).header("Accept", "application/json");
+        let mut req = self.agent.get(&url).header("Accept", accept);
         if let Some(a) = &self.auth {
             req = req.header("Authorization", a);
         }
@@ -153,6 +157,21 @@ impl Client {
     /// Every item of a list (`/api/v1/namespaces`, ...), following `continue` tokens.
     /// `label_selector` is passed as `labelSelector`.
     pub fn list(&self, path: &str, label_selector: Option<&str>) -> Result<Vec<Value>, Error> {
+        self.list_accepting(path, label_selector, "application/json")
+    }
+
+    /// Like [`Client::list`], asking for the objects' metadata only (`PartialObjectMetadata`):
+    /// a list of Secrets then carries no values. A server that cannot answer so sends whole
+    /// objects, which callers read only the metadata of.
+    pub fn list_metadata(&self, path: &str, label_selector: Option<&str>) -> Result<Vec<Value>, Error> {
+        self.list_accepting(
+            path,
+            label_selector,
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json",
+        )
+    }
+
+    fn list_accepting(&self, path: &str, label_selector: Option<&str>, accept: &str) -> Result<Vec<Value>, Error> {
         let mut items = Vec::new();
         let mut cont: Option<String> = None;
         loop {
@@ -163,7 +182,7 @@ impl Client {
             if let Some(c) = &cont {
                 q.push_str(&format!("&continue={}", encode(c)));
             }
-            let Some(page) = self.get_opt(&q)? else { return Ok(items) };
+            let Some(page) = self.get_accepting(&q, accept)? else { return Ok(items) };
             if let Some(list) = page.get("items").and_then(Value::as_array) {
                 items.extend(list.iter().cloned());
             }

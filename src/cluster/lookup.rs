@@ -211,6 +211,57 @@ impl Lookup {
         }
     }
 
+    /// The live object (`None`: it does not exist, or the cluster serves no such kind), read
+    /// at the manifest's apiVersion. Not cached: it may hold Secret values, which the caller
+    /// masks.
+    pub fn object(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Fact<Option<Value>> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let r = match self.resource(group, kind) {
+            Fact::Unknown => return Fact::Unknown,
+            Fact::Known(None) => return Fact::Known(None),
+            Fact::Known(Some(r)) => r,
+        };
+        let base = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+        let path = if r.namespaced {
+            let ns = if namespace.is_empty() { "default" } else { namespace };
+            format!("{base}/namespaces/{ns}/{}/{name}", r.plural)
+        } else {
+            format!("{base}/{}/{name}", r.plural)
+        };
+        if self.is_down() {
+            return Fact::Unknown;
+        }
+        match self.client.get_opt(&path) {
+            Ok(v) => Fact::Known(v),
+            Err(e) => {
+                self.note(&e);
+                Fact::Unknown
+            }
+        }
+    }
+
+    /// Every object of a kind, in all namespaces, whose labels match `selector` (`k=v,...`),
+    /// as metadata only (see [`Client::list_metadata`]). A kind the cluster does not serve has
+    /// none.
+    pub fn list_labelled(&self, group: &str, kind: &str, selector: &str) -> Fact<Vec<Value>> {
+        let r = match self.resource(group, kind) {
+            Fact::Unknown => return Fact::Unknown,
+            Fact::Known(None) => return Fact::Known(Vec::new()),
+            Fact::Known(Some(r)) => r,
+        };
+        let base = if group.is_empty() { "/api/v1".to_string() } else { format!("/apis/{group}/{}", r.version) };
+        if self.is_down() {
+            return Fact::Unknown;
+        }
+        match self.client.list_metadata(&format!("{base}/{}", r.plural), Some(selector)) {
+            Ok(items) => Fact::Known(items),
+            Err(e) => {
+                self.note(&e);
+                Fact::Unknown
+            }
+        }
+    }
+
     /// Whether a namespace exists.
     pub fn namespace_exists(&self, name: &str) -> Fact<bool> {
         match self.get(&format!("/api/v1/namespaces/{name}")) {

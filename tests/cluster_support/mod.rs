@@ -19,6 +19,7 @@ pub struct Request {
     pub method: String,
     pub path: String,
     pub auth: Option<String>,
+    pub accept: Option<String>,
 }
 
 /// A served kind: group, version, kind, plural, namespaced.
@@ -124,7 +125,7 @@ impl FakeApi {
         }
         let mut parts = line.split_whitespace();
         let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
-        let mut auth = None;
+        let (mut auth, mut accept) = (None, None);
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).is_err() {
@@ -134,15 +135,32 @@ impl FakeApi {
             if h.is_empty() {
                 break;
             }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("authorization")
-            {
-                auth = Some(v.trim().to_string());
+            if let Some((k, v)) = h.split_once(':') {
+                if k.eq_ignore_ascii_case("authorization") {
+                    auth = Some(v.trim().to_string());
+                } else if k.eq_ignore_ascii_case("accept") {
+                    accept = Some(v.trim().to_string());
+                }
             }
         }
-        log.lock().unwrap().push(Request { method: method.clone(), path: path.clone(), auth: auth.clone() });
+        log.lock().unwrap().push(Request {
+            method: method.clone(),
+            path: path.clone(),
+            auth: auth.clone(),
+            accept: accept.clone(),
+        });
         std::thread::sleep(self.delay);
-        let (status, body) = self.answer(&method, &path, auth.as_deref());
+        let (status, mut body) = self.answer(&method, &path, auth.as_deref());
+        // `as=PartialObjectMetadataList`: the items' metadata only, as a real server answers.
+        if accept.is_some_and(|a| a.starts_with("application/json;as=PartialObjectMetadataList"))
+            && let Some(items) = body.get_mut("items").and_then(Value::as_array_mut)
+        {
+            for item in items.iter_mut() {
+                *item = json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": item["metadata"].clone()});
+            }
+            body["kind"] = json!("PartialObjectMetadataList");
+            body["apiVersion"] = json!("meta.k8s.io/v1");
+        }
         let body = body.to_string();
         let _ = write!(
             stream,
