@@ -610,3 +610,19 @@ fn diff_cluster_errors_are_one_line_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     api.assert_read_only();
 }
+
+#[test]
+fn a_cluster_that_syncs_another_tree_answers_nothing_about_this_one() {
+    let mut api = live_cluster(false);
+    api.add(flux_kustomization("flux-system", "./clusters/staging", serde_json::Value::Null, &[]));
+    let api = api.start();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(dir.path(), &api.url, &token_user());
+    let (f, _) = validate(&["--cluster", "--kubeconfig", s(&kc)], &[]);
+    // clusters/prod is not what this cluster syncs: its Flux answers stay the offline ones.
+    assert_eq!(with_rule(&f, "flux-substitute-external").len(), 3, "{f:#?}");
+    assert_eq!(with_rule(&f, "flux-reference-unresolved").len(), 1, "{f:#?}");
+    assert!(with_rule(&f, "flux-substitute-from-missing").is_empty(), "{f:#?}");
+    assert!(api.requests().iter().all(|r| !r.path.contains("/configmaps/") && !r.path.contains("/secrets/")));
+    api.assert_read_only();
+}

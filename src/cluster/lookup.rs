@@ -39,6 +39,8 @@ pub struct Lookup {
     down: Mutex<bool>,
     /// The cluster's CRDs, listed once, on first use.
     crds: Mutex<Option<Vec<Value>>>,
+    /// The repository directory the cluster syncs, found on first use.
+    tree: std::sync::OnceLock<Option<String>>,
 }
 
 impl std::fmt::Debug for Lookup {
@@ -56,6 +58,7 @@ impl Lookup {
             problems: Mutex::new(Vec::new()),
             down: Mutex::new(false),
             crds: Mutex::new(None),
+            tree: std::sync::OnceLock::new(),
         }
     }
 
@@ -260,6 +263,30 @@ impl Lookup {
                 Fact::Unknown
             }
         }
+    }
+
+    /// The repository directory the cluster syncs: the `spec.path` of its
+    /// `flux-system/flux-system` Kustomization (what `flux bootstrap` makes), `./` and
+    /// trailing `/` dropped; `None` when it has none.
+    pub fn synced_tree(&self) -> Option<String> {
+        self.tree
+            .get_or_init(|| {
+                let Fact::Known(Some(k)) =
+                    self.object("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "flux-system")
+                else {
+                    return None;
+                };
+                let path = k.pointer("/spec/path")?.as_str()?;
+                Some(path.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/').to_string())
+            })
+            .clone()
+    }
+
+    /// Whether the cluster's answers apply to the Flux tree rendered from `dir` (a cluster
+    /// directory such as `clusters/production`): the tree the cluster syncs, or every tree when
+    /// that is unknown.
+    pub fn syncs(&self, dir: &str) -> bool {
+        self.synced_tree().is_none_or(|t| t == dir)
     }
 
     /// Whether a namespace exists.

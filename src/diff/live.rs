@@ -46,7 +46,7 @@ pub fn cluster_diff(
     };
     let wanted = |name: &str| selected.as_ref().is_none_or(|s| s.contains(name));
     let tree =
-        synced_tree(lookup).filter(|t| renders.flux.iter().any(|e| crate::flux::entry::cluster_of(&e.name) == t));
+        lookup.synced_tree().filter(|t| renders.flux.iter().any(|e| crate::flux::entry::cluster_of(&e.name) == t));
     let mut entry_points = Vec::new();
     if renders.flux.is_empty() {
         for (dir, res) in &renders.plain {
@@ -88,18 +88,6 @@ pub fn cluster_diff(
     };
     limit(&mut report, max_bytes);
     Ok(report)
-}
-
-/// The repository directory the cluster's `flux-system/flux-system` Kustomization syncs.
-fn synced_tree(lookup: &Lookup) -> Option<String> {
-    let Fact::Known(Some(k)) =
-        lookup.object("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "flux-system")
-    else {
-        return None;
-    };
-    let path = k.pointer("/spec/path")?.as_str()?;
-    let clean = path.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/');
-    Some(clean.to_string())
 }
 
 fn id_of(v: &Value) -> ObjectId {

@@ -114,8 +114,11 @@ fn flux_graph_checks(
         .flat_map_iter(|(dir, objects)| {
             let sources = flux::graph::this_repo_sources(dir, objects, &rendered);
             let provenance = cluster_provenance(dir, objects, &repo_objects, entries);
-            let opts =
-                flux::graph::GraphOptions { repo_sources: Some(sources), provenance, cluster: config.cluster.clone() };
+            let opts = flux::graph::GraphOptions {
+                repo_sources: Some(sources),
+                provenance,
+                cluster: config.cluster.clone().filter(|l| l.syncs(dir)),
+            };
             let dir = RelPath::parse(dir).unwrap_or_default();
             flux::graph::check_cluster_with(repo, &dir, objects, &opts).into_iter().map(|g| g.finding)
         })
