@@ -245,6 +245,9 @@ fn live_cluster(values: bool) -> FakeApi {
         "metadata": {"name": "cluster-vars", "namespace": "flux-system"}, "data": {"CLUSTER_NAME": "prod-eu"}}));
     api.add(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": {"name": "cluster-secrets", "namespace": "flux-system"}, "data": {"DB_PASSWORD": b64(SECRET_VALUE)}}));
+    // What the ExternalSecret made.
+    api.add(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "app-credentials", "namespace": "flux-system"}, "data": {"API_KEY": b64(SECRET_VALUE)}}));
     if values {
         api.add(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
             "metadata": {"name": "podinfo-values", "namespace": "apps"}, "data": {"values.yaml": b64("replicaCount: 2\n")}}));
@@ -301,6 +304,7 @@ fn offline_the_cluster_dependent_answers_are_warnings() {
     assert_eq!(missing.len(), 2, "{f:#?}");
     assert!(missing.iter().all(|x| x.1 == "warning"));
     assert!(with_rule(&f, "flux-substitute-unset").is_empty(), "kept as written offline: {f:#?}");
+    assert_eq!(with_rule(&f, "flux-substitute-generated").len(), 1, "{f:#?}");
 }
 
 #[test]
@@ -318,10 +322,12 @@ fn validate_cluster_turns_each_warning_into_a_definite_answer() {
     assert_eq!(unset.len(), 1, "{f:#?}");
     assert!(unset[0].3.contains("REGION") && unset[0].2 == "apps/settings.yaml:9", "{unset:?}");
     assert_eq!(unset[0].1, "error");
+    // The ExternalSecret's Secret was read for its keys: API_KEY is set.
+    assert!(api.requests().iter().any(|r| r.path == "/api/v1/namespaces/flux-system/secrets/app-credentials"));
     // A substituteFrom Secret in neither the repository nor the cluster.
     let gone = with_rule(&f, "flux-substitute-from-missing");
     assert_eq!(gone.len(), 1, "{f:#?}");
-    assert_eq!((gone[0].1.as_str(), gone[0].2.as_str()), ("error", "clusters/prod/apps.yaml:34"));
+    assert_eq!((gone[0].1.as_str(), gone[0].2.as_str()), ("error", "clusters/prod/apps.yaml:36"));
     assert!(gone[0].3.contains("extras-secrets") && gone[0].3.contains("context fake"), "{gone:?}");
     // The valuesFrom Secret exists in the cluster: no finding.
     assert!(with_rule(&f, "flux-reference-unresolved").is_empty(), "{f:#?}");
@@ -439,7 +445,13 @@ fn applied_cluster() -> FakeApi {
     use base64::Engine;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let mut api = live_cluster(true);
-    let sub = serde_json::json!({"substituteFrom": [{"kind": "ConfigMap", "name": "cluster-vars"}, {"kind": "Secret", "name": "cluster-secrets"}]});
+    let sub = serde_json::json!({"substituteFrom": [{"kind": "ConfigMap", "name": "cluster-vars"},
+        {"kind": "Secret", "name": "cluster-secrets"}, {"kind": "Secret", "name": "app-credentials"}]});
+    api.add(owned(serde_json::json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "app-credentials", "namespace": "flux-system"},
+        "spec": {"refreshInterval": "1h", "secretStoreRef": {"kind": "ClusterSecretStore", "name": "vault"},
+            "target": {"name": "app-credentials", "creationPolicy": "Owner"}, "dataFrom": [{"extract": {"key": "apps/credentials"}}]},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]}}), "flux-system"));
     api.add(owned(
         serde_json::json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
         "metadata": {"name": "flux-system", "namespace": "flux-system"},
@@ -466,7 +478,7 @@ fn applied_cluster() -> FakeApi {
                     "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}}]}}},
         "status": {"replicas": 3, "readyReplicas": 3}}), "apps"));
     api.add(owned(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "apps"},
-        "data": {"cluster": "prod-eu", "password-set": "yes", "region": "eu-west-1"}}), "apps"));
+        "data": {"cluster": "prod-eu", "password-set": "yes", "region": "eu-west-1", "api-key": "k"}}), "apps"));
     api.add(owned(
         serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": {"name": "web-token", "namespace": "apps"}, "data": {"token": b64(LIVE_TOKEN)}}),

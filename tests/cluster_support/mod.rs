@@ -37,6 +37,7 @@ const KINDS: &[Kind] = &[
     ("source.toolkit.fluxcd.io", "v1", "OCIRepository", "ocirepositories", true),
     ("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations", true),
     ("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases", true),
+    ("external-secrets.io", "v1", "ExternalSecret", "externalsecrets", true),
 ];
 
 /// The server before it starts.
