@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use base64::Engine as _;
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use super::{Change, DiffReport, EntryDiff, ObjectDiff, ObjectId, group_of, limit, mask};
@@ -110,9 +111,9 @@ fn entry_vs_live(
     key: Option<(&str, &str)>,
     result: &Result<Rendered, Failed>,
 ) -> EntryDiff {
-    let mut objects = Vec::new();
     let mut rendered = BTreeSet::new();
     let mut kinds = BTreeSet::new();
+    let mut wanted = Vec::new();
     if let Ok(r) = result {
         for res in &r.resources {
             let want = normalize(res.node.to_json());
@@ -122,16 +123,20 @@ fn entry_vs_live(
             }
             kinds.insert((id.group.clone(), id.kind.clone()));
             rendered.insert(id.clone());
-            let api = res.node.str_at(&["apiVersion"]).unwrap_or("");
-            match lookup.object(api, &id.kind, &id.namespace, &id.name) {
-                Fact::Known(None) => {
-                    objects.push(ObjectDiff { id, change: Change::Added, diff: None, masked_values_changed: false })
-                }
-                Fact::Known(Some(live)) => objects.extend(compare(id, &want, &live)),
-                Fact::Unknown => {}
-            }
+            wanted.push((res.node.str_at(&["apiVersion"]).unwrap_or("").to_string(), id, want));
         }
     }
+    // One GET per object, several at a time (a large entry point has thousands).
+    let mut objects: Vec<ObjectDiff> = wanted
+        .into_par_iter()
+        .filter_map(|(api, id, want)| match lookup.object(&api, &id.kind, &id.namespace, &id.name) {
+            Fact::Known(None) => {
+                Some(ObjectDiff { id, change: Change::Added, diff: None, masked_values_changed: false })
+            }
+            Fact::Known(Some(live)) => compare(id, &want, &live),
+            Fact::Unknown => None,
+        })
+        .collect();
     if let (Some((ns, n)), Ok(_)) = (key, result) {
         objects.extend(pruned(lookup, ns, n, &rendered, kinds));
     }
