@@ -138,3 +138,47 @@ fn renamed_substitution_sources_and_renamed_roots_are_caught() {
     assert!(o.changed.contains(apps) && o.changed.contains("clusters/x/flux-system/shop"), "{:?}", o.changed);
     assert!(o.missed.is_empty(), "--base missed {:?}", o.missed);
 }
+
+/// A cluster root that syncs itself (its path holds its own file) is named after its
+/// `spec.path`: moving the path (to another directory or one that does not exist) renames it,
+/// so the old root is reported removed and counted checked.
+#[test]
+fn a_moved_root_path_reports_the_old_root() {
+    if !have_git() {
+        return;
+    }
+    let ks = |name: &str, path: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  path: {path}\n  sourceRef:\n    kind: GitRepository\n    name: cluster\n"
+        )
+    };
+    let git_repo = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: cluster\n  namespace: flux-system\nspec:\n  url: https://example.com/ops\n  ref:\n    branch: main\n---\n";
+    let root = format!("{git_repo}{}", ks("cluster", "./cluster/flux"));
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: default\n";
+    let files = [
+        ("cluster/flux/flux-system/cluster.yaml", root.as_str()),
+        ("cluster/flux/flux-system/kustomization.yaml", "resources: [cluster.yaml]\n"),
+        ("cluster/flux/apps.yaml", &ks("apps", "./cluster/apps")),
+        ("cluster/apps/kustomization.yaml", "resources: [cm.yaml]\n"),
+        ("cluster/apps/cm.yaml", cm),
+        ("other/kustomization.yaml", "resources: [cm.yaml]\n"),
+        ("other/cm.yaml", cm),
+    ];
+    let repo = mutation::committed_files(&files);
+    let before = mutation::state(repo.path());
+    let name = "cluster/flux/flux-system/cluster";
+    assert!(before.entries.contains_key(name), "{:?}", before.entries.keys());
+    let p = repo.path().join("cluster/flux/flux-system/cluster.yaml");
+    for to in ["./other", "./does-not-exist"] {
+        std::fs::write(&p, root.replace("./cluster/flux", to)).unwrap();
+        let o = mutation::judge(
+            repo.path(),
+            &before,
+            mutation::Kind::FluxPath,
+            "cluster/flux/flux-system/cluster.yaml".into(),
+        );
+        assert!(o.changed.contains(name), "{to}: {:?}", o.changed);
+        assert!(o.missed.is_empty(), "{to}: --base missed {:?}", o.missed);
+        Command::new("git").arg("-C").arg(repo.path()).args(["checkout", "-q", "--", "."]).status().unwrap();
+    }
+}
