@@ -123,6 +123,9 @@ rules! {
     MetadataInvalidAnnotation = "metadata-invalid-annotation", Error, "an annotation key is invalid";
     /// A namespaced object has no namespace after rendering; it lands wherever it is applied.
     NamespaceMissing = "namespace-missing", Warning, "a namespaced object has no namespace after rendering";
+    /// With `validate --cluster`: a namespaced object of the Flux tree the cluster syncs is in a
+    /// namespace that neither the tree renders nor the live cluster has: applying it fails.
+    NamespaceNotFound = "namespace-not-found", Error, "an object's namespace is neither in its cluster's render nor in the live cluster";
     /// A `${VAR}` in a Flux-rendered object has no value and no default (strict substitution,
     /// the Flux 2.9 default): the controller fails the apply.
     FluxSubstituteUnset = "flux-substitute-unset", Error, "a Flux post-build variable has no value and no default";

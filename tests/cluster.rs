@@ -241,6 +241,7 @@ fn live_cluster(values: bool) -> FakeApi {
     api.add(crd("example.com", "Widget", "widgets", &[("v1", true)], "size", "integer"));
     api.add(crd("acme.io", "Gadget", "gadgets", &[("v2", true)], "color", "string"));
     api.add(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}));
+    api.add(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}));
     api.add(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "cluster-vars", "namespace": "flux-system"}, "data": {"CLUSTER_NAME": "prod-eu"}}));
     api.add(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
@@ -304,6 +305,7 @@ fn offline_the_cluster_dependent_answers_are_warnings() {
     assert_eq!(missing.len(), 2, "{f:#?}");
     assert!(missing.iter().all(|x| x.1 == "warning"));
     assert!(with_rule(&f, "flux-substitute-unset").is_empty(), "kept as written offline: {f:#?}");
+    assert!(with_rule(&f, "namespace-not-found").is_empty(), "{f:#?}");
     assert_eq!(with_rule(&f, "flux-substitute-generated").len(), 1, "{f:#?}");
 }
 
@@ -332,6 +334,11 @@ fn validate_cluster_turns_each_warning_into_a_definite_answer() {
     // The valuesFrom Secret exists in the cluster: no finding.
     assert!(with_rule(&f, "flux-reference-unresolved").is_empty(), "{f:#?}");
     assert!(with_rule(&f, "flux-values-from-missing").is_empty(), "{f:#?}");
+    // Namespaces: `payments` is neither rendered nor live; `apps` and `flux-system` are live.
+    let ns = with_rule(&f, "namespace-not-found");
+    assert_eq!(ns.len(), 1, "{f:#?}");
+    assert_eq!(ns[0].2, "apps/payments.yaml:6");
+    assert!(ns[0].3.contains("namespace 'payments' of 1 object(s)"), "{ns:?}");
     // CRDs: Widget is served only at v1 (certain failure), Gadget's live schema is checked.
     let missing = with_rule(&f, "schema-missing");
     assert_eq!(missing.len(), 1, "{f:#?}");
@@ -537,7 +544,7 @@ fn diff_cluster_shows_drift_creations_and_prunes_on_the_fields_the_manifests_set
         "{t}"
     );
     assert!(
-        t.contains("=== clusters/prod/flux-system/apps (flux): changed — 2 changed, 2 to create, 2 to prune"),
+        t.contains("=== clusters/prod/flux-system/apps (flux): changed — 2 changed, 3 to create, 2 to prune"),
         "{t}"
     );
     // The Deployment differs only in replicas: defaults, status and annotations never show.
@@ -590,6 +597,7 @@ fn diff_cluster_json_and_markdown_carry_the_same_changes() {
         changes,
         [
             "removed ConfigMap/legacy",
+            "added ConfigMap/limits",
             "changed Secret/web-token",
             "removed Service/old-svc",
             "added Gadget/red",
