@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use cluster_support::{FakeApi, Running, crd, kubeconfig};
+use cluster_support::{FakeApi, Running, crd, kubeconfig, kubeconfig_with};
 use common::s;
 
 const TOKEN: &str = "t0ken-of-the-ci-user";
@@ -644,5 +644,69 @@ fn a_cluster_that_syncs_another_tree_answers_nothing_about_this_one() {
     assert_eq!(with_rule(&f, "flux-reference-unresolved").len(), 1, "{f:#?}");
     assert!(with_rule(&f, "flux-substitute-from-missing").is_empty(), "{f:#?}");
     assert!(api.requests().iter().all(|r| !r.path.contains("/configmaps/") && !r.path.contains("/secrets/")));
+    api.assert_read_only();
+}
+
+// ---- TLS ----
+
+/// A self-signed certificate for 127.0.0.1 and its key, as PEM (made with the openssl CLI).
+fn certificate(dir: &Path, name: &str) -> (Vec<u8>, Vec<u8>) {
+    let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=fake-apiserver", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout", s(&key), "-out", s(&cert)])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "openssl: {}", text(&ok.stderr));
+    (std::fs::read(cert).unwrap(), std::fs::read(key).unwrap())
+}
+
+#[test]
+fn over_https_the_cluster_ca_is_verified() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path(), "server");
+    let api = server().start_tls(&cert, &key, None);
+    assert!(api.url.starts_with("https://127.0.0.1:"));
+    let ca = base64::engine::general_purpose::STANDARD.encode(&cert);
+    let kc = kubeconfig_with(dir.path(), &api.url, &format!("    certificate-authority-data: {ca}\n"), &token_user());
+    let out = pull(dir.path(), &kc, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("3 CRDs, 4 served versions"), "{}", text(&out.stdout));
+
+    // A CA file (relative to the kubeconfig) that did not sign the server's certificate.
+    let (other, _) = certificate(dir.path(), "other");
+    std::fs::write(dir.path().join("other-ca.crt"), other).unwrap();
+    let kc = kubeconfig_with(dir.path(), &api.url, "    certificate-authority: other-ca.crt\n", &token_user());
+    let out = pull(dir.path(), &kc, &[]);
+    assert_one_line_failure(&out, &format!("cannot reach the cluster at {} (context fake)", api.url));
+    assert!(text(&out.stderr).to_lowercase().contains("certificate"), "{}", text(&out.stderr));
+
+    // insecure-skip-tls-verify: no CA needed.
+    let kc = kubeconfig_with(dir.path(), &api.url, "    insecure-skip-tls-verify: true\n", &token_user());
+    assert_eq!(pull(dir.path(), &kc, &[]).status.code(), Some(0));
+    api.assert_read_only();
+}
+
+#[test]
+fn a_client_certificate_authenticates_over_https() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path(), "server");
+    let (client_cert, client_key) = certificate(dir.path(), "client");
+    let mut api = server();
+    api.token = None;
+    let api = api.start_tls(&cert, &key, Some(&client_cert));
+    let cluster = format!("    certificate-authority-data: {}\n", b64(&cert));
+    let user = format!("    client-certificate-data: {}\n    client-key-data: {}", b64(&client_cert), b64(&client_key));
+    let kc = kubeconfig_with(dir.path(), &api.url, &cluster, &user);
+    let out = pull(dir.path(), &kc, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(api.requests().iter().all(|r| r.auth.is_none()), "no token sent");
+    // Without the certificate the handshake is refused: one line, exit 2.
+    let kc = kubeconfig_with(dir.path(), &api.url, &cluster, "    token: none");
+    assert_one_line_failure(&pull(dir.path(), &kc, &[]), "cannot reach the cluster at https://127.0.0.1:");
     api.assert_read_only();
 }

@@ -103,23 +103,59 @@ impl FakeApi {
     }
 
     pub fn start(self) -> Running {
+        self.start_with(None)
+    }
+
+    /// Serves HTTPS with the certificate chain and key given as PEM; with `client_ca`, only
+    /// to clients presenting a certificate that CA signed (client certificate auth).
+    pub fn start_tls(self, cert_pem: &[u8], key_pem: &[u8], client_ca: Option<&[u8]>) -> Running {
+        let key = ureq::tls::PrivateKey::from_pem(key_pem).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(key.der().to_vec()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap();
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for c in ders(ca) {
+                    roots.add(c).unwrap();
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .build()
+                    .unwrap();
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        self.start_with(Some(Arc::new(builder.with_single_cert(ders(cert_pem), key).unwrap())))
+    }
+
+    fn start_with(self, tls: Option<Arc<rustls::ServerConfig>>) -> Running {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
         let me = Arc::new(self);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let (me, log) = (me.clone(), log.clone());
-                std::thread::spawn(move || me.serve(stream, &log));
+                let (me, log, tls) = (me.clone(), log.clone(), tls.clone());
+                std::thread::spawn(move || match tls {
+                    None => me.serve(stream, &log),
+                    Some(config) => {
+                        let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                        me.serve(rustls::StreamOwned::new(conn, stream), &log);
+                    }
+                });
             }
         });
         Running { url, requests }
     }
 
-    fn serve(&self, mut stream: std::net::TcpStream, log: &Mutex<Vec<Request>>) {
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
+    fn serve<S: std::io::Read + Write>(&self, mut stream: S, log: &Mutex<Vec<Request>>) {
+        let mut reader = BufReader::new(&mut stream);
         let mut line = String::new();
         if reader.read_line(&mut line).is_err() {
             return;
@@ -144,6 +180,7 @@ impl FakeApi {
                 }
             }
         }
+        drop(reader);
         log.lock().unwrap().push(Request {
             method: method.clone(),
             path: path.clone(),
@@ -168,6 +205,7 @@ impl FakeApi {
             "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
+        let _ = stream.flush();
     }
 
     fn answer(&self, method: &str, full: &str, auth: Option<&str>) -> (u16, Value) {
@@ -278,6 +316,16 @@ impl FakeApi {
     }
 }
 
+/// The certificates of a PEM bundle, as rustls takes them.
+fn ders(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    ureq::tls::parse_pem(pem)
+        .filter_map(|i| match i.unwrap() {
+            ureq::tls::PemItem::Certificate(c) => Some(rustls::pki_types::CertificateDer::from(c.der().to_vec())),
+            _ => None,
+        })
+        .collect()
+}
+
 fn decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::new();
@@ -331,9 +379,14 @@ pub fn crd(group: &str, kind: &str, plural: &str, versions: &[(&str, bool)], fie
 /// A kubeconfig at `dir/kubeconfig` whose context `fake` reaches `url` with `user` (YAML of
 /// the `user:` mapping), and whose context `other` uses a wrong token.
 pub fn kubeconfig(dir: &std::path::Path, url: &str, user: &str) -> std::path::PathBuf {
+    kubeconfig_with(dir, url, "", user)
+}
+
+/// [`kubeconfig`] with more fields of the cluster entry (`cluster` lines, indented 4).
+pub fn kubeconfig_with(dir: &std::path::Path, url: &str, cluster: &str, user: &str) -> std::path::PathBuf {
     let p = dir.join("kubeconfig");
     let text = format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: fake\nclusters:\n- name: fake\n  cluster:\n    server: {url}\n\
+        "apiVersion: v1\nkind: Config\ncurrent-context: fake\nclusters:\n- name: fake\n  cluster:\n    server: {url}\n{cluster}\
          users:\n- name: me\n  user:\n{user}\n- name: stranger\n  user:\n    token: wrong\n\
          contexts:\n- name: fake\n  context: {{cluster: fake, user: me}}\n- name: other\n  context: {{cluster: fake, user: stranger}}\n"
     );
