@@ -169,6 +169,7 @@ fn an_exec_plugin_supplies_the_token() {
     assert_eq!(info["kind"], "ExecCredential");
     assert_eq!(info["apiVersion"], "client.authentication.k8s.io/v1beta1");
     assert_eq!(info["spec"]["interactive"], false);
+    assert_eq!(info["spec"]["cluster"]["server"], api.url.as_str(), "provideClusterInfo: {info}");
     assert!(api.requests().iter().all(|r| r.auth.as_deref() == Some(&format!("Bearer {TOKEN}"))));
     api.assert_read_only();
 }

@@ -76,7 +76,7 @@ impl Client {
                 auth = Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))));
             }
             Credentials::ClientCert { cert, key } => client_cert = Some(client_certificate(cert, key)?),
-            Credentials::Exec(e) => match exec::run(e, timeout)? {
+            Credentials::Exec(e) => match exec::run(e, Some(cluster_info(&target)), timeout)? {
                 Issued::Token(t) => auth = Some(format!("Bearer {t}")),
                 Issued::ClientCert { cert, key } => client_cert = Some(client_certificate(&cert, &key)?),
             },
@@ -222,6 +222,16 @@ impl Client {
             e => Error::Unreachable { server, context, detail: e.to_string() },
         }
     }
+}
+
+/// The `spec.cluster` of an `ExecCredential`: where the plugin's credential is for.
+fn cluster_info(target: &Target) -> Value {
+    use base64::Engine;
+    let mut c = serde_json::json!({"server": target.server, "insecure-skip-tls-verify": target.insecure});
+    if let Some(ca) = &target.ca {
+        c["certificate-authority-data"] = Value::String(base64::engine::general_purpose::STANDARD.encode(ca));
+    }
+    c
 }
 
 /// The `message` of a Kubernetes `Status` answer, else the body's first line.

@@ -34,13 +34,17 @@ struct Status {
 
 /// Runs the plugin and returns its credential. The plugin gets no stdin (non-interactive) and
 /// is killed after `timeout`; its stderr is passed through to ours for its own messages.
-pub fn run(exec: &ExecConfig, timeout: Duration) -> Result<Issued, Error> {
+/// `cluster` is the `spec.cluster` given to a plugin that asks for it (`provideClusterInfo`).
+pub fn run(exec: &ExecConfig, cluster: Option<serde_json::Value>, timeout: Duration) -> Result<Issued, Error> {
     let api_version = exec.api_version.clone().unwrap_or_else(|| "client.authentication.k8s.io/v1".into());
-    let info = serde_json::json!({
+    let mut info = serde_json::json!({
         "apiVersion": api_version,
         "kind": "ExecCredential",
         "spec": {"interactive": false},
     });
+    if let Some(c) = cluster.filter(|_| exec.provide_cluster_info) {
+        info["spec"]["cluster"] = c;
+    }
     let mut cmd = Command::new(&exec.command);
     cmd.args(&exec.args).env("KUBERNETES_EXEC_INFO", info.to_string());
     for e in &exec.env {
@@ -116,7 +120,7 @@ mod tests {
             install_hint: Some("gcloud components install gke-gcloud-auth-plugin".into()),
             ..ExecConfig::default()
         };
-        let e = run(&exec, Duration::from_secs(5)).unwrap_err().to_string();
+        let e = run(&exec, None, Duration::from_secs(5)).unwrap_err().to_string();
         assert!(e.contains("/nonexistent/gke-gcloud-auth-plugin") && e.contains("gcloud components install"), "{e}");
     }
 
@@ -132,10 +136,10 @@ mod tests {
             env: vec![super::super::kubeconfig::EnvVar { name: "T".into(), value: "from-env".into() }],
             ..ExecConfig::default()
         };
-        assert_eq!(run(&exec, Duration::from_secs(10)).unwrap(), Issued::Token("from-env".into()));
+        assert_eq!(run(&exec, None, Duration::from_secs(10)).unwrap(), Issued::Token("from-env".into()));
         let slow = ExecConfig { command: "sleep".into(), args: vec!["5".into()], ..ExecConfig::default() };
         let start = Instant::now();
-        let e = run(&slow, Duration::from_millis(200)).unwrap_err().to_string();
+        let e = run(&slow, None, Duration::from_millis(200)).unwrap_err().to_string();
         assert!(e.contains("did not finish within"), "{e}");
         assert!(start.elapsed() < Duration::from_secs(4));
     }

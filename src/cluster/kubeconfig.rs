@@ -81,6 +81,9 @@ pub struct ExecConfig {
     pub api_version: Option<String>,
     #[serde(default)]
     pub install_hint: Option<String>,
+    /// Pass the cluster's server and CA to the plugin in `KUBERNETES_EXEC_INFO`.
+    #[serde(default)]
+    pub provide_cluster_info: bool,
 }
 
 /// One `name`/`value` environment variable of an exec plugin.
