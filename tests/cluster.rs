@@ -711,3 +711,28 @@ fn a_client_certificate_authenticates_over_https() {
     assert_one_line_failure(&pull(dir.path(), &kc, &[]), "cannot reach the cluster at https://127.0.0.1:");
     api.assert_read_only();
 }
+
+#[test]
+fn diff_cluster_with_base_compares_only_the_entry_points_the_change_affects() {
+    let api = applied_cluster().start();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    common::copy_dir(&common::fixture("cluster"), &repo);
+    let git = |args: &[&str]| {
+        let out = Command::new("git").arg("-C").arg(&repo).args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    git(&["-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A"]);
+    git(&["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "base"]);
+    let extras = repo.join("extras/settings.yaml");
+    let edited = std::fs::read_to_string(&extras).unwrap().replace("token-set", "token-present");
+    std::fs::write(&extras, edited).unwrap();
+    let kc = kubeconfig(dir.path(), &api.url, &token_user());
+    let out = run(&["diff", s(&repo), "--cluster", "--base", "HEAD", "--kubeconfig", s(&kc)], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(t.contains("=== clusters/prod/flux-system/extras (flux)"), "{t}");
+    assert!(!t.contains("flux-system/apps (flux)"), "apps is not affected: {t}");
+    api.assert_read_only();
+}
