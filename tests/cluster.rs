@@ -483,7 +483,7 @@ fn applied_cluster() -> FakeApi {
             "template": {"metadata": {"labels": labels}, "spec": {"dnsPolicy": "ClusterFirst", "restartPolicy": "Always",
                 "containers": [{"name": "web", "image": "ghcr.io/example/web:1.2.3", "imagePullPolicy": "IfNotPresent",
                     "terminationMessagePath": "/dev/termination-log",
-                    "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}}]}}},
+                    "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "0.1", "memory": "65536Ki"}}}]}}},
         "status": {"replicas": 3, "readyReplicas": 3}}), "apps"));
     api.add(owned(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "apps"},
         "data": {"cluster": "prod-eu", "password-set": "yes", "region": "eu-west-1", "api-key": "k"}}), "apps"));

@@ -244,8 +244,52 @@ fn project(want: &Value, live: &Value) -> Option<Value> {
             Some(Value::Array(items))
         }
         (Value::String(w), _) if w.contains("${") && placeholders_match(w, live) => Some(want.clone()),
+        // The server stores quantities canonically (`1000m` as `1`, `1024Mi` as `1Gi`); one side
+        // must carry a unit, so that versions (`1.10` and `1.1`) are never taken as equal.
+        (Value::String(w), Value::String(l)) if same_quantity(w, l) => Some(want.clone()),
         _ => Some(live.clone()),
     }
+}
+
+/// Whether two texts are the same Kubernetes quantity written two ways, one with a unit.
+fn same_quantity(a: &str, b: &str) -> bool {
+    match (quantity(a), quantity(b)) {
+        (Some((x, ux)), Some((y, uy))) => (ux || uy) && (x - y).abs() <= x.abs().max(y.abs()) * 1e-9,
+        _ => false,
+    }
+}
+
+/// A Kubernetes quantity's value (`500m`, `1.5Gi`, `2e3`, `4`) and whether it has a unit.
+fn quantity(text: &str) -> Option<(f64, bool)> {
+    const SUFFIXES: &[(&str, f64)] = &[
+        ("Ki", 1024.0),
+        ("Mi", 1048576.0),
+        ("Gi", 1073741824.0),
+        ("Ti", 1099511627776.0),
+        ("Pi", 1125899906842624.0),
+        ("Ei", 1152921504606846976.0),
+        ("n", 1e-9),
+        ("u", 1e-6),
+        ("m", 1e-3),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+    ];
+    let (number, factor, unit) = SUFFIXES
+        .iter()
+        .find_map(|(suf, f)| text.strip_suffix(suf).map(|n| (n, *f, true)))
+        .unwrap_or((text, 1.0, false));
+    let digits_only = number.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'e' || b == b'+' || b == b'-');
+    if number.is_empty()
+        || !number.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '+' || c == '-')
+        || !digits_only
+    {
+        return None;
+    }
+    number.parse::<f64>().ok().map(|n| (n * factor, unit))
 }
 
 /// Whether a live value fits a manifest string holding `${VAR}`s that stayed unsubstituted
@@ -336,6 +380,19 @@ mod tests {
         assert!(!placeholders_match("${A}-x", &json!({"a": 1})));
         let want = json!({"data": {"url": "https://${HOST}/"}});
         assert_eq!(project(&want, &json!({"data": {"url": "https://a.example/"}})).unwrap(), want);
+    }
+
+    #[test]
+    fn quantities_compare_by_value() {
+        let want = json!({"cpu": "1000m", "memory": "1024Mi", "share": "0.5"});
+        let live = json!({"cpu": "1", "memory": "1Gi", "share": "500m"});
+        assert_eq!(project(&want, &live).unwrap(), want);
+        assert_ne!(project(&json!({"cpu": "100m"}), &json!({"cpu": "1"})).unwrap(), json!({"cpu": "100m"}));
+        let version = json!({"version": "1.10"});
+        assert_ne!(project(&version, &json!({"version": "1.1"})).unwrap(), version, "no unit: compared as text");
+        assert_eq!(quantity("web"), None);
+        assert_eq!(quantity("1e3"), Some((1000.0, false)));
+        assert_eq!(quantity("v1.2"), None);
     }
 
     #[test]
