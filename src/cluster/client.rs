@@ -2,7 +2,7 @@
 //! timeouts, the bearer token in front of every request, list pagination, and API errors
 //! mapped to [`Error`]. Its only request method is GET.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -38,8 +38,6 @@ pub struct Client {
     timeout: Duration,
     /// The `Authorization` header, when the credentials are a token (or basic auth).
     auth: Option<String>,
-    /// Every path requested, in order (for `--verbose` style reporting and tests).
-    requested: Mutex<Vec<String>>,
 }
 
 /// The server's version (`GET /version`).
@@ -95,7 +93,7 @@ impl Client {
             .user_agent(concat!("fluxgate/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Ok(Client { agent, target, timeout, auth, requested: Mutex::new(Vec::new()) })
+        Ok(Client { agent, target, timeout, auth })
     }
 
     /// The context name (or `in-cluster`).
@@ -106,11 +104,6 @@ impl Client {
     /// The API server's URL.
     pub fn server(&self) -> &str {
         &self.target.server
-    }
-
-    /// Every path GET so far, in order.
-    pub fn requested(&self) -> Vec<String> {
-        self.requested.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
     /// GET `path` (starting with `/`) as JSON.
@@ -124,9 +117,6 @@ impl Client {
     }
 
     fn get_accepting(&self, path: &str, accept: &str) -> Result<Option<Value>, Error> {
-        if let Ok(mut r) = self.requested.lock() {
-            r.push(path.to_string());
-        }
         let url = format!("{}{path}", self.target.server);
         let mut req = self.agent.get(&url).header("Accept", accept);
         if let Some(a) = &self.auth {

@@ -50,6 +50,7 @@ impl std::fmt::Debug for Lookup {
 }
 
 impl Lookup {
+    /// A lookup asking `client`'s cluster, with nothing asked yet.
     pub fn new(client: Client) -> Lookup {
         Lookup {
             client,
