@@ -209,3 +209,30 @@ fn deleting_the_last_flux_kustomization_checks_the_cluster_root() {
     assert!(o.changed.contains(root), "{:?}", o.changed);
     assert!(o.missed.is_empty(), "--base missed {:?}", o.missed);
 }
+
+/// An overlay that fails on its first base still names its second: the second stays a base
+/// (no leaf-only findings appear on it), so the one change that breaks the first base changes
+/// only the entry points that read it.
+#[test]
+fn a_failed_overlay_keeps_the_bases_it_names_after_the_failure() {
+    if !have_git() {
+        return;
+    }
+    let svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: gw\n  namespace: gw\nspec:\n  selector:\n    app: gateway\n  ports:\n  - port: 80\n";
+    let files = [
+        ("top/kustomization.yaml", "resources:\n- ../auth\n- ../gateway\n"),
+        ("auth/kustomization.yaml", "resources:\n- cm.yaml\n- route.yaml\n"),
+        ("auth/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: auth\n  namespace: auth\n"),
+        ("auth/route.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: route\n  namespace: auth\n"),
+        ("gateway/kustomization.yaml", "resources:\n- svc.yaml\n"),
+        ("gateway/svc.yaml", svc),
+    ];
+    let repo = mutation::committed_files(&files);
+    let before = mutation::state(repo.path());
+    assert!(before.entries.contains_key("gateway"), "{:?}", before.entries.keys());
+    std::fs::remove_file(repo.path().join("auth/route.yaml")).unwrap();
+    let o = mutation::judge(repo.path(), &before, mutation::Kind::DeleteFile, "auth/route.yaml".into());
+    assert!(o.changed.contains("top") && o.changed.contains("auth"), "{:?}", o.changed);
+    assert!(!o.changed.contains("gateway"), "the gateway base became a leaf: {:?}", o.changed);
+    assert!(o.missed.is_empty(), "--base missed {:?}", o.missed);
+}
