@@ -147,10 +147,15 @@ mod tests {
 
     #[test]
     fn digests_ignore_labels_annotations_and_map_order_but_not_content() {
-        let a = resource("apiVersion: v1\nkind: Service\nmetadata: {name: a, labels: {x: '1'}}\nspec: {ports: [{port: 80, name: h}]}\n");
-        let b = resource("kind: Service\napiVersion: v1\nmetadata: {annotations: {y: z}, name: a}\nspec: {ports: [{name: h, port: 80}]}\n");
+        let a = resource(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: a, labels: {x: '1'}}\nspec: {ports: [{port: 80, name: h}]}\n",
+        );
+        let b = resource(
+            "kind: Service\napiVersion: v1\nmetadata: {annotations: {y: z}, name: a}\nspec: {ports: [{name: h, port: 80}]}\n",
+        );
         let c = resource("apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 81, name: h}]}\n");
-        let d = resource("apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80.5, name: h}]}\n");
+        let d =
+            resource("apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80.5, name: h}]}\n");
         assert_eq!(content_digest(&a.node), content_digest(&b.node));
         assert_ne!(content_digest(&a.node), content_digest(&c.node));
         assert_ne!(content_digest(&c.node), content_digest(&d.node));
@@ -158,9 +163,13 @@ mod tests {
 
     #[test]
     fn graph_view_keeps_flux_objects_whole_and_shrinks_the_rest() {
-        let hr = resource("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: a, namespace: n}\nspec: {chart: {spec: {chart: x}}}\n");
+        let hr = resource(
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: a, namespace: n}\nspec: {chart: {spec: {chart: x}}}\n",
+        );
         assert_eq!(graph_view(hr.clone()).node, hr.node);
-        let deploy = resource("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: n, labels: {a: b}}\nspec: {replicas: 2}\n");
+        let deploy = resource(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: n, labels: {a: b}}\nspec: {replicas: 2}\n",
+        );
         let v = graph_view(deploy.clone());
         assert_eq!(v.object_ref(), deploy.object_ref());
         assert_eq!(v.loc(), deploy.loc());

@@ -447,10 +447,16 @@ fn check_flux(
             f
         }));
     }
-    let needed: Vec<(FluxEntry, Option<Checked>)> = needed.into_iter().map(|e| (take(&e), e)).map(|(c, e)| (e, c)).collect();
-    let mine: Vec<(FluxEntry, Option<Checked>)> = mine.into_iter().map(|e| (take(&e), e)).map(|(c, e)| (e, c)).collect();
+    let needed: Vec<(FluxEntry, Option<Checked>)> =
+        needed.into_iter().map(|e| (take(&e), e)).map(|(c, e)| (e, c)).collect();
+    let mine: Vec<(FluxEntry, Option<Checked>)> =
+        mine.into_iter().map(|e| (take(&e), e)).map(|(c, e)| (e, c)).collect();
     outside.extend(
-        needed.into_par_iter().map(|(e, c)| c.unwrap_or_else(|| checker.flux(&e))).flat_map_iter(|c| c.findings).collect::<Vec<_>>(),
+        needed
+            .into_par_iter()
+            .map(|(e, c)| c.unwrap_or_else(|| checker.flux(&e)))
+            .flat_map_iter(|c| c.findings)
+            .collect::<Vec<_>>(),
     );
     mine.into_par_iter()
         .map(|(e, c)| match c {

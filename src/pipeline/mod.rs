@@ -148,7 +148,8 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     let engine = crate::kustomize::build::Engine::new(repo, crate::kustomize::build::LoadRestrictor::None);
     let progress = options.progress.as_deref();
     // Before helm: the entry points it checks do not depend on the CRDs helm's charts bring.
-    let early_checker = check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
+    let early_checker =
+        check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
     let early = stream::EarlyFlux::new(early_checker, progress);
     let (flux, flux_index) = render::flux_tree(repo, config, &discovery, &engine, None, &|e| early.finish(e));
     let early = early.into_checked();

@@ -99,7 +99,8 @@ pub(super) fn flux_tree(
     let scope = change.and_then(|(graph, changed)| {
         static_deps::FluxScope::new(repo, graph, changed, discovery, &index, &config.flux.sources)
     });
-    let wanted = |fk: &flux::entry::FluxKustomization, dir: &RelPath| scope.as_ref().is_none_or(|s| s.wants(repo, fk, dir));
+    let wanted =
+        |fk: &flux::entry::FluxKustomization, dir: &RelPath| scope.as_ref().is_none_or(|s| s.wants(repo, fk, dir));
     let flux = flux::tree::render_wanted(engine, &index, &config.flux.sources, &settings, &wanted, finish);
     (flux, index)
 }

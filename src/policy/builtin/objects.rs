@@ -356,16 +356,15 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
             && group.is_empty()
             && r.node.str_at(&["spec", "type"]) != Some("ExternalName")
             && let Some(sel) = r.node.path(&["spec", "selector"]).filter(|s| !is_empty_selector(s, true))
+            && !pod_index.any_selected(r.namespace(), selector(sel, true).as_ref())
         {
-            if !pod_index.any_selected(r.namespace(), selector(sel, true).as_ref()) {
-                out.push(Hit {
-                    rule: Rule::DanglingService,
-                    loc: loc_at(&r.node, &path(&["spec", "selector"])),
-                    object: Some(i),
-                    message: format!("{what} selects no pod template in this render"),
-                    help: "fix the selector to match the workload's pod template labels, or remove the Service".into(),
-                });
-            }
+            out.push(Hit {
+                rule: Rule::DanglingService,
+                loc: loc_at(&r.node, &path(&["spec", "selector"])),
+                object: Some(i),
+                message: format!("{what} selects no pod template in this render"),
+                help: "fix the selector to match the workload's pod template labels, or remove the Service".into(),
+            });
         }
         if !(group == "apps" && matches!(r.kind(), "Deployment" | "StatefulSet")) {
             continue;

@@ -8,19 +8,22 @@ use std::collections::{BTreeMap, HashMap};
 use crate::kustomize::resource::Resource;
 use crate::policy::selector::LabelSelector;
 
+/// A pod template's labels.
+type Labels = BTreeMap<String, String>;
+
 /// Pod templates by namespace and by each of their labels.
 pub struct Pods<'a> {
     /// Per namespace, every pod template's labels, in render order.
     by_ns: HashMap<&'a str, Vec<&'a BTreeMap<String, String>>>,
     /// Per (namespace, label key, label value), the pod templates carrying that label.
-    by_label: HashMap<(&'a str, &'a str, &'a str), Vec<&'a BTreeMap<String, String>>>,
+    by_label: HashMap<(&'a str, &'a str, &'a str), Vec<&'a Labels>>,
 }
 
 impl<'a> Pods<'a> {
     /// `pods`: (index of the object in `resources`, its pod template's labels).
     pub fn new(resources: &'a [Resource], pods: &'a [(usize, BTreeMap<String, String>)]) -> Self {
         let mut by_ns: HashMap<&str, Vec<&BTreeMap<String, String>>> = HashMap::new();
-        let mut by_label: HashMap<(&str, &str, &str), Vec<&BTreeMap<String, String>>> = HashMap::new();
+        let mut by_label: HashMap<(&str, &str, &str), Vec<&Labels>> = HashMap::new();
         for (i, labels) in pods {
             let ns = resources[*i].namespace();
             by_ns.entry(ns).or_default().push(labels);
@@ -74,9 +77,7 @@ impl<'a> Budgets<'a> {
         let loose = self.loose.get(ns).into_iter().flatten().any(|s| s.as_ref().is_none_or(|s| s.matches(labels)));
         loose
             || labels.iter().any(|(k, v)| {
-                self.by_label
-                    .get(&(ns, k.clone(), v.clone()))
-                    .is_some_and(|c| c.iter().any(|s| s.matches(labels)))
+                self.by_label.get(&(ns, k.clone(), v.clone())).is_some_and(|c| c.iter().any(|s| s.matches(labels)))
             })
     }
 }
