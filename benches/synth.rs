@@ -382,6 +382,33 @@ pub fn one_file(root: &Path, n: usize) -> String {
     "bundle".into()
 }
 
+/// One overlay whose single file holds `n` workloads, each a Deployment with its Service,
+/// HorizontalPodAutoscaler and PodDisruptionBudget (and two patches without a target, on the
+/// Deployment and the Service): the rules that relate objects to each other (a Service to the
+/// pod templates it selects, a Deployment to its autoscaler and budget) and patch target
+/// lookups, at scale. Returns the overlay directory.
+pub fn workloads(root: &Path, n: usize) -> String {
+    let _ = std::fs::remove_dir_all(root);
+    let mut text = String::with_capacity(n * 900);
+    let mut patch = String::with_capacity(n * 200);
+    for i in 0..n {
+        text.push_str(&format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: w-{i}\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {{app: w-{i}}}\n  template:\n    metadata:\n      labels: {{app: w-{i}, tier: web}}\n    spec:\n      containers:\n      - name: w\n        image: registry.example.com/w:1.{i}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: w-{i}\nspec:\n  selector: {{app: w-{i}}}\n  ports:\n  - port: 80\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: w-{i}\nspec:\n  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: w-{i}}}\n  minReplicas: 2\n  maxReplicas: 4\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: w-{i}\nspec:\n  maxUnavailable: 1\n  selector:\n    matchLabels: {{app: w-{i}}}\n"
+        ));
+        patch.push_str(&format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: w-{i}\nspec:\n  revisionHistoryLimit: 3\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: w-{i}\n  annotations: {{patched: \"true\"}}\n"
+        ));
+    }
+    write(root, "apps/workloads.yaml", &text);
+    write(root, "apps/patches.yaml", &patch);
+    write(
+        root,
+        "apps/kustomization.yaml",
+        "namespace: apps\nresources:\n- workloads.yaml\npatches:\n- path: patches.yaml\n",
+    );
+    "apps".into()
+}
+
 /// One overlay of `files` resource files of ten objects each (a Deployment, a Service and
 /// eight ConfigMaps that the Deployment mounts), with one strategic merge patch and one
 /// ConfigMap generator per ten files whose generated name the Deployments reference: name

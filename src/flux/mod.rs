@@ -10,5 +10,6 @@ pub mod render;
 pub mod sourceignore;
 pub mod sources;
 pub mod substitute;
+pub mod summary;
 pub mod tree;
 pub mod version;

@@ -38,7 +38,15 @@ pub struct FluxEntry {
     /// syncs, or a Kustomization no tree includes): whether it is one depends on every tree,
     /// so a change to any Flux entry point may add or remove it.
     pub unapplied: bool,
+    /// Set by a caller's [`Finish`] hook: the index of what it made of this entry (its check,
+    /// when the caller checked it as soon as it rendered).
+    pub ticket: Option<usize>,
 }
+
+/// Called on each rendered entry of a tree walk once the walk no longer reads it (its
+/// children and pooled objects are taken): a caller checks it there and keeps only what the
+/// run's later stages read, so the run holds no more than one level's renders at once.
+pub type Finish<'a> = &'a (dyn Fn(&mut FluxEntry) + Sync);
 
 /// Everything a tree walk needs, shared by all clusters.
 struct Ctx<'a, 'r> {
@@ -47,6 +55,7 @@ struct Ctx<'a, 'r> {
     sources: &'a [SourceMapping],
     settings: &'a Settings,
     wanted: Wanted<'a>,
+    finish: Finish<'a>,
 }
 
 /// Whether a child Flux Kustomization (with the directory it would build) must be rendered.
@@ -65,7 +74,7 @@ pub fn render_all(
     sources: &[SourceMapping],
     settings: &Settings,
 ) -> Vec<FluxEntry> {
-    render_wanted(engine, index, sources, settings, &|_, _| true)
+    render_wanted(engine, index, sources, settings, &|_, _| true, &|_| {})
 }
 
 /// A cluster's own source (the one its root Kustomization syncs) and the directory of this
@@ -82,15 +91,17 @@ struct Own {
 }
 
 /// Like [`render_all`], leaving out the children (below the roots) that `wanted` declines:
-/// they get no entry at all.
+/// they get no entry at all; `finish` sees each rendered entry of a walk as soon as the walk
+/// is done with it (see [`Finish`]).
 pub fn render_wanted(
     engine: &Engine,
     index: &RepoIndex,
     sources: &[SourceMapping],
     settings: &Settings,
     wanted: Wanted,
+    finish: Finish,
 ) -> Vec<FluxEntry> {
-    let ctx = Ctx { engine, index, sources, settings, wanted };
+    let ctx = Ctx { engine, index, sources, settings, wanted, finish };
     // Roots that apply themselves: their own file is under their own spec.path.
     let mut roots: Vec<(FluxKustomization, Own)> = Vec::new();
     let mut rest: Vec<(Loc, FluxKustomization, Own, RelPath)> = Vec::new();
@@ -288,6 +299,7 @@ fn info_entry(fk: &FluxKustomization, cluster: &str, d: Diag) -> FluxEntry {
         result: Ok(Rendered { resources: Vec::new(), notes: vec![d], files: Default::default() }),
         child_notes: Vec::new(),
         unapplied: true,
+        ticket: None,
     }
 }
 
@@ -396,7 +408,7 @@ fn render_at(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource]
             }),
         ),
     };
-    FluxEntry { name, key: fk.key.clone(), dir, result, child_notes: Vec::new(), unapplied: false }
+    FluxEntry { name, key: fk.key.clone(), dir, result, child_notes: Vec::new(), unapplied: false, ticket: None }
 }
 
 /// Finds a `substituteFrom` object as the controller would: in the cluster's render so far,
@@ -520,6 +532,7 @@ fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str, u
                 next.push((child, root, mapped, cluster));
             }
         }
+        pending.par_iter_mut().for_each(|e| (ctx.finish)(e));
         out.append(&mut pending);
         if next.is_empty() {
             break;

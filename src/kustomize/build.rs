@@ -1285,6 +1285,10 @@ impl<'r> Engine<'r> {
             }
             return Ok(());
         }
+        // Objects by every name they had, for the documents without a target (a file of many
+        // such patches would otherwise scan every object per document); rebuilt after a
+        // document deletes objects, extended when one renames its target.
+        let mut by_name: Option<HashMap<String, Vec<usize>>> = None;
         for doc in &docs {
             if doc.as_map().is_none() {
                 return Err(Diag::fatal(Rule::PatchFailed, doc.loc, "a strategic merge patch must be a map"));
@@ -1308,13 +1312,16 @@ impl<'r> Engine<'r> {
                     }
                     let api = api.unwrap_or("");
                     let ns = ns.unwrap_or("");
-                    let found: Vec<usize> = acc
-                        .resources
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| r.has_any_id(api, kind, name, ns))
-                        .map(|(i, _)| i)
+                    let index = by_name.get_or_insert_with(|| names_index(&acc.resources));
+                    let mut found: Vec<usize> = index
+                        .get(name)
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|&i| acc.resources[i].has_any_id(api, kind, name, ns))
                         .collect();
+                    found.sort_unstable();
+                    found.dedup();
                     if found.len() > 1 {
                         return Err(Diag::fatal(
                             Rule::PatchFailed,
@@ -1346,7 +1353,7 @@ impl<'r> Engine<'r> {
                 _ => None,
             };
             let mut delete = Vec::new();
-            for i in targets {
+            for &i in &targets {
                 let r = &mut acc.resources[i];
                 let (before, was) = (r.id(), r.prev_id());
                 let ns_before = r.node.path(&["metadata", "namespace"]).cloned();
@@ -1403,12 +1410,36 @@ impl<'r> Engine<'r> {
                     }
                 }
             }
+            if !delete.is_empty() {
+                by_name = None;
+            } else if let Some(index) = &mut by_name {
+                for i in targets {
+                    let positions = index.entry(acc.resources[i].name().to_string()).or_default();
+                    if !positions.contains(&i) {
+                        positions.push(i);
+                    }
+                }
+            }
             for i in delete.into_iter().rev() {
                 acc.resources.remove(i);
             }
         }
         Ok(())
     }
+}
+
+/// Every object's position under each name it has or had.
+fn names_index(resources: &[Resource]) -> HashMap<String, Vec<usize>> {
+    let mut out: HashMap<String, Vec<usize>> = HashMap::with_capacity(resources.len());
+    for (i, r) in resources.iter().enumerate() {
+        for name in std::iter::once(r.name()).chain(r.previous.iter().map(|p| p.name.as_str())) {
+            let positions = out.entry(name.to_string()).or_default();
+            if positions.last() != Some(&i) {
+                positions.push(i);
+            }
+        }
+    }
+    out
 }
 
 /// Whether an `openapi` field selects anything: kustomize treats an empty version (or an

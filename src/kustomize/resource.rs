@@ -265,23 +265,25 @@ impl Resource {
     /// effective namespace: unset means `default`), as kustomize finds the target of a
     /// strategic merge patch that names no `target`.
     pub fn has_any_id(&self, api_version: &str, kind: &str, name: &str, namespace: &str) -> bool {
-        if self.api_version() != api_version {
+        // Callers scan every object: the cheap comparisons go first, and nothing allocates.
+        if !self.had_name(name) || self.api_version() != api_version {
             return false;
         }
         let cluster = kustomize_cluster_scoped(api_version, kind);
-        let eff = |ns: &str| -> String {
+        fn effective(cluster: bool, ns: &str) -> &str {
             if cluster {
-                String::new()
+                ""
             } else if ns.is_empty() {
-                "default".into()
+                "default"
             } else {
-                ns.to_string()
+                ns
             }
-        };
-        let want = eff(namespace);
+        }
+        let want = effective(cluster, namespace);
+        let eff = |ns: &str| effective(cluster, ns) == want;
         std::iter::once((self.kind(), self.name(), self.namespace()))
             .chain(self.previous.iter().map(|p| (p.kind.as_str(), p.name.as_str(), p.namespace.as_str())))
-            .any(|(k, n, ns)| k == kind && n == name && eff(ns) == want)
+            .any(|(k, n, ns)| k == kind && n == name && eff(ns))
     }
 
     /// The name this object had when it was first read.

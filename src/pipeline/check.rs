@@ -119,11 +119,11 @@ impl Checker<'_> {
     }
 
     /// Checks a Flux entry point, with the notes about children it could not render.
-    fn flux(&self, e: FluxEntry) -> Checked {
+    pub(super) fn flux(&self, e: &FluxEntry) -> Checked {
         let FluxEntry { name, dir, result, child_notes, .. } = e;
-        let mut c = self.check(&Ep { name: &name, kind: EntryPointKind::Flux, path: &dir }, Some(&result), true);
-        for (d, res) in &child_notes {
-            let mut f = diag_finding(self.repo, d, &name);
+        let mut c = self.check(&Ep { name, kind: EntryPointKind::Flux, path: dir }, Some(result), true);
+        for (d, res) in child_notes {
+            let mut f = diag_finding(self.repo, d, name);
             f.object = Some(res.object_ref());
             c.findings.push(f);
         }
@@ -280,7 +280,8 @@ pub(super) struct CheckedRun {
 
 /// Checks every rendered entry point in scope, in parallel; entry points outside it only
 /// contribute their render findings (and a Flux entry point is still checked when a plain
-/// overlay's object finding points into a file it read, so de-duplication stays exact).
+/// overlay's object finding points into a file it read, so de-duplication stays exact). A Flux
+/// entry point with a [`FluxEntry::ticket`] was checked as it rendered: `early[ticket]`.
 pub(super) fn check_all(
     checker: &Checker,
     all: Renders,
@@ -288,13 +289,14 @@ pub(super) fn check_all(
     graph_findings: Vec<Finding>,
     scope: &Scope,
     progress: Option<&Progress>,
+    early: Vec<Checked>,
 ) -> CheckedRun {
     let repo = checker.repo;
     let Renders { plain: renders, flux: entries, .. } = all;
     let mut outside: Vec<Finding> = Vec::new();
     let flux_read = read_by_flux(&entries);
     let mut results = check_plain(checker, renders, scope, progress, &flux_read, &mut outside);
-    results.extend(check_flux(checker, entries, scope, progress, &results, &mut outside));
+    results.extend(check_flux(checker, entries, scope, progress, &results, &mut outside, early));
     let HelmRun { entries: helm_entries, helm } = helm_run;
     let helm_skipped = helm_entries
         .iter()
@@ -422,8 +424,11 @@ fn check_flux(
     progress: Option<&Progress>,
     plain: &[Checked],
     outside: &mut Vec<Finding>,
+    early: Vec<Checked>,
 ) -> Vec<Checked> {
     let repo = checker.repo;
+    let mut early: Vec<Option<Checked>> = early.into_iter().map(Some).collect();
+    let mut take = |e: &FluxEntry| e.ticket.and_then(|t| early.get_mut(t)?.take());
     let plain_files: BTreeSet<&str> = plain
         .iter()
         .flat_map(|c| c.findings.iter())
@@ -442,12 +447,26 @@ fn check_flux(
             f
         }));
     }
-    outside.extend(needed.into_par_iter().map(|e| checker.flux(e)).flat_map_iter(|c| c.findings).collect::<Vec<_>>());
+    let needed: Vec<(FluxEntry, Option<Checked>)> =
+        needed.into_iter().map(|e| (take(&e), e)).map(|(c, e)| (e, c)).collect();
+    let mine: Vec<(FluxEntry, Option<Checked>)> =
+        mine.into_iter().map(|e| (take(&e), e)).map(|(c, e)| (e, c)).collect();
+    outside.extend(
+        needed
+            .into_par_iter()
+            .map(|(e, c)| c.unwrap_or_else(|| checker.flux(&e)))
+            .flat_map_iter(|c| c.findings)
+            .collect::<Vec<_>>(),
+    );
     mine.into_par_iter()
-        .map(|e| {
-            let checked = checker.flux(e);
-            Progress::tick(progress);
-            checked
+        .map(|(e, c)| match c {
+            // Counted on the progress bar when it was checked.
+            Some(c) => c,
+            None => {
+                let checked = checker.flux(&e);
+                Progress::tick(progress);
+                checked
+            }
         })
         .collect()
 }

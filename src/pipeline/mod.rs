@@ -146,7 +146,13 @@ fn helm_releases(
 fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded: Loaded) -> RunReport {
     let Loaded { discovery, mut registry, admission, admission_findings } = loaded;
     let engine = crate::kustomize::build::Engine::new(repo, crate::kustomize::build::LoadRestrictor::None);
-    let (flux, flux_index) = render::flux_tree(repo, config, &discovery, &engine, None);
+    let progress = options.progress.as_deref();
+    // Before helm: the entry points it checks do not depend on the CRDs helm's charts bring.
+    let early_checker =
+        check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
+    let early = stream::EarlyFlux::new(early_checker, progress);
+    let (flux, flux_index) = render::flux_tree(repo, config, &discovery, &engine, None, &|e| early.finish(e));
+    let early = early.into_checked();
     let helm_run = helm_releases(repo, config, &flux, &mut registry);
     let flux_renders = Renders { plain: Vec::new(), flux, flux_index };
     let scope = select::Scope::new(None, None, &flux_renders, &helm_run);
@@ -154,14 +160,13 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
         graph::graph_findings(repo, config, &discovery, &flux_renders.flux, admission_findings, &scope, None);
     let flux_names: BTreeSet<String> = flux_renders.flux.iter().map(|e| e.name.clone()).collect();
     let plain_dirs = render::plain_dirs(config, &discovery, &engine);
-    let progress = options.progress.as_deref();
     set_total(progress, plain_dirs.len() + flux_renders.flux.len());
     let checker = check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
     let mut namespaces: Vec<crate::kustomize::resource::Resource> =
         flux_renders.resources().filter(|r| stream::labelled_namespace(r)).cloned().collect();
     let flux_read = check::read_by_flux(&flux_renders.flux);
     let nothing = plain_dirs.is_empty() && flux_renders.flux.is_empty() && helm_run.entries.is_empty();
-    let flux_checked = check::check_all(&checker, flux_renders, helm_run, graph_findings, &scope, progress);
+    let flux_checked = check::check_all(&checker, flux_renders, helm_run, graph_findings, &scope, progress, early);
     let (mut results, plain_namespaces) =
         stream::check_plain_streamed(&checker, &engine, &plain_dirs, &flux_read, progress);
     drop(engine);
@@ -206,7 +211,7 @@ fn validate_staged(
         all.plain.iter().filter(|(d, _)| scope.in_scope(&d.to_string())).count()
             + all.flux.iter().filter(|e| scope.in_scope(&e.name)).count(),
     );
-    let mut checked = check::check_all(&checker, all, helm_run, graph_findings, &scope, progress);
+    let mut checked = check::check_all(&checker, all, helm_run, graph_findings, &scope, progress, Vec::new());
     check::apply_pod_security(&levels, &mut checked.results);
     if nothing && scope.in_shard(None) {
         checked.outside.push(no_entry_points());

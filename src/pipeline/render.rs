@@ -55,7 +55,7 @@ pub(super) fn render_scoped(
 ) -> Renders {
     let engine = Engine::new(repo, LoadRestrictor::None);
     let plain = render_plain(config, discovery, &engine, |dir| only.is_none_or(|o| o.contains(dir)));
-    let (flux, flux_index) = flux_tree(repo, config, discovery, &engine, change);
+    let (flux, flux_index) = flux_tree(repo, config, discovery, &engine, change, &|_| {});
     Renders { plain, flux, flux_index }
 }
 
@@ -82,12 +82,14 @@ fn render_plain(
 /// The Flux tree the config asks for (none with `flux.entryPoints: kustomize`), rendered on
 /// `engine`; with a static graph and a change set, without the entry points below the cluster
 /// roots that the change cannot affect, when [`static_deps::FluxScope`] finds that safe.
+/// `finish` sees each entry once the walk is done with it ([`flux::tree::Finish`]).
 pub(super) fn flux_tree(
     repo: &Repo,
     config: &Config,
     discovery: &Discovery,
     engine: &Engine,
     change: Option<(&static_deps::StaticGraph, &BTreeSet<RelPath>)>,
+    finish: flux::tree::Finish,
 ) -> (Vec<FluxEntry>, flux::entry::RepoIndex) {
     if config.flux.entry_points == EntryPoints::Kustomize {
         return (Vec::new(), flux::entry::RepoIndex::default());
@@ -97,12 +99,9 @@ pub(super) fn flux_tree(
     let scope = change.and_then(|(graph, changed)| {
         static_deps::FluxScope::new(repo, graph, changed, discovery, &index, &config.flux.sources)
     });
-    let flux = match &scope {
-        Some(scope) => flux::tree::render_wanted(engine, &index, &config.flux.sources, &settings, &|fk, dir| {
-            scope.wants(repo, fk, dir)
-        }),
-        None => flux::tree::render_all(engine, &index, &config.flux.sources, &settings),
-    };
+    let wanted =
+        |fk: &flux::entry::FluxKustomization, dir: &RelPath| scope.as_ref().is_none_or(|s| s.wants(repo, fk, dir));
+    let flux = flux::tree::render_wanted(engine, &index, &config.flux.sources, &settings, &wanted, finish);
     (flux, index)
 }
 

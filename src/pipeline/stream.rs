@@ -5,6 +5,11 @@
 //! checked and dropped at once, keeping only its findings and the files it read. The report
 //! is the same as the staged order's, byte for byte.
 //!
+//! A Flux entry point whose objects all belong to built-in API groups is checked the moment
+//! the tree walk is done with it ([`EarlyFlux`]): no CRD that helm's charts bring can change
+//! its check. It then keeps only what the graph and helm read of its objects
+//! ([`crate::flux::summary::graph_view`]); the others are checked once helm has run.
+//!
 //! The one decision that needs every plain render is whether an overlay is a leaf (no other
 //! overlay reads its kustomization): it switches on [`LEAF_ONLY`] checks. Each overlay is
 //! checked as a leaf; only when that raised a leaf-only finding is it also checked as a base,
@@ -12,9 +17,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 
+use crate::flux::tree::FluxEntry;
 use crate::kustomize::build::{Engine, kustomization_file};
 use crate::kustomize::resource::Resource;
 use crate::rules::Rule;
@@ -34,6 +41,46 @@ pub(super) fn labelled_namespace(r: &Resource) -> bool {
     r.kind() == "Namespace"
         && r.api_version() == "v1"
         && r.node.str_at(&["metadata", "labels", crate::policy::pod_security::ENFORCE_LABEL]).is_some()
+}
+
+/// Flux entry points checked as soon as the tree walk is done with them, before helm's chart
+/// CRDs join the registry: only those whose objects all belong to built-in API groups (their
+/// kinds resolve against Kubernetes' schemas alone, see
+/// [`crate::schema::registry::Registry::is_builtin`]), each checked as [`super::check`]
+/// checks a Flux entry point and then shrunk to what the graph and helm read.
+pub(super) struct EarlyFlux<'a> {
+    checker: Checker<'a>,
+    progress: Option<&'a Progress>,
+    checked: Mutex<Vec<Checked>>,
+}
+
+impl<'a> EarlyFlux<'a> {
+    pub(super) fn new(checker: Checker<'a>, progress: Option<&'a Progress>) -> Self {
+        EarlyFlux { checker, progress, checked: Mutex::new(Vec::new()) }
+    }
+
+    /// The tree walk's [`crate::flux::tree::Finish`] hook.
+    pub(super) fn finish(&self, e: &mut FluxEntry) {
+        let builtin = |r: &Resource| self.checker.registry.is_builtin(r.api_version());
+        if !e.result.as_ref().is_ok_and(|r| r.resources.iter().all(builtin)) {
+            return;
+        }
+        let c = self.checker.flux(e);
+        Progress::tick(self.progress);
+        {
+            let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
+            e.ticket = Some(checked.len());
+            checked.push(c);
+        }
+        if let Ok(r) = &mut e.result {
+            r.resources = std::mem::take(&mut r.resources).into_iter().map(crate::flux::summary::graph_view).collect();
+        }
+    }
+
+    /// The checks made so far, by ticket.
+    pub(super) fn into_checked(self) -> Vec<Checked> {
+        self.checked.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// One plain overlay, checked as soon as it rendered.

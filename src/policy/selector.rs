@@ -91,6 +91,12 @@ impl LabelSelector {
         self.labels.is_empty() && self.exprs.is_empty()
     }
 
+    /// One label the selector requires (key and value), if it requires any: only objects
+    /// carrying it can match, so an index by label finds the candidates.
+    pub fn first_label(&self) -> Option<(&str, &str)> {
+        self.labels.first().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Whether `labels` satisfy every requirement.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))

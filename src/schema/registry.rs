@@ -236,6 +236,16 @@ impl Registry {
     pub fn add_repo_crd(&mut self, doc: &Node, file: &str) {
         self.add_plural(doc);
         self.add_versions(crd::crd_versions(doc), Origin::RepoCrd(file.to_string()), true);
+        // Kinds looked up before (a run checks some objects before helm's chart CRDs arrive)
+        // resolve afresh.
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Whether an apiVersion belongs to a Kubernetes built-in API group: its kinds resolve
+    /// against Kubernetes' own schemas alone, whatever CRDs join the registry later.
+    pub fn is_builtin(&self, api_version: &str) -> bool {
+        let group = group_of(api_version);
+        group.is_empty() || self.builtin_groups.contains(group)
     }
 
     /// The CRDs the live cluster serves (`validate --cluster`). They take the place of the

@@ -7,6 +7,7 @@
 
 pub mod objects;
 pub mod pod;
+pub mod render_index;
 
 use crate::config::policy::{Effective, PolicyConfig};
 pub use crate::config::policy::{Param, ParamKind, RULES, Spec, is_configurable, spec};

@@ -1,14 +1,14 @@
 //! Rules on single objects (labels, Ingress hosts, selectors, Secrets, Flux and Helm objects)
 //! and on one render as a whole (dangling Services, PodDisruptionBudgets, replicas).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use base64::Engine as _;
 use regex::Regex;
 
 use super::pod::PodTemplate;
-use super::{Ctx, Hit, path};
+use super::{Ctx, Hit, path, render_index};
 use crate::kustomize::resource::Resource;
 use crate::policy::selector::{LabelSelector, label_map};
 use crate::rules::Rule;
@@ -315,14 +315,8 @@ pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
 
 /// The replica count a workload runs with: its HorizontalPodAutoscaler's `minReplicas` when one
 /// targets it (1 when unset), else `spec.replicas` (1 when unset). `None` when unknown (`${var}`).
-fn replicas(r: &Resource, all: &[Resource]) -> Option<(i64, Option<usize>)> {
-    let hpa = all.iter().position(|h| {
-        h.kind() == "HorizontalPodAutoscaler"
-            && h.gvk().group == "autoscaling"
-            && h.namespace() == r.namespace()
-            && h.node.str_at(&["spec", "scaleTargetRef", "kind"]) == Some(r.kind())
-            && h.node.str_at(&["spec", "scaleTargetRef", "name"]) == Some(r.name())
-    });
+fn replicas(r: &Resource, all: &[Resource], hpas: &HashMap<(&str, &str, &str), usize>) -> Option<(i64, Option<usize>)> {
+    let hpa = hpas.get(&(r.namespace(), r.kind(), r.name())).copied();
     if let Some(i) = hpa {
         return match all[i].node.path(&["spec", "minReplicas"]) {
             None => Some((1, Some(i))),
@@ -354,6 +348,14 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
     }
     let pods: Vec<(usize, BTreeMap<String, String>)> =
         templates.iter().enumerate().filter_map(|(i, t)| t.as_ref().map(|t| (i, label_map(t.labels)))).collect();
+    let pod_index = render_index::Pods::new(resources, &pods);
+    let hpas = render_index::autoscalers(resources);
+    let budgets = render_index::Budgets::new(resources.iter().filter_map(|p| {
+        let is_pdb = p.kind() == "PodDisruptionBudget" && p.gvk().group == "policy";
+        // A budget without a selector covers nothing; one that cannot be read yet may cover any.
+        let sel = p.node.path(&["spec", "selector"]).filter(|_| is_pdb)?;
+        Some((p.namespace(), selector(sel, false)))
+    }));
     for (i, r) in resources.iter().enumerate() {
         let group = r.gvk().group;
         let what = format!("{} '{}'", r.kind(), r.name());
@@ -363,25 +365,21 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
             && group.is_empty()
             && r.node.str_at(&["spec", "type"]) != Some("ExternalName")
             && let Some(sel) = r.node.path(&["spec", "selector"]).filter(|s| !is_empty_selector(s, true))
+            && !pod_index.any_selected(r.namespace(), selector(sel, true).as_ref())
         {
-            let any = pods.iter().any(|(j, labels)| {
-                resources[*j].namespace() == r.namespace() && selects(sel, labels, true) != Some(false)
+            out.push(Hit {
+                rule: Rule::DanglingService,
+                loc: loc_at(&r.node, &path(&["spec", "selector"])),
+                object: Some(i),
+                message: format!("{what} selects no pod template in this render"),
+                help: "fix the selector to match the workload's pod template labels, or remove the Service".into(),
+                path: Some("spec.selector".into()),
             });
-            if !any {
-                out.push(Hit {
-                    rule: Rule::DanglingService,
-                    loc: loc_at(&r.node, &path(&["spec", "selector"])),
-                    object: Some(i),
-                    message: format!("{what} selects no pod template in this render"),
-                    help: "fix the selector to match the workload's pod template labels, or remove the Service".into(),
-                    path: Some("spec.selector".into()),
-                });
-            }
         }
         if !(group == "apps" && matches!(r.kind(), "Deployment" | "StatefulSet")) {
             continue;
         }
-        let Some((count, hpa)) = replicas(r, resources) else { continue };
+        let Some((count, hpa)) = replicas(r, resources, &hpas) else { continue };
         let min = rs.get(Rule::ReplicasMinimum).int("min", 2);
         if rs.on(Rule::ReplicasMinimum) && count < min {
             let (obj, loc, field) = match hpa {
@@ -405,13 +403,7 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
         }
         if ctx.complete && rs.on(Rule::PdbMissing) && count >= 2 {
             let labels = templates[i].as_ref().map(|t| label_map(t.labels)).unwrap_or_default();
-            let covered = resources.iter().any(|p| {
-                p.kind() == "PodDisruptionBudget"
-                    && p.gvk().group == "policy"
-                    && p.namespace() == r.namespace()
-                    && p.node.path(&["spec", "selector"]).is_some_and(|s| selects(s, &labels, false) != Some(false))
-            });
-            if !covered {
+            if !budgets.covers(r.namespace(), &labels) {
                 let field = if r.node.path(&["spec", "replicas"]).is_some() { "spec.replicas" } else { "kind" };
                 let loc = loc_at(&r.node, &path(&field.split('.').collect::<Vec<_>>()));
                 out.push(Hit {
