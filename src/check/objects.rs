@@ -95,17 +95,21 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
             }
         }
         Resolved::Removed { removed_in, replacement } => {
-            findings.push(Located::at(
-                Finding::new(
-                    Rule::ApiRemoved,
-                    format!(
-                        "{kind} {api_version} was removed in Kubernetes 1.{removed_in}; the target is Kubernetes {}",
-                        registry.kubernetes_version()
-                    ),
-                )
-                .help(format!("use apiVersion: {replacement}")),
-                api_loc,
-            ));
+            let mut f = Finding::new(
+                Rule::ApiRemoved,
+                format!(
+                    "{kind} {api_version} was removed in Kubernetes 1.{removed_in}; the target is Kubernetes {}",
+                    registry.kubernetes_version()
+                ),
+            )
+            .help(format!("use apiVersion: {replacement}"));
+            if !registry.removal_is_certain(*removed_in) {
+                f.severity = Severity::Warning;
+                f.message.push_str(&format!(
+                    " (the default target: a cluster older than 1.{removed_in} still serves it; set `kubernetesVersion` in .fluxgate.yaml to decide)"
+                ));
+            }
+            findings.push(Located::at(f, api_loc));
         }
         Resolved::UnknownBuiltin { served_versions, kinds_at_version } => {
             let (msg, help, loc) = if !served_versions.is_empty() {
