@@ -121,4 +121,17 @@ fn disabled_parts_of_the_tree_are_infos_that_say_why() {
         "{infos:#?}"
     );
     assert!(has("flux-not-applied", "archive/wiki/flux-system/wiki", "does not exist here"), "{infos:#?}");
+    assert!(
+        has(
+            "object-invalid",
+            "kubernetes/apps/web/metrics",
+            "not applied: kubernetes/apps/web/metrics is below kubernetes/apps/web"
+        ),
+        "{infos:#?}"
+    );
+    assert!(
+        infos.iter().any(|(r, _, m)| r == "flux-not-applied"
+            && m.contains("Kustomization flux-system/metrics is in kubernetes/apps")),
+        "{infos:#?}"
+    );
 }

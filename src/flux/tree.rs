@@ -106,7 +106,9 @@ pub fn render_wanted(
         match fk.dir_in(&own.root) {
             // A path at the source root holds every file: such a Kustomization is a root only
             // when no other tree applies it (a tenant's sync with no path is not).
-            Some(d) if f.file.starts_with(&d) && !d.is_root() => roots.push((fk, own)),
+            Some(d) if f.file.starts_with(&d) && !d.is_root() && applies_itself(&ctx, &d, &f.file) => {
+                roots.push((fk, own))
+            }
             _ => rest.push((f.doc.loc, fk, own, f.file.clone())),
         }
     }
@@ -261,6 +263,22 @@ fn foreign_git(ctx: &Ctx, fk: &FluxKustomization, file: &RelPath) -> bool {
     let files: BTreeSet<&RelPath> = ctx.index.kustomizations.iter().map(|k| &k.file).collect();
     let own: BTreeSet<String> = files.into_iter().flat_map(|f| urls_in(f, Some("flux-system"))).collect();
     !own.is_empty() && !own.contains(&url)
+}
+
+/// Whether building `dir` reads `file` (below it): a Kustomization in `file` whose path is
+/// `dir` then applies itself (a cluster's sync). Without a kustomization file the generated
+/// one takes every file; a build that fails counts what it read before failing (if that is
+/// not the file, the Kustomization is still rendered as a root of its own when nothing else
+/// applies it). An app directory holding its `ks.yaml` beside a kustomization that does not
+/// list it is not a root: its `ks.yaml` is applied (or left out) by the tree above.
+fn applies_itself(ctx: &Ctx, dir: &RelPath, file: &RelPath) -> bool {
+    if crate::kustomize::build::kustomization_file(ctx.engine.repo(), dir).is_none() {
+        return true;
+    }
+    match ctx.engine.render(dir) {
+        Ok(r) => r.files.contains(file),
+        Err(f) => f.files.contains(file),
+    }
 }
 
 /// Whether bootstrap directory `dir` is a moved copy: its own `flux-system` sync Kustomization
