@@ -174,7 +174,15 @@ pub fn render_wanted(
                 // Nothing here applies it and its path is not here (an archived or copied
                 // manifest): no controller would build it from this repository.
                 None if !path_here && !escapes && own.resolved => excluded.push(pathless(&ctx, fk, file, dir.as_ref())),
-                None => forests.entry(file.parent().to_string()).or_default().push((fk.clone(), own.clone())),
+                // Named after its path when its file lies there (a sync whose directory's
+                // kustomization does not list it), else after the directory of its file.
+                None => {
+                    let cluster = match &dir {
+                        Some(d) if file.starts_with(d) && !d.is_root() => d.to_string(),
+                        _ => file.parent().to_string(),
+                    };
+                    forests.entry(cluster).or_default().push((fk.clone(), own.clone()))
+                }
             }
         }
         out.extend(excluded);
