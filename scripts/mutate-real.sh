@@ -8,7 +8,7 @@ bin="${MUTATE_BIN:-$(dirname "$0")/../target/release/examples/mutate}"
 status=0
 for dir in "$@"; do
   start=$(date +%s)
-  "$bin" "$dir" "$n" "$seed" | grep -E "^(MISS|/)" || status=1
+  "$bin" "$dir" "$n" "$seed" | grep -E "^(MISS|.*: mutations )" || status=1
   echo "  ($(( $(date +%s) - start )) s)"
 done
 exit $status

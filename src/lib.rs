@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod check;
+pub mod cluster;
 pub mod config;
 pub mod diff;
 pub mod discover;

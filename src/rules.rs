@@ -123,6 +123,9 @@ rules! {
     MetadataInvalidAnnotation = "metadata-invalid-annotation", Error, "an annotation key is invalid";
     /// A namespaced object has no namespace after rendering; it lands wherever it is applied.
     NamespaceMissing = "namespace-missing", Warning, "a namespaced object has no namespace after rendering";
+    /// With `validate --cluster`: a namespaced object of the Flux tree the cluster syncs is in a
+    /// namespace that neither the tree renders nor the live cluster has: applying it fails.
+    NamespaceNotFound = "namespace-not-found", Error, "an object's namespace is neither in its cluster's render nor in the live cluster";
     /// A `${VAR}` in a Flux-rendered object has no value and no default (strict substitution,
     /// the Flux 2.9 default): the controller fails the apply.
     FluxSubstituteUnset = "flux-substitute-unset", Error, "a Flux post-build variable has no value and no default";
@@ -149,6 +152,9 @@ rules! {
     /// A `substituteFrom` ConfigMap/Secret (not optional) is nowhere in the repository: the
     /// cluster must provide it, or the Kustomization fails. Variables it may hold are not checked.
     FluxSubstituteExternal = "flux-substitute-external", Warning, "a substituteFrom object not in the repository";
+    /// With `validate --cluster`: a `substituteFrom` ConfigMap/Secret (not optional) that is in
+    /// neither the repository nor the live cluster: the Kustomization fails to build.
+    FluxSubstituteFromMissing = "flux-substitute-from-missing", Error, "a substituteFrom object in neither the repository nor the cluster";
     /// `sourceRef` of a Kustomization or HelmRelease (or a chart's sourceRef) names no source object
     /// in the same cluster.
     FluxSourceMissing = "flux-source-missing", Error, "a Flux sourceRef names no source in the cluster";

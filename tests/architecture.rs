@@ -13,6 +13,7 @@ const LAYERS: &[(&str, &str)] = &[
     ("source", "files under the root, the load restrictor, YAML with positions, the kustomize-format emitter"),
     ("rules", "the registry of rule ids, their default severities and docs"),
     ("finding", "the one Finding model every stage produces and every reporter formats"),
+    ("cluster", "read-only access to a live cluster: kubeconfig, exec plugins, GET-only client, cached lookups"),
     ("config", ".fluxgate.yaml as plain data, one section per stage, parsed and validated"),
     ("kustomize", "the kustomize engine: kustomizations, accumulation, transformers, patches, generators"),
     ("discover", "what a run looks at: kustomization directories and an index of the repository's YAML"),

@@ -138,3 +138,101 @@ fn renamed_substitution_sources_and_renamed_roots_are_caught() {
     assert!(o.changed.contains(apps) && o.changed.contains("clusters/x/flux-system/shop"), "{:?}", o.changed);
     assert!(o.missed.is_empty(), "--base missed {:?}", o.missed);
 }
+
+/// A cluster root that syncs itself (its path holds its own file) is named after its
+/// `spec.path`: moving the path (to another directory or one that does not exist) renames it,
+/// so the old root is reported removed and counted checked.
+#[test]
+fn a_moved_root_path_reports_the_old_root() {
+    if !have_git() {
+        return;
+    }
+    let ks = |name: &str, path: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  path: {path}\n  sourceRef:\n    kind: GitRepository\n    name: cluster\n"
+        )
+    };
+    let git_repo = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: cluster\n  namespace: flux-system\nspec:\n  url: https://example.com/ops\n  ref:\n    branch: main\n---\n";
+    let root = format!("{git_repo}{}", ks("cluster", "./cluster/flux"));
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: default\n";
+    let files = [
+        ("cluster/flux/flux-system/cluster.yaml", root.as_str()),
+        ("cluster/flux/flux-system/kustomization.yaml", "resources: [cluster.yaml]\n"),
+        ("cluster/flux/apps.yaml", &ks("apps", "./cluster/apps")),
+        ("cluster/apps/kustomization.yaml", "resources: [cm.yaml]\n"),
+        ("cluster/apps/cm.yaml", cm),
+        ("other/kustomization.yaml", "resources: [cm.yaml]\n"),
+        ("other/cm.yaml", cm),
+    ];
+    let repo = mutation::committed_files(&files);
+    let before = mutation::state(repo.path());
+    let name = "cluster/flux/flux-system/cluster";
+    assert!(before.entries.contains_key(name), "{:?}", before.entries.keys());
+    let p = repo.path().join("cluster/flux/flux-system/cluster.yaml");
+    for to in ["./other", "./does-not-exist"] {
+        std::fs::write(&p, root.replace("./cluster/flux", to)).unwrap();
+        let o = mutation::judge(
+            repo.path(),
+            &before,
+            mutation::Kind::FluxPath,
+            "cluster/flux/flux-system/cluster.yaml".into(),
+        );
+        assert!(o.changed.contains(name), "{to}: {:?}", o.changed);
+        assert!(o.missed.is_empty(), "{to}: --base missed {:?}", o.missed);
+        Command::new("git").arg("-C").arg(repo.path()).args(["checkout", "-q", "--", "."]).status().unwrap();
+    }
+}
+
+/// A bootstrapped cluster directory (`flux-system/gotk-components.yaml`) is synced by Flux
+/// even when its last Flux Kustomization is deleted: the cluster root stays an entry point, so
+/// the deletion that changes it is checked.
+#[test]
+fn deleting_the_last_flux_kustomization_checks_the_cluster_root() {
+    if !have_git() {
+        return;
+    }
+    let apps = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  path: ./apps\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n";
+    let files = [
+        ("clusters/test/flux-system/gotk-components.yaml", "# written by flux bootstrap\n"),
+        ("clusters/test/flux-system/gotk-sync.yaml", "# written by flux bootstrap\n"),
+        ("clusters/test/flux-system/kustomization.yaml", "resources: [gotk-components.yaml, gotk-sync.yaml]\n"),
+        ("clusters/test/apps.yaml", apps),
+        ("apps/kustomization.yaml", "resources: [cm.yaml]\n"),
+        ("apps/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: default\n"),
+    ];
+    let repo = mutation::committed_files(&files);
+    let before = mutation::state(repo.path());
+    let root = "clusters/test/flux-system/flux-system";
+    assert!(before.entries.contains_key(root), "{:?}", before.entries.keys());
+    std::fs::remove_file(repo.path().join("clusters/test/apps.yaml")).unwrap();
+    let o = mutation::judge(repo.path(), &before, mutation::Kind::DeleteFile, "clusters/test/apps.yaml".into());
+    assert!(o.changed.contains(root), "{:?}", o.changed);
+    assert!(o.missed.is_empty(), "--base missed {:?}", o.missed);
+}
+
+/// An overlay that fails on its first base still names its second: the second stays a base
+/// (no leaf-only findings appear on it), so the one change that breaks the first base changes
+/// only the entry points that read it.
+#[test]
+fn a_failed_overlay_keeps_the_bases_it_names_after_the_failure() {
+    if !have_git() {
+        return;
+    }
+    let svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: gw\n  namespace: gw\nspec:\n  selector:\n    app: gateway\n  ports:\n  - port: 80\n";
+    let files = [
+        ("top/kustomization.yaml", "resources:\n- ../auth\n- ../gateway\n"),
+        ("auth/kustomization.yaml", "resources:\n- cm.yaml\n- route.yaml\n"),
+        ("auth/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: auth\n  namespace: auth\n"),
+        ("auth/route.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: route\n  namespace: auth\n"),
+        ("gateway/kustomization.yaml", "resources:\n- svc.yaml\n"),
+        ("gateway/svc.yaml", svc),
+    ];
+    let repo = mutation::committed_files(&files);
+    let before = mutation::state(repo.path());
+    assert!(before.entries.contains_key("gateway"), "{:?}", before.entries.keys());
+    std::fs::remove_file(repo.path().join("auth/route.yaml")).unwrap();
+    let o = mutation::judge(repo.path(), &before, mutation::Kind::DeleteFile, "auth/route.yaml".into());
+    assert!(o.changed.contains("top") && o.changed.contains("auth"), "{:?}", o.changed);
+    assert!(!o.changed.contains("gateway"), "the gateway base became a leaf: {:?}", o.changed);
+    assert!(o.missed.is_empty(), "--base missed {:?}", o.missed);
+}

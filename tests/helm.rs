@@ -315,6 +315,9 @@ fn a_chart_value_no_values_line_explains_points_at_the_chart_line() {
     let f = latest.iter().find(|f| f["entry_point"] == RELEASE).unwrap_or_else(|| panic!("{:#}", json["findings"]));
     assert_eq!(f["location"]["file"], "clusters/test/apps.yaml");
     assert_eq!(f["location"]["line"], chart_line, "{f:#}");
+    // A policy finding on chart output names the field too, as schema findings do.
+    let msg = f["message"].as_str().unwrap();
+    assert!(msg.starts_with("spec.template.spec.containers[0].image: "), "{f:#}");
 }
 
 #[test]

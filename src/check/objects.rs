@@ -62,6 +62,51 @@ fn encrypted_type(node: &Node, api_version: &str, kind: &str) -> bool {
     node.get("sops").and_then(Node::as_map).is_some() && (cipher(api_version) || cipher(kind))
 }
 
+/// The `schema-missing` finding of a kind with no schema: a deprecated Flux API, a kind nothing
+/// defines, or a version its CRD does not serve. With `--cluster`, a version the live cluster
+/// does not serve of a kind it serves is certain to fail: an error.
+fn missing(
+    registry: &Registry,
+    api_version: &str,
+    kind: &str,
+    other_versions: &[String],
+    flux_replacement: Option<&str>,
+    schema_missing: Level,
+) -> Finding {
+    let (msg, help) = if let Some(rep) = flux_replacement {
+        (
+            format!("{kind} {api_version} is a deprecated Flux API and no CRD in the repository serves it"),
+            format!("use apiVersion: {rep}"),
+        )
+    } else if other_versions.is_empty() {
+        (
+            format!(
+                "no schema for {kind} ({api_version}): no CRD in the repository, the catalog or the bundled CRDs defines it"
+            ),
+            registry.missing_hint(api_version, kind),
+        )
+    } else {
+        (
+            format!("the CRD for {kind} does not serve version '{}'", api_version.rsplit('/').next().unwrap_or("")),
+            format!("served versions: {}", other_versions.join(", ")),
+        )
+    };
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    let served_elsewhere = registry.cluster_serves_kind(group, kind).filter(|_| !other_versions.is_empty());
+    let msg = match (served_elsewhere, registry.cluster_context()) {
+        (Some(context), _) => format!("{msg} in the cluster (context {context})"),
+        (None, Some(context)) if other_versions.is_empty() && flux_replacement.is_none() => {
+            format!("{msg}, and the cluster (context {context}) has no such CRD")
+        }
+        _ => msg,
+    };
+    let mut f = Finding::new(Rule::SchemaMissing, msg).help(help);
+    if schema_missing == Level::Error || served_elsewhere.is_some() {
+        f.severity = Severity::Error;
+    }
+    f
+}
+
 /// Checks one rendered object.
 pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> ObjectCheck {
     let node = &r.node;
@@ -150,31 +195,7 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
         }
         Resolved::Missing { other_versions, flux_replacement } => {
             if schema_missing != Level::Off {
-                let (msg, help) = if let Some(rep) = flux_replacement {
-                    (
-                        format!("{kind} {api_version} is a deprecated Flux API and no CRD in the repository serves it"),
-                        format!("use apiVersion: {rep}"),
-                    )
-                } else if other_versions.is_empty() {
-                    (
-                        format!(
-                            "no schema for {kind} ({api_version}): no CRD in the repository, the catalog or the bundled CRDs defines it"
-                        ),
-                        registry.missing_hint(api_version, kind),
-                    )
-                } else {
-                    (
-                        format!(
-                            "the CRD for {kind} does not serve version '{}'",
-                            api_version.rsplit('/').next().unwrap_or("")
-                        ),
-                        format!("served versions: {}", other_versions.join(", ")),
-                    )
-                };
-                let mut f = Finding::new(Rule::SchemaMissing, msg).help(help);
-                if schema_missing == Level::Error {
-                    f.severity = Severity::Error;
-                }
+                let f = missing(registry, api_version, kind, other_versions, *flux_replacement, schema_missing);
                 findings.push(Located::at(f, api_loc));
             }
         }

@@ -90,13 +90,24 @@ pub(crate) fn open_repo(root: &Path, config: &Config) -> Result<Repo, String> {
     Ok(repo)
 }
 
+/// Loads ROOT's `.fluxgate.yaml` (defaults when absent). Without a `kubernetesVersion`, the
+/// version a `schemas pull --cluster` recorded in the catalog is the target.
 pub(crate) fn load_config(root: &Path) -> Result<Config, String> {
     let p = root.join(config::FILE_NAME);
-    match std::fs::read_to_string(&p) {
-        Ok(text) => Config::parse(&text).map_err(|e| e.to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-        Err(e) => Err(format!("cannot read {}: {e}", p.display())),
+    let mut config = match std::fs::read_to_string(&p) {
+        Ok(text) => Config::parse(&text).map_err(|e| e.to_string())?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
+        Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
+    };
+    if config.kubernetes_version.is_none()
+        && let Some((version, note)) = fluxgate::schema::import::recorded_version(&root.join(&config.schema_catalog))
+    {
+        if let Some(note) = note {
+            eprintln!("fluxgate: {note}");
+        }
+        config.kubernetes_version = Some(version);
     }
+    Ok(config)
 }
 
 pub(crate) fn write_file(path: &Path, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), String> {
@@ -113,5 +124,34 @@ pub(crate) fn write_stdout(text: &str) -> Result<(), String> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
         _ => Ok(()),
+    }
+}
+
+/// How to reach a live cluster, read-only (`schemas pull --cluster`, `validate --cluster`,
+/// `diff --cluster`): as kubectl finds it.
+#[derive(clap::Args, Clone, Default)]
+pub(crate) struct ClusterArgs {
+    /// The kubeconfig context to use (default: the kubeconfig's current-context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else the pod's
+    /// service account).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Seconds one request to the cluster (or its exec credential plugin) may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub cluster_timeout: u64,
+}
+
+impl ClusterArgs {
+    /// Connects (resolving the kubeconfig and running an exec plugin; no request yet).
+    pub(crate) fn connect(&self) -> Result<fluxgate::cluster::Client, fluxgate::cluster::Error> {
+        fluxgate::cluster::Client::connect(&fluxgate::cluster::Options {
+            source: fluxgate::cluster::kubeconfig::Source {
+                kubeconfig: self.kubeconfig.clone(),
+                context: self.context.clone(),
+            },
+            timeout: std::time::Duration::from_secs(self.cluster_timeout.max(1)),
+        })
     }
 }

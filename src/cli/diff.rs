@@ -1,4 +1,5 @@
-//! `fluxgate diff --base REF`: the object-level diff of the entry points a change affects.
+//! `fluxgate diff --base REF`: the object-level diff of the entry points a change affects;
+//! `fluxgate diff --cluster`: the working tree's render against the live cluster.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -26,8 +27,16 @@ pub(crate) struct DiffArgs {
     #[arg(default_value = ".")]
     root: PathBuf,
     /// The ref the change will merge into (`origin/main`); compared at `git merge-base REF HEAD`.
-    #[arg(long, value_name = "REF")]
-    base: String,
+    /// With --cluster: only the entry points the change affects are compared with the cluster.
+    #[arg(long, value_name = "REF", required_unless_present = "cluster")]
+    base: Option<String>,
+    /// Compare the working tree's render with the live cluster (read-only) instead of the base:
+    /// objects to create, objects that differ on the fields the manifests set, and objects Flux
+    /// would prune.
+    #[arg(long)]
+    cluster: bool,
+    #[command(flatten)]
+    kube: ClusterArgs,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: DiffFormat,
@@ -47,7 +56,16 @@ pub(crate) fn diff(a: DiffArgs) -> Result<ExitCode, String> {
     let mut config = load_config(&a.root)?;
     config.flux.variables.extend(a.vars.iter().cloned());
     let repo = open_repo(&a.root, &config)?;
-    let report = fluxgate::diff::pr_diff(&repo, &config, &a.base, a.max_bytes)?;
+    let report = match (a.cluster, &a.base) {
+        (true, base) => {
+            let client = a.kube.connect().map_err(|e| e.to_string())?;
+            client.version().map_err(|e| e.to_string())?;
+            let lookup = fluxgate::cluster::lookup::Lookup::new(client);
+            fluxgate::diff::live::cluster_diff(&repo, &config, &lookup, base.as_deref(), a.max_bytes)?
+        }
+        (false, Some(base)) => fluxgate::diff::pr_diff(&repo, &config, base, a.max_bytes)?,
+        (false, None) => return Err("diff needs --base REF or --cluster".into()),
+    };
     let mut out = std::io::stdout().lock();
     let res = match a.format {
         DiffFormat::Text => fluxgate::diff::format::write_text(&report, &mut out),

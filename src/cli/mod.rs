@@ -42,7 +42,8 @@ pub(crate) enum Command {
     /// environment and team, suppressions, entry points, trends with --compare).
     Audit(audit::AuditArgs),
     /// Show what a change does to the rendered objects of the entry points it affects,
-    /// comparing `git merge-base REF HEAD` with the working tree.
+    /// comparing `git merge-base REF HEAD` with the working tree; or, with --cluster, what
+    /// applying the working tree would change in the live cluster.
     Diff(diff::DiffArgs),
     /// Print the rendered YAML of one kustomize directory, like `kustomize build DIR`.
     Render(render::RenderArgs),
@@ -99,6 +100,9 @@ pub fn main() -> ExitCode {
         Command::Config(config::ConfigCommand::Init { force, root }) => config::config_init(&root, force),
         Command::Schemas(schemas::SchemasCommand::Import { paths, root, catalog }) => {
             schemas::schemas_import(&paths, &root, catalog)
+        }
+        Command::Schemas(schemas::SchemasCommand::Pull { cluster: _, kube, root, catalog }) => {
+            schemas::schemas_pull(&kube, &root, catalog)
         }
         Command::Schemas(schemas::SchemasCommand::List { root, format }) => schemas::schemas_list(&root, format),
         Command::Hook(c) => hook::hook(c),

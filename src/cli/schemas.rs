@@ -1,4 +1,5 @@
 //! `fluxgate schemas import`: CRDs into the repository's schema catalog; `fluxgate schemas
+//! pull --cluster`: the CRDs a live cluster serves into the catalog; `fluxgate schemas
 //! list`: where each custom resource kind's schema comes from.
 
 use std::io::Write;
@@ -17,6 +18,22 @@ pub(crate) enum SchemasCommand {
         /// CRD files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Repository root whose config names the catalog (default: the current directory).
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Catalog directory (default: the config's `schemas.catalog`, `.fluxgate/schemas/`).
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+    },
+    /// Copy the CRDs a live cluster serves into the schema catalog (read-only: it only lists
+    /// CRDs and reads /version), one file per group/kind/version as `import` writes them, and
+    /// record the cluster's Kubernetes version, which `validate` then targets by default.
+    Pull {
+        /// Read the CRDs from the cluster of the kubeconfig context (required: the only source).
+        #[arg(long, required = true)]
+        cluster: bool,
+        #[command(flatten)]
+        kube: ClusterArgs,
         /// Repository root whose config names the catalog (default: the current directory).
         #[arg(long, default_value = ".")]
         root: PathBuf,
@@ -87,19 +104,63 @@ pub(crate) fn schemas_list(root: &Path, format: ListFormat) -> Result<ExitCode, 
     Ok(ExitCode::SUCCESS)
 }
 
+/// `schemas pull --cluster`: lists the cluster's CRDs (GET only) and imports them.
+pub(crate) fn schemas_pull(kube: &ClusterArgs, root: &Path, catalog: Option<PathBuf>) -> Result<ExitCode, String> {
+    let config = load_config(root)?;
+    let catalog = catalog.unwrap_or_else(|| root.join(&config.schema_catalog));
+    let client = kube.connect().map_err(|e| e.to_string())?;
+    let version = client.version().map_err(|e| e.to_string())?;
+    let items = client.list(fluxgate::cluster::lookup::CRDS, None).map_err(|e| e.to_string())?;
+    let crds: Vec<fluxgate::source::Node> =
+        items.iter().map(|j| fluxgate::source::Node::from_json(j, fluxgate::source::Loc::default())).collect();
+    let result = fluxgate::schema::import::import_objects(&crds, &catalog)
+        .map_err(|e| format!("cannot write the catalog {}: {e}", catalog.display()))?;
+    let recorded = fluxgate::schema::import::record_version(&catalog, &version.minor)
+        .map_err(|e| format!("cannot write the catalog {}: {e}", catalog.display()))?;
+    let mut out = std::io::stdout().lock();
+    let changed = print_outcomes(&mut out, &catalog, &result);
+    let _ = writeln!(
+        out,
+        "{:<9} {} (Kubernetes {}, {})",
+        outcome_word(&recorded),
+        catalog.join(fluxgate::schema::import::VERSION_FILE).display(),
+        version.minor,
+        version.git_version
+    );
+    let _ = writeln!(
+        out,
+        "{} CRDs, {} served versions from context {} ({}); {} files changed",
+        crds.len(),
+        result.files.len(),
+        client.context(),
+        client.server(),
+        changed + usize::from(recorded != fluxgate::schema::import::Outcome::Unchanged)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn outcome_word(o: &fluxgate::schema::import::Outcome) -> &'static str {
+    match o {
+        fluxgate::schema::import::Outcome::Added => "added",
+        fluxgate::schema::import::Outcome::Updated => "updated",
+        fluxgate::schema::import::Outcome::Unchanged => "unchanged",
+    }
+}
+
+/// One line per catalog file (`added`/`updated`/`unchanged PATH`); the number changed.
+fn print_outcomes(out: &mut dyn Write, catalog: &Path, result: &fluxgate::schema::import::Imported) -> usize {
+    for (file, outcome) in &result.files {
+        let _ = writeln!(out, "{:<9} {}", outcome_word(outcome), catalog.join(file).display());
+    }
+    result.files.values().filter(|o| **o != fluxgate::schema::import::Outcome::Unchanged).count()
+}
+
 pub(crate) fn schemas_import(paths: &[PathBuf], root: &Path, catalog: Option<PathBuf>) -> Result<ExitCode, String> {
     let config = load_config(root)?;
     let catalog = catalog.unwrap_or_else(|| root.join(&config.schema_catalog));
     let result = fluxgate::schema::import::import(paths, &catalog).map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
-    for (file, outcome) in &result.files {
-        let what = match outcome {
-            fluxgate::schema::import::Outcome::Added => "added",
-            fluxgate::schema::import::Outcome::Updated => "updated",
-            fluxgate::schema::import::Outcome::Unchanged => "unchanged",
-        };
-        let _ = writeln!(out, "{what:<9} {}", catalog.join(file).display());
-    }
+    print_outcomes(&mut out, &catalog, &result);
     for (file, err) in &result.errors {
         eprintln!("fluxgate: skipped {}: {err}", file.display());
     }

@@ -81,12 +81,25 @@ pub(crate) struct ValidateArgs {
     /// (to publish as a build artifact or PR comment).
     #[arg(long, value_name = "FILE", requires = "base")]
     diff_markdown: Option<PathBuf>,
+    /// Ask the live cluster (read-only) what only it knows: the keys of substituteFrom
+    /// ConfigMaps/Secrets, whether referenced Flux objects exist, which CRD versions it serves.
+    /// An unreachable cluster is a warning and the offline result.
+    #[arg(long)]
+    cluster: bool,
+    #[command(flatten)]
+    kube: ClusterArgs,
 }
 
 pub(crate) fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
-    let (config, repo) = a.run.setup(&a.root)?;
+    let (mut config, repo) = a.run.setup(&a.root)?;
+    if a.cluster {
+        config.cluster = cluster_lookup(&a.kube);
+    }
     let options = fluxgate::pipeline::RunOptions { base: a.base.clone(), shard: a.shard, ..Default::default() };
     let report = fluxgate::pipeline::validate_with(&repo, &config, &options)?;
+    for problem in config.cluster.as_ref().map(|l| l.problems()).unwrap_or_default() {
+        eprintln!("fluxgate: warning: --cluster: {problem}; the answers that needed it are the offline ones");
+    }
     if let (Some(p), Some(base)) = (&a.diff_markdown, &a.base) {
         let d = fluxgate::diff::pr_diff(&repo, &config, base, fluxgate::diff::DEFAULT_MAX_BYTES)?;
         write_file(p, |w| fluxgate::diff::format::write_markdown(&d, w))?;
@@ -136,6 +149,27 @@ pub(crate) fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
         FailOn::Warning => f.severity <= Severity::Warning,
     });
     Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Connects to the cluster and checks it answers (`GET /version`); when it does not, one
+/// warning line and `None`: the run goes on offline.
+fn cluster_lookup(kube: &ClusterArgs) -> Option<std::sync::Arc<fluxgate::cluster::lookup::Lookup>> {
+    let connected = kube.connect().and_then(|c| c.version().map(|v| (c, v)));
+    match connected {
+        Ok((client, version)) => {
+            eprintln!(
+                "fluxgate: reading the cluster of context {} ({}, Kubernetes {})",
+                client.context(),
+                client.server(),
+                version.git_version
+            );
+            Some(std::sync::Arc::new(fluxgate::cluster::lookup::Lookup::new(client)))
+        }
+        Err(e) => {
+            eprintln!("fluxgate: warning: --cluster: {e}; checking offline");
+            None
+        }
+    }
 }
 
 /// Accepts an absolute http(s) URL: Bitbucket rejects other links.

@@ -60,6 +60,9 @@ pub struct Config {
     pub helm: helm::HelmConfig,
     /// The `audit:` section: how `fluxgate audit` groups findings.
     pub audit: AuditConfig,
+    /// `--cluster`: the live cluster a run may ask (read-only) for what only it knows. Set by
+    /// the command line, never by the file.
+    pub cluster: Option<std::sync::Arc<crate::cluster::lookup::Lookup>>,
 }
 
 /// One named environment and the path globs that select it.
@@ -108,6 +111,7 @@ impl Default for Config {
             helm: helm::HelmConfig::default(),
             audit: AuditConfig::default(),
             limits: Limits::default(),
+            cluster: None,
         }
     }
 }

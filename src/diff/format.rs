@@ -35,9 +35,32 @@ pub fn write_json(report: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-fn counts(e: &EntryDiff) -> String {
+fn counts(e: &EntryDiff, live: bool) -> String {
     let n = |c: Change| e.objects.iter().filter(|o| o.change == c).count();
-    format!("{} changed, {} added, {} removed", n(Change::Changed), n(Change::Added), n(Change::Removed))
+    let (added, removed) = if live { ("to create", "to prune") } else { ("added", "removed") };
+    format!("{} changed, {} {added}, {} {removed}", n(Change::Changed), n(Change::Added), n(Change::Removed))
+}
+
+/// An object's change as a reader says it: against a live cluster, objects are created and
+/// pruned rather than added and removed.
+fn change_word(c: Change, live: bool) -> &'static str {
+    match (c, live) {
+        (Change::Added, true) => "create",
+        (Change::Removed, true) => "prune",
+        _ => c.as_str(),
+    }
+}
+
+/// The first line of a report: what the working tree is compared with.
+fn against(report: &DiffReport, code: bool) -> String {
+    let q = |s: &str| if code { format!("`{}`", html(s)) } else { s.to_string() };
+    match &report.cluster {
+        Some(c) => {
+            let tree = c.tree.as_ref().map(|t| format!(", which syncs {}", q(t))).unwrap_or_default();
+            format!("the live cluster {} ({}){tree}", q(&c.context), q(&c.server))
+        }
+        None => format!("{} (merge base {})", q(&report.base), q(short(&report.merge_base))),
+    }
 }
 
 fn kind(e: &EntryDiff) -> &'static str {
@@ -97,12 +120,20 @@ fn unchanged_line(unchanged: usize) -> Option<String> {
 
 /// Writes the plain-text diff.
 pub fn write_text(report: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "fluxgate diff against {} (merge base {})", report.base, short(&report.merge_base))?;
+    writeln!(out, "fluxgate diff against {}", against(report, false))?;
     if let Some(why) = &report.everything {
         writeln!(out, "every entry point compared: {why}")?;
     }
     if report.entry_points.is_empty() {
-        writeln!(out, "no entry point is affected by the change")?;
+        writeln!(
+            out,
+            "{}",
+            if report.cluster.is_some() {
+                "no entry point compared"
+            } else {
+                "no entry point is affected by the change"
+            }
+        )?;
     }
     let (groups, unchanged) = grouped(report);
     for (g, entries) in &groups {
@@ -110,7 +141,7 @@ pub fn write_text(report: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "\n## {title}")?;
         }
         for e in entries {
-            write_text_entry(e, out)?;
+            write_text_entry(e, report.cluster.is_some(), out)?;
         }
     }
     if let Some(line) = unchanged_line(unchanged) {
@@ -122,8 +153,8 @@ pub fn write_text(report: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn write_text_entry(e: &EntryDiff, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "\n=== {} ({}): {} — {}", e.name, kind(e), e.status.as_str(), counts(e))?;
+fn write_text_entry(e: &EntryDiff, live: bool, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "\n=== {} ({}): {} — {}", e.name, kind(e), e.status.as_str(), counts(e, live))?;
     for (side, err) in [("base", &e.base_error), ("head", &e.head_error)] {
         if let Some(err) = err {
             writeln!(out, "  {side} render failed: {err}")?;
@@ -135,7 +166,7 @@ fn write_text_entry(e: &EntryDiff, out: &mut dyn Write) -> io::Result<()> {
             Change::Removed => '-',
             _ => '~',
         };
-        writeln!(out, "  {sign} {} {}", o.change.as_str(), o.id)?;
+        writeln!(out, "  {sign} {} {}", change_word(o.change, live), o.id)?;
         if let Some(note) = object_note(o) {
             writeln!(out, "    ({note})")?;
         }
@@ -166,14 +197,15 @@ fn fence(text: &str) -> String {
 /// Writes the Markdown diff for a pull request comment.
 pub fn write_markdown(report: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
     let n = |c: Change| report.entry_points.iter().filter(|e| e.status == c).count();
-    writeln!(out, "### fluxgate diff against `{}` (merge base `{}`)\n", html(&report.base), short(&report.merge_base))?;
+    writeln!(out, "### fluxgate diff against {}\n", against(report, true))?;
     if let Some(why) = &report.everything {
         writeln!(out, "Every entry point compared: {}.\n", html(why))?;
     }
     writeln!(
         out,
-        "{} entry point(s) affected: {} changed, {} added, {} removed, {} unchanged.\n",
+        "{} entry point(s) {}: {} changed, {} added, {} removed, {} unchanged.\n",
         report.entry_points.len(),
+        if report.cluster.is_some() { "compared" } else { "affected" },
         n(Change::Changed),
         n(Change::Added),
         n(Change::Removed),
@@ -185,7 +217,7 @@ pub fn write_markdown(report: &DiffReport, out: &mut dyn Write) -> io::Result<()
             writeln!(out, "#### {}\n", html(title))?;
         }
         for e in entries {
-            write_markdown_entry(e, out)?;
+            write_markdown_entry(e, report.cluster.is_some(), out)?;
         }
     }
     if let Some(line) = unchanged_line(unchanged) {
@@ -197,14 +229,14 @@ pub fn write_markdown(report: &DiffReport, out: &mut dyn Write) -> io::Result<()
     Ok(())
 }
 
-fn write_markdown_entry(e: &EntryDiff, out: &mut dyn Write) -> io::Result<()> {
+fn write_markdown_entry(e: &EntryDiff, live: bool, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "<details><summary><code>{}</code> ({}): <b>{}</b> — {}</summary>\n",
         html(&e.name),
         kind(e),
         e.status.as_str(),
-        counts(e)
+        counts(e, live)
     )?;
     for (side, err) in [("base", &e.base_error), ("head", &e.head_error)] {
         if let Some(err) = err {
@@ -213,7 +245,7 @@ fn write_markdown_entry(e: &EntryDiff, out: &mut dyn Write) -> io::Result<()> {
     }
     for o in &e.objects {
         let note = object_note(o).map(|n| format!(" ({n})")).unwrap_or_default();
-        writeln!(out, "- {} `{}`{}", o.change.as_str(), html(&o.id.to_string()), note)?;
+        writeln!(out, "- {} `{}`{}", change_word(o.change, live), html(&o.id.to_string()), note)?;
     }
     for o in e.objects.iter().filter(|o| o.diff.is_some()) {
         let d = o.diff.as_deref().unwrap_or_default();
@@ -271,6 +303,7 @@ mod tests {
             everything: None,
             entry_points: entries,
             truncated: 0,
+            cluster: None,
             max_bytes: 1000,
         }
     }

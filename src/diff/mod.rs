@@ -7,6 +7,7 @@
 //! are masked before anything is diffed, so a report can be published as a PR comment.
 
 pub mod format;
+pub mod live;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -113,6 +114,19 @@ pub struct DiffReport {
     pub truncated: usize,
     /// The limit in bytes of diff text that was applied.
     pub max_bytes: usize,
+    /// `diff --cluster`: the live cluster compared with (then `base` is `cluster <context>`,
+    /// `added` objects are to be created and `removed` ones to be pruned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<LiveSide>,
+}
+
+/// The live side of `diff --cluster`.
+#[derive(Clone, Debug, Serialize)]
+pub struct LiveSide {
+    pub context: String,
+    pub server: String,
+    /// The Flux tree (directory) the cluster syncs, when found; only its entry points compared.
+    pub tree: Option<String>,
 }
 
 /// Masks what must not appear in a PR comment: Secret `data`/`stringData` values, SOPS
@@ -323,6 +337,7 @@ pub fn pr_diff(repo: &Repo, config: &Config, base: &str, max_bytes: usize) -> Re
         entry_points,
         truncated: 0,
         max_bytes,
+        cluster: None,
     };
     limit(&mut report, max_bytes);
     Ok(report)

@@ -291,13 +291,6 @@ impl RepoIndex {
 /// Files that do not parse are skipped here: the plain render reports them.
 pub fn index(repo: &Repo, discovery: &Discovery) -> RepoIndex {
     let mut out = RepoIndex::default();
-    // Without a Flux Kustomization, ConfigMaps and Secrets are not needed.
-    let has_flux = discovery.files_with(&[Needle::FluxKustomization]).iter().any(|p| {
-        repo.load_yaml(p).is_ok_and(|parsed| parsed.error.is_none() && parsed.docs.iter().any(is_flux_kustomization))
-    });
-    if !has_flux {
-        return out;
-    }
     for f in &discovery.yaml_files {
         let dir = f.parent();
         if matches!(f.file_name(), "gotk-sync.yaml" | "gotk-components.yaml")
@@ -306,6 +299,16 @@ pub fn index(repo: &Repo, discovery: &Discovery) -> RepoIndex {
         {
             out.bootstrap_dirs.push(dir.parent());
         }
+    }
+    // Without a Flux Kustomization or a bootstrapped cluster directory (Flux syncs it even
+    // when nothing else is left in it), ConfigMaps and Secrets are not needed.
+    let has_flux = !out.bootstrap_dirs.is_empty()
+        || discovery.files_with(&[Needle::FluxKustomization]).iter().any(|p| {
+            repo.load_yaml(p)
+                .is_ok_and(|parsed| parsed.error.is_none() && parsed.docs.iter().any(is_flux_kustomization))
+        });
+    if !has_flux {
+        return out;
     }
     for p in discovery.files_with(&[Needle::FluxKustomization, Needle::ConfigMap, Needle::Secret]) {
         let Ok(parsed) = repo.load_yaml(&p) else { continue };

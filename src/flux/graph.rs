@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
 
+use crate::cluster::lookup::Fact;
 use crate::finding::Finding;
 use crate::kustomize::resource::{Resource, is_cluster_scoped};
 use crate::rules::Rule;
@@ -50,6 +51,9 @@ pub struct GraphOptions {
     /// What may supply objects the render lacks; decides whether a missing reference is an
     /// error or a [`Rule::FluxReferenceUnresolved`] warning (the default: certain).
     pub provenance: Provenance,
+    /// `validate --cluster`: the live cluster, asked whether a reference the render lacks
+    /// exists there, which turns the warning into no finding or a certain one.
+    pub cluster: Option<std::sync::Arc<crate::cluster::lookup::Lookup>>,
 }
 
 impl GraphOptions {
@@ -115,6 +119,7 @@ pub fn check_cluster_with(
     paths(&cluster, opts, &mut out);
     duplicates(&cluster, &mut out);
     values_from(&cluster, opts, &mut out);
+    namespaces(&cluster, opts, &mut out);
     out.extend(super::helm_values::check(&cluster, opts));
     sort(&mut out);
     out
@@ -190,13 +195,26 @@ fn missing_ref(
     match opts.provenance.resolve(group, kind, namespace, name) {
         Resolution::Made(_) => None,
         Resolution::Missing => Some(c.finding(o, rule, message, help, loc)),
-        Resolution::Unsure(why) => Some(c.finding(
-            o,
-            Rule::FluxReferenceUnresolved,
-            format!("{message}; not certain to fail: {why}"),
-            help,
-            loc,
-        )),
+        Resolution::Unsure(why) => match opts.cluster.as_ref().map(|l| l.exists(group, kind, namespace, name)) {
+            Some(Fact::Known(true)) => None,
+            Some(Fact::Known(false)) => {
+                let context = opts.cluster.as_ref().map(|l| l.client().context().to_string()).unwrap_or_default();
+                Some(c.finding(
+                    o,
+                    rule,
+                    format!("{message}; the cluster (context {context}) has none either"),
+                    help,
+                    loc,
+                ))
+            }
+            _ => Some(c.finding(
+                o,
+                Rule::FluxReferenceUnresolved,
+                format!("{message}; not certain to fail: {why}"),
+                help,
+                loc,
+            )),
+        },
     }
 }
 
@@ -446,6 +464,51 @@ fn paths(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
 /// overwriting (and pruning) it. The entry point that sorts first keeps it; each other one is
 /// reported at its document: an error when the two differ (each apply undoes the other's
 /// fields), a warning when they apply the same content.
+/// With `--cluster`: namespaced objects whose namespace neither the tree renders (a Namespace,
+/// or a HelmRelease that creates its target namespace) nor the live cluster has; one finding
+/// per namespace and entry point, on its first object.
+fn namespaces(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
+    let Some(live) = &opts.cluster else { return };
+    let mut made: BTreeSet<&str> = c
+        .objects
+        .iter()
+        .filter(|o| o.resource.kind() == "Namespace" && o.resource.gvk().group.is_empty())
+        .map(|o| o.resource.name())
+        .collect();
+    for hr in c.of_kind(HELM_GROUP, "HelmRelease").map(|o| &o.resource.node) {
+        if hr.path(&["spec", "install", "createNamespace"]).and_then(Node::as_bool) == Some(true) {
+            made.extend(hr.str_at(&["spec", "targetNamespace"]).or(hr.str_at(&["metadata", "namespace"])));
+        }
+    }
+    let mut reported: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for o in c.objects {
+        let ns = o.resource.namespace();
+        if ns.is_empty()
+            || made.contains(ns)
+            || is_cluster_scoped(o.resource.kind())
+            || reported.contains(&(o.entry_point, ns))
+        {
+            continue;
+        }
+        if live.namespace_exists(ns) == Fact::Known(false) {
+            reported.insert((o.entry_point, ns));
+            let count =
+                c.objects.iter().filter(|x| x.entry_point == o.entry_point && x.resource.namespace() == ns).count();
+            let context = live.client().context().to_string();
+            out.push(c.finding(
+                o,
+                Rule::NamespaceNotFound,
+                format!(
+                    "namespace '{ns}' of {count} object(s) is neither rendered for cluster {} nor in the cluster (context {context}): applying them fails",
+                    c.dir
+                ),
+                "add the Namespace to the cluster's Flux tree, or fix the namespace",
+                field_loc(&o.resource.node, &["metadata", "namespace"]),
+            ));
+        }
+    }
+}
+
 fn duplicates(c: &Cluster, out: &mut Vec<GraphFinding>) {
     for (key, idx) in &c.index {
         let mut by_ep: BTreeMap<&str, Vec<&ClusterObject>> = BTreeMap::new();

@@ -44,6 +44,9 @@ pub struct Settings {
     /// Kustomization in the cluster (`file:line` of its HelmRelease): variables with no value
     /// here may come from it, so they are kept as written, with a warning.
     pub injecting_webhook: Option<String>,
+    /// `validate --cluster`: the live cluster, asked for the keys of `substituteFrom` objects
+    /// the repository cannot show (never their values).
+    pub cluster: Option<std::sync::Arc<crate::cluster::lookup::Lookup>>,
 }
 
 /// A `substituteFrom` object as the tree finds it.
@@ -234,11 +237,30 @@ pub fn variables(fk: &FluxKustomization, lookup: &Lookup<'_>, settings: &Setting
                 );
                 match node {
                     Some(obj) => add_data(&mut out.vars, &src.kind, &src.name, &obj)?,
-                    None => out.open = true,
+                    None => {
+                        if cluster_keys(settings, &src.kind, &fk.key.namespace, &src.name, &mut out.vars) != Some(true)
+                        {
+                            out.open = true;
+                        }
+                    }
                 }
             }
             None if src.optional => {}
             None => {
+                match cluster_keys(settings, &src.kind, &fk.key.namespace, &src.name, &mut out.vars) {
+                    Some(true) => continue,
+                    Some(false) => {
+                        let context =
+                            settings.cluster.as_ref().map(|c| c.client().context().to_string()).unwrap_or_default();
+                        return Err(Diag::fatal(
+                            Rule::FluxSubstituteFromMissing,
+                            src.loc,
+                            format!("{what} is neither in the repository nor in the cluster (context {context}): the Kustomization fails"),
+                        )
+                        .help("create it, fix the name, or mark it `optional: true`"));
+                    }
+                    None => {}
+                }
                 out.open = true;
                 out.notes.push(
                     Diag::note(
@@ -260,6 +282,24 @@ pub fn variables(fk: &FluxKustomization, lookup: &Lookup<'_>, settings: &Setting
         out.vars.insert(k.clone(), v);
     }
     Ok(out)
+}
+
+/// Asks the live cluster (`validate --cluster`) for a `substituteFrom` object's keys and adds
+/// each as a variable kept as written (`${KEY}`: the value stays in the cluster).
+/// `Some(true)`: it exists; `Some(false)`: it does not; `None`: no cluster, or it could not say.
+fn cluster_keys(settings: &Settings, kind: &str, namespace: &str, name: &str, vars: &mut Vars) -> Option<bool> {
+    use crate::cluster::lookup::Fact;
+    match settings.cluster.as_ref()?.data_keys(kind, namespace, name) {
+        Fact::Unknown => None,
+        Fact::Known(None) => Some(false),
+        Fact::Known(Some(keys)) => {
+            for k in keys {
+                let kept = format!("${{{k}}}");
+                vars.insert(k, kept);
+            }
+            Some(true)
+        }
+    }
 }
 
 /// Whether a Secret is SOPS-encrypted: a top-level `sops` block, or `ENC[...]` values. Its keys

@@ -450,9 +450,18 @@ fn render_one(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource
 fn render_at(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource], root: &RelPath) -> FluxEntry {
     let name = format!("{cluster}/{}/{}", fk.key.namespace, fk.key.name);
     let lookup = |kind: &str, ns: &str, n: &str| lookup(ctx, pool, cluster, kind, ns, n);
+    // A live cluster (`--cluster`) answers only for the tree it syncs.
+    let other_tree;
+    let settings = match &ctx.settings.cluster {
+        Some(live) if !live.syncs(cluster) => {
+            other_tree = Settings { cluster: None, ..ctx.settings.clone() };
+            &other_tree
+        }
+        _ => ctx.settings,
+    };
     let (dir, result) = match fk.dir_in(root) {
         Some(dir) => {
-            let r = render(ctx.engine, &dir, fk, &lookup, ctx.settings);
+            let r = render(ctx.engine, &dir, fk, &lookup, settings);
             (dir.to_string(), r)
         }
         None => (

@@ -49,6 +49,10 @@ pub struct Selection {
     /// changed file defines at head (renamed or deleted, so their entry point may be gone),
     /// with the file that defined them.
     pub flux_removed: BTreeMap<(String, String), RelPath>,
+    /// Flux Kustomizations (namespace, name) whose `spec.path` a changed file moved, with that
+    /// file and the base path (as written, `./clusters/a`). A root (a Kustomization whose path
+    /// holds its own file) is named after its path, so its old entry point may be gone.
+    pub flux_moved: BTreeMap<(String, String), (RelPath, String)>,
 }
 
 impl Selection {
@@ -132,7 +136,7 @@ fn config_names(repo: &Repo, text: &str, out: &mut BTreeSet<(String, String)>) {
 /// The Flux Kustomizations (namespace, name) a YAML text at `file` defines. One with no
 /// namespace gets the `namespace:` of the nearest kustomization above it (as applied), else
 /// `default`.
-fn flux_keys(repo: &Repo, file: &RelPath, text: &str, out: &mut BTreeMap<(String, String), RelPath>) {
+fn flux_keys(repo: &Repo, file: &RelPath, text: &str, out: &mut BTreeMap<(String, String), (RelPath, String)>) {
     if !text.contains("kustomize.toolkit.fluxcd.io") {
         return;
     }
@@ -143,7 +147,8 @@ fn flux_keys(repo: &Repo, file: &RelPath, text: &str, out: &mut BTreeMap<(String
             Some(ns) => ns.to_string(),
             None => applied_namespace(repo, &file.parent()).unwrap_or_else(|| "default".to_string()),
         };
-        out.insert((ns, name.to_string()), file.clone());
+        let path = doc.str_at(&["spec", "path"]).unwrap_or("").to_string();
+        out.insert((ns, name.to_string()), (file.clone(), path));
     }
 }
 
@@ -237,7 +242,17 @@ pub fn selection(
             s.referenced.extend(h.symmetric_difference(&b).cloned());
         }
     }
-    s.flux_removed = flux_base.into_iter().filter(|(k, _)| !flux_head.contains_key(k)).collect();
+    for (k, (file, base_path)) in flux_base {
+        match flux_head.get(&k) {
+            None => {
+                s.flux_removed.insert(k, file);
+            }
+            Some((_, head_path)) if *head_path != base_path => {
+                s.flux_moved.insert(k, (file, base_path));
+            }
+            Some(_) => {}
+        }
+    }
     let catalog = RelPath::parse(&config.schema_catalog);
     let crds: Vec<RelPath> = config.crds.iter().filter_map(|c| RelPath::parse(c)).collect();
     for (f, head, base) in &texts {

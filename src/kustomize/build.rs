@@ -412,6 +412,20 @@ impl<'r> Engine<'r> {
         self.build_loaded(&k, acc, stack, component, loc)
     }
 
+    /// The kustomization files of the directories `k` lists as resources or components. A
+    /// build that fails stops before it reads all of them, yet it still names them: they stay
+    /// bases (not leaves with leaf-only checks), and the PR gate counts them as its inputs.
+    fn named_kustomizations(&self, k: &Kustomization) -> Vec<RelPath> {
+        k.resources
+            .iter()
+            .chain(&k.components)
+            .filter(|l| !is_remote(&l.value) && !is_file_url(&l.value))
+            .filter_map(|l| k.dir.join(&l.value))
+            .filter(|p| self.repo.is_dir(p))
+            .filter_map(|p| kustomization_file(self.repo, &p))
+            .collect()
+    }
+
     /// Accumulates an already loaded (or synthesised) kustomization into `acc`.
     fn build_loaded(
         &self,
@@ -421,7 +435,11 @@ impl<'r> Engine<'r> {
         component: bool,
         loc: Loc,
     ) -> Result<(), Failed> {
-        let fail = |error: Diag, acc: &Acc| Failed { error, notes: acc.notes.clone(), files: acc.files.clone() };
+        let fail = |error: Diag, acc: &Acc| {
+            let mut files = acc.files.clone();
+            files.extend(self.named_kustomizations(k));
+            Failed { error, notes: acc.notes.clone(), files }
+        };
         let dir = &k.dir;
         if component && !k.is_component {
             return Err(fail(

@@ -9,7 +9,7 @@ use crate::finding::{Finding, Location, Severity};
 use crate::gate::{affected, changes};
 use crate::rules::Rule;
 use crate::schema::registry::{Registry, Resolved};
-use crate::source::Repo;
+use crate::source::{RelPath, Repo};
 
 use super::check::{CheckedRun, drop_double_reports};
 use super::model::{ChangeScope, CheckedKind, EntryPointReport, RunReport, SchemaCoverage, UncheckedKind};
@@ -204,7 +204,23 @@ fn change_scope(
             );
         }
     }
+    let moved = moved_flux_roots(sel, flux_names);
+    if scope.in_shard(None) {
+        for (old, file) in &moved {
+            findings.push(
+                Finding::new(
+                    Rule::EntryPointRemoved,
+                    format!(
+                        "the change moves this cluster root's spec.path in {file}: Flux no longer builds it from here"
+                    ),
+                )
+                .entry_point(old.clone())
+                .help("objects the old path applied and the new one does not are pruned by Flux"),
+            );
+        }
+    }
     removed.extend(flux_removed.into_keys());
+    removed.extend(moved.into_keys());
     ChangeScope {
         base: c.base.clone(),
         merge_base: c.merge_base.clone(),
@@ -212,6 +228,26 @@ fn change_scope(
         everything: sel.everything.clone(),
         removed_entry_points: removed,
     }
+}
+
+/// The old names of cluster roots whose `spec.path` the change moved, with their file: a
+/// Kustomization whose base path held its own file synced itself, and a root is named after
+/// its path (`<path>/<namespace>/<name>`); when no entry point of that name remains, the old
+/// one is gone.
+fn moved_flux_roots(sel: &affected::Selection, flux_names: &BTreeSet<String>) -> BTreeMap<String, RelPath> {
+    let mut out = BTreeMap::new();
+    for ((ns, name), (file, base_path)) in &sel.flux_moved {
+        let Some(dir) = RelPath::parse(base_path.trim_start_matches("./").trim_end_matches('/')) else { continue };
+        if !dir.is_root() && !file.starts_with(&dir) {
+            continue;
+        }
+        let cluster = if dir.is_root() { ".".to_string() } else { dir.to_string() };
+        let old = format!("{cluster}/{ns}/{name}");
+        if !flux_names.contains(&old) {
+            out.insert(old, file.clone());
+        }
+    }
+    out
 }
 
 /// The Flux entry points a change removes, by name: a Kustomization a changed file defined at

@@ -20,13 +20,14 @@ use super::select::Scope;
 /// ones in unchanged files.
 pub(super) fn graph_findings(
     repo: &Repo,
+    config: &crate::config::Config,
     discovery: &Discovery,
     entries: &[FluxEntry],
     admission_findings: Vec<Finding>,
     scope: &Scope,
     change: Option<&(changes::Changes, affected::Selection)>,
 ) -> Vec<Finding> {
-    let mut out = if entries.is_empty() { Vec::new() } else { flux_graph_checks(repo, discovery, entries) };
+    let mut out = if entries.is_empty() { Vec::new() } else { flux_graph_checks(repo, config, discovery, entries) };
     out.extend(admission_findings);
     if let Some((_, sel)) = change {
         out.retain(|f| match &f.entry_point {
@@ -88,7 +89,12 @@ fn cluster_provenance(
 
 /// Graph checks per cluster (dependsOn, sourceRef, paths, duplicates, valuesFrom, chart values)
 /// and image automation markers across the repository.
-fn flux_graph_checks(repo: &Repo, discovery: &Discovery, entries: &[FluxEntry]) -> Vec<Finding> {
+fn flux_graph_checks(
+    repo: &Repo,
+    config: &crate::config::Config,
+    discovery: &Discovery,
+    entries: &[FluxEntry],
+) -> Vec<Finding> {
     let mut clusters: BTreeMap<&str, Vec<flux::graph::ClusterObject>> = BTreeMap::new();
     for e in entries {
         let objects = clusters.entry(flux::entry::cluster_of(&e.name)).or_default();
@@ -108,7 +114,11 @@ fn flux_graph_checks(repo: &Repo, discovery: &Discovery, entries: &[FluxEntry]) 
         .flat_map_iter(|(dir, objects)| {
             let sources = flux::graph::this_repo_sources(dir, objects, &rendered);
             let provenance = cluster_provenance(dir, objects, &repo_objects, entries);
-            let opts = flux::graph::GraphOptions { repo_sources: Some(sources), provenance };
+            let opts = flux::graph::GraphOptions {
+                repo_sources: Some(sources),
+                provenance,
+                cluster: config.cluster.clone().filter(|l| l.syncs(dir)),
+            };
             let dir = RelPath::parse(dir).unwrap_or_default();
             flux::graph::check_cluster_with(repo, &dir, objects, &opts).into_iter().map(|g| g.finding)
         })

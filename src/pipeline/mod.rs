@@ -151,7 +151,8 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     let helm_run = helm_releases(repo, config, &flux, &mut registry);
     let flux_renders = Renders { plain: Vec::new(), flux, flux_index };
     let scope = select::Scope::new(None, None, &flux_renders, &helm_run);
-    let graph_findings = graph::graph_findings(repo, &discovery, &flux_renders.flux, admission_findings, &scope, None);
+    let graph_findings =
+        graph::graph_findings(repo, config, &discovery, &flux_renders.flux, admission_findings, &scope, None);
     let flux_names: BTreeSet<String> = flux_renders.flux.iter().map(|e| e.name.clone()).collect();
     let plain_dirs = render::plain_dirs(config, &discovery, &engine);
     let progress = options.progress.as_deref();
@@ -195,7 +196,7 @@ fn validate_staged(
     let scope = select::Scope::new(options.shard, selected, &all, &helm_run);
     // Check: every entry point in scope; the rest only for cross-entry-point decisions.
     let graph_findings =
-        graph::graph_findings(repo, &discovery, &all.flux, admission_findings, &scope, change.as_ref());
+        graph::graph_findings(repo, config, &discovery, &all.flux, admission_findings, &scope, change.as_ref());
     let flux_names: BTreeSet<String> = all.flux.iter().map(|e| e.name.clone()).collect();
     let nothing = all.plain.is_empty() && all.flux.is_empty() && helm_run.entries.is_empty();
     let levels = crate::policy::pod_security::PodSecurity::from_resources(all.resources());

@@ -43,6 +43,13 @@ pub fn build_registry(repo: &Repo, config: &Config, d: &Discovery) -> Result<Reg
     if let Some(catalog) = RelPath::parse(&config.schema_catalog) {
         reg.load_catalog(repo, &catalog);
     }
+    if let Some(lookup) = &config.cluster
+        && let crate::cluster::lookup::Fact::Known(items) = lookup.crds()
+    {
+        let nodes: Vec<crate::source::Node> =
+            items.iter().map(|j| crate::source::Node::from_json(j, crate::source::Loc::default())).collect();
+        reg.add_cluster_crds(&nodes, lookup.client().context());
+    }
     reg.add_bundled_catalog(&config.schema_projects)?;
     Ok(reg)
 }

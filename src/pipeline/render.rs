@@ -125,6 +125,7 @@ fn flux_settings(repo: &Repo, config: &Config, discovery: &Discovery) -> Setting
         variables: config.flux.variables.clone(),
         strict_why: s.why,
         injecting_webhook: flux::version::injecting_webhook(repo, discovery),
+        cluster: config.cluster.clone(),
     }
 }
 

@@ -70,7 +70,13 @@ pub fn check_entry_point(
     let ctx = builtin::Ctx { rules: &rules, complete: ep.complete, markers: &markers };
     for h in builtin::evaluate(&rendered.resources, &ctx) {
         let Some(severity) = rules.get(h.rule).severity else { continue };
-        let mut f = Finding::new(h.rule, h.message).at(location(repo, h.loc)).entry_point(ep.name).help(h.help);
+        // Chart output has no lines of its own: the message names the field, as schema
+        // findings on it do.
+        let message = match (&h.path, ep.kind) {
+            (Some(p), EntryPointKind::HelmRelease) => format!("{p}: {}", h.message),
+            _ => h.message,
+        };
+        let mut f = Finding::new(h.rule, message).at(location(repo, h.loc)).entry_point(ep.name).help(h.help);
         f.severity = severity;
         f.object = h.object.map(|i| rendered.resources[i].object_ref());
         findings.push(f);

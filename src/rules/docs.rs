@@ -115,6 +115,14 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
             "`substituteFrom: [{kind: Secret, name: cluster-secrets}]` with no such Secret anywhere in the repository: the cluster must provide it",
             "mark it `optional: true` if it may be absent, or add the object (a SOPS-encrypted Secret is read: its keys are plaintext)",
         ),
+        Rule::NamespaceNotFound => (
+            "a Deployment in `namespace: payments` when no Namespace `payments` is rendered for the cluster and `validate --cluster` finds none in it",
+            "add the Namespace to the cluster's Flux tree (or create it), or fix the namespace",
+        ),
+        Rule::FluxSubstituteFromMissing => (
+            "`substituteFrom: [{kind: Secret, name: cluster-secrets}]` with no such Secret in the repository, and `validate --cluster` finds none in the cluster either",
+            "create it in the cluster (or the repository), fix the name, or mark it `optional: true`",
+        ),
         Rule::FluxSourceMissing => (
             "`sourceRef: {kind: GitRepository, name: apps-repo}` with no such GitRepository in the cluster",
             "fix the name or add the source",

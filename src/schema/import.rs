@@ -89,16 +89,40 @@ pub fn import(inputs: &[PathBuf], catalog: &Path) -> std::io::Result<Imported> {
             out.errors.push((f.clone(), format!("line {}: {}", e.loc.line, e.message)));
         }
         for doc in &parsed.docs {
-            if doc.str_at(&["kind"]) != Some("CustomResourceDefinition") {
-                continue;
-            }
-            for v in doc.path(&["spec", "versions"]).and_then(Node::as_seq).into_iter().flatten() {
-                if let Some((path, crd)) = single_version_crd(doc, v) {
-                    found.insert(path, emit_node(&crd));
-                }
-            }
+            collect(doc, &mut found, false);
         }
     }
+    write(found, catalog, out)
+}
+
+/// Adds every version of `doc`, when it is a CRD, as catalog path → file text; with
+/// `served_only`, the versions marked `served: false` are left out.
+fn collect(doc: &Node, found: &mut BTreeMap<String, String>, served_only: bool) {
+    if doc.str_at(&["kind"]) != Some("CustomResourceDefinition") {
+        return;
+    }
+    for v in doc.path(&["spec", "versions"]).and_then(Node::as_seq).into_iter().flatten() {
+        if served_only && v.get("served").and_then(Node::as_bool) == Some(false) {
+            continue;
+        }
+        if let Some((path, crd)) = single_version_crd(doc, v) {
+            found.insert(path, emit_node(&crd));
+        }
+    }
+}
+
+/// Imports CRD objects already parsed (the CRDs a cluster lists) into `catalog`, in the
+/// layout [`import`] writes; versions the cluster does not serve are left out.
+pub fn import_objects(crds: &[Node], catalog: &Path) -> std::io::Result<Imported> {
+    let mut found = BTreeMap::new();
+    for doc in crds {
+        collect(doc, &mut found, true);
+    }
+    write(found, catalog, Imported::default())
+}
+
+/// Writes each catalog file whose text differs, recording what happened to each.
+fn write(found: BTreeMap<String, String>, catalog: &Path, mut out: Imported) -> std::io::Result<Imported> {
     for (rel, text) in found {
         let dest = catalog.join(&rel);
         let outcome = match std::fs::read_to_string(&dest) {
@@ -115,4 +139,40 @@ pub fn import(inputs: &[PathBuf], catalog: &Path) -> std::io::Result<Imported> {
         out.files.insert(rel, outcome);
     }
     Ok(out)
+}
+
+/// The file in the catalog that records the Kubernetes minor version of the cluster the
+/// catalog was pulled from (`schemas pull --cluster`): `validate` defaults to it.
+pub const VERSION_FILE: &str = "kubernetes-version";
+
+/// Records the cluster's minor version (`1.31`) in the catalog; whether the file changed.
+pub fn record_version(catalog: &Path, minor: &str) -> std::io::Result<Outcome> {
+    let dest = catalog.join(VERSION_FILE);
+    let text = format!("{minor}\n");
+    let outcome = match std::fs::read_to_string(&dest) {
+        Ok(old) if old == text => return Ok(Outcome::Unchanged),
+        Ok(_) => Outcome::Updated,
+        Err(_) => Outcome::Added,
+    };
+    std::fs::create_dir_all(catalog)?;
+    std::fs::write(&dest, text)?;
+    Ok(outcome)
+}
+
+/// The Kubernetes version a catalog records, as the bundled version to check against: the
+/// recorded one when bundled, else the nearest bundled one (with a note saying so).
+pub fn recorded_version(catalog: &Path) -> Option<(String, Option<String>)> {
+    let text = std::fs::read_to_string(catalog.join(VERSION_FILE)).ok()?;
+    let v = text.lines().next()?.trim().trim_start_matches('v').to_string();
+    let minor = |s: &str| s.split('.').nth(1).and_then(|m| m.parse::<u32>().ok());
+    let want = minor(&v)?;
+    let bundled = super::bundled::KUBERNETES_VERSIONS;
+    if bundled.contains(&v.as_str()) {
+        return Some((v, None));
+    }
+    let nearest = bundled.iter().min_by_key(|b| minor(b).map_or(u32::MAX, |m| m.abs_diff(want)))?;
+    Some((
+        nearest.to_string(),
+        Some(format!("the cluster runs Kubernetes {v}, which is not bundled: checking against {nearest}")),
+    ))
 }

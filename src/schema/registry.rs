@@ -21,6 +21,8 @@ pub enum Origin {
     Kubernetes(String),
     RepoCrd(String),
     Catalog(String),
+    /// A CRD the live cluster serves (`validate --cluster`): the kubeconfig context.
+    Cluster(String),
     BundledFlux,
     /// The bundled CRD catalog (`schemas/catalog-sources.toml`): project and release.
     Bundled {
@@ -35,6 +37,7 @@ impl std::fmt::Display for Origin {
             Origin::Kubernetes(v) => write!(f, "Kubernetes {v}"),
             Origin::RepoCrd(p) => write!(f, "CRD in {p}"),
             Origin::Catalog(p) => write!(f, "schema catalog {p}"),
+            Origin::Cluster(c) => write!(f, "the cluster's CRD (context {c})"),
             Origin::BundledFlux => f.write_str("bundled Flux CRDs"),
             Origin::Bundled { project, release } => write!(f, "bundled {project} {release} CRDs"),
         }
@@ -49,6 +52,7 @@ impl Origin {
             Origin::Kubernetes(_) => "kubernetes",
             Origin::RepoCrd(_) => "repository-crd",
             Origin::Catalog(_) => "repository-catalog",
+            Origin::Cluster(_) => "cluster",
             Origin::BundledFlux => "bundled-flux",
             Origin::Bundled { .. } => "bundled-catalog",
         }
@@ -99,6 +103,8 @@ pub struct Registry {
     pub load_errors: Vec<(String, String)>,
     /// (group, kind) → `spec.names.plural` of the CRDs seen, for admission policy resource rules.
     plurals: BTreeMap<(String, String), String>,
+    /// With `--cluster`: the context, and the (group, kind) of every CRD the cluster serves.
+    cluster: Option<(String, BTreeSet<(String, String)>)>,
     /// Config `schemas.projects` as given to [`Registry::add_bundled_catalog`], for hints.
     projects: BTreeMap<String, String>,
 }
@@ -147,6 +153,7 @@ impl Registry {
             load_errors: Vec::new(),
             plurals: BTreeMap::new(),
             projects: BTreeMap::new(),
+            cluster: None,
         };
         for f in bundled::flux_crd_schemas() {
             r.crds.entry((f.group.clone(), f.version.clone(), f.kind.clone())).or_insert(CrdEntry {
@@ -245,6 +252,43 @@ impl Registry {
     pub fn add_repo_crd(&mut self, doc: &Node, file: &str) {
         self.add_plural(doc);
         self.add_versions(crd::crd_versions(doc), Origin::RepoCrd(file.to_string()), true);
+    }
+
+    /// The CRDs the live cluster serves (`validate --cluster`). They take the place of the
+    /// catalog's and the bundled schemas (the cluster is what objects are applied to), not of
+    /// the repository's own CRDs (a change may upgrade one); the versions of a kind the cluster
+    /// does not serve are dropped from those sources, so using one is a certain failure.
+    pub fn add_cluster_crds(&mut self, crds: &[Node], context: &str) {
+        let mut kinds = BTreeSet::new();
+        for doc in crds {
+            self.add_plural(doc);
+            let versions = crd::crd_versions(doc);
+            let (Some(group), Some(kind)) = (doc.str_at(&["spec", "group"]), doc.str_at(&["spec", "names", "kind"]))
+            else {
+                continue;
+            };
+            let served: BTreeSet<String> = versions.iter().filter(|v| v.served).map(|v| v.version.clone()).collect();
+            self.crds.retain(|(g, v, k), e| {
+                !(g == group
+                    && k == kind
+                    && !served.contains(v)
+                    && matches!(e.origin, Origin::BundledFlux | Origin::Catalog(_) | Origin::Bundled { .. }))
+            });
+            kinds.insert((group.to_string(), kind.to_string()));
+            self.add_versions(versions, Origin::Cluster(context.to_string()), true);
+        }
+        self.cluster = Some((context.to_string(), kinds));
+    }
+
+    /// With `--cluster`: the context when the cluster serves some version of (group, kind).
+    pub fn cluster_serves_kind(&self, group: &str, kind: &str) -> Option<&str> {
+        let (context, kinds) = self.cluster.as_ref()?;
+        kinds.contains(&(group.to_string(), kind.to_string())).then_some(context.as_str())
+    }
+
+    /// With `--cluster`: the context the cluster's CRDs came from.
+    pub fn cluster_context(&self) -> Option<&str> {
+        self.cluster.as_ref().map(|(c, _)| c.as_str())
     }
 
     fn add_versions(&mut self, versions: Vec<CrdVersion>, origin: Origin, override_lower: bool) {

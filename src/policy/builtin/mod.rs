@@ -44,6 +44,9 @@ pub struct Hit {
     pub object: Option<usize>,
     pub message: String,
     pub help: String,
+    /// The field the hit is about (`spec.template.spec.containers[0].image`), when it is
+    /// about one: chart output has no lines of its own, so its findings name the field.
+    pub path: Option<String>,
 }
 
 /// What the rules look at besides the objects.

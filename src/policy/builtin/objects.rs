@@ -13,7 +13,7 @@ use crate::kustomize::resource::Resource;
 use crate::policy::selector::{LabelSelector, label_map};
 use crate::rules::Rule;
 use crate::schema::PathSeg;
-use crate::schema::loc_at;
+use crate::schema::{display_path, loc_at};
 use crate::source::vars::has_reference;
 use crate::source::{Loc, Node};
 
@@ -139,7 +139,15 @@ pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
     let what = format!("{} '{}'", r.kind(), r.name());
     let mut hit = |rule: Rule, p: &[PathSeg], message: String, help: &str| {
         if rs.on(rule) {
-            out.push(Hit { rule, loc: loc_at(node, p), object: Some(idx), message, help: help.to_string() });
+            let field = Some(display_path(p));
+            out.push(Hit {
+                rule,
+                loc: loc_at(node, p),
+                object: Some(idx),
+                message,
+                help: help.to_string(),
+                path: field,
+            });
         }
     };
     let group = r.gvk().group;
@@ -339,6 +347,7 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
                     object: None,
                     message: format!("image automation marker in {file}, in an environment that does not allow it"),
                     help: "remove the $imagepolicy marker; promote images here through reviewed commits".into(),
+                    path: None,
                 });
             }
         }
@@ -365,6 +374,7 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
                     object: Some(i),
                     message: format!("{what} selects no pod template in this render"),
                     help: "fix the selector to match the workload's pod template labels, or remove the Service".into(),
+                    path: Some("spec.selector".into()),
                 });
             }
         }
@@ -374,9 +384,9 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
         let Some((count, hpa)) = replicas(r, resources) else { continue };
         let min = rs.get(Rule::ReplicasMinimum).int("min", 2);
         if rs.on(Rule::ReplicasMinimum) && count < min {
-            let (obj, loc) = match hpa {
-                Some(h) => (h, loc_at(&resources[h].node, &path(&["spec", "minReplicas"]))),
-                None => (i, loc_at(&r.node, &path(&["spec", "replicas"]))),
+            let (obj, loc, field) = match hpa {
+                Some(h) => (h, loc_at(&resources[h].node, &path(&["spec", "minReplicas"])), "spec.minReplicas"),
+                None => (i, loc_at(&r.node, &path(&["spec", "replicas"])), "spec.replicas"),
             };
             out.push(Hit {
                 rule: Rule::ReplicasMinimum,
@@ -390,6 +400,7 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
                     "set {} to at least {min}",
                     if hpa.is_some() { "the autoscaler's minReplicas" } else { "spec.replicas" }
                 ),
+                path: Some(field.into()),
             });
         }
         if ctx.complete && rs.on(Rule::PdbMissing) && count >= 2 {
@@ -401,11 +412,8 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
                     && p.node.path(&["spec", "selector"]).is_some_and(|s| selects(s, &labels, false) != Some(false))
             });
             if !covered {
-                let loc = if r.node.path(&["spec", "replicas"]).is_some() {
-                    loc_at(&r.node, &path(&["spec", "replicas"]))
-                } else {
-                    loc_at(&r.node, &path(&["kind"]))
-                };
+                let field = if r.node.path(&["spec", "replicas"]).is_some() { "spec.replicas" } else { "kind" };
+                let loc = loc_at(&r.node, &path(&field.split('.').collect::<Vec<_>>()));
                 out.push(Hit {
                     rule: Rule::PdbMissing,
                     loc,
@@ -414,6 +422,7 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
                         "{what} runs {count} replicas but no PodDisruptionBudget in this render selects its pods"
                     ),
                     help: "add a PodDisruptionBudget (e.g. maxUnavailable: 1) whose selector matches the pod template labels".into(),
+                    path: Some(field.into()),
                 });
             }
         }

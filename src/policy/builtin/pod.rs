@@ -9,7 +9,7 @@ use crate::kustomize::resource::Resource;
 use crate::kustomize::transform::images::split_image;
 use crate::rules::Rule;
 use crate::schema::PathSeg;
-use crate::schema::loc_at;
+use crate::schema::{display_path, loc_at};
 use crate::source::Node;
 use crate::source::vars::has_reference;
 
@@ -137,7 +137,15 @@ pub fn check(r: &Resource, idx: usize, t: &PodTemplate, ctx: &Ctx, out: &mut Vec
     let what = format!("{} '{}'", r.kind(), r.name());
     let mut hit = |rule: Rule, path: &[PathSeg], message: String, help: &str| {
         if rs.on(rule) {
-            out.push(Hit { rule, loc: loc_at(node, path), object: Some(idx), message, help: help.to_string() });
+            let field = Some(display_path(path));
+            out.push(Hit {
+                rule,
+                loc: loc_at(node, path),
+                object: Some(idx),
+                message,
+                help: help.to_string(),
+                path: field,
+            });
         }
     };
     // Host namespaces and hostPath volumes are pod-level.
