@@ -16,8 +16,8 @@ The emulation, independent of fluxgate's code:
   unknown variables and SOPS-encrypted values are left as written;
 - children are the Flux Kustomizations in the parent's rendered output, read from there (the
   parent's patches, namespace and substitution applied);
-- an ExternalArtifact is built the way Flux 2.7's ArtifactGenerator builds it: files copied
-  from `@alias/dir/**` into `@artifact/dest/` of a scratch directory.
+- an ExternalArtifact is built the way Flux 2.7's ArtifactGenerator (source-watcher) builds it,
+  in a scratch directory, with its cp-like copy rules (see `copy_op`).
 
 Usage: flux-parity.py REPO_DIR [--fluxgate BIN] [--map KIND/NS/NAME=DIR ...] [--verbose]
 Prints one line per Flux Kustomization (agree / differ / failed) and a summary.
@@ -235,6 +235,39 @@ def substitute(objs, env):
     return out
 
 
+def copy_tree(src, dest):
+    """Copies file or directory src to dest (a directory is copied whole, merged into dest)."""
+    if os.path.isdir(src):
+        shutil.copytree(src, dest, dirs_exist_ok=True, symlinks=True)
+    else:
+        os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+        shutil.copy(src, dest)
+
+
+def copy_op(src_root, pattern, dest_root, to):
+    """One `copy` entry of an ArtifactGenerator, with source-watcher's cp-like rules: a path
+    without glob characters copies a directory as `<to>/<its name>/` and a file to `to` (or
+    into it when `to` ends with `/`); a glob matches one level (Go's fs.Glob, where `**` is
+    `*`), and each match keeps its path below the pattern's `dir/**` prefix, else its whole
+    source path."""
+    dest = os.path.join(dest_root, to.replace("@artifact", "", 1).strip("/"))
+    if not any(ch in pattern for ch in "*?[]"):
+        src = os.path.join(src_root, os.path.normpath(pattern))
+        if os.path.isdir(src):
+            copy_tree(src, os.path.join(dest, os.path.basename(os.path.normpath(pattern))))
+        elif os.path.isfile(src):
+            into = to.endswith("/") or os.path.isdir(dest)
+            copy_tree(src, os.path.join(dest, os.path.basename(src)) if into else dest)
+        return
+    one_level = re.sub(r"\*\*+", "*", pattern)
+    prefix = pattern[:-3] if pattern.endswith("/**") else None
+    for m in sorted(glob.glob(os.path.join(src_root, one_level))):
+        rel = os.path.relpath(m, src_root)
+        if prefix is not None and rel.startswith(prefix.rstrip("/") + "/"):
+            rel = rel[len(prefix.rstrip("/")) + 1:]
+        copy_tree(m, os.path.join(dest, rel))
+
+
 def generated_artifact(repo, pool, sref, roots, n):
     """Builds an ExternalArtifact from its ArtifactGenerator; returns its directory or None."""
     for g in pool:
@@ -252,13 +285,7 @@ def generated_artifact(repo, pool, sref, roots, n):
                 src_root = roots.get(aliases.get(alias))
                 if src_root is None:
                     return None
-                dest = os.path.join(dest_root, c.get("to", "").replace("@artifact", "").strip("/"))
-                base = rest.split("*", 1)[0].rstrip("/")
-                for f in glob.glob(os.path.join(src_root, rest), recursive=True):
-                    if os.path.isfile(f):
-                        target = os.path.join(dest, os.path.relpath(f, os.path.join(src_root, base)))
-                        os.makedirs(os.path.dirname(target), exist_ok=True)
-                        shutil.copy(f, target)
+                copy_op(src_root, rest, dest_root, c.get("to", ""))
             return dest_root
     return None
 
@@ -271,7 +298,8 @@ def walk(repo, roots_in, cluster, maps, results, built=None):
         rspec = root_doc.get("spec") or {}
         rsrc = rspec.get("sourceRef") or {}
         own = (rsrc.get("kind"), rsrc.get("namespace") or meta(root_doc).get("namespace", "default"), rsrc.get("name"))
-        roots.setdefault(own, own_root)
+        if own_root is not None:
+            roots.setdefault(own, own_root)
     pool, level, seen, n = [], [(d, cluster) for d, _ in roots_in], set(), 0
     while level:
         nxt = []
@@ -315,7 +343,11 @@ def walk(repo, roots_in, cluster, maps, results, built=None):
 
 
 def own_root_of(repo, path, doc):
+    """Where a root's own source is rooted: None for an ExternalArtifact (its generator is
+    in no tree that reaches this root, so nothing here makes it)."""
     spec = doc.get("spec") or {}
+    if (spec.get("sourceRef") or {}).get("kind") == "ExternalArtifact":
+        return None
     p = spec.get("path") or "."
     if os.path.isdir(os.path.join(repo.work, p)):
         return repo.work
@@ -346,7 +378,10 @@ def bootstrap_roots(repo, kss):
 def one_level_names(repo, path, doc):
     """The Flux Kustomizations (namespace, name) that doc's own render holds."""
     spec = doc.get("spec") or {}
-    d = os.path.normpath(os.path.join(own_root_of(repo, path, doc), spec.get("path") or "."))
+    root = own_root_of(repo, path, doc)
+    if root is None:
+        return set()
+    d = os.path.normpath(os.path.join(root, spec.get("path") or "."))
     try:
         objs = build(d, spec) if os.path.isdir(d) else []
     except RuntimeError:
@@ -368,7 +403,10 @@ def emulate(repo, maps):
 
     def self_applying(pd):
         path = os.path.normpath((pd[1].get("spec") or {}).get("path") or ".")
-        top = os.path.normpath(os.path.join(own_root_of(repo, *pd), path))
+        root = own_root_of(repo, *pd)
+        if root is None:
+            return False
+        top = os.path.normpath(os.path.join(root, path))
         return path != "." and os.path.join(repo.work, pd[0]).startswith(top + "/")
 
     # Bootstrapped cluster directories and self-applying roots first, then any Kustomization
@@ -402,6 +440,10 @@ def emulate(repo, maps):
         keys = [name, (None, name[1])]
         if any(k in rendered_names for k in keys) or any(
                 k in names for o, names in enumerate(inner) if o != j for k in keys):
+            continue
+        # Its path is not in its source (an archived copy of a manifest): no cluster builds it.
+        root = own_root_of(repo, p, d)
+        if root is not None and not os.path.isdir(os.path.join(root, (d.get("spec") or {}).get("path") or ".")):
             continue
         # Below a directory some cluster builds without it: nothing applies it.
         if under(p, built) or under(p, [n[1] for o, names in enumerate(inner) if o != j

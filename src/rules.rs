@@ -174,8 +174,10 @@ rules! {
     /// ResourceSet, a Secret kept outside Git): the message says which. Certain absences stay
     /// `flux-dependency-missing` / `flux-source-missing` / `flux-values-from-missing`.
     FluxReferenceUnresolved = "flux-reference-unresolved", Warning, "a Flux reference the render does not resolve, which the cluster may still supply";
-    /// An image automation marker names an ImagePolicy that does not exist.
-    FluxImagePolicyMissing = "flux-image-policy-missing", Error, "an image automation marker names no ImagePolicy";
+    /// An image automation marker names an ImagePolicy that does not exist. A warning: the
+    /// automation skips a marker it cannot resolve (nothing fails, the image is just never
+    /// updated), and the policy may live outside the repository.
+    FluxImagePolicyMissing = "flux-image-policy-missing", Warning, "an image automation marker names no ImagePolicy";
     /// An ImageUpdateAutomation's update path does not exist in the repository.
     FluxAutomationPathMissing = "flux-automation-path-missing", Error, "an ImageUpdateAutomation path does not exist";
     /// HelmRelease values do not match the chart's `values.schema.json` (chart in this repository).
@@ -237,8 +239,10 @@ rules! {
     /// Image update automation (a `$imagepolicy` marker or an ImageUpdateAutomation) where the
     /// config does not allow it (production, by default).
     ImageAutomationNotAllowed = "image-automation-not-allowed", Error, "image update automation in an environment that does not allow it";
-    /// A multi-replica Deployment/StatefulSet with no PodDisruptionBudget (production, by default).
-    PdbMissing = "pdb-missing", Error, "a multi-replica workload has no PodDisruptionBudget";
+    /// A multi-replica Deployment/StatefulSet with no PodDisruptionBudget in its render
+    /// (production, by default). A warning: nothing fails without one, and a PDB that another
+    /// entry point, a chart or an operator makes is not in this render.
+    PdbMissing = "pdb-missing", Warning, "a multi-replica workload has no PodDisruptionBudget";
     /// Fewer replicas than the environment's minimum (2 in production, by default).
     ReplicasMinimum = "replicas-minimum", Error, "a workload has fewer replicas than the minimum";
     /// A suppression (annotation or config entry) that silenced nothing.

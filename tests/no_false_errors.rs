@@ -69,3 +69,69 @@ fn each_pattern_reports_exactly_its_expected_findings() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The parts of a Flux tree that nothing applies (`16-disabled-app`): a namespace directory
+/// commented out of the tree and an app moved to `archive/`. Their plain renders' findings
+/// (a child Kustomization missing what the parent's patch adds, a deleted Secret file, a
+/// component path that now leaves the repository) are infos that name the directory Flux
+/// decides, not errors.
+#[test]
+fn disabled_parts_of_the_tree_are_infos_that_say_why() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/no-false-errors/16-disabled-app");
+    let out = Command::new(env!("CARGO_BIN_EXE_fluxgate"))
+        .args(["validate", "--offline", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .expect("fluxgate runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let infos: Vec<(String, String, String)> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["severity"] == "info")
+        .map(|f| {
+            let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+            (s(&f["rule"]), s(&f["entry_point"]), s(&f["message"]))
+        })
+        .collect();
+    let has = |rule: &str, ep: &str, text: &str| infos.iter().any(|(r, e, m)| r == rule && e == ep && m.contains(text));
+    assert!(
+        has(
+            "schema-required",
+            "kubernetes/apps/chat",
+            "not applied: kubernetes/apps/chat is below kubernetes/apps, which Flux Kustomization"
+        ),
+        "{infos:#?}"
+    );
+    assert!(
+        has(
+            "file-not-found",
+            "kubernetes/apps/chat/bot/app",
+            "not applied: kubernetes/apps/chat/bot/app is below kubernetes/apps"
+        ),
+        "{infos:#?}"
+    );
+    assert!(
+        has(
+            "path-outside-root",
+            "archive/wiki/app",
+            "not applied: archive/wiki/app is below archive/wiki, which holds Flux Kustomization"
+        ),
+        "{infos:#?}"
+    );
+    assert!(has("flux-not-applied", "archive/wiki/flux-system/wiki", "does not exist here"), "{infos:#?}");
+    assert!(
+        has(
+            "object-invalid",
+            "kubernetes/apps/web/metrics",
+            "not applied: kubernetes/apps/web/metrics is below kubernetes/apps/web"
+        ),
+        "{infos:#?}"
+    );
+    assert!(
+        infos.iter().any(|(r, _, m)| r == "flux-not-applied"
+            && m.contains("Kustomization flux-system/metrics is in kubernetes/apps")),
+        "{infos:#?}"
+    );
+}

@@ -54,6 +54,14 @@ fn violation(node: &Node, v: SchemaViolation) -> Located {
     Located { loc: loc_at(node, &v.path), finding: f, key, path }
 }
 
+/// Whether an object is SOPS-encrypted down to its `apiVersion` or `kind` (a `sops:` block and
+/// ciphertext there): kustomize-controller decrypts any object with SOPS metadata before
+/// applying it, so its type, and so its schema, is known only in the cluster.
+fn encrypted_type(node: &Node, api_version: &str, kind: &str) -> bool {
+    let cipher = |s: &str| s.starts_with("ENC[") && s.ends_with(']');
+    node.get("sops").and_then(Node::as_map).is_some() && (cipher(api_version) || cipher(kind))
+}
+
 /// The `schema-missing` finding of a kind with no schema: a deprecated Flux API, a kind nothing
 /// defines, or a version its CRD does not serve. With `--cluster`, a version the live cluster
 /// does not serve of a kind it serves is certain to fail: an error.
@@ -116,9 +124,8 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
         findings.extend(metadata::check(node).into_iter().map(|v| violation(node, v)));
         return ObjectCheck { findings, checked, cel_skipped };
     }
-    if node.get("sops").is_some() && (metadata::is_sops_ciphertext(api_version) || metadata::is_sops_ciphertext(kind)) {
-        // A SOPS file that encrypts apiVersion/kind too: Flux decrypts it before applying, and
-        // what kind of object it holds is unknown until then. Not checked, not an error.
+    if encrypted_type(node, api_version, kind) {
+        // Flux decrypts the whole object before applying it: what it is is not known here.
         return ObjectCheck { findings, checked, cel_skipped };
     }
     match &*registry.lookup(api_version, kind) {
@@ -146,17 +153,21 @@ pub fn check(r: &Resource, registry: &Registry, schema_missing: Level) -> Object
             }
         }
         Resolved::Removed { removed_in, replacement } => {
-            findings.push(Located::at(
-                Finding::new(
-                    Rule::ApiRemoved,
-                    format!(
-                        "{kind} {api_version} was removed in Kubernetes 1.{removed_in}; the target is Kubernetes {}",
-                        registry.kubernetes_version()
-                    ),
-                )
-                .help(format!("use apiVersion: {replacement}")),
-                api_loc,
-            ));
+            let mut f = Finding::new(
+                Rule::ApiRemoved,
+                format!(
+                    "{kind} {api_version} was removed in Kubernetes 1.{removed_in}; the target is Kubernetes {}",
+                    registry.kubernetes_version()
+                ),
+            )
+            .help(format!("use apiVersion: {replacement}"));
+            if !registry.removal_is_certain(*removed_in) {
+                f.severity = Severity::Warning;
+                f.message.push_str(&format!(
+                    " (the default target: a cluster older than 1.{removed_in} still serves it; set `kubernetesVersion` in .fluxgate.yaml to decide)"
+                ));
+            }
+            findings.push(Located::at(f, api_loc));
         }
         Resolved::UnknownBuiltin { served_versions, kinds_at_version } => {
             let (msg, help, loc) = if !served_versions.is_empty() {

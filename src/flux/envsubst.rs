@@ -502,11 +502,33 @@ pub fn eval(
                     unset.push(param.clone());
                     continue;
                 }
+                if !op.is_empty() && !is_default_op(op) && is_placeholder(param, &v) {
+                    out.push_str(&unknown(param, op, &args));
+                    continue;
+                }
                 out.push_str(&apply(op, &v, &args));
             }
         }
     }
     out
+}
+
+/// Whether `value` is the placeholder fluxgate gives a variable whose value is not known here
+/// (a SOPS-encrypted key, a Secret the cluster makes): the reference itself, `${NAME}`.
+fn is_placeholder(param: &str, value: &str) -> bool {
+    value.strip_prefix("${").and_then(|v| v.strip_suffix('}')) == Some(param)
+}
+
+/// The expression of a function applied to a variable whose value is not known, as written:
+/// its result is not known either, and the placeholder's own text (`${NAME}`, whose length,
+/// case or `.` a function would judge) says nothing about it.
+fn unknown(param: &str, op: &str, args: &[String]) -> String {
+    match op {
+        "#" if args.is_empty() => format!("${{#{param}}}"),
+        ":" => format!("${{{param}:{}}}", args.join(":")),
+        "/" | "//" | "/#" | "/%" => format!("${{{param}{op}{}}}", args.join("/")),
+        _ => format!("${{{param}{op}{}}}", args.concat()),
+    }
 }
 
 /// `lookupFunc` and the functions it returns.
@@ -764,6 +786,17 @@ mod tests {
 
     fn ok(input: &str, vars: &[(&str, &str)]) -> String {
         run(input, vars, false).unwrap()
+    }
+
+    #[test]
+    fn functions_of_an_unknown_value_stay_as_written() {
+        let v = [("DOMAIN", "${DOMAIN}")];
+        for e in ["${DOMAIN/./-}", "${DOMAIN//./-}", "${DOMAIN^^}", "${#DOMAIN}", "${DOMAIN:0:3}", "${DOMAIN%.*}"] {
+            assert_eq!(ok(&format!("{e}-tls"), &v), format!("{e}-tls"));
+        }
+        assert_eq!(ok("${DOMAIN}", &v), "${DOMAIN}");
+        assert_eq!(ok("${DOMAIN:=x}", &v), "${DOMAIN}");
+        assert_eq!(ok("${DOMAIN/./-}", &[("DOMAIN", "a.b")]), "a-b");
     }
 
     // Cases from fluxcd/pkg envsubst/eval_test.go (TestExpand, TestExpandStrict).

@@ -41,6 +41,11 @@ pub struct FluxEntry {
     /// Set by a caller's [`Finish`] hook: the index of what it made of this entry (its check,
     /// when the caller checked it as soon as it rendered).
     pub ticket: Option<usize>,
+    /// For a Kustomization that no controller applies: the directory that is dead with it,
+    /// whose plain overlays nothing applies either. Its own directory (an app's `ks.yaml`
+    /// beside the app's manifests), or, when its path exists only below an ancestor of its
+    /// file, that ancestor: a copy of the repository's layout moved there (an archive).
+    pub disabled: Option<RelPath>,
 }
 
 /// Called on each rendered entry of a tree walk once the walk no longer reads it (its
@@ -112,14 +117,19 @@ pub fn render_wanted(
         match fk.dir_in(&own.root) {
             // A path at the source root holds every file: such a Kustomization is a root only
             // when no other tree applies it (a tenant's sync with no path is not).
-            Some(d) if f.file.starts_with(&d) && !d.is_root() => roots.push((fk, own)),
+            Some(d) if f.file.starts_with(&d) && !d.is_root() && applies_itself(&ctx, &d, &f.file) => {
+                roots.push((fk, own))
+            }
             _ => rest.push((f.doc.loc, fk, own, f.file.clone())),
         }
     }
     // A bootstrapped cluster directory whose sync Kustomization the repository does not hold.
     for dir in &index.bootstrap_dirs {
         let syncs_it = |fk: &FluxKustomization, own: &Own| fk.dir_in(&own.root).as_ref() == Some(dir);
-        if !roots.iter().any(|(fk, own)| syncs_it(fk, own)) && !rest.iter().any(|(_, fk, own, _)| syncs_it(fk, own)) {
+        if !roots.iter().any(|(fk, own)| syncs_it(fk, own))
+            && !rest.iter().any(|(_, fk, own, _)| syncs_it(fk, own))
+            && !moved_bootstrap(&ctx, dir, &rest)
+        {
             let fk = FluxKustomization::bootstrap(dir);
             let own = Own { source: fk.source.clone(), root: RelPath::root(), inferred: None, resolved: true };
             roots.push((fk, own));
@@ -174,20 +184,16 @@ pub fn render_wanted(
                 Some(d) => excluded.push(not_applied(fk, file, d)),
                 // Nothing here applies it and its path is not here (an archived or copied
                 // manifest): no controller would build it from this repository.
-                None if !path_here && !escapes && own.resolved => excluded.push(info_entry(
-                    fk,
-                    &file.parent().to_string(),
-                    Diag::note(
-                        Rule::FluxNotApplied,
-                        fk.path_loc,
-                        format!(
-                            "Kustomization {} is applied by no Flux Kustomization of this repository and its spec.path '{}' does not exist here",
-                            fk.key, fk.path
-                        ),
-                    )
-                    .help("if a cluster syncs it directly, fix the path; otherwise it is dead and can be deleted"),
-                )),
-                None => forests.entry(file.parent().to_string()).or_default().push((fk.clone(), own.clone())),
+                None if !path_here && !escapes && own.resolved => excluded.push(pathless(&ctx, fk, file, dir.as_ref())),
+                // Named after its path when its file lies there (a sync whose directory's
+                // kustomization does not list it), else after the directory of its file.
+                None => {
+                    let cluster = match &dir {
+                        Some(d) if file.starts_with(d) && !d.is_root() => d.to_string(),
+                        _ => file.parent().to_string(),
+                    };
+                    forests.entry(cluster).or_default().push((fk.clone(), own.clone()))
+                }
             }
         }
         out.extend(excluded);
@@ -278,6 +284,36 @@ fn foreign_git(ctx: &Ctx, fk: &FluxKustomization, file: &RelPath) -> bool {
     !own.is_empty() && !own.contains(&url)
 }
 
+/// Whether building `dir` reads `file` (below it): a Kustomization in `file` whose path is
+/// `dir` then applies itself (a cluster's sync). Without a kustomization file the generated
+/// one takes every file; a build that fails counts what it read before failing (if that is
+/// not the file, the Kustomization is still rendered as a root of its own when nothing else
+/// applies it). An app directory holding its `ks.yaml` beside a kustomization that does not
+/// list it is not a root: its `ks.yaml` is applied (or left out) by the tree above.
+fn applies_itself(ctx: &Ctx, dir: &RelPath, file: &RelPath) -> bool {
+    if crate::kustomize::build::kustomization_file(ctx.engine.repo(), dir).is_none() {
+        return true;
+    }
+    match ctx.engine.render(dir) {
+        Ok(r) => r.files.contains(file),
+        Err(f) => f.files.contains(file),
+    }
+}
+
+/// Whether bootstrap directory `dir` is a moved copy: its own `flux-system` sync Kustomization
+/// names a path that does not exist at the repository root but does below an ancestor, where
+/// it is `dir` itself (`archive/cluster/base` syncing `./cluster/base`). No cluster syncs it.
+fn moved_bootstrap(ctx: &Ctx, dir: &RelPath, rest: &[(Loc, FluxKustomization, Own, RelPath)]) -> bool {
+    let repo = ctx.engine.repo();
+    rest.iter().any(|(_, fk, own, file)| {
+        let Some(path) = fk.dir_in(&own.root) else { return false };
+        file.parent().parent() == *dir
+            && own.root.is_root()
+            && !repo.is_dir(&path)
+            && moved_below(repo, file, &path).and_then(|m| m.join(path.as_str())).as_ref() == Some(dir)
+    })
+}
+
 /// The info entry of a Kustomization in `file`, below directory `dir` that a cluster builds
 /// without it.
 fn not_applied(fk: &FluxKustomization, file: &RelPath, dir: &RelPath) -> FluxEntry {
@@ -287,7 +323,51 @@ fn not_applied(fk: &FluxKustomization, file: &RelPath, dir: &RelPath) -> FluxEnt
         format!("Kustomization {} is in {dir}, which a cluster builds without it: no controller applies it", fk.key),
     )
     .help("list it in that directory's kustomization.yaml to apply it, or delete it");
-    info_entry(fk, &file.parent().to_string(), d)
+    FluxEntry { disabled: Some(file.parent()), ..info_entry(fk, &file.parent().to_string(), d) }
+}
+
+/// The ancestor directory of `file` below which a Git Kustomization's `spec.path` (`path`,
+/// which does not exist at the repository root) exists: the layout it was written for was
+/// moved there (an `archive/` copy of an old tree), so nothing syncs it from this repository.
+fn moved_below(repo: &crate::source::Repo, file: &RelPath, path: &RelPath) -> Option<RelPath> {
+    let mut dir = file.parent();
+    while !dir.is_root() {
+        if dir.join(path.as_str()).is_some_and(|d| repo.is_dir(&d)) {
+            return Some(dir);
+        }
+        dir = dir.parent();
+    }
+    None
+}
+
+/// A Kustomization that nothing here applies and whose `spec.path` does not exist here (an
+/// archived or copied manifest): an info, dead with its directory (or with the whole copy of
+/// the layout it was written for, see [`moved_below`]).
+fn pathless(ctx: &Ctx, fk: &FluxKustomization, file: &RelPath, dir: Option<&RelPath>) -> FluxEntry {
+    let moved = dir.and_then(|d| moved_below(ctx.engine.repo(), file, d));
+    let (why, help) = match &moved {
+        Some(m) => (
+            format!("exists only below {m}, a copy of the layout it was written for"),
+            "nothing syncs this copy: a Git source is rooted at the repository root; delete it, or fix the path if a cluster should apply it",
+        ),
+        None => (
+            "does not exist here".to_string(),
+            "if a cluster syncs it directly, fix the path; otherwise it is dead and can be deleted",
+        ),
+    };
+    let d = Diag::note(
+        Rule::FluxNotApplied,
+        fk.path_loc,
+        format!(
+            "Kustomization {} is applied by no Flux Kustomization of this repository and its spec.path '{}' {why}",
+            fk.key, fk.path
+        ),
+    )
+    .help(help);
+    FluxEntry {
+        disabled: Some(moved.unwrap_or_else(|| file.parent())),
+        ..info_entry(fk, &file.parent().to_string(), d)
+    }
 }
 
 /// An entry that renders nothing and holds one informational note.
@@ -300,6 +380,7 @@ fn info_entry(fk: &FluxKustomization, cluster: &str, d: Diag) -> FluxEntry {
         child_notes: Vec::new(),
         unapplied: true,
         ticket: None,
+        disabled: None,
     }
 }
 
@@ -408,7 +489,16 @@ fn render_at(ctx: &Ctx, fk: &FluxKustomization, cluster: &str, pool: &[Resource]
             }),
         ),
     };
-    FluxEntry { name, key: fk.key.clone(), dir, result, child_notes: Vec::new(), unapplied: false, ticket: None }
+    FluxEntry {
+        name,
+        key: fk.key.clone(),
+        dir,
+        result,
+        child_notes: Vec::new(),
+        unapplied: false,
+        ticket: None,
+        disabled: None,
+    }
 }
 
 /// Finds a `substituteFrom` object as the controller would: in the cluster's render so far,

@@ -23,6 +23,7 @@ use crate::source::{Loc, RelPath, Repo};
 
 use super::Progress;
 use super::model::{EntryPointKind, EntryPointReport};
+use super::reach::FluxReach;
 use super::render::Renders;
 use super::select::Scope;
 
@@ -294,8 +295,8 @@ pub(super) fn check_all(
     let repo = checker.repo;
     let Renders { plain: renders, flux: entries, .. } = all;
     let mut outside: Vec<Finding> = Vec::new();
-    let flux_read = read_by_flux(&entries);
-    let mut results = check_plain(checker, renders, scope, progress, &flux_read, &mut outside);
+    let reach = FluxReach::of(repo, &entries);
+    let mut results = check_plain(checker, renders, scope, progress, &reach, &mut outside);
     results.extend(check_flux(checker, entries, scope, progress, &results, &mut outside, early));
     let HelmRun { entries: helm_entries, helm } = helm_run;
     let helm_skipped = helm_entries
@@ -313,21 +314,6 @@ pub(super) fn check_all(
     CheckedRun { results, outside, graph_findings, helm, helm_skipped }
 }
 
-/// Every file that a Flux entry point rendered successfully read, with the first such entry
-/// point: the kustomization files in it are the plain overlays whose objects reach the cluster
-/// only the way Flux builds them.
-pub(super) fn read_by_flux(entries: &[FluxEntry]) -> BTreeMap<RelPath, String> {
-    let mut out = BTreeMap::new();
-    for e in entries {
-        if let Ok(r) = &e.result {
-            for f in &r.files {
-                out.entry(f.clone()).or_insert_with(|| e.name.clone());
-            }
-        }
-    }
-    out
-}
-
 /// Applies the Pod Security levels of the run's namespaces to every checked finding. Both run
 /// orders check first and adjust after: the levels need every render, which the streamed order
 /// no longer holds while it checks.
@@ -337,44 +323,15 @@ pub(super) fn apply_pod_security(levels: &crate::policy::pod_security::PodSecuri
     }
 }
 
-/// A plain overlay that Flux entry point `flux` builds: Flux's render decides. Its object
-/// findings are dropped (the Flux entry point reports what applies); its failure alone, when
-/// Flux builds it, is an info.
-pub(super) fn subsume_by_flux(checked: &mut Checked, flux: &str) {
-    if checked.report.rendered {
-        checked.findings.retain(|f| f.object.is_none());
-    } else {
-        built_by_flux_only(&mut checked.findings, flux);
-    }
-}
-
-/// A plain overlay's render failed, but a Flux Kustomization (`flux`) built its directory:
-/// kustomize fails on the directory alone (a patch whose target only the Kustomization's
-/// `spec.components` add, say), the cluster does not. Its findings become infos that say so.
-fn built_by_flux_only(findings: &mut [Finding], flux: &str) {
-    for f in findings {
-        f.severity = crate::finding::Severity::Info;
-        f.message = format!(
-            "{}; `kustomize build` of this directory alone fails, but Flux Kustomization {flux} builds it (with its spec.components and patches) without this failure",
-            f.message
-        );
-    }
-}
-
 /// The plain overlays in scope, checked; an overlay whose kustomization another one reads is
-/// a base (or component), not a leaf. An overlay that a Flux Kustomization builds (its
-/// `spec.path`, or a base of it; `flux_read` holds the overlay's kustomization file) reaches
-/// the cluster only as Flux renders it, after the parent's `spec.patches`, substitution and
-/// `targetNamespace`: the Flux entry point's findings on those objects decide, and the plain
-/// render's object findings (which may be false without those patches) are left out, and a
-/// failure of the directory alone is an info. An overlay no Flux Kustomization reads is
-/// checked in full.
+/// a base (or component), not a leaf. How far an overlay's own render is believed depends on
+/// how the Flux tree reaches it ([`FluxReach::judge`]).
 fn check_plain(
     checker: &Checker,
     renders: Vec<(RelPath, Option<Result<Rendered, Failed>>)>,
     scope: &Scope,
     progress: Option<&Progress>,
-    flux_read: &BTreeMap<RelPath, String>,
+    reach: &FluxReach,
     outside: &mut Vec<Finding>,
 ) -> Vec<Checked> {
     let repo = checker.repo;
@@ -405,9 +362,7 @@ fn check_plain(
             let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
             let r = r.map(|r| r.map_err(needs_flag_skipped));
             let mut checked = checker.check(&ep, r.as_ref(), is_leaf);
-            if let Some(flux) = own.as_ref().and_then(|k| flux_read.get(k)) {
-                subsume_by_flux(&mut checked, flux);
-            }
+            reach.judge(repo, &dir, &mut checked);
             Progress::tick(progress);
             checked
         })

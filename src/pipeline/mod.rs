@@ -9,6 +9,7 @@ mod check;
 mod gate_tests;
 mod graph;
 pub mod model;
+mod reach;
 mod registry;
 mod render;
 mod select;
@@ -164,11 +165,11 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     let checker = check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
     let mut namespaces: Vec<crate::kustomize::resource::Resource> =
         flux_renders.resources().filter(|r| stream::labelled_namespace(r)).cloned().collect();
-    let flux_read = check::read_by_flux(&flux_renders.flux);
+    let reach = reach::FluxReach::of(repo, &flux_renders.flux);
     let nothing = plain_dirs.is_empty() && flux_renders.flux.is_empty() && helm_run.entries.is_empty();
     let flux_checked = check::check_all(&checker, flux_renders, helm_run, graph_findings, &scope, progress, early);
     let (mut results, plain_namespaces) =
-        stream::check_plain_streamed(&checker, &engine, &plain_dirs, &flux_read, progress);
+        stream::check_plain_streamed(&checker, &engine, &plain_dirs, &reach, progress);
     drop(engine);
     namespaces.extend(plain_namespaces);
     // The staged order's: plain overlays, then Flux entry points, then HelmReleases.

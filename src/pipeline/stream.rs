@@ -15,7 +15,7 @@
 //! checked as a leaf; only when that raised a leaf-only finding is it also checked as a base,
 //! and the files of all renders pick the right result at the end.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 
@@ -28,8 +28,9 @@ use crate::rules::Rule;
 use crate::source::RelPath;
 
 use super::Progress;
-use super::check::{Checked, Checker, Ep, needs_flag_skipped, subsume_by_flux};
+use super::check::{Checked, Checker, Ep, needs_flag_skipped};
 use super::model::EntryPointKind;
+use super::reach::FluxReach;
 
 /// The rules whose checks run only on leaves (a base legitimately leaves them to its
 /// overlays): without one of their findings, an overlay's check as a leaf and as a base agree.
@@ -99,12 +100,12 @@ struct PlainChecked {
 /// Renders and checks every plain overlay in `dirs`, in parallel, dropping each render once it
 /// is checked (each directory's memoised build is taken, not copied: this is its last user).
 /// Returns the checked overlays in the order of `dirs`, and their labelled Namespaces. An
-/// overlay a Flux entry point builds (`flux_read`: file -> entry point) is judged by it.
+/// overlay is judged by how the Flux tree reaches it ([`FluxReach::judge`]).
 pub(super) fn check_plain_streamed(
     checker: &Checker,
     engine: &Engine,
     dirs: &[&RelPath],
-    flux_read: &BTreeMap<RelPath, String>,
+    reach: &FluxReach,
     progress: Option<&Progress>,
 ) -> (Vec<Checked>, Vec<Resource>) {
     let repo = checker.repo;
@@ -121,11 +122,9 @@ pub(super) fn check_plain_streamed(
                 .iter()
                 .any(|f| LEAF_ONLY.contains(&f.rule))
                 .then(|| checker.check(&ep, r.as_ref(), false));
-            if let Some(flux) = kustomization_file(repo, dir).and_then(|k| flux_read.get(&k)) {
-                subsume_by_flux(&mut leaf, flux);
-                if let Some(b) = &mut base {
-                    subsume_by_flux(b, flux);
-                }
+            reach.judge(repo, dir, &mut leaf);
+            if let Some(b) = &mut base {
+                reach.judge(repo, dir, b);
             }
             let namespaces = match &r {
                 Some(Ok(x)) => x.resources.iter().filter(|r| labelled_namespace(r)).cloned().collect(),

@@ -2,7 +2,8 @@
 //! (`pod-security.kubernetes.io/enforce` on a `Namespace`). The error-level pod rules
 //! (`pod-privileged`, `pod-host-namespace`, `pod-host-path`) are what Pod Security's baseline
 //! level forbids; in a namespace the repository labels `privileged` the cluster admits such pods
-//! by the repository's own declaration, so they are warnings there, not certain failures.
+//! by the repository's own declaration, so they are warnings there, not certain failures; so
+//! they are in an unlabelled `kube-system`, which admission configurations exempt.
 
 use std::collections::BTreeMap;
 
@@ -68,9 +69,21 @@ impl PodSecurity {
         if self.allows_privileged(ns) {
             f.severity = Severity::Warning;
             f.message = format!("{}; allowed: namespace '{ns}' is labelled {ENFORCE_LABEL}: privileged", f.message);
+        } else if ns == SYSTEM_NAMESPACE && !self.levels.contains_key(ns) {
+            f.severity = Severity::Warning;
+            f.message = format!(
+                "{}; allowed unless the cluster enforces Pod Security there: {SYSTEM_NAMESPACE} holds node-level components and admission configurations exempt it (it has no {ENFORCE_LABEL} label here)",
+                f.message
+            );
         }
     }
 }
+
+/// The namespace of the cluster's own node-level components (CNI, CSI, kube-vip). Pod Security
+/// admission configurations that enforce a level cluster-wide exempt it (Talos, RKE2 and k3s
+/// hardening do), and without such a configuration nothing is enforced at all: a baseline
+/// violation there fails only where the repository itself labels it stricter.
+const SYSTEM_NAMESPACE: &str = "kube-system";
 
 #[cfg(test)]
 mod tests {
@@ -113,5 +126,19 @@ mod tests {
         let mut other = finding(Rule::ImageTagLatest, "storage");
         ps.adjust(&mut other);
         assert_eq!(other.severity, Severity::Error);
+    }
+
+    #[test]
+    fn kube_system_allows_node_agents_unless_labelled_stricter() {
+        let mut f = finding(Rule::PodHostNamespace, "kube-system");
+        PodSecurity::default().adjust(&mut f);
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(f.message.contains("kube-system holds node-level components"), "{}", f.message);
+        let strict = PodSecurity::from_resources(&namespaces(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kube-system\n  labels:\n    pod-security.kubernetes.io/enforce: baseline\n",
+        ));
+        let mut f = finding(Rule::PodPrivileged, "kube-system");
+        strict.adjust(&mut f);
+        assert_eq!(f.severity, Severity::Error);
     }
 }

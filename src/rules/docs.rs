@@ -71,7 +71,10 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
         Rule::SchemaCelRule => {
             ("a CRD rule `self.minReplicas <= self.maxReplicas` fails", "fix the values the rule names")
         }
-        Rule::ApiRemoved => ("`extensions/v1beta1` Ingress (removed in 1.22)", "use the replacement apiVersion shown"),
+        Rule::ApiRemoved => (
+            "`extensions/v1beta1` Ingress (removed in 1.22); with no `kubernetesVersion` set, an apiVersion removed after the oldest bundled Kubernetes version is a warning, since an older cluster still serves it",
+            "use the replacement apiVersion shown",
+        ),
         Rule::ApiDeprecated => {
             ("a deprecated but served version (e.g. Flux `v1beta2` APIs)", "move to the replacement")
         }
@@ -140,9 +143,10 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
             "a `dependsOn`, `sourceRef` or `valuesFrom` target the render of the cluster lacks, that may still exist: another Flux tree of the repository has it, part of the tree did not render or comes from another source, a ResourceSet may generate it, or it is a Secret (often made outside Git)",
             "check that the cluster has it; commit it if it should come from this repository",
         ),
-        Rule::FluxImagePolicyMissing => {
-            ("`# {\"$imagepolicy\": \"flux-system:web-frontnd:tag\"}` with no such ImagePolicy", "fix the marker")
-        }
+        Rule::FluxImagePolicyMissing => (
+            "`# {\"$imagepolicy\": \"flux-system:web-frontnd:tag\"}` with no such ImagePolicy (a warning: the automation skips it, so the image is never updated)",
+            "fix the marker",
+        ),
         Rule::FluxAutomationPathMissing => {
             ("ImageUpdateAutomation `update.path: ./clusters/prod` that does not exist", "fix the path")
         }
@@ -187,7 +191,7 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
             "`securityContext: {runAsNonRoot: true}` on the pod",
         ),
         Rule::PodPrivileged => (
-            "`securityContext: {privileged: true}` on a container (a warning in a namespace labelled `pod-security.kubernetes.io/enforce: privileged`, as are `pod-host-namespace` and `pod-host-path`)",
+            "`securityContext: {privileged: true}` on a container (a warning in a namespace labelled `pod-security.kubernetes.io/enforce: privileged`, or in an unlabelled `kube-system`, which admission configurations exempt; so are `pod-host-namespace` and `pod-host-path`)",
             "drop it; add only the capabilities needed",
         ),
         Rule::PodPrivilegeEscalation => {
@@ -241,7 +245,7 @@ pub fn example_and_fix(rule: Rule) -> (&'static str, &'static str) {
             "promote images through reviewed commits; keep automation to the environments that allow it",
         ),
         Rule::PdbMissing => (
-            "a Deployment/StatefulSet with `replicas: 2` (or an HPA `minReplicas` ≥ 2) and no PodDisruptionBudget selecting its pods",
+            "a Deployment/StatefulSet with `replicas: 2` (or an HPA `minReplicas` ≥ 2) and no PodDisruptionBudget in its render selecting its pods (a warning: a PDB made elsewhere is not seen)",
             "add a PDB (`maxUnavailable: 1`)",
         ),
         Rule::ReplicasMinimum => (

@@ -91,6 +91,10 @@ pub enum Resolved {
 pub struct Registry {
     version: String,
     minor: u32,
+    /// Whether the target version was chosen (config or flag) rather than defaulted to the
+    /// newest bundled one: only a chosen version makes a removal after the oldest bundled
+    /// version certain for the repository's cluster.
+    chosen: bool,
     k8s: &'static KubeSchemas,
     builtin_groups: BTreeSet<String>,
     crds: BTreeMap<(String, String, String), CrdEntry>,
@@ -121,6 +125,7 @@ impl Registry {
     /// Builds the registry for a Kubernetes version (`None`: newest bundled). Fails only for an
     /// unknown version (a usage error).
     pub fn new(version: Option<&str>) -> Result<Registry, String> {
+        let chosen = version.is_some();
         let version = version
             .map(|v| v.trim_start_matches('v').to_string())
             .unwrap_or_else(|| bundled::default_version().to_string());
@@ -140,6 +145,7 @@ impl Registry {
         let mut r = Registry {
             version: short,
             minor,
+            chosen,
             k8s,
             builtin_groups,
             crds: BTreeMap::new(),
@@ -229,6 +235,16 @@ impl Registry {
 
     pub fn kubernetes_version(&self) -> &str {
         &self.version
+    }
+
+    /// Whether every cluster this run may be judging refuses an apiVersion that Kubernetes
+    /// 1.`removed_in` stopped serving: the target version was chosen, or the removal is no
+    /// later than the oldest bundled version (older clusters cannot be targeted at all). With
+    /// the defaulted (newest) target, a later removal fails only on clusters at that version
+    /// or newer, which the repository does not say.
+    pub fn removal_is_certain(&self, removed_in: u32) -> bool {
+        let oldest = bundled::KUBERNETES_VERSIONS.first().and_then(|v| minor_of(v)).unwrap_or(0);
+        self.chosen || removed_in <= oldest
     }
 
     /// Adds the CRDs of one YAML document from the repository (no-op for other documents).

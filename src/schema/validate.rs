@@ -47,10 +47,13 @@ const LIST_MAP_KEYS: &str = "x-kubernetes-list-map-keys";
 /// custom-keyword API reports the list's path; the index lets us point at the duplicate item).
 const INDEX_SEP: char = '\u{1f}';
 
-/// A Flux post-build variable reference: `${VAR}`, `${VAR:=default}`, `${VAR:-default}`.
+/// A Flux post-build variable reference: `${VAR}`, `${VAR:=default}`, `${VAR:-default}`, and
+/// the bash operators Flux's envsubst also evaluates (`${VAR/./-}`, `${VAR^^}`, `${#VAR}`,
+/// `${VAR:0:8}`, `${VAR%.*}`...): a variable whose value is not known here leaves any of them
+/// as written.
 pub(super) static FLUX_VAR: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::unwrap_used)]
-    Regex::new(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:?[=-][^}]*)?\}").unwrap()
+    Regex::new(r"\$\{#?[A-Za-z_][A-Za-z0-9_]*([^A-Za-z0-9_}][^}]*)?\}").unwrap()
 });
 
 /// Compiles `schema` (JSON Schema; 2020-12 unless it names another `$schema`; local `$ref`s
@@ -809,6 +812,11 @@ spec:
             .replace("containerPort: 80", "containerPort: \"${PORT}\"")
             .replace("protocol: TCP", "protocol: ${PROTO}");
         assert_eq!(ids(&s.validate(&obj(&text))), vec![]);
+        // The bash operators Flux's envsubst evaluates are references too.
+        for r in ["${PROTO^^}", "${PROTO/tcp/TCP}", "${#PROTO}", "${PROTO:0:3}", "${PROTO%.*}"] {
+            let text = GOOD.replace("protocol: TCP", &format!("protocol: \"{r}\""));
+            assert!(ids(&s.validate(&obj(&text))).is_empty(), "{r}");
+        }
         // Not a reference: still an error.
         let text = GOOD.replace("replicas: 3", "replicas: $REPLICAS");
         assert_eq!(ids(&s.validate(&obj(&text))).len(), 1);

@@ -410,7 +410,9 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
                     rule: Rule::PdbMissing,
                     loc,
                     object: Some(i),
-                    message: format!("{what} runs {count} replicas but no PodDisruptionBudget selects its pods"),
+                    message: format!(
+                        "{what} runs {count} replicas but no PodDisruptionBudget in this render selects its pods"
+                    ),
                     help: "add a PodDisruptionBudget (e.g. maxUnavailable: 1) whose selector matches the pod template labels".into(),
                     path: Some(field.into()),
                 });
