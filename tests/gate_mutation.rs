@@ -236,3 +236,41 @@ fn a_failed_overlay_keeps_the_bases_it_names_after_the_failure() {
     assert!(!o.changed.contains("gateway"), "the gateway base became a leaf: {:?}", o.changed);
     assert!(o.missed.is_empty(), "--base missed {:?}", o.missed);
 }
+
+/// A Flux Kustomization left out of a directory a cluster builds is an info entry; when a
+/// change breaks that directory's build the entry stays (its note says the build fails), so
+/// the change is seen to touch it.
+#[test]
+fn a_left_out_kustomization_stays_an_entry_when_its_directory_breaks() {
+    if !have_git() {
+        return;
+    }
+    let ks = |name: &str, path: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  path: {path}\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"
+        )
+    };
+    let sync = ks("flux-system", "./clusters/a");
+    let crds = ks("crds", "./crds");
+    let left_out = ks("dns-crds", "./crds/dns/upstream");
+    let files = [
+        ("clusters/a/flux-system/gotk-sync.yaml", sync.as_str()),
+        ("clusters/a/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n"),
+        ("clusters/a/crds.yaml", crds.as_str()),
+        ("crds/kustomization.yaml", "resources: [cm.yaml]\n"),
+        ("crds/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: default\n"),
+        ("crds/dns/ks.yaml", left_out.as_str()),
+        ("crds/dns/upstream/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\n  namespace: default\n"),
+    ];
+    let repo = mutation::committed_files(&files);
+    let before = mutation::state(repo.path());
+    let info = "crds/dns/flux-system/dns-crds";
+    assert!(before.entries.contains_key(info), "{:?}", before.entries.keys());
+    let k = repo.path().join("crds/kustomization.yaml");
+    std::fs::write(&k, "resources: [cm.yaml]\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mutant\n")
+        .unwrap();
+    let o = mutation::judge(repo.path(), &before, mutation::Kind::AddDocument, "crds/kustomization.yaml".into());
+    assert!(o.changed.contains("clusters/a/flux-system/crds"), "{:?}", o.changed);
+    assert!(mutation::state(repo.path()).entries.contains_key(info), "the left-out Kustomization's entry vanished");
+    assert!(o.missed.is_empty(), "--base missed {:?}", o.missed);
+}

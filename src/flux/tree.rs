@@ -149,12 +149,21 @@ pub fn render_wanted(
     // tree holds may be one of its own, so it is not read as a root of its own (the root's
     // failure is the finding; once it builds, the rest is checked again).
     let a_root_failed = out.iter().any(|e| e.result.is_err());
+    // A Kustomization below a directory whose build fails keeps its entry (named as when the
+    // build succeeds and leaves it out), so the change that breaks the build is seen to touch it.
+    let broken: Vec<RelPath> = out
+        .iter()
+        .filter(|e| e.result.is_err())
+        .filter_map(|e| RelPath::parse(&e.dir))
+        .filter(|d| !d.is_root())
+        .collect();
     let mut candidates: Vec<(Loc, FluxKustomization, Own, RelPath)> = Vec::new();
     for (l, fk, own, file) in rest.into_iter().filter(|(l, _, _, file)| !seen.holds(*l, file)) {
-        match built.iter().find(|d| file.starts_with(d)) {
-            Some(d) => out.push(not_applied(&fk, &file, d)),
-            None if a_root_failed => {}
-            None => candidates.push((l, fk, own, file)),
+        match (built.iter().find(|d| file.starts_with(d)), broken.iter().find(|d| file.starts_with(d))) {
+            (Some(d), _) => out.push(not_applied(&fk, &file, d)),
+            (None, Some(d)) => out.push(below_failed(&fk, &file, d)),
+            (None, None) if a_root_failed => {}
+            (None, None) => candidates.push((l, fk, own, file)),
         }
     }
     if !candidates.is_empty() {
@@ -368,6 +377,17 @@ fn pathless(ctx: &Ctx, fk: &FluxKustomization, file: &RelPath, dir: Option<&RelP
         disabled: Some(moved.unwrap_or_else(|| file.parent())),
         ..info_entry(fk, &file.parent().to_string(), d)
     }
+}
+
+/// The info entry of a Kustomization in `file`, below directory `dir` whose Flux build fails.
+fn below_failed(fk: &FluxKustomization, file: &RelPath, dir: &RelPath) -> FluxEntry {
+    let d = Diag::note(
+        Rule::FluxNotApplied,
+        fk.loc,
+        format!("Kustomization {} is in {dir}, whose Flux build fails: no cluster applies it from there", fk.key),
+    )
+    .help("fix the failing build of that directory; it is checked again then");
+    info_entry(fk, &file.parent().to_string(), d)
 }
 
 /// An entry that renders nothing and holds one informational note.
