@@ -755,7 +755,10 @@ mod tests {
         let engine = Engine::new(&repo, LoadRestrictor::None);
         let entries = render_all(&engine, &index, &[], &Settings::default());
         let names: Vec<(&str, bool)> = entries.iter().map(|e| (e.name.as_str(), e.result.is_ok())).collect();
-        // The root's failure is the finding; `apps` is not rendered as if something else applied it.
-        assert_eq!(names, [("clusters/a/flux-system/flux-system", false)]);
+        // The root's failure is the finding; `apps` is not rendered as if something else applied
+        // it: an entry with only a note that the build it is in fails (named as its child).
+        assert_eq!(names, [("clusters/a/flux-system/apps", true), ("clusters/a/flux-system/flux-system", false)]);
+        let apps = entries[0].result.as_ref().unwrap();
+        assert!(apps.resources.is_empty() && apps.notes[0].message.contains("whose Flux build fails"));
     }
 }
