@@ -78,7 +78,10 @@ fn audit_agrees_with_validate_and_groups_by_environment_and_team() {
         assert_eq!(s[audit_key], v["summary"][validate_key], "{audit_key}");
     }
     assert_eq!(doc["findings"].as_array().unwrap().len(), v["findings"].as_array().unwrap().len());
-    assert!(s["errors"].as_u64().unwrap() >= 29, "every broken sample contributes: {s}");
+    // The broken samples sit beside a Flux tree that applies none of them: their failures are
+    // warnings (nothing shows they reach a cluster), still each one reported.
+    let reported = s["errors"].as_u64().unwrap() + s["warnings"].as_u64().unwrap();
+    assert!(reported >= 29, "every broken sample contributes: {s}");
     assert_eq!(doc["generatedAt"], "2026-11-25 run 7");
     assert_eq!(doc["config"]["file"], ".fluxgate.yaml");
     assert_eq!(doc["config"]["text"], CONFIG);
@@ -87,7 +90,8 @@ fn audit_agrees_with_validate_and_groups_by_environment_and_team() {
     // entry points are in `production`.
     let envs = doc["byEnvironment"].as_array().unwrap();
     let env = |n: &str| envs.iter().find(|g| g["name"] == n).unwrap_or_else(|| panic!("no {n} in {envs:?}"));
-    assert!(env("samples")["errors"].as_u64().unwrap() >= 29);
+    let reported = |g: &Value| g["errors"].as_u64().unwrap() + g["warnings"].as_u64().unwrap();
+    assert!(reported(env("samples")) >= 29);
     assert!(env("production")["entryPoints"].as_u64().unwrap() > 0);
     for f in doc["findings"].as_array().unwrap() {
         if f["entryPoint"].as_str().is_some_and(|e| e.starts_with("broken/")) {
@@ -99,7 +103,7 @@ fn audit_agrees_with_validate_and_groups_by_environment_and_team() {
     let team = |n: &str| teams.iter().find(|g| g["name"] == n).unwrap_or_else(|| panic!("no team {n} in {teams:?}"));
     assert!(team("commerce")["objects"].as_u64().unwrap() > 0);
     assert!(team("flux")["objects"].as_u64().unwrap() > 0, "app.kubernetes.io/part-of: flux");
-    assert_eq!(team(HOSTILE_LABEL)["errors"].as_u64().unwrap(), 3, "invalid name and two invalid labels");
+    assert_eq!(reported(team(HOSTILE_LABEL)), 3, "invalid name and two invalid labels");
     assert_eq!(team("annotated-team")["objects"], 1, "an annotation names the team when no label does");
     assert_eq!(team("labelled-team")["objects"], 1, "a label wins over an annotation");
     let owned = doc["entryPoints"].as_array().unwrap().iter().find(|e| e["name"] == "teams/annotated").unwrap();
