@@ -164,7 +164,9 @@ fn html_report_in_headless_chromium() {
         assert_eq!(attr(&dom, id, "data-value"), want, "{id}");
         assert_eq!(text_of(&dom, id), want, "{id} text");
     }
-    assert!(s["errors"].as_u64().unwrap() >= 29, "the broken samples are in the page");
+    // Beside a Flux tree that applies none of them, the broken samples report warnings.
+    let reported = s["errors"].as_u64().unwrap() + s["warnings"].as_u64().unwrap();
+    assert!(reported >= 29, "the broken samples are in the page");
     let findings = doc["findings"].as_array().unwrap();
     assert_eq!(dom.matches(r#"<tr class="finding"#).count(), findings.len());
     assert_eq!(text_of(&dom, "findings-shown"), findings.len().to_string());
