@@ -16,6 +16,13 @@ fn have_git() -> bool {
     ok
 }
 
+/// A Flux Kustomization in `flux-system` building `path` from the GitRepository `source`.
+fn flux_ks(name: &str, path: &str, source: &str) -> String {
+    format!(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  path: {path}\n  sourceRef:\n    kind: GitRepository\n    name: {source}\n"
+    )
+}
+
 /// Fixture repositories and how many mutations each gets (bounded for a debug build).
 const CASES: &[(&str, usize)] = &[
     ("gate-components", 10),
@@ -147,11 +154,7 @@ fn a_moved_root_path_reports_the_old_root() {
     if !have_git() {
         return;
     }
-    let ks = |name: &str, path: &str| {
-        format!(
-            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  path: {path}\n  sourceRef:\n    kind: GitRepository\n    name: cluster\n"
-        )
-    };
+    let ks = |name: &str, path: &str| flux_ks(name, path, "cluster");
     let git_repo = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: cluster\n  namespace: flux-system\nspec:\n  url: https://example.com/ops\n  ref:\n    branch: main\n---\n";
     let root = format!("{git_repo}{}", ks("cluster", "./cluster/flux"));
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: default\n";
@@ -191,12 +194,12 @@ fn deleting_the_last_flux_kustomization_checks_the_cluster_root() {
     if !have_git() {
         return;
     }
-    let apps = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  path: ./apps\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n";
+    let apps = flux_ks("apps", "./apps", "flux-system");
     let files = [
         ("clusters/test/flux-system/gotk-components.yaml", "# written by flux bootstrap\n"),
         ("clusters/test/flux-system/gotk-sync.yaml", "# written by flux bootstrap\n"),
         ("clusters/test/flux-system/kustomization.yaml", "resources: [gotk-components.yaml, gotk-sync.yaml]\n"),
-        ("clusters/test/apps.yaml", apps),
+        ("clusters/test/apps.yaml", apps.as_str()),
         ("apps/kustomization.yaml", "resources: [cm.yaml]\n"),
         ("apps/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: default\n"),
     ];
@@ -245,11 +248,7 @@ fn a_left_out_kustomization_stays_an_entry_when_its_directory_breaks() {
     if !have_git() {
         return;
     }
-    let ks = |name: &str, path: &str| {
-        format!(
-            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  path: {path}\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"
-        )
-    };
+    let ks = |name: &str, path: &str| flux_ks(name, path, "flux-system");
     let sync = ks("flux-system", "./clusters/a");
     let crds = ks("crds", "./crds");
     let left_out = ks("dns-crds", "./crds/dns/upstream");

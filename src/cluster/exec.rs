@@ -5,7 +5,7 @@
 
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -61,22 +61,16 @@ pub fn run(exec: &ExecConfig, cluster: Option<serde_json::Value>, timeout: Durat
         let _ = stdout.read_to_end(&mut out);
         out
     });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if start.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Error::Auth(format!(
-                    "exec credential plugin '{}' did not finish within {}s",
-                    exec.command,
-                    timeout.as_secs()
-                )));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(Error::Auth(format!("exec credential plugin '{}': {e}", exec.command))),
+    let status = match crate::source::process::wait_with_deadline(&mut child, timeout) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Err(Error::Auth(format!(
+                "exec credential plugin '{}' did not finish within {}s",
+                exec.command,
+                timeout.as_secs()
+            )));
         }
+        Err(e) => return Err(Error::Auth(format!("exec credential plugin '{}': {e}", exec.command))),
     };
     let out = reader.join().unwrap_or_default();
     if !status.success() {
@@ -102,6 +96,7 @@ fn parse(out: &[u8]) -> Result<Issued, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn a_token_or_a_certificate_pair_is_read_from_the_status() {

@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Environment variables passed through to helm: proxies and CA bundles, which a CI agent may
 /// need to reach a registry. Nothing else of the caller's environment reaches helm.
@@ -122,22 +122,10 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
     };
     let out = reader(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
     let err = reader(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(1);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if start.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("helm did not finish within {}s and was stopped", timeout.as_secs()));
-            }
-            Ok(None) => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
-            Err(e) => return Err(format!("cannot wait for helm: {e}")),
-        }
+    let status = match crate::source::process::wait_with_deadline(&mut child, timeout) {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err(format!("helm did not finish within {}s and was stopped", timeout.as_secs())),
+        Err(e) => return Err(format!("cannot wait for helm: {e}")),
     };
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
@@ -158,6 +146,7 @@ pub fn version(sandbox: &Sandbox, helm: &Path, timeout: Duration) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn environment_is_scrubbed_and_private() {

@@ -5,6 +5,7 @@ pub mod emit;
 pub mod goyaml;
 pub mod node;
 pub mod path;
+pub mod process;
 pub mod vars;
 pub mod yaml;
 
