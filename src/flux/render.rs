@@ -21,7 +21,7 @@ use base64::Engine as _;
 
 use super::entry::{FluxKustomization, GROUP};
 use super::sourceignore::SourceIgnore;
-use super::substitute::{Vars, substitute};
+use super::substitute::{Vars, substitute_changed};
 use crate::kustomize::build::{Engine, Failed, Rendered, kustomization_file};
 use crate::kustomize::diag::Diag;
 use crate::kustomize::kustomization::{FILE_NAMES, Kustomization, Located};
@@ -81,9 +81,11 @@ pub struct Resolved {
 fn substitute_one(node: &mut Node, vars: &Vars, settings: &Settings, open: bool, notes: &mut Vec<Diag>) {
     const HELP: &str = "set it in postBuild.substitute / substituteFrom, give a default (`${VAR:=value}`), \
                         or pass --var NAME=VALUE for an in-cluster value";
-    let errs = match substitute(node, vars, true) {
+    let errs = match substitute_changed(node, vars, true) {
         Ok(n) => {
-            *node = n;
+            if let Some(n) = n {
+                *node = n;
+            }
             return;
         }
         Err(errs) => errs,
@@ -94,7 +96,7 @@ fn substitute_one(node: &mut Node, vars: &Vars, settings: &Settings, open: bool,
         for e in &errs {
             more.insert(e.var.clone(), format!("${{{}}}", e.var));
         }
-        if let Ok(n) = substitute(node, &more, true) {
+        if let Ok(n) = substitute_changed(node, &more, true) {
             for e in &errs {
                 notes.push(
                     Diag::note(
@@ -108,7 +110,9 @@ fn substitute_one(node: &mut Node, vars: &Vars, settings: &Settings, open: bool,
                     .help(HELP),
                 );
             }
-            *node = n;
+            if let Some(n) = n {
+                *node = n;
+            }
             return;
         }
     }
@@ -119,8 +123,10 @@ fn substitute_one(node: &mut Node, vars: &Vars, settings: &Settings, open: bool,
         for e in &errs {
             more.insert(e.var.clone(), format!("${{{}}}", e.var));
         }
-        if let Ok(n) = substitute(node, &more, true) {
-            *node = n;
+        if let Ok(n) = substitute_changed(node, &more, true) {
+            if let Some(n) = n {
+                *node = n;
+            }
             return;
         }
     }
@@ -147,7 +153,7 @@ fn substitute_one(node: &mut Node, vars: &Vars, settings: &Settings, open: bool,
             .help(HELP),
         );
     }
-    if let Ok(n) = substitute(node, vars, false) {
+    if let Ok(Some(n)) = substitute_changed(node, vars, false) {
         *node = n;
     }
 }

@@ -55,7 +55,7 @@ pub type Finish<'a> = &'a (dyn Fn(&mut FluxEntry) + Sync);
 
 /// Everything a tree walk needs, shared by all clusters.
 struct Ctx<'a, 'r> {
-    engine: &'a Engine<'r>,
+    engine: &'a Engine<'r, 'a>,
     index: &'a RepoIndex,
     sources: &'a [SourceMapping],
     settings: &'a Settings,

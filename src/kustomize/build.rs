@@ -106,7 +106,7 @@ const BUILTIN_OPENAPI_VERSION: &str = "v1.21.2";
 type Cached = Result<Arc<Acc>, Failed>;
 
 /// The rendering engine for one run: shares parsed files and built bases across overlays.
-pub struct Engine<'r> {
+pub struct Engine<'r, 'o> {
     repo: &'r Repo,
     restrictor: LoadRestrictor,
     /// Built bases by (schema key, directory).
@@ -115,7 +115,14 @@ pub struct Engine<'r> {
     schemas: Mutex<HashMap<RelPath, Result<Arc<OpenApiSchema>, Diag>>>,
     /// Parsed kustomization files: each is read and parsed once per run.
     kustomizations: Mutex<HashMap<RelPath, Result<Arc<Kustomization>, Diag>>>,
+    observer: Option<&'o Observer<'o>>,
 }
+
+/// Sees a directory's render the moment a caller builds the directory exactly as its own
+/// kustomization file says (a Flux Kustomization without targetNamespace, patches, images...),
+/// before the caller amends the objects: the check of the plain overlay reads the same render,
+/// so it need not be built a second time.
+pub type Observer<'r> = dyn Fn(&RelPath, &Result<Rendered, Failed>) + Sync + 'r;
 
 /// Finds the kustomization file of a directory, if it has one.
 pub fn kustomization_file(repo: &Repo, dir: &RelPath) -> Option<RelPath> {
@@ -190,15 +197,30 @@ fn file_url_diag(l: &Located) -> Diag {
     .help("refer to files inside the repository by relative path")
 }
 
-impl<'r> Engine<'r> {
-    pub fn new(repo: &'r Repo, restrictor: LoadRestrictor) -> Engine<'r> {
+impl<'r, 'o> Engine<'r, 'o> {
+    pub fn new(repo: &'r Repo, restrictor: LoadRestrictor) -> Engine<'r, 'o> {
         Engine {
             repo,
             restrictor,
             bases: Mutex::new(HashMap::new()),
             schemas: Mutex::new(HashMap::new()),
             kustomizations: Mutex::new(HashMap::new()),
+            observer: None,
         }
+    }
+
+    /// This engine, calling `observer` with each render [`Engine::render_kustomization`]
+    /// makes of a directory as it is.
+    pub fn observed<'p>(self, observer: &'p Observer<'p>) -> Engine<'r, 'p> {
+        let Engine { repo, restrictor, bases, schemas, kustomizations, observer: _ } = self;
+        Engine { repo, restrictor, bases, schemas, kustomizations, observer: Some(observer) }
+    }
+
+    /// This engine without its observer (its memoised builds kept), so that what the observer
+    /// borrows is free again.
+    pub fn unobserved<'p>(self) -> Engine<'r, 'p> {
+        let Engine { repo, restrictor, bases, schemas, kustomizations, observer: _ } = self;
+        Engine { repo, restrictor, bases, schemas, kustomizations, observer: None }
     }
 
     pub fn repo(&self) -> &Repo {
@@ -267,7 +289,11 @@ impl<'r> Engine<'r> {
         // Unamended (a Flux Kustomization without targetNamespace, patches, images...): the
         // same build as the directory's own, which is memoised, so it is not built twice.
         if !k.is_component && self.is_loaded_as(&k) {
-            return self.render_dir(&k.dir, true);
+            let rendered = self.render_dir(&k.dir, true);
+            if let Some(observe) = self.observer {
+                observe(&k.dir, &rendered);
+            }
+            return rendered;
         }
         let openapi =
             self.openapi(&k).map_err(|error| Failed { error, notes: Vec::new(), files: openapi_inputs(&k) })?;

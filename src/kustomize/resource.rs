@@ -411,27 +411,49 @@ fn gvk_sort_string(g: &Gvk) -> String {
 
 /// The legacy order with other `orderFirst` / `orderLast` kind lists (`sortOptions`).
 pub fn legacy_cmp_with<S: AsRef<str>>(a: &Resource, b: &Resource, first: &[S], last: &[S]) -> Ordering {
-    let (ia, ib) = (a.id(), b.id());
-    if ia.gvk != ib.gvk {
-        let (ra, rb) = (kind_rank(&ia.gvk.kind, first, last), kind_rank(&ib.gvk.kind, first, last));
-        if ra != rb {
-            return ra.cmp(&rb);
-        }
-        let (sa, sb) = (gvk_sort_string(&ia.gvk), gvk_sort_string(&ib.gvk));
-        let namespaces = ia.gvk.kind == "Namespace" && ib.gvk.kind == "Namespace";
-        if namespaces && (ia.gvk.group.is_empty() || ib.gvk.group.is_empty()) {
-            return sb.cmp(&sa);
-        }
-        return sa.cmp(&sb);
-    }
-    // kustomize sorts on the object's current id as written, so a cluster-scoped object that
-    // carries a `metadata.namespace` sorts by it (before those without one, `~X`).
-    let key = |r: &Resource| {
+    LegacyKey::of(a, first, last).cmp_legacy(&LegacyKey::of(b, first, last))
+}
+
+/// What the legacy order compares of one resource, computed once per sort instead of once
+/// per comparison (each needs the id and two formatted strings).
+pub struct LegacyKey {
+    gvk: Gvk,
+    rank: i32,
+    gvk_sort: String,
+    /// `namespace|name` as written (unset namespace `~X`, unset name `~N`).
+    name_sort: String,
+}
+
+impl LegacyKey {
+    pub fn of<S: AsRef<str>>(r: &Resource, first: &[S], last: &[S]) -> LegacyKey {
+        let gvk = r.gvk();
+        // kustomize sorts on the object's current id as written, so a cluster-scoped object
+        // that carries a `metadata.namespace` sorts by it (before those without one, `~X`).
         let ns = if r.namespace().is_empty() { "~X" } else { r.namespace() };
         let name = if r.name().is_empty() { "~N" } else { r.name() };
-        format!("{ns}|{name}")
-    };
-    key(a).cmp(&key(b))
+        LegacyKey {
+            rank: kind_rank(&gvk.kind, first, last),
+            gvk_sort: gvk_sort_string(&gvk),
+            name_sort: format!("{ns}|{name}"),
+            gvk,
+        }
+    }
+
+    /// kustomize's legacy comparison of two keys.
+    pub fn cmp_legacy(&self, other: &LegacyKey) -> Ordering {
+        let (a, b) = (self, other);
+        if a.gvk != b.gvk {
+            if a.rank != b.rank {
+                return a.rank.cmp(&b.rank);
+            }
+            let namespaces = a.gvk.kind == "Namespace" && b.gvk.kind == "Namespace";
+            if namespaces && (a.gvk.group.is_empty() || b.gvk.group.is_empty()) {
+                return b.gvk_sort.cmp(&a.gvk_sort);
+            }
+            return a.gvk_sort.cmp(&b.gvk_sort);
+        }
+        a.name_sort.cmp(&b.name_sort)
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,10 @@
 //! Patch target selectors: group/version/kind exact, name and namespace as anchored regular
 //! expressions, label and annotation selectors in Kubernetes syntax.
 
-use regex::Regex;
-
 use crate::kustomize::kustomization::Selector;
 use crate::kustomize::resource::{Resource, kustomize_cluster_scoped};
 use crate::source::Node;
+use crate::source::regex_cache::Anchored;
 
 /// One requirement of a label selector.
 #[derive(Debug, PartialEq)]
@@ -93,8 +92,8 @@ fn split_top(s: &str) -> Vec<&str> {
 /// A compiled selector.
 pub struct Matcher {
     sel: Selector,
-    name: Option<Regex>,
-    namespace: Option<Regex>,
+    name: Option<Anchored>,
+    namespace: Option<Anchored>,
     labels: Option<LabelSelector>,
     annotations: Option<LabelSelector>,
 }
@@ -110,8 +109,8 @@ fn effective_namespace<'a>(api_version: &str, kind: &str, namespace: &'a str) ->
     }
 }
 
-fn anchored(p: &str) -> Result<Regex, String> {
-    Regex::new(&format!("^(?:{p})$")).map_err(|e| format!("invalid regular expression '{p}': {e}"))
+fn anchored(p: &str) -> Result<Anchored, String> {
+    Anchored::new(p).map_err(|e| format!("invalid regular expression '{p}': {e}"))
 }
 
 impl Matcher {

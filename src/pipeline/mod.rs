@@ -146,14 +146,23 @@ fn helm_releases(
 /// checked and dropped in turn. The report is byte-identical to [`validate_staged`]'s.
 fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded: Loaded) -> RunReport {
     let Loaded { discovery, mut registry, admission, admission_findings } = loaded;
-    let engine = crate::kustomize::build::Engine::new(repo, crate::kustomize::build::LoadRestrictor::None);
     let progress = options.progress.as_deref();
     // Before helm: the entry points it checks do not depend on the CRDs helm's charts bring.
     let early_checker =
         check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
     let early = stream::EarlyFlux::new(early_checker, progress);
+    let plain_candidates: Vec<&crate::source::RelPath> = match config.flux.entry_points {
+        EntryPoints::Flux => Vec::new(),
+        _ => discovery.kustomize_dirs.iter().collect(),
+    };
+    let early_plain = stream::EarlyPlain::new(early_checker, &plain_candidates);
+    let observer = |dir: &crate::source::RelPath, r: &_| early_plain.observe(dir, r);
+    let engine =
+        crate::kustomize::build::Engine::new(repo, crate::kustomize::build::LoadRestrictor::None).observed(&observer);
     let (flux, flux_index) = render::flux_tree(repo, config, &discovery, &engine, None, &|e| early.finish(e));
     let early = early.into_checked();
+    let engine = engine.unobserved();
+    let early_plain = early_plain.into_done();
     let helm_run = helm_releases(repo, config, &flux, &mut registry);
     let flux_renders = Renders { plain: Vec::new(), flux, flux_index };
     let scope = select::Scope::new(None, None, &flux_renders, &helm_run);
@@ -169,7 +178,7 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     let nothing = plain_dirs.is_empty() && flux_renders.flux.is_empty() && helm_run.entries.is_empty();
     let flux_checked = check::check_all(&checker, flux_renders, helm_run, graph_findings, &scope, progress, early);
     let (mut results, plain_namespaces) =
-        stream::check_plain_streamed(&checker, &engine, &plain_dirs, &reach, progress);
+        stream::check_plain_streamed(&checker, &engine, &plain_dirs, &reach, progress, early_plain);
     drop(engine);
     namespaces.extend(plain_namespaces);
     // The staged order's: plain overlays, then Flux entry points, then HelmReleases.

@@ -15,14 +15,14 @@
 //! checked as a leaf; only when that raised a leaf-only finding is it also checked as a base,
 //! and the files of all renders pick the right result at the end.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
 
 use crate::flux::tree::FluxEntry;
-use crate::kustomize::build::{Engine, kustomization_file};
+use crate::kustomize::build::{Engine, Failed, Rendered, kustomization_file};
 use crate::kustomize::resource::Resource;
 use crate::rules::Rule;
 use crate::source::RelPath;
@@ -84,7 +84,7 @@ impl<'a> EarlyFlux<'a> {
     }
 }
 
-/// One plain overlay, checked as soon as it rendered.
+/// One plain overlay, checked as soon as it rendered (not yet judged by the Flux reach).
 struct PlainChecked {
     dir: RelPath,
     /// The files its render read (`None`: the renderer crashed).
@@ -97,45 +97,97 @@ struct PlainChecked {
     namespaces: Vec<Resource>,
 }
 
+impl PlainChecked {
+    /// Checks one plain overlay's render (`None`: the renderer crashed) as a leaf, and as a
+    /// base when that differs.
+    fn of(checker: &Checker, dir: &RelPath, r: Option<&Result<Rendered, Failed>>) -> PlainChecked {
+        let name = dir.to_string();
+        let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
+        let leaf = checker.check(&ep, r, true);
+        let base = leaf.findings.iter().any(|f| LEAF_ONLY.contains(&f.rule)).then(|| checker.check(&ep, r, false));
+        let namespaces = match r {
+            Some(Ok(x)) => x.resources.iter().filter(|r| labelled_namespace(r)).cloned().collect(),
+            _ => Vec::new(),
+        };
+        let files = r.map(|r| match r {
+            Ok(x) => x.files.clone(),
+            Err(f) => f.files.clone(),
+        });
+        PlainChecked { dir: dir.clone(), files, leaf, base, namespaces }
+    }
+}
+
+/// Plain overlays checked from the render a Flux Kustomization made of the same directory
+/// while the tree walk ran (the engine's [`crate::kustomize::build::Observer`]): Flux builds
+/// an unamended directory exactly as the overlay's own build, so the overlay is not built a
+/// second time. Only renders whose objects all belong to built-in API groups are taken (no
+/// chart CRD that helm brings later can change their check, as for [`EarlyFlux`]); the
+/// others, and failed renders, are built again by [`check_plain_streamed`].
+pub(super) struct EarlyPlain<'a> {
+    checker: Checker<'a>,
+    wanted: BTreeSet<&'a RelPath>,
+    done: Mutex<HashMap<RelPath, PlainChecked>>,
+}
+
+impl<'a> EarlyPlain<'a> {
+    pub(super) fn new(checker: Checker<'a>, dirs: &[&'a RelPath]) -> Self {
+        EarlyPlain { checker, wanted: dirs.iter().copied().collect(), done: Mutex::new(HashMap::new()) }
+    }
+
+    /// The engine's observer.
+    pub(super) fn observe(&self, dir: &RelPath, r: &Result<Rendered, Failed>) {
+        let builtin = |x: &Resource| self.checker.registry.is_builtin(x.api_version());
+        if !self.wanted.contains(dir) || !r.as_ref().is_ok_and(|x| x.resources.iter().all(builtin)) {
+            return;
+        }
+        if self.done.lock().unwrap_or_else(|p| p.into_inner()).contains_key(dir) {
+            return;
+        }
+        let checked = PlainChecked::of(&self.checker, dir, Some(r));
+        self.done.lock().unwrap_or_else(|p| p.into_inner()).entry(dir.clone()).or_insert(checked);
+    }
+
+    /// The overlays checked so far (this drops the checker, and with it the registry borrow,
+    /// before helm's chart CRDs join the registry).
+    pub(super) fn into_done(self) -> PlainDone {
+        PlainDone(self.done.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// The plain overlays [`EarlyPlain`] checked, by directory.
+pub(super) struct PlainDone(HashMap<RelPath, PlainChecked>);
+
 /// Renders and checks every plain overlay in `dirs`, in parallel, dropping each render once it
-/// is checked (each directory's memoised build is taken, not copied: this is its last user).
-/// Returns the checked overlays in the order of `dirs`, and their labelled Namespaces. An
-/// overlay is judged by how the Flux tree reaches it ([`FluxReach::judge`]).
+/// is checked (each directory's memoised build is taken, not copied: this is its last user),
+/// unless `early` checked it already. Returns the checked overlays in the order of `dirs`, and
+/// their labelled Namespaces. An overlay is judged by how the Flux tree reaches it
+/// ([`FluxReach::judge`]).
 pub(super) fn check_plain_streamed(
     checker: &Checker,
     engine: &Engine,
     dirs: &[&RelPath],
     reach: &FluxReach,
     progress: Option<&Progress>,
+    early: PlainDone,
 ) -> (Vec<Checked>, Vec<Resource>) {
     let repo = checker.repo;
+    let PlainDone(mut early) = early;
+    let early: Vec<Option<PlainChecked>> = dirs.iter().map(|d| early.remove(*d)).collect();
     let done: Vec<PlainChecked> = dirs
         .par_iter()
-        .map(|dir| {
-            let r = catch_unwind(AssertUnwindSafe(|| engine.render_last(dir))).ok();
-            let r = r.map(|r| r.map_err(needs_flag_skipped));
-            let name = dir.to_string();
-            let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
-            let mut leaf = checker.check(&ep, r.as_ref(), true);
-            let mut base = leaf
-                .findings
-                .iter()
-                .any(|f| LEAF_ONLY.contains(&f.rule))
-                .then(|| checker.check(&ep, r.as_ref(), false));
-            reach.judge(repo, dir, &mut leaf);
-            if let Some(b) = &mut base {
+        .zip(early)
+        .map(|(dir, early)| {
+            let mut p = early.unwrap_or_else(|| {
+                let r = catch_unwind(AssertUnwindSafe(|| engine.render_last(dir))).ok();
+                let r = r.map(|r| r.map_err(needs_flag_skipped));
+                PlainChecked::of(checker, dir, r.as_ref())
+            });
+            reach.judge(repo, dir, &mut p.leaf);
+            if let Some(b) = &mut p.base {
                 reach.judge(repo, dir, b);
             }
-            let namespaces = match &r {
-                Some(Ok(x)) => x.resources.iter().filter(|r| labelled_namespace(r)).cloned().collect(),
-                _ => Vec::new(),
-            };
-            let files = r.map(|r| match r {
-                Ok(x) => x.files,
-                Err(f) => f.files,
-            });
             Progress::tick(progress);
-            PlainChecked { dir: (*dir).clone(), files, leaf, base, namespaces }
+            p
         })
         .collect();
     let mut used: BTreeSet<&RelPath> = BTreeSet::new();

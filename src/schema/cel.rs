@@ -728,8 +728,8 @@ mod kube {
         ret(CelValue::Int(i))
     }
 
-    fn regex(pattern: &str, fname: &str) -> Result<regex::Regex, ExecutionError> {
-        regex::Regex::new(pattern).map_err(|e| ExecutionError::function_error(fname, e))
+    fn regex(pattern: &str, fname: &str) -> Result<Arc<regex::Regex>, ExecutionError> {
+        crate::source::regex_cache::compiled(pattern).map_err(|e| ExecutionError::function_error(fname, e))
     }
 
     fn find<'b, 'v>(args: Args<'b, 'v>) -> Ret<'b, 'v> {

@@ -6,6 +6,7 @@ pub mod goyaml;
 pub mod node;
 pub mod path;
 pub mod process;
+pub mod regex_cache;
 pub mod vars;
 pub mod yaml;
 

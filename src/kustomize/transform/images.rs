@@ -3,11 +3,14 @@
 //! regular expression for the image name (kustomize v5.5's `IsImageMatched`): it must match the
 //! whole name, and the tag and digest after it must use kustomize's character set.
 
+use std::sync::Arc;
+
+use regex::Regex;
+
 use crate::kustomize::fieldspec::{split, visit};
 use crate::kustomize::kustomization::{CustomField, ImageSpec};
 use crate::kustomize::resource::Resource;
-use crate::source::{Loc, Node, Value};
-use regex::Regex;
+use crate::source::{Loc, Node, Value, regex_cache};
 
 /// An image reference split into name, tag and digest.
 #[derive(Debug, PartialEq)]
@@ -36,17 +39,18 @@ pub fn apply(resources: &mut [Resource], specs: &[ImageSpec], extra: &[CustomFie
     if specs.is_empty() {
         return Ok(());
     }
-    let compiled: Vec<(&ImageSpec, Result<Regex, String>)> = specs.iter().map(|s| (s, matcher(&s.name))).collect();
+    let compiled: Vec<(&ImageSpec, Result<ImageMatch, String>)> = specs.iter().map(|s| (s, matcher(&s.name))).collect();
     // Like kustomize, an invalid name fails only once an image is compared with it.
     let mut failed = None;
+    let extra: Vec<_> = extra.iter().map(|f| (f, split(&f.path))).collect();
     for r in resources.iter_mut() {
         // kustomize's walk over container lists leaves CustomResourceDefinitions alone.
         if r.kind() != "CustomResourceDefinition" {
             walk(&mut r.node, &compiled, &mut failed);
         }
         let gvk = r.gvk();
-        for f in extra.iter().filter(|f| f.applies(&gvk)) {
-            visit(&mut r.node, &split(&f.path), false, Loc::NONE, &mut |img| {
+        for (_, path) in extra.iter().filter(|(f, _)| f.applies(&gvk)) {
+            visit(&mut r.node, path, false, Loc::NONE, &mut |img| {
                 if img.as_str().is_some() {
                     rewrite(img, &compiled, &mut failed);
                 }
@@ -78,15 +82,52 @@ pub fn with_default_fields(configured: &[CustomField]) -> Vec<CustomField> {
     out
 }
 
-/// kustomize v5.5's image match for an entry name. A name that is not a valid expression
-/// crashes kustomize v5.5 (a nil pattern); fluxgate fails the build instead.
-pub fn matcher(name: &str) -> Result<Regex, String> {
-    Regex::new(&format!("^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$")).map_err(|_| {
-        format!("images entry name '{name}' is not a valid regular expression (kustomize v5.5 crashes on it)")
-    })
+/// kustomize v5.5's image match for an entry name: `^NAME(:TAG)?(@sha256:DIGEST)?$`, the name
+/// a regular expression, the tag and digest in kustomize's character set.
+#[derive(Clone, Debug)]
+pub enum ImageMatch {
+    /// A plain name ([`regex_cache::is_plain`]), matched without compiling a regex.
+    Plain(String),
+    Regex(Arc<Regex>),
 }
 
-type Compiled<'a> = [(&'a ImageSpec, Result<Regex, String>)];
+impl ImageMatch {
+    pub fn is_match(&self, image: &str) -> bool {
+        match self {
+            ImageMatch::Plain(name) => regex_cache::plain_prefix(name, image).is_some_and(tag_and_digest),
+            ImageMatch::Regex(re) => re.is_match(image),
+        }
+    }
+}
+
+/// Whether `rest` is `(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?` and nothing more.
+/// Neither `:` nor `@` is in the set, so each part ends at the first character outside it.
+fn tag_and_digest(rest: &str) -> bool {
+    let run = |s: &str| s.find(|c: char| !(c.is_ascii_alphanumeric() || "_.{}-".contains(c))).unwrap_or(s.len());
+    let mut r = rest;
+    if let Some(tag) = r.strip_prefix(':') {
+        r = &tag[run(tag)..];
+    }
+    if let Some(digest) = r.strip_prefix("@sha256:") {
+        r = &digest[run(digest)..];
+    }
+    r.is_empty()
+}
+
+/// The match for an entry name. A name that is not a valid expression crashes kustomize v5.5
+/// (a nil pattern); fluxgate fails the build instead.
+pub fn matcher(name: &str) -> Result<ImageMatch, String> {
+    if regex_cache::is_plain(name) {
+        return Ok(ImageMatch::Plain(name.to_string()));
+    }
+    regex_cache::compiled(&format!("^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$"))
+        .map(ImageMatch::Regex)
+        .map_err(|_| {
+            format!("images entry name '{name}' is not a valid regular expression (kustomize v5.5 crashes on it)")
+        })
+}
+
+type Compiled<'a> = [(&'a ImageSpec, Result<ImageMatch, String>)];
 
 fn walk(node: &mut Node, specs: &Compiled, failed: &mut Option<String>) {
     match &mut node.value {
@@ -122,7 +163,7 @@ fn rewrite(img: &mut Node, specs: &Compiled, failed: &mut Option<String>) {
     }
 }
 
-fn rewrite_one(img: &mut Node, spec: &ImageSpec, re: &Regex) {
+fn rewrite_one(img: &mut Node, spec: &ImageSpec, re: &ImageMatch) {
     let Some(cur) = img.as_str() else { return };
     if !re.is_match(cur) {
         return;
@@ -152,6 +193,38 @@ fn rewrite_one(img: &mut Node, spec: &ImageSpec, re: &Regex) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_names_match_as_kustomizes_regex_does() {
+        let images = [
+            "nginx",
+            "nginx:1.25",
+            "nginx@sha256:ab12",
+            "nginx:1.25@sha256:ab",
+            "nginx:1.25+b",
+            "nginx:",
+            "nginxx",
+            "ngin",
+            "nginx@sha512:ab",
+            "nginx:{{tag}}",
+            "nginx:a:b",
+            "reg.io/app:1",
+            "regxio/app:1",
+            "reg:5000/app:v1",
+            "nginx@sha256:",
+            "nginx:1@",
+            "nginX",
+        ];
+        for name in ["nginx", "ngin.", "reg.io/app", "reg:5000/app", "my_app-1", "n"] {
+            let plain = matcher(name).unwrap_or_else(|e| panic!("{e}"));
+            assert!(matches!(plain, ImageMatch::Plain(_)));
+            let re = Regex::new(&format!("^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$")).unwrap();
+            for image in images {
+                assert_eq!(plain.is_match(image), re.is_match(image), "{name} on {image}");
+            }
+        }
+        assert!(matches!(matcher("ngin(x|y)"), Ok(ImageMatch::Regex(_))));
+    }
 
     #[test]
     fn splits_registry_port_from_tag() {
@@ -195,7 +268,8 @@ mod tests {
             },
         ];
         let mut n = Node::string("nginx:2", crate::source::Loc::NONE);
-        let compiled: Vec<(&ImageSpec, Result<Regex, String>)> = specs.iter().map(|s| (s, matcher(&s.name))).collect();
+        let compiled: Vec<(&ImageSpec, Result<ImageMatch, String>)> =
+            specs.iter().map(|s| (s, matcher(&s.name))).collect();
         let mut failed = None;
         rewrite(&mut n, &compiled, &mut failed);
         assert_eq!(failed, None);

@@ -2,7 +2,7 @@
 //! counts (a base's is ignored, as in kustomize); without one, kustomize's legacy order.
 
 use crate::kustomize::kustomization::SortOrder;
-use crate::kustomize::resource::{ORDER_FIRST, ORDER_LAST, Resource, legacy_cmp_with};
+use crate::kustomize::resource::{LegacyKey, ORDER_FIRST, ORDER_LAST, Resource};
 
 /// Sorts the rendered resources (stable, so `fifo` keeps accumulation order).
 pub fn apply(resources: &mut [Resource], order: Option<&SortOrder>) {
@@ -10,13 +10,37 @@ pub fn apply(resources: &mut [Resource], order: Option<&SortOrder>) {
         Some(SortOrder::Fifo) => {}
         Some(SortOrder::Legacy { first: Some(f), last }) => {
             let last = last.clone().unwrap_or_default();
-            resources.sort_by(|a, b| legacy_cmp_with(a, b, f, &last));
+            legacy(resources, f, &last);
         }
-        Some(SortOrder::Legacy { first: None, last: Some(l) }) => {
-            resources.sort_by(|a, b| legacy_cmp_with(a, b, &[] as &[String], l));
-        }
-        Some(SortOrder::Legacy { first: None, last: None }) | None => {
-            resources.sort_by(|a, b| legacy_cmp_with(a, b, ORDER_FIRST, ORDER_LAST));
+        Some(SortOrder::Legacy { first: None, last: Some(l) }) => legacy(resources, &[] as &[String], l),
+        Some(SortOrder::Legacy { first: None, last: None }) | None => legacy(resources, ORDER_FIRST, ORDER_LAST),
+    }
+}
+
+/// A stable sort on keys computed once per resource (comparing ids directly built them again
+/// on every comparison, a few percent of a whole `validate`). The indices are sorted, then the
+/// resources are put in place by swaps: sorting the large resources themselves needs a
+/// scratch buffer half their size.
+fn legacy<S: AsRef<str>>(resources: &mut [Resource], first: &[S], last: &[S]) {
+    let keys: Vec<LegacyKey> = resources.iter().map(|r| LegacyKey::of(r, first, last)).collect();
+    let mut order: Vec<usize> = (0..resources.len()).collect();
+    order.sort_by(|&a, &b| keys[a].cmp_legacy(&keys[b]));
+    permute(resources, &mut order);
+}
+
+/// Reorders `items` so that position `i` holds what was at `order[i]`, following each cycle
+/// of the permutation (`order` is used up).
+fn permute<T>(items: &mut [T], order: &mut [usize]) {
+    const DONE: usize = usize::MAX;
+    for start in 0..items.len() {
+        let mut at = start;
+        while order[at] != DONE {
+            let from = std::mem::replace(&mut order[at], DONE);
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
         }
     }
 }
@@ -33,6 +57,14 @@ mod tests {
             parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect();
         apply(&mut rs, order);
         rs.iter().map(|r| r.kind().to_string()).collect()
+    }
+
+    #[test]
+    fn permute_follows_every_cycle() {
+        let mut items = ["a", "b", "c", "d", "e", "f"];
+        let mut order = [2, 0, 1, 3, 5, 4];
+        permute(&mut items, &mut order);
+        assert_eq!(items, ["c", "a", "b", "d", "f", "e"]);
     }
 
     #[test]

@@ -13,7 +13,9 @@
 
 mod table;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use crate::kustomize::config::NameRefConfig;
 use crate::kustomize::resource::{PrevId, Resource, kustomize_cluster_scoped};
@@ -55,9 +57,15 @@ pub fn split_path(path: &str) -> Vec<String> {
     crate::kustomize::fieldspec::split_escaped(path)
 }
 
+/// kustomize's builtin table, built once per run.
+static BUILTIN: LazyLock<Vec<Backref>> = LazyLock::new(table::builtin);
+
 /// The builtin table with the configured entries merged in (same target: fields added).
-fn backrefs(extra: &[NameRefConfig]) -> Vec<Backref> {
-    let mut out = table::builtin();
+fn backrefs(extra: &[NameRefConfig]) -> Cow<'static, [Backref]> {
+    if extra.is_empty() {
+        return Cow::Borrowed(BUILTIN.as_slice());
+    }
+    let mut out = BUILTIN.clone();
     for n in extra {
         let target = GvkSel {
             group: n.group.clone().unwrap_or_default(),
@@ -83,7 +91,47 @@ fn backrefs(extra: &[NameRefConfig]) -> Vec<Backref> {
             None => out.push(Backref { target, referrers: referrers.collect() }),
         }
     }
-    out
+    Cow::Owned(out)
+}
+
+/// One field of the table, its path split once per render rather than once per object.
+struct Field<'t> {
+    target: &'t GvkSel,
+    referrer: &'t Referrer,
+    path: Vec<String>,
+}
+
+/// The table's fields by referrer kind, so each object only looks at the fields of its own
+/// kind (and those of any kind), in table order.
+struct Fields<'t> {
+    all: Vec<Field<'t>>,
+    by_kind: HashMap<&'t str, Vec<usize>>,
+    any_kind: Vec<usize>,
+}
+
+impl<'t> Fields<'t> {
+    fn new(table: &'t [Backref]) -> Fields<'t> {
+        let all: Vec<Field> = table
+            .iter()
+            .flat_map(|b| b.referrers.iter().map(move |f| (&b.target, f)))
+            .map(|(target, referrer)| Field { target, referrer, path: split_path(&referrer.path) })
+            .collect();
+        let (mut by_kind, mut any_kind) = (HashMap::<&str, Vec<usize>>::new(), Vec::new());
+        for (i, f) in all.iter().enumerate() {
+            match f.referrer.sel.kind.as_str() {
+                "" => any_kind.push(i),
+                k => by_kind.entry(k).or_default().push(i),
+            }
+        }
+        Fields { all, by_kind, any_kind }
+    }
+
+    /// The fields of an object of this original group, version and kind, in table order.
+    fn of(&self, group: &str, version: &str, kind: &str) -> Vec<&Field<'t>> {
+        let mut ids: Vec<usize> = self.by_kind.get(kind).into_iter().flatten().chain(&self.any_kind).copied().collect();
+        ids.sort_unstable();
+        ids.into_iter().map(|i| &self.all[i]).filter(|f| f.referrer.sel.selects(group, version, kind)).collect()
+    }
 }
 
 /// What name references need to know of one object, taken before any field changes.
@@ -400,20 +448,16 @@ pub fn apply(resources: &mut [Resource], extra: &[NameRefConfig]) -> Result<(), 
     let infos: Vec<Info> = resources.iter().map(Info::of).collect();
     let index = Index::new(&infos);
     let table = backrefs(extra);
+    let fields = Fields::new(&table);
     for (me, r) in resources.iter_mut().enumerate() {
         let info = &infos[me];
-        let org_kind = info.kind.as_str();
-        let specs: Vec<(&GvkSel, &Referrer)> = table
-            .iter()
-            .flat_map(|b| b.referrers.iter().map(move |f| (&b.target, f)))
-            .filter(|(_, f)| f.sel.selects(&info.group, &info.version, org_kind))
-            .collect();
+        let specs = fields.of(&info.group, &info.version, &info.kind);
         if specs.is_empty() {
             continue;
         }
         // Walked even when nothing was renamed: a subject without a name is an error anyway.
         let rb_namespaces = role_binding_namespaces(r, info).map_err(|e| (e, r.loc()))?;
-        for (target, f) in specs {
+        for Field { target, referrer: f, path } in specs {
             let role_ref = f.path.ends_with("roleRef/name").then(|| {
                 let g = r.node.str_at(&["roleRef", "apiGroup"]);
                 let k = r.node.str_at(&["roleRef", "kind"]);
@@ -424,7 +468,7 @@ pub fn apply(resources: &mut [Resource], extra: &[NameRefConfig]) -> Result<(), 
             });
             let ctx = Ctx { infos: &infos, index: &index, me, rb_namespaces: &rb_namespaces, target, role_ref };
             let loc = r.loc();
-            walk(&mut r.node, &split_path(&f.path), &ctx)
+            walk(&mut r.node, path, &ctx)
                 .map_err(|e| (format!("updating name reference in '{}' field of '{}': {e}", f.path, info.id()), loc))?;
         }
     }
