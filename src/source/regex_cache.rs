@@ -89,8 +89,9 @@ mod tests {
         let b = compiled("^app-[0-9]+$").unwrap();
         assert!(a.is_match("app-12") && !b.is_match("app-x"));
         assert!(Arc::ptr_eq(&a, &b));
-        let bad = compiled("(unclosed").unwrap_err();
-        assert_eq!(bad.to_string(), Regex::new("(unclosed").unwrap_err().to_string());
+        let unclosed = String::from("(unclosed");
+        let bad = compiled(&unclosed).unwrap_err();
+        assert_eq!(bad.to_string(), Regex::new(&unclosed).unwrap_err().to_string());
     }
 
     #[test]
