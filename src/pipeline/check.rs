@@ -7,6 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use rayon::prelude::*;
 
+use crate::check::memo::ObjectMemo;
 use crate::check::objects;
 use crate::config::Config;
 use crate::finding::{Finding, ObjectRef, location};
@@ -106,6 +107,8 @@ pub(super) struct Checker<'a> {
     pub admission: &'a AdmissionPolicies,
     /// Whether to record each object's team (see [`super::RunOptions::teams`]).
     pub teams: bool,
+    /// Per-object outcomes under this registry: an object many renders share is checked once.
+    pub memo: &'a ObjectMemo,
 }
 
 impl Checker<'_> {
@@ -148,7 +151,7 @@ impl Checker<'_> {
 }
 
 fn check_rendered(checker: Checker, ep: &Ep, result: &Result<Rendered, Failed>, is_leaf: bool) -> Checked {
-    let Checker { repo, registry, config, admission, teams } = checker;
+    let Checker { repo, registry, config, admission, teams, memo } = checker;
     let name = ep.name.to_string();
     panic_for_test(&name);
     let mut c = Checked::empty(ep);
@@ -162,7 +165,7 @@ fn check_rendered(checker: Checker, ep: &Ep, result: &Result<Rendered, Failed>, 
             c.findings.extend(rendered.notes.iter().map(|d| diag_finding(repo, d, &name)));
             for r in &rendered.resources {
                 let obj = r.object_ref();
-                let oc = objects::check(r, registry, config.schema_missing);
+                let oc = memo.get_or(&r.node, || objects::check(r, registry, config.schema_missing));
                 c.total += 1;
                 c.cel_skipped += oc.cel_skipped;
                 if oc.checked {
@@ -171,9 +174,9 @@ fn check_rendered(checker: Checker, ep: &Ep, result: &Result<Rendered, Failed>, 
                 } else {
                     *c.unchecked.entry((r.api_version().to_string(), r.kind().to_string())).or_default() += 1;
                 }
-                for l in oc.findings {
+                for l in &oc.findings {
                     let loc = l.key.as_deref().map_or(l.loc, |k| key_loc(repo, l.loc, k));
-                    let mut f = l.finding.at(location(repo, loc)).entry_point(&name);
+                    let mut f = l.finding.clone().at(location(repo, loc)).entry_point(&name);
                     // Chart output has no lines of its own: the message names the field.
                     if let (EntryPointKind::HelmRelease, Some(p)) = (ep.kind, &l.path) {
                         f.message = format!("{p}: {}", f.message);

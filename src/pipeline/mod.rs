@@ -17,6 +17,7 @@ mod stream;
 
 use std::collections::BTreeSet;
 
+use crate::check::memo::ObjectMemo;
 use crate::config::{Config, EntryPoints};
 use crate::discover::discover;
 use crate::gate::shard::Shard;
@@ -148,8 +149,15 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     let Loaded { discovery, mut registry, admission, admission_findings } = loaded;
     let progress = options.progress.as_deref();
     // Before helm: the entry points it checks do not depend on the CRDs helm's charts bring.
-    let early_checker =
-        check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
+    let early_memo = ObjectMemo::default();
+    let early_checker = check::Checker {
+        repo,
+        registry: &registry,
+        config,
+        admission: &admission,
+        teams: options.teams,
+        memo: &early_memo,
+    };
     let early = stream::EarlyFlux::new(early_checker, progress);
     let plain_candidates: Vec<&crate::source::RelPath> = match config.flux.entry_points {
         EntryPoints::Flux => Vec::new(),
@@ -171,7 +179,9 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     let flux_names: BTreeSet<String> = flux_renders.flux.iter().map(|e| e.name.clone()).collect();
     let plain_dirs = render::plain_dirs(config, &discovery, &engine);
     set_total(progress, plain_dirs.len() + flux_renders.flux.len());
-    let checker = check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
+    let memo = ObjectMemo::default();
+    let checker =
+        check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams, memo: &memo };
     let mut namespaces: Vec<crate::kustomize::resource::Resource> =
         flux_renders.resources().filter(|r| stream::labelled_namespace(r)).cloned().collect();
     let reach = reach::FluxReach::of(repo, &flux_renders.flux);
@@ -214,7 +224,9 @@ fn validate_staged(
     let flux_names: BTreeSet<String> = all.flux.iter().map(|e| e.name.clone()).collect();
     let nothing = all.plain.is_empty() && all.flux.is_empty() && helm_run.entries.is_empty();
     let levels = crate::policy::pod_security::PodSecurity::from_resources(all.resources());
-    let checker = check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams };
+    let memo = ObjectMemo::default();
+    let checker =
+        check::Checker { repo, registry: &registry, config, admission: &admission, teams: options.teams, memo: &memo };
     let progress = options.progress.as_deref();
     set_total(
         progress,
