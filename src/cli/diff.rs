@@ -66,7 +66,8 @@ pub(crate) fn diff(a: DiffArgs) -> Result<ExitCode, String> {
         (false, Some(base)) => fluxgate::diff::pr_diff(&repo, &config, base, a.max_bytes)?,
         (false, None) => return Err("diff needs --base REF or --cluster".into()),
     };
-    let mut out = std::io::stdout().lock();
+    // Buffered: the locked stdout is line-buffered, one write per line of a large diff.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let res = match a.format {
         DiffFormat::Text => fluxgate::diff::format::write_text(&report, &mut out),
         DiffFormat::Markdown => fluxgate::diff::format::write_markdown(&report, &mut out),

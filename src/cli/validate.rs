@@ -122,8 +122,8 @@ pub(crate) fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
     if let Some(p) = &a.sarif {
         write_file(p, |w| fluxgate::report::sarif::write_sarif(&report, w))?;
     }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Buffered: the locked stdout is line-buffered, one write per line of a large report.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let res = match a.format {
         Format::Json => json::write_json(&report, &mut out),
         Format::Sarif => fluxgate::report::sarif::write_sarif(&report, &mut out),

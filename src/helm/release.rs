@@ -320,6 +320,10 @@ fn jobs(repo: &Repo, config: &Config, flux: &[FluxEntry], registry: &Registry) -
     let api_versions = registry.api_versions();
     let mut out = Vec::new();
     for (dir, objects) in &clusters {
+        // Indexing a cluster's objects costs a pass over all of them: only for one with releases.
+        if !objects.iter().any(|o| o.resource.kind() == "HelmRelease" && o.resource.gvk().group == HELM_GROUP) {
+            continue;
+        }
         let graph =
             GraphOptions { repo_sources: Some(this_repo_sources(dir, objects, &rendered)), ..GraphOptions::default() };
         let wiring = Wiring { graph: &graph, mappings: &config.flux.sources };
