@@ -911,7 +911,7 @@ impl<'r, 'o> Engine<'r, 'o> {
                         .map_err(|e| Diag::fatal(Rule::KustomizationInvalid, e.loc, e.message))?;
                     }
                 }
-                let c = from.configured(config.kind());
+                let c = std::sync::Arc::new(from.configured(config.kind()));
                 for r in acc.resources.iter_mut() {
                     r.transformations.push(&c);
                 }
@@ -1086,7 +1086,7 @@ impl<'r, 'o> Engine<'r, 'o> {
         // Each builtin transformer that runs is recorded on every object, for
         // `buildMetadata: [transformerAnnotations]`.
         let mark = |acc: &mut Acc, kind: &'static str| {
-            let c = Configured { file: k.file.clone(), kind, name: None, namespace: None };
+            let c = std::sync::Arc::new(Configured { file: k.file.clone(), kind, name: None, namespace: None });
             for r in acc.resources.iter_mut() {
                 r.transformations.push(&c);
             }

@@ -176,15 +176,16 @@ pub struct Configured {
 /// N objects, which stored one by one made a render's memory grow with N x P.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Transformations {
-    runs: Vec<(Configured, usize)>,
+    /// Shared: one transformer's record is the same on every object it ran over.
+    runs: Vec<(std::sync::Arc<Configured>, usize)>,
 }
 
 impl Transformations {
     /// Records that `c` ran (once more).
-    pub fn push(&mut self, c: &Configured) {
+    pub fn push(&mut self, c: &std::sync::Arc<Configured>) {
         match self.runs.last_mut() {
             Some((last, n)) if last == c => *n += 1,
-            _ => self.runs.push((c.clone(), 1)),
+            _ => self.runs.push((std::sync::Arc::clone(c), 1)),
         }
     }
 
@@ -194,7 +195,7 @@ impl Transformations {
 
     /// Every entry, repeats included, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &Configured> {
-        self.runs.iter().flat_map(|(c, n)| std::iter::repeat_n(c, *n))
+        self.runs.iter().flat_map(|(c, n)| std::iter::repeat_n(&**c, *n))
     }
 }
 
