@@ -36,7 +36,7 @@ pub fn apply_strategic(target: &mut Node, patch: &Node, meta: &dyn MergeMeta) ->
         ));
     }
     let mut path = Vec::new();
-    let merged = merge(Some(target), patch, meta, &mut path)?;
+    let merged = merge(Some(target.clone()), patch, meta, &mut path)?;
     *target = merged.unwrap_or_else(|| Node::new(Value::NULL, patch.loc));
     drop_empty_nulls(target, meta, &mut path);
     Ok(())
@@ -115,7 +115,7 @@ fn kind_error(dest: &Node, patch: &Node, path: &[String]) -> PatchError {
 
 /// Merges `patch` into `dest` (absent when `None`). Returns the new value, `None` to remove it.
 fn merge(
-    dest: Option<&Node>,
+    dest: Option<Node>,
     patch: &Node,
     meta: &dyn MergeMeta,
     path: &mut Vec<String>,
@@ -129,18 +129,20 @@ fn merge(
                 Some(Directive::Replace) => return merge(None, &without_directive(patch), meta, path),
                 _ => {}
             }
+            // The target is owned: each level merges into it in place, not into a copy.
             let mut out = match dest {
                 None => Node::empty_map(patch.loc),
-                Some(d) if d.as_map().is_some() => d.clone(),
-                Some(d) => return Err(kind_error(d, patch, path)),
+                Some(d) if d.as_map().is_some() => d,
+                Some(d) => return Err(kind_error(&d, patch, path)),
             };
-            let om = out.as_map_mut().ok_or_else(|| kind_error(dest.unwrap_or(patch), patch, path))?;
+            let om = out.as_map_mut().ok_or_else(|| kind_error(patch, patch, path))?;
             for (k, pv) in pm.iter() {
                 if k == DIRECTIVE {
                     continue;
                 }
                 path.push(k.clone());
-                let r = merge(om.get(k), pv, meta, path);
+                let child = om.get_mut(k).map(|c| std::mem::replace(c, Node::synthetic(Value::NULL)));
+                let r = merge(child, pv, meta, path);
                 path.pop();
                 match r? {
                     None => {
@@ -154,7 +156,7 @@ fn merge(
             Ok(Some(out))
         }
         Value::Seq(ps) => {
-            let ds: &[Node] = match dest {
+            let ds: &[Node] = match &dest {
                 None => &[],
                 Some(d) => d.as_seq().ok_or_else(|| kind_error(d, patch, path))?,
             };
@@ -167,13 +169,13 @@ fn merge(
                     items
                 }
             };
-            let loc = dest.map_or(patch.loc, |d| d.loc);
+            let loc = dest.as_ref().map_or(patch.loc, |d| d.loc);
             Ok(Some(Node::new(Value::Seq(items), loc)))
         }
         _ => match dest {
-            Some(d) if matches!(d.value, Value::Map(_) | Value::Seq(_)) => Err(kind_error(d, patch, path)),
+            Some(d) if matches!(d.value, Value::Map(_) | Value::Seq(_)) => Err(kind_error(&d, patch, path)),
             // An equal value is not a change (e.g. the patch's `metadata.name`): keep its origin.
-            Some(d) if d.value == patch.value && d.type_name() == patch.type_name() => Ok(Some(d.clone())),
+            Some(d) if d.value == patch.value && d.type_name() == patch.type_name() => Ok(Some(d)),
             _ => Ok(Some(patch.clone())),
         },
     }
@@ -281,7 +283,7 @@ fn merge_item(
         // kyaml keeps the target item when the patch item says `$patch: replace`.
         (Some(Directive::Replace), Some(d)) => Some(d.clone()),
         (Some(Directive::Replace), None) => merge(None, &without_directive(p), meta, path)?,
-        _ => merge(d, p, meta, path)?,
+        _ => merge(d.cloned(), p, meta, path)?,
     };
     // kyaml drops items that end up empty.
     Ok(r.filter(|n| !n.as_map().is_some_and(Mapping::is_empty)))
