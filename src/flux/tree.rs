@@ -48,9 +48,11 @@ pub struct FluxEntry {
     pub disabled: Option<RelPath>,
 }
 
-/// Called on each rendered entry of a tree walk once the walk no longer reads it (its
-/// children and pooled objects are taken): a caller checks it there and keeps only what the
-/// run's later stages read, so the run holds no more than one level's renders at once.
+/// Called on each rendered entry of a tree walk as soon as it rendered, on the thread that
+/// rendered it, once the walk has copied out what it reads (its child Kustomizations and
+/// pooled objects): a caller checks it there and keeps only what the run's later stages read,
+/// so the run holds no more full renders at once than there are threads. The entry's
+/// [`FluxEntry::child_notes`] are not known yet: they are added after the hook returns.
 pub type Finish<'a> = &'a (dyn Fn(&mut FluxEntry) + Sync);
 
 /// Everything a tree walk needs, shared by all clusters.
@@ -573,7 +575,6 @@ fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str, u
     let mut visited: BTreeSet<ObjKey> = BTreeSet::new();
     let mut owns: Vec<Own> = Vec::new();
     let mut firsts = Vec::new();
-    let pool: Vec<Resource> = Vec::new();
     for (root, own) in roots {
         if let Some(e) = unrendered_root(&root, &own, cluster) {
             out.push(e);
@@ -582,32 +583,28 @@ fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str, u
         if !visited.insert(root.key.clone()) {
             continue;
         }
-        let mut first = render_one(ctx, &root, cluster, &pool, &own);
+        let mut first = render_one(ctx, &root, cluster, &[], &own);
         first.unapplied = unapplied;
         if let Some(d) = &own.inferred {
             push_note(&mut first, d.clone());
         }
-        firsts.push(first);
+        firsts.push(read_and_finish(ctx, first));
         owns.push(own);
     }
-    let mut pool = pool;
-    let mut pending = firsts;
+    let mut pool: Vec<Resource> = Vec::new();
+    let mut pending: Vec<(FluxEntry, Read)> = firsts;
     loop {
         let mut next = Vec::new();
-        for e in pending.iter_mut() {
-            let Ok(r) = &e.result else { continue };
-            pool.extend(r.resources.iter().filter(|r| pooled(r)).cloned());
+        for (_, read) in pending.iter_mut() {
+            pool.append(&mut read.pooled);
         }
-        for e in pending.iter_mut() {
-            let Ok(r) = &e.result else { continue };
-            let children: Vec<Resource> =
-                r.resources.iter().filter(|r| is_flux_kustomization(&r.node)).cloned().collect();
-            for res in children {
+        for (e, read) in pending.iter_mut() {
+            for res in std::mem::take(&mut read.children) {
                 let ns = if res.namespace().is_empty() { "default" } else { res.namespace() };
                 let child = match FluxKustomization::parse(&res.node, ns) {
                     Ok(c) => c,
                     Err(d) => {
-                        e.child_notes.push((d, res.clone()));
+                        e.child_notes.push((d, res));
                         continue;
                     }
                 };
@@ -627,7 +624,7 @@ fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str, u
                             ),
                         )
                         .help("map it to a directory of this repository with `flux.sources` in .fluxgate.yaml");
-                        e.child_notes.push((d, res.clone()));
+                        e.child_notes.push((d, res));
                         continue;
                     }
                 };
@@ -642,11 +639,12 @@ fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str, u
                 next.push((child, root, mapped, cluster));
             }
         }
-        pending.par_iter_mut().for_each(|e| (ctx.finish)(e));
-        out.append(&mut pending);
+        out.extend(pending.drain(..).map(|(e, _)| e));
         if next.is_empty() {
             break;
         }
+        // Each entry is finished on the thread that rendered it, so a level holds no more
+        // full renders at once than there are threads, however wide it is.
         pending = next
             .par_iter()
             .map(|(fk, root, mapped, cluster)| {
@@ -654,11 +652,34 @@ fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str, u
                 if let Some(d) = mapped {
                     push_note(&mut e, d.clone());
                 }
-                e
+                read_and_finish(ctx, e)
             })
             .collect();
     }
     out
+}
+
+/// What a tree walk reads of one rendered entry: the objects it pools for the levels below
+/// ([`pooled`]) and its child Flux Kustomizations, copied out so that the entry itself can be
+/// finished (checked and shrunk) at once.
+#[derive(Default)]
+struct Read {
+    pooled: Vec<Resource>,
+    children: Vec<Resource>,
+}
+
+/// Copies out what the walk reads of a freshly rendered entry, then hands the entry to the
+/// caller's [`Finish`] hook.
+fn read_and_finish(ctx: &Ctx, mut e: FluxEntry) -> (FluxEntry, Read) {
+    let read = match &e.result {
+        Ok(r) => Read {
+            pooled: r.resources.iter().filter(|r| pooled(r)).cloned().collect(),
+            children: r.resources.iter().filter(|r| is_flux_kustomization(&r.node)).cloned().collect(),
+        },
+        Err(_) => Read::default(),
+    };
+    (ctx.finish)(&mut e);
+    (e, read)
 }
 
 /// Adds an informational note to an entry, rendered or not.
@@ -760,5 +781,51 @@ mod tests {
         assert_eq!(names, [("clusters/a/flux-system/apps", true), ("clusters/a/flux-system/flux-system", false)]);
         let apps = entries[0].result.as_ref().unwrap();
         assert!(apps.resources.is_empty() && apps.notes[0].message.contains("whose Flux build fails"));
+    }
+
+    #[test]
+    fn a_wide_level_holds_no_more_full_renders_at_once_than_there_are_threads() {
+        // One root applying 24 apps: each app's render is finished (checked and shrunk by the
+        // caller) before its thread renders the next, rather than the level all at once.
+        const APPS: usize = 24;
+        let dir = tempfile::tempdir().unwrap();
+        let mut files: Vec<(String, String)> = vec![("clusters/a/flux-system/sync.yaml".into(), SYNC.into())];
+        let mut apps = String::new();
+        for i in 0..APPS {
+            apps.push_str(&format!(
+                "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: app{i}, namespace: flux-system}}\nspec: {{path: ./apps/{i}, sourceRef: {{kind: GitRepository, name: flux-system}}}}\n"
+            ));
+            files.push((format!("apps/{i}/kustomization.yaml"), "resources: [cm.yaml]\n".into()));
+            files.push((
+                format!("apps/{i}/cm.yaml"),
+                format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: a}}\n"),
+            ));
+        }
+        files.push(("clusters/a/apps.yaml".into(), apps));
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        write(dir.path(), &files);
+        let repo = Repo::open(dir.path()).unwrap();
+        let mut found = Vec::new();
+        crate::discover::walk_yaml(&repo, &RelPath::root(), &mut found);
+        let index = super::super::entry::index(&repo, &crate::discover::Discovery::of_files(&repo, found));
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let (rendered, finished, most) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+        // The engine sees each app's render as it is made (they are built unamended).
+        let observer = |_: &RelPath, _: &Result<Rendered, Failed>| {
+            let alive = rendered.fetch_add(1, SeqCst) + 1 - finished.load(SeqCst);
+            most.fetch_max(alive, SeqCst);
+        };
+        let finish = |e: &mut FluxEntry| {
+            if e.name.contains("/app") {
+                finished.fetch_add(1, SeqCst);
+            }
+        };
+        let engine = Engine::new(&repo, LoadRestrictor::None).observed(&observer);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let entries = pool.install(|| render_wanted(&engine, &index, &[], &Settings::default(), &|_, _| true, &finish));
+        assert_eq!(entries.len(), APPS + 1);
+        assert!(entries.iter().all(|e| e.result.is_ok()));
+        assert_eq!((rendered.load(SeqCst), finished.load(SeqCst)), (APPS, APPS));
+        assert!(most.load(SeqCst) <= 2, "{} renders alive at once", most.load(SeqCst));
     }
 }
