@@ -137,7 +137,11 @@ pub fn render_wanted(
             roots.push((fk, own));
         }
     }
-    let mut out: Vec<FluxEntry> = roots.par_iter().flat_map_iter(|(r, own)| walk_tree(&ctx, r.clone(), own)).collect();
+    let trees = roots
+        .iter()
+        .map(|(r, own)| Roots { roots: vec![(r.clone(), own.clone())], cluster: cluster_of(r, own), unapplied: false })
+        .collect();
+    let mut out: Vec<FluxEntry> = walk_forests(&ctx, trees);
     let seen = contained(&out);
     // A Kustomization below a directory a cluster built, that the build did not include, is
     // left out on purpose (a disabled app): nothing applies it.
@@ -208,10 +212,8 @@ pub fn render_wanted(
             }
         }
         out.extend(excluded);
-        let more: Vec<FluxEntry> = forests
-            .into_par_iter()
-            .flat_map_iter(|(cluster, roots)| walk_forest(&ctx, roots, &cluster, true))
-            .collect();
+        let forests = forests.into_iter().map(|(cluster, roots)| Roots { roots, cluster, unapplied: true }).collect();
+        let more: Vec<FluxEntry> = walk_forests(&ctx, forests);
         out.extend(more);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -560,45 +562,72 @@ fn pooled(r: &Resource) -> bool {
     matches!(r.kind(), "ConfigMap" | "Secret" | "ExternalSecret" | "ArtifactGenerator")
 }
 
-/// Renders one cluster's tree, level by level.
-fn walk_tree(ctx: &Ctx, root: FluxKustomization, own: &Own) -> Vec<FluxEntry> {
-    let cluster = cluster_of(&root, own);
-    walk_forest(ctx, vec![(root, own.clone())], &cluster, false)
+/// The roots of one forest: one cluster's root, or several roots that one cluster applies
+/// together (the Kustomizations of a directory that something outside the repository syncs,
+/// e.g. a FluxInstance), with the cluster's name and whether the roots are read on their own
+/// (see [`FluxEntry::unapplied`]).
+struct Roots {
+    roots: Vec<(FluxKustomization, Own)>,
+    cluster: String,
+    unapplied: bool,
 }
 
-/// Renders the trees of several roots that one cluster applies together (the Kustomizations
-/// of a directory that something outside the repository syncs, e.g. a FluxInstance), level
-/// by level, so that each level sees what every tree above it rendered.
-/// `unapplied`: the roots are read on their own (see [`FluxEntry::unapplied`]).
-fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str, unapplied: bool) -> Vec<FluxEntry> {
-    let mut out = Vec::new();
-    let mut visited: BTreeSet<ObjKey> = BTreeSet::new();
-    let mut owns: Vec<Own> = Vec::new();
-    let mut firsts = Vec::new();
-    for (root, own) in roots {
-        if let Some(e) = unrendered_root(&root, &own, cluster) {
-            out.push(e);
-            continue;
+/// A child Kustomization to render: its effective spec, the directory its source is rooted
+/// at, the note on how that root was found, and its cluster.
+type Job = (FluxKustomization, RelPath, Option<Diag>, String);
+
+/// One forest's walk so far: level by level, so that each level sees what every tree above it
+/// rendered.
+struct Forest {
+    cluster: String,
+    out: Vec<FluxEntry>,
+    visited: BTreeSet<ObjKey>,
+    owns: Vec<Own>,
+    /// The objects of the levels so far that the levels below may read ([`pooled`]).
+    pool: Vec<Resource>,
+    /// The level just rendered.
+    pending: Vec<(FluxEntry, Read)>,
+}
+
+impl Forest {
+    /// Renders the roots of a forest.
+    fn start(ctx: &Ctx, r: Roots) -> Forest {
+        let Roots { roots, cluster, unapplied } = r;
+        let mut f = Forest {
+            cluster,
+            out: Vec::new(),
+            visited: BTreeSet::new(),
+            owns: Vec::new(),
+            pool: Vec::new(),
+            pending: Vec::new(),
+        };
+        for (root, own) in roots {
+            if let Some(e) = unrendered_root(&root, &own, &f.cluster) {
+                f.out.push(e);
+                continue;
+            }
+            if !f.visited.insert(root.key.clone()) {
+                continue;
+            }
+            let mut first = render_one(ctx, &root, &f.cluster, &[], &own);
+            first.unapplied = unapplied;
+            if let Some(d) = &own.inferred {
+                push_note(&mut first, d.clone());
+            }
+            f.pending.push(read_and_finish(ctx, first));
+            f.owns.push(own);
         }
-        if !visited.insert(root.key.clone()) {
-            continue;
-        }
-        let mut first = render_one(ctx, &root, cluster, &[], &own);
-        first.unapplied = unapplied;
-        if let Some(d) = &own.inferred {
-            push_note(&mut first, d.clone());
-        }
-        firsts.push(read_and_finish(ctx, first));
-        owns.push(own);
+        f
     }
-    let mut pool: Vec<Resource> = Vec::new();
-    let mut pending: Vec<(FluxEntry, Read)> = firsts;
-    loop {
+
+    /// Reads the level just rendered (its pooled objects, then its children, in order) and
+    /// moves it to the output; returns the children to render next.
+    fn level(&mut self, ctx: &Ctx) -> Vec<Job> {
         let mut next = Vec::new();
-        for (_, read) in pending.iter_mut() {
-            pool.append(&mut read.pooled);
+        for (_, read) in self.pending.iter_mut() {
+            self.pool.append(&mut read.pooled);
         }
-        for (e, read) in pending.iter_mut() {
+        for (e, read) in self.pending.iter_mut() {
             for res in std::mem::take(&mut read.children) {
                 let ns = if res.namespace().is_empty() { "default" } else { res.namespace() };
                 let child = match FluxKustomization::parse(&res.node, ns) {
@@ -608,10 +637,10 @@ fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str, u
                         continue;
                     }
                 };
-                if !visited.insert(child.key.clone()) {
+                if !self.visited.insert(child.key.clone()) {
                     continue;
                 }
-                let (root, mapped) = match source_root(ctx, &owns, &child, &pool) {
+                let (root, mapped) = match source_root(ctx, &self.owns, &child, &self.pool) {
                     Ok(found) => found,
                     Err(why) => {
                         let s = &child.source;
@@ -634,29 +663,54 @@ fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str, u
                 // A Kustomization applying to another cluster (kubeConfig) starts a cluster.
                 let cluster = match child.dir_in(&root) {
                     Some(d) if child.remote && !d.is_root() => d.to_string(),
-                    _ => e.name.rsplitn(3, '/').nth(2).unwrap_or(cluster).to_string(),
+                    _ => e.name.rsplitn(3, '/').nth(2).unwrap_or(&self.cluster).to_string(),
                 };
                 next.push((child, root, mapped, cluster));
             }
         }
-        out.extend(pending.drain(..).map(|(e, _)| e));
-        if next.is_empty() {
+        self.out.extend(self.pending.drain(..).map(|(e, _)| e));
+        next
+    }
+}
+
+/// Renders several forests, their levels in step: level N of every forest is rendered
+/// together, the forests' children taken in turn (the first child of each, then the second of
+/// each...). Clusters that apply the same apps in the same order (one per environment) then
+/// build the overlays of one shared base one after the other, so the engine drops the base
+/// after its last user soon, rather than holding every base until the slowest cluster gets
+/// there. Each entry is finished on the thread that rendered it, so a level holds no more full
+/// renders at once than there are threads, however wide it is. The entries come out forest
+/// by forest, each in its own walk order, whatever the threads do.
+fn walk_forests(ctx: &Ctx, forests: Vec<Roots>) -> Vec<FluxEntry> {
+    let mut walks: Vec<Forest> = forests.into_par_iter().map(|r| Forest::start(ctx, r)).collect();
+    loop {
+        let jobs: Vec<Vec<Job>> = walks.iter_mut().map(|w| w.level(ctx)).collect();
+        let widths: Vec<usize> = jobs.iter().map(Vec::len).collect();
+        let widest = widths.iter().copied().max().unwrap_or(0);
+        if widest == 0 {
             break;
         }
-        // Each entry is finished on the thread that rendered it, so a level holds no more
-        // full renders at once than there are threads, however wide it is.
-        pending = next
+        let order: Vec<(usize, usize)> = (0..widest)
+            .flat_map(|i| widths.iter().enumerate().filter(move |(_, w)| i < **w).map(move |(f, _)| (f, i)))
+            .collect();
+        let walks_now = &walks;
+        let rendered: Vec<(FluxEntry, Read)> = order
             .par_iter()
-            .map(|(fk, root, mapped, cluster)| {
-                let mut e = render_at(ctx, fk, cluster, &pool, root);
+            .map(|&(f, i)| {
+                let (fk, root, mapped, cluster) = &jobs[f][i];
+                let mut e = render_at(ctx, fk, cluster, &walks_now[f].pool, root);
                 if let Some(d) = mapped {
                     push_note(&mut e, d.clone());
                 }
                 read_and_finish(ctx, e)
             })
             .collect();
+        // In turn, each forest's children in their order: its level is in its own order.
+        for (&(f, _), r) in order.iter().zip(rendered) {
+            walks[f].pending.push(r);
+        }
     }
-    out
+    walks.into_iter().flat_map(|w| w.out).collect()
 }
 
 /// What a tree walk reads of one rendered entry: the objects it pools for the levels below
