@@ -48,9 +48,11 @@ pub struct FluxEntry {
     pub disabled: Option<RelPath>,
 }
 
-/// Called on each rendered entry of a tree walk once the walk no longer reads it (its
-/// children and pooled objects are taken): a caller checks it there and keeps only what the
-/// run's later stages read, so the run holds no more than one level's renders at once.
+/// Called on each rendered entry of a tree walk as soon as it rendered, on the thread that
+/// rendered it, once the walk has copied out what it reads (its child Kustomizations and
+/// pooled objects): a caller checks it there and keeps only what the run's later stages read,
+/// so the run holds no more full renders at once than there are threads. The entry's
+/// [`FluxEntry::child_notes`] are not known yet: they are added after the hook returns.
 pub type Finish<'a> = &'a (dyn Fn(&mut FluxEntry) + Sync);
 
 /// Everything a tree walk needs, shared by all clusters.
@@ -135,7 +137,11 @@ pub fn render_wanted(
             roots.push((fk, own));
         }
     }
-    let mut out: Vec<FluxEntry> = roots.par_iter().flat_map_iter(|(r, own)| walk_tree(&ctx, r.clone(), own)).collect();
+    let trees = roots
+        .iter()
+        .map(|(r, own)| Roots { roots: vec![(r.clone(), own.clone())], cluster: cluster_of(r, own), unapplied: false })
+        .collect();
+    let mut out: Vec<FluxEntry> = walk_forests(&ctx, trees);
     let seen = contained(&out);
     // A Kustomization below a directory a cluster built, that the build did not include, is
     // left out on purpose (a disabled app): nothing applies it.
@@ -206,10 +212,8 @@ pub fn render_wanted(
             }
         }
         out.extend(excluded);
-        let more: Vec<FluxEntry> = forests
-            .into_par_iter()
-            .flat_map_iter(|(cluster, roots)| walk_forest(&ctx, roots, &cluster, true))
-            .collect();
+        let forests = forests.into_iter().map(|(cluster, roots)| Roots { roots, cluster, unapplied: true }).collect();
+        let more: Vec<FluxEntry> = walk_forests(&ctx, forests);
         out.extend(more);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -558,63 +562,85 @@ fn pooled(r: &Resource) -> bool {
     matches!(r.kind(), "ConfigMap" | "Secret" | "ExternalSecret" | "ArtifactGenerator")
 }
 
-/// Renders one cluster's tree, level by level.
-fn walk_tree(ctx: &Ctx, root: FluxKustomization, own: &Own) -> Vec<FluxEntry> {
-    let cluster = cluster_of(&root, own);
-    walk_forest(ctx, vec![(root, own.clone())], &cluster, false)
+/// The roots of one forest: one cluster's root, or several roots that one cluster applies
+/// together (the Kustomizations of a directory that something outside the repository syncs,
+/// e.g. a FluxInstance), with the cluster's name and whether the roots are read on their own
+/// (see [`FluxEntry::unapplied`]).
+struct Roots {
+    roots: Vec<(FluxKustomization, Own)>,
+    cluster: String,
+    unapplied: bool,
 }
 
-/// Renders the trees of several roots that one cluster applies together (the Kustomizations
-/// of a directory that something outside the repository syncs, e.g. a FluxInstance), level
-/// by level, so that each level sees what every tree above it rendered.
-/// `unapplied`: the roots are read on their own (see [`FluxEntry::unapplied`]).
-fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str, unapplied: bool) -> Vec<FluxEntry> {
-    let mut out = Vec::new();
-    let mut visited: BTreeSet<ObjKey> = BTreeSet::new();
-    let mut owns: Vec<Own> = Vec::new();
-    let mut firsts = Vec::new();
-    let pool: Vec<Resource> = Vec::new();
-    for (root, own) in roots {
-        if let Some(e) = unrendered_root(&root, &own, cluster) {
-            out.push(e);
-            continue;
+/// A child Kustomization to render: its effective spec, the directory its source is rooted
+/// at, the note on how that root was found, and its cluster.
+type Job = (FluxKustomization, RelPath, Option<Diag>, String);
+
+/// One forest's walk so far: level by level, so that each level sees what every tree above it
+/// rendered.
+struct Forest {
+    cluster: String,
+    out: Vec<FluxEntry>,
+    visited: BTreeSet<ObjKey>,
+    owns: Vec<Own>,
+    /// The objects of the levels so far that the levels below may read ([`pooled`]).
+    pool: Vec<Resource>,
+    /// The level just rendered.
+    pending: Vec<(FluxEntry, Read)>,
+}
+
+impl Forest {
+    /// Renders the roots of a forest.
+    fn start(ctx: &Ctx, r: Roots) -> Forest {
+        let Roots { roots, cluster, unapplied } = r;
+        let mut f = Forest {
+            cluster,
+            out: Vec::new(),
+            visited: BTreeSet::new(),
+            owns: Vec::new(),
+            pool: Vec::new(),
+            pending: Vec::new(),
+        };
+        for (root, own) in roots {
+            if let Some(e) = unrendered_root(&root, &own, &f.cluster) {
+                f.out.push(e);
+                continue;
+            }
+            if !f.visited.insert(root.key.clone()) {
+                continue;
+            }
+            let mut first = render_one(ctx, &root, &f.cluster, &[], &own);
+            first.unapplied = unapplied;
+            if let Some(d) = &own.inferred {
+                push_note(&mut first, d.clone());
+            }
+            f.pending.push(read_and_finish(ctx, first));
+            f.owns.push(own);
         }
-        if !visited.insert(root.key.clone()) {
-            continue;
-        }
-        let mut first = render_one(ctx, &root, cluster, &pool, &own);
-        first.unapplied = unapplied;
-        if let Some(d) = &own.inferred {
-            push_note(&mut first, d.clone());
-        }
-        firsts.push(first);
-        owns.push(own);
+        f
     }
-    let mut pool = pool;
-    let mut pending = firsts;
-    loop {
+
+    /// Reads the level just rendered (its pooled objects, then its children, in order) and
+    /// moves it to the output; returns the children to render next.
+    fn level(&mut self, ctx: &Ctx) -> Vec<Job> {
         let mut next = Vec::new();
-        for e in pending.iter_mut() {
-            let Ok(r) = &e.result else { continue };
-            pool.extend(r.resources.iter().filter(|r| pooled(r)).cloned());
+        for (_, read) in self.pending.iter_mut() {
+            self.pool.append(&mut read.pooled);
         }
-        for e in pending.iter_mut() {
-            let Ok(r) = &e.result else { continue };
-            let children: Vec<Resource> =
-                r.resources.iter().filter(|r| is_flux_kustomization(&r.node)).cloned().collect();
-            for res in children {
+        for (e, read) in self.pending.iter_mut() {
+            for res in std::mem::take(&mut read.children) {
                 let ns = if res.namespace().is_empty() { "default" } else { res.namespace() };
                 let child = match FluxKustomization::parse(&res.node, ns) {
                     Ok(c) => c,
                     Err(d) => {
-                        e.child_notes.push((d, res.clone()));
+                        e.child_notes.push((d, res));
                         continue;
                     }
                 };
-                if !visited.insert(child.key.clone()) {
+                if !self.visited.insert(child.key.clone()) {
                     continue;
                 }
-                let (root, mapped) = match source_root(ctx, &owns, &child, &pool) {
+                let (root, mapped) = match source_root(ctx, &self.owns, &child, &self.pool) {
                     Ok(found) => found,
                     Err(why) => {
                         let s = &child.source;
@@ -627,7 +653,7 @@ fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str, u
                             ),
                         )
                         .help("map it to a directory of this repository with `flux.sources` in .fluxgate.yaml");
-                        e.child_notes.push((d, res.clone()));
+                        e.child_notes.push((d, res));
                         continue;
                     }
                 };
@@ -637,28 +663,77 @@ fn walk_forest(ctx: &Ctx, roots: Vec<(FluxKustomization, Own)>, cluster: &str, u
                 // A Kustomization applying to another cluster (kubeConfig) starts a cluster.
                 let cluster = match child.dir_in(&root) {
                     Some(d) if child.remote && !d.is_root() => d.to_string(),
-                    _ => e.name.rsplitn(3, '/').nth(2).unwrap_or(cluster).to_string(),
+                    _ => e.name.rsplitn(3, '/').nth(2).unwrap_or(&self.cluster).to_string(),
                 };
                 next.push((child, root, mapped, cluster));
             }
         }
-        pending.par_iter_mut().for_each(|e| (ctx.finish)(e));
-        out.append(&mut pending);
-        if next.is_empty() {
+        self.out.extend(self.pending.drain(..).map(|(e, _)| e));
+        next
+    }
+}
+
+/// Renders several forests, their levels in step: level N of every forest is rendered
+/// together, the forests' children taken in turn (the first child of each, then the second of
+/// each...). Clusters that apply the same apps in the same order (one per environment) then
+/// build the overlays of one shared base one after the other, so the engine drops the base
+/// after its last user soon, rather than holding every base until the slowest cluster gets
+/// there. Each entry is finished on the thread that rendered it, so a level holds no more full
+/// renders at once than there are threads, however wide it is. The entries come out forest
+/// by forest, each in its own walk order, whatever the threads do.
+fn walk_forests(ctx: &Ctx, forests: Vec<Roots>) -> Vec<FluxEntry> {
+    let mut walks: Vec<Forest> = forests.into_par_iter().map(|r| Forest::start(ctx, r)).collect();
+    loop {
+        let jobs: Vec<Vec<Job>> = walks.iter_mut().map(|w| w.level(ctx)).collect();
+        let widths: Vec<usize> = jobs.iter().map(Vec::len).collect();
+        let widest = widths.iter().copied().max().unwrap_or(0);
+        if widest == 0 {
             break;
         }
-        pending = next
+        let order: Vec<(usize, usize)> = (0..widest)
+            .flat_map(|i| widths.iter().enumerate().filter(move |(_, w)| i < **w).map(move |(f, _)| (f, i)))
+            .collect();
+        let walks_now = &walks;
+        let rendered: Vec<(FluxEntry, Read)> = order
             .par_iter()
-            .map(|(fk, root, mapped, cluster)| {
-                let mut e = render_at(ctx, fk, cluster, &pool, root);
+            .map(|&(f, i)| {
+                let (fk, root, mapped, cluster) = &jobs[f][i];
+                let mut e = render_at(ctx, fk, cluster, &walks_now[f].pool, root);
                 if let Some(d) = mapped {
                     push_note(&mut e, d.clone());
                 }
-                e
+                read_and_finish(ctx, e)
             })
             .collect();
+        // In turn, each forest's children in their order: its level is in its own order.
+        for (&(f, _), r) in order.iter().zip(rendered) {
+            walks[f].pending.push(r);
+        }
     }
-    out
+    walks.into_iter().flat_map(|w| w.out).collect()
+}
+
+/// What a tree walk reads of one rendered entry: the objects it pools for the levels below
+/// ([`pooled`]) and its child Flux Kustomizations, copied out so that the entry itself can be
+/// finished (checked and shrunk) at once.
+#[derive(Default)]
+struct Read {
+    pooled: Vec<Resource>,
+    children: Vec<Resource>,
+}
+
+/// Copies out what the walk reads of a freshly rendered entry, then hands the entry to the
+/// caller's [`Finish`] hook.
+fn read_and_finish(ctx: &Ctx, mut e: FluxEntry) -> (FluxEntry, Read) {
+    let read = match &e.result {
+        Ok(r) => Read {
+            pooled: r.resources.iter().filter(|r| pooled(r)).cloned().collect(),
+            children: r.resources.iter().filter(|r| is_flux_kustomization(&r.node)).cloned().collect(),
+        },
+        Err(_) => Read::default(),
+    };
+    (ctx.finish)(&mut e);
+    (e, read)
 }
 
 /// Adds an informational note to an entry, rendered or not.
@@ -760,5 +835,51 @@ mod tests {
         assert_eq!(names, [("clusters/a/flux-system/apps", true), ("clusters/a/flux-system/flux-system", false)]);
         let apps = entries[0].result.as_ref().unwrap();
         assert!(apps.resources.is_empty() && apps.notes[0].message.contains("whose Flux build fails"));
+    }
+
+    #[test]
+    fn a_wide_level_holds_no_more_full_renders_at_once_than_there_are_threads() {
+        // One root applying 24 apps: each app's render is finished (checked and shrunk by the
+        // caller) before its thread renders the next, rather than the level all at once.
+        const APPS: usize = 24;
+        let dir = tempfile::tempdir().unwrap();
+        let mut files: Vec<(String, String)> = vec![("clusters/a/flux-system/sync.yaml".into(), SYNC.into())];
+        let mut apps = String::new();
+        for i in 0..APPS {
+            apps.push_str(&format!(
+                "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: app{i}, namespace: flux-system}}\nspec: {{path: ./apps/{i}, sourceRef: {{kind: GitRepository, name: flux-system}}}}\n"
+            ));
+            files.push((format!("apps/{i}/kustomization.yaml"), "resources: [cm.yaml]\n".into()));
+            files.push((
+                format!("apps/{i}/cm.yaml"),
+                format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: a}}\n"),
+            ));
+        }
+        files.push(("clusters/a/apps.yaml".into(), apps));
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        write(dir.path(), &files);
+        let repo = Repo::open(dir.path()).unwrap();
+        let mut found = Vec::new();
+        crate::discover::walk_yaml(&repo, &RelPath::root(), &mut found);
+        let index = super::super::entry::index(&repo, &crate::discover::Discovery::of_files(&repo, found));
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let (rendered, finished, most) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+        // The engine sees each app's render as it is made (they are built unamended).
+        let observer = |_: &RelPath, _: &Result<Rendered, Failed>| {
+            let alive = rendered.fetch_add(1, SeqCst) + 1 - finished.load(SeqCst);
+            most.fetch_max(alive, SeqCst);
+        };
+        let finish = |e: &mut FluxEntry| {
+            if e.name.contains("/app") {
+                finished.fetch_add(1, SeqCst);
+            }
+        };
+        let engine = Engine::new(&repo, LoadRestrictor::None).observed(&observer);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let entries = pool.install(|| render_wanted(&engine, &index, &[], &Settings::default(), &|_, _| true, &finish));
+        assert_eq!(entries.len(), APPS + 1);
+        assert!(entries.iter().all(|e| e.result.is_ok()));
+        assert_eq!((rendered.load(SeqCst), finished.load(SeqCst)), (APPS, APPS));
+        assert!(most.load(SeqCst) <= 2, "{} renders alive at once", most.load(SeqCst));
     }
 }

@@ -17,6 +17,7 @@ use super::kustomization::{
     Behavior, FILE_NAMES, GeneratorSpec, Kustomization, Located, OpenApiSpec, PatchKind, PatchSource, PatchSpec,
     Replacement, ReplacementEntry, VarSpec, inline_patch, legacy_patch_file, parse_replacement,
 };
+use super::memo::BaseMemo;
 use super::patch::openapi::OpenApiSchema;
 use super::patch::{PatchError, json6902, strategic};
 use super::plugin::{self, PluginConfig};
@@ -109,8 +110,8 @@ type Cached = Result<Arc<Acc>, Failed>;
 pub struct Engine<'r, 'o> {
     repo: &'r Repo,
     restrictor: LoadRestrictor,
-    /// Built bases by (schema key, directory).
-    bases: Mutex<HashMap<(String, RelPath), Cached>>,
+    /// Built bases by (schema key, directory), each kept while users remain.
+    bases: BaseMemo<RelPath, Cached>,
     /// Parsed custom OpenAPI documents by file.
     schemas: Mutex<HashMap<RelPath, Result<Arc<OpenApiSchema>, Diag>>>,
     /// Parsed kustomization files: each is read and parsed once per run.
@@ -120,8 +121,9 @@ pub struct Engine<'r, 'o> {
 
 /// Sees a directory's render the moment a caller builds the directory exactly as its own
 /// kustomization file says (a Flux Kustomization without targetNamespace, patches, images...),
-/// before the caller amends the objects: the check of the plain overlay reads the same render,
-/// so it need not be built a second time.
+/// before the caller amends the objects, and a base's build as its own render when its last
+/// counted user has read it ([`Engine::expect_users`]): the check of the plain overlay reads
+/// the same render, so it need not be built a second time.
 pub type Observer<'r> = dyn Fn(&RelPath, &Result<Rendered, Failed>) + Sync + 'r;
 
 /// Finds the kustomization file of a directory, if it has one.
@@ -202,7 +204,7 @@ impl<'r, 'o> Engine<'r, 'o> {
         Engine {
             repo,
             restrictor,
-            bases: Mutex::new(HashMap::new()),
+            bases: BaseMemo::new(),
             schemas: Mutex::new(HashMap::new()),
             kustomizations: Mutex::new(HashMap::new()),
             observer: None,
@@ -225,6 +227,33 @@ impl<'r, 'o> Engine<'r, 'o> {
 
     pub fn repo(&self) -> &Repo {
         self.repo
+    }
+
+    /// How many built bases the memo holds (for tests of how long it keeps them).
+    #[cfg(test)]
+    pub(crate) fn memo_len(&self) -> usize {
+        self.bases.len()
+    }
+
+    /// Counts, for the memo of built bases and the repository's cache of parsed files, the
+    /// users of each directory and file that the kustomizations of `dirs` (every kustomization
+    /// the run builds) list as resources: a base or a parse is then dropped once its last user
+    /// has read it, so memory follows the largest render rather than the repository (see
+    /// [`super::memo`], [`Repo::expect_parse_user`]). Without it everything is kept.
+    pub fn expect_users<'d>(&self, dirs: impl IntoIterator<Item = &'d RelPath>) {
+        for dir in dirs {
+            let Ok(Some(k)) = self.load(dir) else { continue };
+            for l in &k.resources {
+                if is_remote(&l.value) || is_file_url(&l.value) {
+                    continue;
+                }
+                match k.dir.join(&l.value) {
+                    Some(p) if self.repo.is_dir(&p) => self.bases.expect_user(p),
+                    Some(p) => self.repo.expect_parse_user(&p),
+                    None => {}
+                }
+            }
+        }
     }
 
     /// Renders a kustomization directory like `kustomize build DIR`.
@@ -259,7 +288,7 @@ impl<'r, 'o> Engine<'r, 'o> {
         let mut stack = Vec::new();
         let built = self.build_base(dir, &mut stack, Loc::NONE, &openapi)?;
         if take {
-            self.bases.lock().unwrap_or_else(|e| e.into_inner()).remove(&(openapi.key(), dir.clone()));
+            self.bases.take(&openapi.key(), dir);
         }
         let acc = match Arc::try_unwrap(built) {
             Ok(a) => a,
@@ -319,6 +348,24 @@ impl<'r, 'o> Engine<'r, 'o> {
         finish(acc, Some(k))
     }
 
+    /// One counted user of the base `dir` has read it. The last one drops it from the memo;
+    /// with an observer, the build is also handed over as the directory's own render (what
+    /// [`Engine::render`] would return), so that the plain overlay of a base is checked from
+    /// it now rather than built once more after every base has left the memo.
+    fn served_base(&self, dir: &RelPath, openapi: &OpenApi) {
+        let Some(Ok(built)) = self.bases.served(&openapi.key(), dir) else { return };
+        let Some(observe) = self.observer else { return };
+        let Ok(top) = self.load_kustomization(dir, Loc::NONE, &mut Acc::default()) else { return };
+        // Its own build uses the schema its own kustomization selects: the same one here (a
+        // custom schema file is one of the top build's inputs only, so it is left out).
+        let same = |own: OpenApi| own.key() == openapi.key() && !matches!(own, OpenApi::Custom { .. });
+        if top.is_component || !self.openapi(&top).is_ok_and(same) {
+            return;
+        }
+        let acc = Arc::try_unwrap(built).unwrap_or_else(|shared| (*shared).clone());
+        observe(dir, &finish(acc, Some(&top)));
+    }
+
     /// Whether `k` is exactly its directory's kustomization file as already loaded.
     fn is_loaded_as(&self, k: &Kustomization) -> bool {
         let cache = self.kustomizations.lock().unwrap_or_else(|e| e.into_inner());
@@ -346,8 +393,8 @@ impl<'r, 'o> Engine<'r, 'o> {
                 files: BTreeSet::new(),
             });
         }
-        let key = (openapi.key(), dir.clone());
-        if let Some(c) = self.bases.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned() {
+        let key = openapi.key();
+        if let Some(c) = self.bases.get(&key, dir) {
             return c;
         }
         stack.push(dir.clone());
@@ -359,7 +406,7 @@ impl<'r, 'o> Engine<'r, 'o> {
         // every entry point reports the cycle from its own side, whatever the thread order.
         let through_cycle = matches!(&cached, Err(f) if f.error.rule == Rule::KustomizationCycle);
         if !through_cycle {
-            self.bases.lock().unwrap_or_else(|e| e.into_inner()).insert(key, cached.clone());
+            self.bases.insert(&key, dir, cached.clone());
         }
         cached
     }
@@ -683,7 +730,9 @@ impl<'r, 'o> Engine<'r, 'o> {
         let p = k.dir.join(&l.value).ok_or_else(|| read_diag(&ReadError::OutsideRoot(l.value.clone()), l.loc))?;
         if self.repo.is_dir(&p) {
             let openapi = acc.openapi.clone();
-            let base = self.build_base(&p, stack, l.loc, &openapi).map_err(|f| {
+            let base = self.build_base(&p, stack, l.loc, &openapi);
+            self.served_base(&p, &openapi);
+            let base = base.map_err(|f| {
                 acc.notes.extend(f.notes.iter().cloned());
                 acc.files.extend(f.files.iter().cloned());
                 f.error
@@ -699,7 +748,9 @@ impl<'r, 'o> Engine<'r, 'o> {
             return Ok(());
         }
         let p = self.resolve_file(k, l)?;
-        for r in self.load_objects(&p, l.loc, acc)? {
+        let objects = self.load_objects(&p, l.loc, acc);
+        self.repo.parse_served(&p);
+        for r in objects? {
             self.append(acc, r, l.loc)?;
         }
         Ok(())

@@ -7,6 +7,7 @@ pub mod fieldspec;
 pub mod generator;
 pub mod indexed;
 pub mod kustomization;
+mod memo;
 pub mod patch;
 pub mod plugin;
 pub mod resource;

@@ -124,13 +124,9 @@ impl Checker<'_> {
 
     /// Checks a Flux entry point, with the notes about children it could not render.
     pub(super) fn flux(&self, e: &FluxEntry) -> Checked {
-        let FluxEntry { name, dir, result, child_notes, .. } = e;
+        let FluxEntry { name, dir, result, .. } = e;
         let mut c = self.check(&Ep { name, kind: EntryPointKind::Flux, path: dir }, Some(result), true);
-        for (d, res) in child_notes {
-            let mut f = diag_finding(self.repo, d, name);
-            f.object = Some(res.object_ref());
-            c.findings.push(f);
-        }
+        c.findings.extend(child_note_findings(self.repo, e));
         c
     }
 
@@ -386,7 +382,12 @@ fn check_flux(
 ) -> Vec<Checked> {
     let repo = checker.repo;
     let mut early: Vec<Option<Checked>> = early.into_iter().map(Some).collect();
-    let mut take = |e: &FluxEntry| e.ticket.and_then(|t| early.get_mut(t)?.take());
+    // Checked as it rendered, before the walk read its children: their notes come after.
+    let mut take = |e: &FluxEntry| {
+        let mut c = e.ticket.and_then(|t| early.get_mut(t)?.take())?;
+        c.findings.extend(child_note_findings(repo, e));
+        Some(c)
+    };
     let plain_files: BTreeSet<&str> = plain
         .iter()
         .flat_map(|c| c.findings.iter())
@@ -399,11 +400,7 @@ fn check_flux(
         .partition(|e| e.result.as_ref().is_ok_and(|r| r.files.iter().any(|f| plain_files.contains(f.as_str()))));
     for e in &rest {
         outside.extend(render_diag_findings(repo, &e.name, &e.result));
-        outside.extend(e.child_notes.iter().map(|(d, res)| {
-            let mut f = diag_finding(repo, d, &e.name);
-            f.object = Some(res.object_ref());
-            f
-        }));
+        outside.extend(child_note_findings(repo, e));
     }
     let needed: Vec<(FluxEntry, Option<Checked>)> =
         needed.into_iter().map(|e| (take(&e), e)).map(|(c, e)| (e, c)).collect();
@@ -427,6 +424,16 @@ fn check_flux(
             }
         })
         .collect()
+}
+
+/// The findings of a Flux entry point's notes about children it could not render, each on
+/// the child's object.
+fn child_note_findings<'e>(repo: &'e Repo, e: &'e FluxEntry) -> impl Iterator<Item = Finding> + 'e {
+    e.child_notes.iter().map(|(d, res)| {
+        let mut f = diag_finding(repo, d, &e.name);
+        f.object = Some(res.object_ref());
+        f
+    })
 }
 
 /// A plain overlay that fails only because kustomize was run without `--enable-helm`

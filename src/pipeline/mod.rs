@@ -167,6 +167,8 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     let observer = |dir: &crate::source::RelPath, r: &_| early_plain.observe(dir, r);
     let engine =
         crate::kustomize::build::Engine::new(repo, crate::kustomize::build::LoadRestrictor::None).observed(&observer);
+    // Each base is dropped once the overlays listing it are built: none is kept for the run.
+    engine.expect_users(&discovery.kustomize_dirs);
     let (flux, flux_index) = render::flux_tree(repo, config, &discovery, &engine, None, &|e| early.finish(e));
     let early = early.into_checked();
     let engine = engine.unobserved();

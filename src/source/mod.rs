@@ -167,6 +167,9 @@ pub struct Repo {
     files: RwLock<Vec<Arc<SourceFile>>>,
     by_path: Mutex<HashMap<RelPath, Result<FileId, ReadError>>>,
     parsed: Mutex<HashMap<FileId, Arc<yaml::Parsed>>>,
+    /// Readers of a file's parse not yet served, for the files whose readers a caller counted
+    /// up front ([`Repo::expect_parse_user`]); the others stay parsed for the run.
+    parse_users: Mutex<HashMap<RelPath, usize>>,
 }
 
 impl Repo {
@@ -183,6 +186,7 @@ impl Repo {
             files: RwLock::new(Vec::new()),
             by_path: Mutex::new(HashMap::new()),
             parsed: Mutex::new(HashMap::new()),
+            parse_users: Mutex::new(HashMap::new()),
         })
     }
 
@@ -340,8 +344,38 @@ impl Repo {
         }
         drop(parsed);
         let r = Arc::new(yaml::parse(&f.text, f.id, yaml::Dialect::Yaml12, &self.limits));
-        parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
-        parsed.insert(f.id, r.clone());
+        // Every counted reader served already: nobody is expected to read this parse again.
+        if self.parse_users.lock().unwrap_or_else(|e| e.into_inner()).get(p) != Some(&0) {
+            parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+            parsed.insert(f.id, r.clone());
+        }
         Ok(r)
+    }
+
+    /// Counts one more expected reader of a file's parse (a kustomization listing the file).
+    /// Once every counted reader is served ([`Repo::parse_served`]) the parse is dropped, so
+    /// the cache holds the files still to be read rather than the whole repository; a reader
+    /// the count missed parses the file again, with the same result.
+    pub fn expect_parse_user(&self, p: &RelPath) {
+        *self.parse_users.lock().unwrap_or_else(|e| e.into_inner()).entry(p.clone()).or_default() += 1;
+    }
+
+    /// One counted reader of a file's parse is done with it; the last drops the parse.
+    pub fn parse_served(&self, p: &RelPath) {
+        let last = {
+            let mut users = self.parse_users.lock().unwrap_or_else(|e| e.into_inner());
+            match users.get_mut(p) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    *n == 0
+                }
+                _ => false,
+            }
+        };
+        let id = match self.by_path.lock().unwrap_or_else(|e| e.into_inner()).get(p) {
+            Some(Ok(id)) if last => *id,
+            _ => return,
+        };
+        self.parsed.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     }
 }
