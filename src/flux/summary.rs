@@ -18,6 +18,10 @@ pub const DIGEST_KEY: &str = "fluxgate.io/content-digest";
 /// kinds (any `*fluxcd*` group), `substituteFrom`/`valuesFrom` ConfigMaps and Secrets,
 /// Namespaces (Pod Security levels), and what operators make Secrets or Flux objects from.
 pub fn read_whole(r: &Resource) -> bool {
+    // The tree walk reads the levels below from the finished entries.
+    if super::tree::pooled(r) {
+        return true;
+    }
     let gvk = r.gvk();
     let group = gvk.group.as_str();
     group.contains("fluxcd")

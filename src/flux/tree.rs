@@ -49,9 +49,10 @@ pub struct FluxEntry {
 }
 
 /// Called on each rendered entry of a tree walk as soon as it rendered, on the thread that
-/// rendered it, once the walk has copied out what it reads (its child Kustomizations and
-/// pooled objects): a caller checks it there and keeps only what the run's later stages read,
-/// so the run holds no more full renders at once than there are threads. The entry's
+/// rendered it, once the walk has copied out its child Kustomizations: a caller checks it
+/// there and keeps only what the run's later stages read, so the run holds no more full
+/// renders at once than there are threads. It must keep the objects [`pooled`] selects as
+/// they are: the levels below read them from the finished entries. The entry's
 /// [`FluxEntry::child_notes`] are not known yet: they are added after the hook returns.
 pub type Finish<'a> = &'a (dyn Fn(&mut FluxEntry) + Sync);
 
@@ -558,7 +559,9 @@ fn lookup(ctx: &Ctx, pool: &[Resource], cluster: &str, kind: &str, ns: &str, nam
 
 /// The kinds a tree keeps from each level for the levels below: `substituteFrom` objects,
 /// what makes them, and what produces ExternalArtifacts.
-fn pooled(r: &Resource) -> bool {
+/// Read from the finished entries, only for a level that has children: a copy per entry
+/// held a second ConfigMap and Secret of every leaf until its whole level was done.
+pub fn pooled(r: &Resource) -> bool {
     matches!(r.kind(), "ConfigMap" | "Secret" | "ExternalSecret" | "ArtifactGenerator")
 }
 
@@ -624,8 +627,12 @@ impl Forest {
     /// moves it to the output; returns the children to render next.
     fn level(&mut self, ctx: &Ctx) -> Vec<Job> {
         let mut next = Vec::new();
-        for (_, read) in self.pending.iter_mut() {
-            self.pool.append(&mut read.pooled);
+        if self.pending.iter().any(|(_, read)| !read.children.is_empty()) {
+            for (e, _) in &self.pending {
+                if let Ok(r) = &e.result {
+                    self.pool.extend(r.resources.iter().filter(|r| pooled(r)).cloned());
+                }
+            }
         }
         for (e, read) in self.pending.iter_mut() {
             for res in std::mem::take(&mut read.children) {
@@ -713,12 +720,11 @@ fn walk_forests(ctx: &Ctx, forests: Vec<Roots>) -> Vec<FluxEntry> {
     walks.into_iter().flat_map(|w| w.out).collect()
 }
 
-/// What a tree walk reads of one rendered entry: the objects it pools for the levels below
-/// ([`pooled`]) and its child Flux Kustomizations, copied out so that the entry itself can be
-/// finished (checked and shrunk) at once.
+/// What a tree walk reads of one rendered entry besides its pooled objects (which the
+/// finished entry keeps): its child Flux Kustomizations, copied out so that the entry itself
+/// can be finished (checked and shrunk) at once.
 #[derive(Default)]
 struct Read {
-    pooled: Vec<Resource>,
     children: Vec<Resource>,
 }
 
@@ -726,10 +732,7 @@ struct Read {
 /// caller's [`Finish`] hook.
 fn read_and_finish(ctx: &Ctx, mut e: FluxEntry) -> (FluxEntry, Read) {
     let read = match &e.result {
-        Ok(r) => Read {
-            pooled: r.resources.iter().filter(|r| pooled(r)).cloned().collect(),
-            children: r.resources.iter().filter(|r| is_flux_kustomization(&r.node)).cloned().collect(),
-        },
+        Ok(r) => Read { children: r.resources.iter().filter(|r| is_flux_kustomization(&r.node)).cloned().collect() },
         Err(_) => Read::default(),
     };
     (ctx.finish)(&mut e);
