@@ -122,8 +122,9 @@ pub(crate) fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
     if let Some(p) = &a.sarif {
         write_file(p, |w| fluxgate::report::sarif::write_sarif(&report, w))?;
     }
+    // Buffered: the JSON report is thousands of lines, each a `write` when line-buffered.
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     let res = match a.format {
         Format::Json => json::write_json(&report, &mut out),
         Format::Sarif => fluxgate::report::sarif::write_sarif(&report, &mut out),

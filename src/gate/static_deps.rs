@@ -119,15 +119,13 @@ fn direct(repo: &Repo, dir: &RelPath, known: &HashSet<&RelPath>) -> Inputs {
 }
 
 /// Parses a directory's kustomization file on its own (not kept: most are never rendered).
-/// A regular file is read directly (the walk follows no symlinked directory); anything else
-/// goes through [`Repo`]'s checks.
+/// A regular file is read directly ([`Repo::peek`]); anything else goes through [`Repo`]'s
+/// checks.
 fn parse_kustomization(repo: &Repo, dir: &RelPath) -> Option<Parsed> {
     for name in FILE_NAMES {
         let p = dir.join(name)?;
-        let abs = repo.abs(&p);
-        let Ok(meta) = std::fs::symlink_metadata(&abs) else { continue };
-        let text = if meta.file_type().is_file() && meta.len() <= repo.limits.max_file_bytes {
-            std::fs::read_to_string(&abs).ok()?
+        let text = if let Some(bytes) = repo.peek(&p) {
+            String::from_utf8(bytes).ok()?
         } else if repo.is_file(&p) {
             repo.read(&p).ok()?.text.clone()
         } else {
@@ -293,13 +291,10 @@ impl StaticGraph {
     }
 }
 
-/// Whether a referenced path is a kustomization directory (a single `stat` for a path that
-/// names nothing, as most strings of a kustomization do).
+/// Whether a referenced path is a kustomization directory (answered from the cached
+/// directory listings for a path that names nothing, as most strings of a kustomization do).
 fn is_kustomize_dir(repo: &Repo, p: &RelPath, known: &HashSet<&RelPath>) -> bool {
-    known.contains(p)
-        || (std::fs::metadata(repo.abs(p)).is_ok_and(|m| m.is_dir())
-            && repo.is_dir(p)
-            && kustomization_file(repo, p).is_some())
+    known.contains(p) || (repo.is_dir(p) && kustomization_file(repo, p).is_some())
 }
 
 fn close(
