@@ -162,14 +162,10 @@ pub fn may_contain(repo: &Repo, p: &RelPath, needles: &[&str]) -> Vec<bool> {
 }
 
 fn contains_each(repo: &Repo, p: &RelPath, finders: &[memchr::memmem::Finder]) -> Vec<bool> {
-    let abs = repo.abs(p);
-    // Over-size files also go through Repo, which reports them instead of scanning 50 MB.
-    if !std::fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_file() && m.len() <= repo.limits.max_file_bytes)
-    {
-        return vec![true; finders.len()];
-    }
-    match std::fs::read(&abs) {
-        Ok(bytes) => finders.iter().map(|f| f.find(&bytes).is_some()).collect(),
-        Err(_) => vec![true; finders.len()],
+    // Symlinks, special and over-size files also go through Repo, which reports them instead
+    // of scanning 50 MB.
+    match repo.peek(p) {
+        Some(bytes) => finders.iter().map(|f| f.find(&bytes).is_some()).collect(),
+        None => vec![true; finders.len()],
     }
 }

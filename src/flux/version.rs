@@ -95,6 +95,8 @@ pub fn installed(repo: &Repo, discovery: &Discovery) -> Vec<Installed> {
 fn from_remote_install(repo: &Repo, dir: &RelPath) -> Option<Installed> {
     let file = crate::kustomize::build::kustomization_file(repo, dir)?;
     let f = repo.read(&file).ok()?;
+    // One search of the whole text: most kustomizations name no Flux release at all.
+    memchr::memmem::find(f.text.as_bytes(), b"fluxcd/flux2/")?;
     for (i, line) in f.text.lines().enumerate() {
         let Some(at) = line.find("fluxcd/flux2/") else { continue };
         let rest = &line[at..];

@@ -91,13 +91,100 @@ fn to_root(prefix: &str, path: &str) -> Option<RelPath> {
     RelPath::parse(rest).filter(|p| !p.is_root())
 }
 
+/// `git ls-files` arguments for the untracked files that are not ignored, top-level paths.
+const UNTRACKED: [&str; 5] = ["ls-files", "--others", "--exclude-standard", "--full-name", "-z"];
+
+/// `git diff` arguments for the changes since `merge_base` (committed, staged and unstaged).
+/// `-z`: paths unquoted, NUL separated; `--no-relative`: top-level paths whatever the config
+/// says.
+fn diff_args(merge_base: &str) -> [&str; 8] {
+    ["diff", "--name-status", "-M", "-z", "--no-relative", "--no-ext-diff", merge_base, "--"]
+}
+
 /// Computes the change set between `git merge-base BASE HEAD` and the working tree of `root`.
+///
+/// Why two ways: each `git` process costs a few milliseconds before it does anything, and the
+/// questions are mostly independent. [`changes_at_once`] asks them in four processes, three
+/// of them running at the same time; when any of them fails, the questions are asked again one
+/// by one ([`changes_in_turn`]), so that the error is the one the first failing question gives.
 pub fn changes(root: &Path, base: &str) -> Result<Changes, GitError> {
+    match changes_at_once(root, base) {
+        Some(c) => Ok(c),
+        None => changes_in_turn(root, base),
+    }
+}
+
+/// A `git` process started with its output piped.
+fn spawn_git(root: &Path, args: &[&str]) -> Option<std::process::Child> {
+    Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+}
+
+/// The output of a process from [`spawn_git`], if it ran and succeeded.
+fn finish_git(child: Option<std::process::Child>) -> Option<Vec<u8>> {
+    let out = child?.wait_with_output().ok()?;
+    out.status.success().then_some(out.stdout)
+}
+
+/// The change set when every question succeeds: where the root lies, the merge base and the
+/// untracked files at once, then the diff from the merge base. `None` when one fails.
+fn changes_at_once(root: &Path, base: &str) -> Option<Changes> {
+    if base.starts_with('-') {
+        return None;
+    }
+    let spec = format!("{base}^{{commit}}");
+    let untracked = spawn_git(root, &UNTRACKED);
+    let located = spawn_git(root, &["rev-parse", "--is-inside-work-tree", "--show-prefix"]);
+    let merge_base = spawn_git(root, &["merge-base", &spec, "HEAD"]);
+    // Every child is waited for, whatever another one answered.
+    let merge_base = finish_git(merge_base);
+    let diff = merge_base.as_ref().map(|m| {
+        let m = String::from_utf8_lossy(m).trim_end_matches(['\n', '\r']).to_string();
+        let child = spawn_git(root, &diff_args(&m));
+        (m, child)
+    });
+    let located = finish_git(located);
+    let untracked = finish_git(untracked);
+    let (merge_base, diff) = match diff {
+        Some((m, child)) => (m, finish_git(child)),
+        None => (String::new(), None),
+    };
+    let located = String::from_utf8_lossy(&located?).into_owned();
+    let mut lines = located.split('\n');
+    if lines.next()?.trim_end_matches('\r') != "true" {
+        return None;
+    }
+    let prefix = lines.next()?.trim_end_matches('\r').to_string();
+    if merge_base.is_empty() {
+        return None;
+    }
+    let mut c = Changes { base: base.to_string(), merge_base, prefix, ..Changes::default() };
+    add_diff(&mut c, &diff?);
+    add_untracked(&mut c, &untracked?);
+    Some(c)
+}
+
+/// The change set asked one question at a time: the first failure is the error.
+fn changes_in_turn(root: &Path, base: &str) -> Result<Changes, GitError> {
     let prefix = prefix(root)?;
     let merge_base = merge_base(root, base)?;
     let mut c = Changes { base: base.to_string(), merge_base: merge_base.clone(), prefix, ..Changes::default() };
-    // -z: paths unquoted, NUL separated; --no-relative: top-level paths whatever the config says.
-    let diff = git(root, &["diff", "--name-status", "-M", "-z", "--no-relative", "--no-ext-diff", &merge_base, "--"])?;
+    let diff = git(root, &diff_args(&merge_base))?;
+    add_diff(&mut c, &diff);
+    let untracked = git(root, &UNTRACKED)?;
+    add_untracked(&mut c, &untracked);
+    Ok(c)
+}
+
+/// Adds the paths of `git diff --name-status -z` output.
+fn add_diff(c: &mut Changes, diff: &[u8]) {
     let mut fields = diff.split(|b| *b == 0).map(|f| String::from_utf8_lossy(f).into_owned());
     while let Some(status) = fields.next() {
         if status.is_empty() {
@@ -115,13 +202,15 @@ pub fn changes(root: &Path, base: &str) -> Result<Changes, GitError> {
             c.files.insert(p);
         }
     }
-    let untracked = git(root, &["ls-files", "--others", "--exclude-standard", "--full-name", "-z"])?;
+}
+
+/// Adds the paths of `git ls-files -z` output.
+fn add_untracked(c: &mut Changes, untracked: &[u8]) {
     for name in untracked.split(|b| *b == 0).filter(|f| !f.is_empty()) {
         if let Some(p) = to_root(&c.prefix, &String::from_utf8_lossy(name)) {
             c.files.insert(p);
         }
     }
-    Ok(c)
 }
 
 /// Writes the tree of `commit` into `dest` (which must exist) with `git archive | tar -x`, and
@@ -180,5 +269,45 @@ mod tests {
         assert_eq!(to_root("sub/", "sub/a/b.yaml"), RelPath::parse("a/b.yaml"));
         assert_eq!(to_root("sub/", "other/a.yaml"), None);
         assert_eq!(to_root("", "a.yaml"), RelPath::parse("a.yaml"));
+    }
+
+    fn run(dir: &Path, args: &[&str]) {
+        let ok = Command::new("git").arg("-C").arg(dir).args(args).output().unwrap().status.success();
+        assert!(ok, "git {args:?}");
+    }
+
+    /// The processes run at once give the change set the questions asked in turn give, from
+    /// the top of the work tree and from a subdirectory; a failing question falls back to the
+    /// error of the one-by-one order.
+    #[test]
+    fn at_once_and_in_turn_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path();
+        std::fs::create_dir_all(top.join("sub/apps")).unwrap();
+        for f in ["sub/apps/a.yaml", "sub/apps/b.yaml", "sub/apps/gone.yaml", "other.yaml"] {
+            std::fs::write(top.join(f), format!("name: {f}\n")).unwrap();
+        }
+        run(top, &["init", "-q", "-b", "main"]);
+        run(top, &["-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"]);
+        run(top, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base"]);
+        run(top, &["checkout", "-q", "-b", "change"]);
+        std::fs::write(top.join("sub/apps/a.yaml"), "name: changed\n").unwrap();
+        std::fs::remove_file(top.join("sub/apps/gone.yaml")).unwrap();
+        std::fs::write(top.join("sub/apps/new.yaml"), "name: new\n").unwrap();
+        std::fs::write(top.join("other.yaml"), "name: outside\n").unwrap();
+        for root in [top.to_path_buf(), top.join("sub")] {
+            let fast = changes_at_once(&root, "main").expect("every question succeeds");
+            let slow = changes_in_turn(&root, "main").unwrap();
+            assert_eq!(
+                (&fast.merge_base, &fast.prefix, &fast.files, &fast.deleted),
+                (&slow.merge_base, &slow.prefix, &slow.files, &slow.deleted)
+            );
+            assert!(!fast.files.is_empty() && fast.deleted.len() == 1);
+        }
+        assert!(changes_at_once(top, "no-such-ref").is_none());
+        assert!(matches!(changes(top, "no-such-ref"), Err(GitError::BadRef(_))));
+        assert!(matches!(changes(top, "--output=x"), Err(GitError::BadRef(_))));
+        let outside = tempfile::tempdir().unwrap();
+        assert!(matches!(changes(outside.path(), "main"), Err(GitError::NotAWorkTree(_))));
     }
 }

@@ -6,7 +6,7 @@
 //! that may read their kustomization files (so leaf detection stays exact).
 
 use crate::kustomize::build::is_remote;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rayon::prelude::*;
 
@@ -28,9 +28,72 @@ struct Inputs {
     subs: Vec<RelPath>,
 }
 
-/// Static inputs of every kustomization directory of a repository.
+/// Static inputs of every kustomization directory of a repository: each directory's direct
+/// inputs and the directories it builds. The transitive inputs are never collected: every
+/// question asked of them ("does one meet the change?", "does one hold a Flux
+/// Kustomization?") is a property of single paths, answered once per directory by
+/// [`StaticGraph::reach`], not by copying each base's inputs into every overlay that builds it.
 pub struct StaticGraph {
-    closure: BTreeMap<RelPath, Inputs>,
+    /// Direct inputs of the given directories and of every kustomization directory they name.
+    direct: HashMap<RelPath, Inputs>,
+    /// The given directories, the ones the graph answers for.
+    known: BTreeSet<RelPath>,
+}
+
+/// What a directory's transitive inputs say about a property of paths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reach {
+    /// Unparseable, remote, or part of (or building) a cycle: anything may hold.
+    Unknown,
+    /// Some input has the property.
+    Hit,
+    Miss,
+}
+
+impl Reach {
+    fn or(self, other: Reach) -> Reach {
+        match (self, other) {
+            (Reach::Unknown, _) | (_, Reach::Unknown) => Reach::Unknown,
+            (Reach::Hit, _) | (_, Reach::Hit) => Reach::Hit,
+            _ => Reach::Miss,
+        }
+    }
+}
+
+/// Up to this many paths, a set is searched in one pass (no allocation); above, by range.
+const SCAN_LIMIT: usize = 32;
+
+/// Whether a sorted set holds `p` or a path below it.
+fn any_under(sorted: &BTreeSet<RelPath>, p: &RelPath) -> bool {
+    if sorted.len() <= SCAN_LIMIT {
+        return sorted.iter().any(|f| f.starts_with(p));
+    }
+    if p.is_root() {
+        return !sorted.is_empty();
+    }
+    if sorted.contains(p) {
+        return true;
+    }
+    let below = format!("{}/", p.as_str());
+    sorted.range(RelPath::from_components([below.clone()])..).next().is_some_and(|f| f.as_str().starts_with(&below))
+}
+
+/// Whether a path prefix meets a changed path (one lies under the other).
+fn meets_one(p: &RelPath, changed: &BTreeSet<RelPath>) -> bool {
+    if changed.len() <= SCAN_LIMIT {
+        return changed.iter().any(|c| c.starts_with(p) || p.starts_with(c));
+    }
+    if any_under(changed, p) {
+        return true;
+    }
+    let mut at = p.clone();
+    while !at.is_root() {
+        at = at.parent();
+        if changed.contains(&at) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Keys whose listed files hold plugin configurations (which name files themselves).
@@ -118,22 +181,17 @@ fn direct(repo: &Repo, dir: &RelPath, known: &HashSet<&RelPath>) -> Inputs {
     inputs
 }
 
-/// Parses a directory's kustomization file on its own (not kept: most are never rendered).
-/// A regular file is read directly (the walk follows no symlinked directory); anything else
-/// goes through [`Repo`]'s checks.
+/// Parses a directory's kustomization file on its own (the parse is not kept: most are never
+/// rendered). The text comes from [`Repo`]'s file table: the Flux version probe has read every
+/// kustomization file of the run already ([`crate::flux::version::installed`]).
 fn parse_kustomization(repo: &Repo, dir: &RelPath) -> Option<Parsed> {
     for name in FILE_NAMES {
         let p = dir.join(name)?;
-        let abs = repo.abs(&p);
-        let Ok(meta) = std::fs::symlink_metadata(&abs) else { continue };
-        let text = if meta.file_type().is_file() && meta.len() <= repo.limits.max_file_bytes {
-            std::fs::read_to_string(&abs).ok()?
-        } else if repo.is_file(&p) {
-            repo.read(&p).ok()?.text.clone()
-        } else {
+        if !repo.is_file(&p) {
             continue;
-        };
-        let parsed = yaml::parse(&text, FileId(u32::MAX), Dialect::Yaml12, &repo.limits);
+        }
+        let f = repo.read(&p).ok()?;
+        let parsed = yaml::parse(&f.text, FileId(u32::MAX), Dialect::Yaml12, &repo.limits);
         return parsed.error.is_none().then_some(parsed);
     }
     None
@@ -145,46 +203,91 @@ impl StaticGraph {
         let known: HashSet<&RelPath> = dirs.iter().collect();
         let mut direct_of: HashMap<RelPath, Inputs> =
             dirs.par_iter().map(|d| (d.clone(), direct(repo, d, &known))).collect::<Vec<_>>().into_iter().collect();
-        let mut closure: HashMap<RelPath, Inputs> = HashMap::new();
-        let mut on_stack: HashSet<RelPath> = HashSet::new();
-        for d in dirs {
-            close(repo, d, &known, &mut direct_of, &mut closure, &mut on_stack);
+        // Kustomization directories named but not given (ignored, in a dot-directory).
+        let mut missing: Vec<RelPath> =
+            direct_of.values().flat_map(|i| i.subs.iter()).filter(|s| !direct_of.contains_key(*s)).cloned().collect();
+        while let Some(d) = missing.pop() {
+            if direct_of.contains_key(&d) {
+                continue;
+            }
+            let i = direct(repo, &d, &known);
+            missing.extend(i.subs.iter().filter(|s| !direct_of.contains_key(*s)).cloned());
+            direct_of.insert(d, i);
         }
-        StaticGraph { closure: closure.into_iter().filter(|(d, _)| known.contains(d)).collect() }
+        StaticGraph { direct: direct_of, known: dirs.iter().cloned().collect() }
+    }
+
+    /// For every given directory: whether one of its transitive inputs has the property `hit`.
+    fn reach(&self, hit: &dyn Fn(&RelPath) -> bool) -> HashMap<&RelPath, Reach> {
+        let mut memo: HashMap<&RelPath, Reach> = HashMap::new();
+        let mut on_stack: HashSet<&RelPath> = HashSet::new();
+        for d in &self.known {
+            self.reach_from(d, hit, &mut memo, &mut on_stack);
+        }
+        memo.retain(|d, _| self.known.contains(*d));
+        memo
+    }
+
+    fn reach_from<'a>(
+        &'a self,
+        dir: &'a RelPath,
+        hit: &dyn Fn(&RelPath) -> bool,
+        memo: &mut HashMap<&'a RelPath, Reach>,
+        on_stack: &mut HashSet<&'a RelPath>,
+    ) -> Reach {
+        if let Some(r) = memo.get(dir) {
+            return *r;
+        }
+        // A cycle: the render fails; stay conservative.
+        let Some(own) = self.direct.get(dir).filter(|_| !on_stack.contains(dir)) else { return Reach::Unknown };
+        let mut out = if own.unknown {
+            Reach::Unknown
+        } else if own.prefixes.iter().any(hit) {
+            Reach::Hit
+        } else {
+            Reach::Miss
+        };
+        on_stack.insert(dir);
+        for sub in &own.subs {
+            out = out.or(self.reach_from(sub, hit, memo, on_stack));
+        }
+        on_stack.remove(dir);
+        memo.insert(dir, out);
+        out
     }
 
     /// The directories whose static inputs meet a changed path (or that are unknown).
     pub fn candidates(&self, changed: &BTreeSet<RelPath>) -> BTreeSet<RelPath> {
-        self.closure.iter().filter(|(_, i)| i.unknown || meets(&i.prefixes, changed)).map(|(d, _)| d.clone()).collect()
+        let reach = self.reach(&|p| meets_one(p, changed));
+        reach.into_iter().filter(|(_, r)| *r != Reach::Miss).map(|(d, _)| d.clone()).collect()
     }
 
-    /// The static inputs of any directory a build may start from: a kustomization directory's
-    /// closure; for a directory without a kustomization file (Flux generates one from the YAML
-    /// files below it and the kustomization directories it finds there), the directory itself
-    /// and the closures of every kustomization directory below it. `None`: unknown (not
-    /// discovered, unparseable, remote, cyclic).
-    fn inputs_of(&self, repo: &Repo, dir: &RelPath) -> Option<BTreeSet<RelPath>> {
-        if let Some(i) = self.closure.get(dir) {
-            return (!i.unknown).then(|| i.prefixes.clone());
+    /// What the static inputs of any directory a build may start from say about a property
+    /// (`reach` from [`StaticGraph::reach`], `hit` the property itself): a kustomization
+    /// directory's own answer; for a directory without a kustomization file (Flux generates one
+    /// from the YAML files below it and the kustomization directories it finds there), the
+    /// directory itself and every kustomization directory below it. Unknown when not
+    /// discovered, unparseable, remote, cyclic.
+    fn reach_of(
+        &self,
+        repo: &Repo,
+        dir: &RelPath,
+        reach: &HashMap<&RelPath, Reach>,
+        hit: &dyn Fn(&RelPath) -> bool,
+    ) -> Reach {
+        if let Some(r) = reach.get(dir) {
+            return *r;
         }
         if kustomization_file(repo, dir).is_some() {
-            return None;
+            return Reach::Unknown;
         }
-        let mut out = BTreeSet::from([dir.clone()]);
-        let below = self.closure.range(dir.clone()..).take_while(|(d, _)| d.as_str().starts_with(dir.as_str()));
-        for (_, i) in below.filter(|(d, _)| d.starts_with(dir)) {
-            if i.unknown {
-                return None;
-            }
-            out.extend(i.prefixes.iter().cloned());
+        let mut out = if hit(dir) { Reach::Hit } else { Reach::Miss };
+        let below = self.known.range(dir.clone()..).take_while(|d| d.as_str().starts_with(dir.as_str()));
+        for d in below.filter(|d| d.starts_with(dir)) {
+            out = out.or(reach.get(d).copied().unwrap_or(Reach::Unknown));
         }
-        Some(out)
+        out
     }
-}
-
-/// Whether a path prefix meets a changed path (one lies under the other).
-fn meets(prefixes: &BTreeSet<RelPath>, changed: &BTreeSet<RelPath>) -> bool {
-    prefixes.iter().any(|p| changed.iter().any(|c| c.starts_with(p) || p.starts_with(c)))
 }
 
 /// Which Flux Kustomizations below the cluster roots `validate --base` must render: those whose
@@ -203,7 +306,18 @@ pub struct FluxScope<'g> {
     graph: &'g StaticGraph,
     changed: BTreeSet<RelPath>,
     /// YAML files that may hold a Flux Kustomization.
-    flux_files: Vec<RelPath>,
+    flux_files: BTreeSet<RelPath>,
+    /// Whether each kustomization directory's inputs meet the change.
+    meets: HashMap<&'g RelPath, Reach>,
+    /// Whether each kustomization directory's inputs hold a file in `flux_files`.
+    flux: HashMap<&'g RelPath, Reach>,
+}
+
+/// What a Flux Kustomization's build inputs say: whether they meet the change, and whether
+/// they may render Flux Kustomizations (`None`: unknown).
+struct BuildReach {
+    meets: bool,
+    renders_flux: bool,
 }
 
 impl<'g> FluxScope<'g> {
@@ -216,11 +330,13 @@ impl<'g> FluxScope<'g> {
         index: &RepoIndex,
         sources: &[SourceMapping],
     ) -> Option<FluxScope<'g>> {
-        let flux_files = discovery.files_with(&[Needle::FluxKustomization]);
+        let flux_files: BTreeSet<RelPath> = discovery.files_with(&[Needle::FluxKustomization]).into_iter().collect();
         if flux_files.iter().any(|f| changed.contains(f)) {
             return None;
         }
-        let scope = FluxScope { graph, changed: changed.clone(), flux_files };
+        let meets = graph.reach(&|p| meets_one(p, changed));
+        let flux = graph.reach(&|p| any_under(&flux_files, p));
+        let scope = FluxScope { graph, changed: changed.clone(), flux_files, meets, flux };
         let roots: Vec<RelPath> = std::iter::once(RelPath::root())
             .chain(sources.iter().filter_map(|m| {
                 let p = m.path.trim_start_matches("./").trim_end_matches('/');
@@ -238,7 +354,7 @@ impl<'g> FluxScope<'g> {
             for root in &roots {
                 let Some(dir) = fk.dir_in(root) else { continue };
                 let inputs = scope.inputs(repo, &fk, &dir)?;
-                if scope.renders_flux(&inputs) && meets(&inputs, changed) {
+                if inputs.renders_flux && inputs.meets {
                     return None;
                 }
             }
@@ -246,27 +362,26 @@ impl<'g> FluxScope<'g> {
         Some(scope)
     }
 
-    /// The static inputs of a Flux Kustomization building `dir` (`None`: unknown).
-    fn inputs(&self, repo: &Repo, fk: &FluxKustomization, dir: &RelPath) -> Option<BTreeSet<RelPath>> {
-        let mut out = self.graph.inputs_of(repo, dir)?;
+    /// What the static inputs of a Flux Kustomization building `dir` say (`None`: unknown).
+    fn inputs(&self, repo: &Repo, fk: &FluxKustomization, dir: &RelPath) -> Option<BuildReach> {
+        let changed = |p: &RelPath| meets_one(p, &self.changed);
+        let flux = |p: &RelPath| any_under(&self.flux_files, p);
+        let mut meets = self.graph.reach_of(repo, dir, &self.meets, &changed);
+        let mut renders_flux = self.graph.reach_of(repo, dir, &self.flux, &flux);
         for c in &fk.components {
             let p = dir.join(c.value.trim())?;
-            out.extend(self.graph.inputs_of(repo, &p)?);
+            meets = meets.or(self.graph.reach_of(repo, &p, &self.meets, &changed));
+            renders_flux = renders_flux.or(self.graph.reach_of(repo, &p, &self.flux, &flux));
         }
-        Some(out)
-    }
-
-    /// Whether a build with these inputs may render Flux Kustomizations.
-    fn renders_flux(&self, inputs: &BTreeSet<RelPath>) -> bool {
-        self.flux_files.iter().any(|f| inputs.iter().any(|p| f.starts_with(p)))
+        if meets == Reach::Unknown || renders_flux == Reach::Unknown {
+            return None;
+        }
+        Some(BuildReach { meets: meets == Reach::Hit, renders_flux: renders_flux == Reach::Hit })
     }
 
     /// Whether a Flux Kustomization that builds `dir` must be rendered.
     pub fn wants(&self, repo: &Repo, fk: &FluxKustomization, dir: &RelPath) -> bool {
-        match self.inputs(repo, fk, dir) {
-            None => true,
-            Some(inputs) => meets(&inputs, &self.changed) || self.renders_flux(&inputs),
-        }
+        self.inputs(repo, fk, dir).is_none_or(|i| i.meets || i.renders_flux)
     }
 }
 
@@ -285,56 +400,70 @@ impl StaticGraph {
                 p = p.parent();
             }
         }
-        self.closure
-            .iter()
-            .filter(|(d, i)| !dirs.contains(*d) && (i.unknown || i.prefixes.iter().any(|p| ancestors.contains(p))))
-            .map(|(d, _)| d.clone())
-            .collect()
+        let reach = self.reach(&|p| ancestors.contains(p));
+        reach.into_iter().filter(|(d, r)| !dirs.contains(*d) && *r != Reach::Miss).map(|(d, _)| d.clone()).collect()
     }
 }
 
-/// Whether a referenced path is a kustomization directory (a single `stat` for a path that
-/// names nothing, as most strings of a kustomization do).
+/// Whether a referenced path is a kustomization directory (answered from the cached
+/// directory listings for a path that names nothing, as most strings of a kustomization do).
 fn is_kustomize_dir(repo: &Repo, p: &RelPath, known: &HashSet<&RelPath>) -> bool {
-    known.contains(p)
-        || (std::fs::metadata(repo.abs(p)).is_ok_and(|m| m.is_dir())
-            && repo.is_dir(p)
-            && kustomization_file(repo, p).is_some())
+    known.contains(p) || (repo.is_dir(p) && kustomization_file(repo, p).is_some())
 }
 
-fn close(
-    repo: &Repo,
-    dir: &RelPath,
-    known: &HashSet<&RelPath>,
-    direct_of: &mut HashMap<RelPath, Inputs>,
-    closure: &mut HashMap<RelPath, Inputs>,
-    on_stack: &mut HashSet<RelPath>,
-) -> Inputs {
-    if let Some(c) = closure.get(dir) {
-        return c.clone();
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(paths: &[&str]) -> BTreeSet<RelPath> {
+        paths.iter().map(|p| RelPath::parse(p).unwrap()).collect()
     }
-    if on_stack.contains(dir) {
-        // A cycle: the render fails; stay conservative.
-        return Inputs { unknown: true, ..Inputs::default() };
-    }
-    let own = match direct_of.get(dir) {
-        Some(i) => i.clone(),
-        None => {
-            let i = direct(repo, dir, known);
-            direct_of.insert(dir.clone(), i.clone());
-            i
-        }
-    };
-    on_stack.insert(dir.clone());
-    let mut out = Inputs { subs: Vec::new(), ..own.clone() };
-    for p in &own.subs {
-        {
-            let sub = close(repo, p, known, direct_of, closure, on_stack);
-            out.unknown |= sub.unknown;
-            out.prefixes.extend(sub.prefixes);
+
+    #[test]
+    fn paths_under_and_meeting_are_found_by_components() {
+        let files = set(&["a-b/x.yaml", "a/c/k.yaml", "ab/y.yaml"]);
+        let p = |s: &str| RelPath::parse(s).unwrap();
+        assert!(any_under(&files, &p("a")) && any_under(&files, &p("a/c")) && any_under(&files, &p("a/c/k.yaml")));
+        assert!(!any_under(&files, &p("a/b")) && !any_under(&files, &p("a/c/k")) && any_under(&files, &p("")));
+        assert!(!any_under(&set(&["a-b/x.yaml"]), &p("a")));
+        let changed = set(&["apps/base/app/deployment.yaml"]);
+        assert!(meets_one(&p("apps/base"), &changed) && meets_one(&p("apps/base/app/deployment.yaml/x"), &changed));
+        assert!(!meets_one(&p("apps/base/app2"), &changed) && !meets_one(&p("apps/base/ap"), &changed));
+        // Above the scan limit, the range search gives the same answers.
+        let many: BTreeSet<RelPath> = (0..100).map(|i| p(&format!("apps/a-{i}/x.yaml"))).chain(files.clone()).collect();
+        for q in ["a", "a/c", "a/b", "apps", "apps/a-1", "apps/a-1/x.yaml/y", "apps/a", "", "ab", "a-b/x.yaml"] {
+            let scanned = many.iter().any(|c| c.starts_with(&p(q)) || p(q).starts_with(c));
+            assert_eq!(meets_one(&p(q), &many), scanned, "{q}");
+            assert_eq!(any_under(&many, &p(q)), many.iter().any(|f| f.starts_with(&p(q))), "{q}");
         }
     }
-    on_stack.remove(dir);
-    closure.insert(dir.clone(), out.clone());
-    out
+
+    /// Transitive inputs: a base's change reaches the overlays that build it; a cycle, and
+    /// whatever builds it, is unknown.
+    #[test]
+    fn reach_follows_bases_and_cycles_are_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |p: &str, t: &str| {
+            let f = dir.path().join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, t).unwrap();
+        };
+        write("base/kustomization.yaml", "resources: [cm.yaml]\n");
+        write("base/cm.yaml", "kind: ConfigMap\n");
+        write("dev/kustomization.yaml", "resources: [../base]\n");
+        write("other/kustomization.yaml", "resources: [cm.yaml]\n");
+        write("other/cm.yaml", "kind: ConfigMap\n");
+        write("loop-a/kustomization.yaml", "resources: [../loop-b]\n");
+        write("loop-b/kustomization.yaml", "resources: [../loop-a]\n");
+        write("uses-loop/kustomization.yaml", "resources: [../loop-a]\n");
+        let repo = Repo::open(dir.path()).unwrap();
+        let dirs: Vec<RelPath> = ["base", "dev", "loop-a", "loop-b", "other", "uses-loop"]
+            .iter()
+            .map(|d| RelPath::parse(d).unwrap())
+            .collect();
+        let graph = StaticGraph::build(&repo, &dirs);
+        let cands = graph.candidates(&set(&["base/cm.yaml"]));
+        assert_eq!(cands, set(&["base", "dev", "loop-a", "loop-b", "uses-loop"]));
+        assert_eq!(graph.users_of(&repo, &set(&["base"])), set(&["dev", "loop-a", "loop-b", "uses-loop"]));
+    }
 }

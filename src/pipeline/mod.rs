@@ -82,12 +82,16 @@ pub fn validate_shard(repo: &Repo, config: &Config, shard: Option<Shard>) -> Res
 /// shards' reports is the unsharded report. A full run (neither) renders, checks and drops
 /// each entry point in turn ([`stream`]), with the same report.
 pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Result<RunReport, String> {
-    // Discover: the change set, the files, the schemas and the admission policies.
-    let change = match &options.base {
-        Some(base) => Some(change_selection(repo, config, base)?),
-        None => None,
-    };
-    let discovery = discover(repo, config);
+    // Discover: the change set, the files, the schemas and the admission policies. The change
+    // set is git's answer (processes that mostly wait on the disk): asked on a thread of its
+    // own while the walk of the repository runs, its error still comes first.
+    let (change, discovery) = std::thread::scope(|s| {
+        let change = options.base.as_ref().map(|base| s.spawn(|| change_selection(repo, config, base)));
+        let discovery = discover(repo, config);
+        let change = change.map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        (change, discovery)
+    });
+    let change = change.transpose()?;
     let registry = build_registry(repo, config, &discovery)?;
     let (admission, admission_findings) = AdmissionPolicies::load(repo, &config.admission);
     let loaded = Loaded { discovery, registry, admission, admission_findings };

@@ -3,10 +3,13 @@
 
 pub mod emit;
 pub mod goyaml;
+pub mod listing;
 pub mod node;
 pub mod path;
 pub mod process;
 pub mod regex_cache;
+#[cfg(all(test, unix))]
+mod repo_tests;
 pub mod vars;
 pub mod yaml;
 
@@ -130,7 +133,8 @@ impl NotText {
 /// checked, or reports a wrong size, as some special files do).
 fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
-    let mut out = Vec::new();
+    // Room for a typical manifest up front: no size probe (`fstat`) and no regrowth.
+    let mut out = Vec::with_capacity(16 << 10);
     std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut out)?;
     Ok((out.len() as u64 <= limit).then_some(out))
 }
@@ -170,6 +174,14 @@ pub struct Repo {
     /// Readers of a file's parse not yet served, for the files whose readers a caller counted
     /// up front ([`Repo::expect_parse_user`]); the others stay parsed for the run.
     parse_users: Mutex<HashMap<RelPath, usize>>,
+    listings: listing::Listings,
+}
+
+/// Where a repository path leads: a plain entry (its on-disk path is the root joined with it),
+/// or the canonical path the OS resolved it to (through a symlink, still inside the root).
+enum Located {
+    Plain(listing::Kind),
+    Canonical(PathBuf),
 }
 
 impl Repo {
@@ -187,6 +199,7 @@ impl Repo {
             by_path: Mutex::new(HashMap::new()),
             parsed: Mutex::new(HashMap::new()),
             parse_users: Mutex::new(HashMap::new()),
+            listings: listing::Listings::default(),
         })
     }
 
@@ -207,6 +220,18 @@ impl Repo {
         Some(RelPath::from_components(r.components().map(|c| c.as_os_str().to_string_lossy().into_owned())))
     }
 
+    /// Where `p` leads: from the cached directory listings when no component is a symlink
+    /// (no system call once its directory is listed), else resolved by the OS ([`Repo::contained`]).
+    fn locate(&self, p: &RelPath) -> Result<Located, ReadError> {
+        match self.listings.lookup(&self.canonical_root, p) {
+            listing::Lookup::Plain(listing::Kind::Link) | listing::Lookup::Indirect => {
+                self.contained(p).map(Located::Canonical)
+            }
+            listing::Lookup::Plain(kind) => Ok(Located::Plain(kind)),
+            listing::Lookup::Missing => Err(ReadError::NotFound(p.to_string())),
+        }
+    }
+
     /// Checks that `p` (after following symlinks) stays inside the root.
     fn contained(&self, p: &RelPath) -> Result<PathBuf, ReadError> {
         let abs = self.abs(p);
@@ -223,16 +248,37 @@ impl Repo {
     }
 
     pub fn is_dir(&self, p: &RelPath) -> bool {
-        self.contained(p).is_ok_and(|c| c.is_dir())
+        match self.locate(p) {
+            Ok(Located::Plain(kind)) => kind == listing::Kind::Dir,
+            Ok(Located::Canonical(c)) => c.is_dir(),
+            Err(_) => false,
+        }
     }
 
     pub fn is_file(&self, p: &RelPath) -> bool {
-        self.contained(p).is_ok_and(|c| c.is_file())
+        match self.locate(p) {
+            Ok(Located::Plain(kind)) => kind == listing::Kind::File,
+            Ok(Located::Canonical(c)) => c.is_file(),
+            Err(_) => false,
+        }
     }
 
     /// Entries of a directory inside the root, sorted by name.
     pub fn list_dir(&self, p: &RelPath) -> Result<Vec<(String, bool)>, ReadError> {
-        let c = self.contained(p)?;
+        let c = match self.locate(p)? {
+            Located::Plain(listing::Kind::Dir) => match self.listings.listing(&self.canonical_root, p) {
+                Some(l) => {
+                    let mut out: Vec<(String, bool)> =
+                        l.entries().iter().map(|(n, k)| (n.clone(), *k == listing::Kind::Dir)).collect();
+                    out.sort();
+                    return Ok(out);
+                }
+                None => self.abs(p),
+            },
+            // Not a directory: the OS says why, in the words it always did.
+            Located::Plain(_) => self.abs(p),
+            Located::Canonical(c) => c,
+        };
         let rd = std::fs::read_dir(&c).map_err(|e| ReadError::Io(p.to_string(), e.to_string()))?;
         let mut out: Vec<(String, bool)> = rd
             .filter_map(|e| e.ok())
@@ -287,7 +333,24 @@ impl Repo {
 
     /// The bytes of a regular file inside the root, within the size limit (uncached).
     fn read_raw(&self, p: &RelPath) -> Result<Vec<u8>, ReadError> {
-        let c = self.contained(p)?;
+        let c = match self.locate(p)? {
+            // A regular file by its listing: no `stat` before the read; the size is asked
+            // only when the read crosses the limit (for the message).
+            Located::Plain(listing::Kind::File) => {
+                let abs = self.abs(p);
+                return match read_bounded(&abs, self.limits.max_file_bytes) {
+                    Ok(Some(bytes)) => Ok(bytes),
+                    Ok(None) => Err(ReadError::TooLarge {
+                        path: p.to_string(),
+                        size: std::fs::metadata(&abs).map_or(self.limits.max_file_bytes + 1, |m| m.len()),
+                        limit: self.limits.max_file_bytes,
+                    }),
+                    Err(e) => Err(ReadError::Io(p.to_string(), e.to_string())),
+                };
+            }
+            Located::Plain(_) => self.abs(p),
+            Located::Canonical(c) => c,
+        };
         let meta = std::fs::metadata(&c).map_err(|e| ReadError::Io(p.to_string(), e.to_string()))?;
         if meta.is_dir() {
             return Err(ReadError::Io(p.to_string(), "is a directory".into()));
@@ -309,6 +372,20 @@ impl Repo {
                 size: self.limits.max_file_bytes + 1,
                 limit: self.limits.max_file_bytes,
             })
+    }
+
+    /// The bytes of a regular file that its directory listing shows (no symlink on the way),
+    /// within the size limit, read without entering the file table: for scans of many files
+    /// that keep nothing (discovery, the `--base` dependency graph). `None` for anything else
+    /// (missing, a symlink, a special file, over the limit, unreadable): the caller then goes
+    /// through [`Repo::read`] and its checks.
+    pub fn peek(&self, p: &RelPath) -> Option<Vec<u8>> {
+        match self.listings.lookup(&self.canonical_root, p) {
+            listing::Lookup::Plain(listing::Kind::File) => {
+                read_bounded(&self.abs(p), self.limits.max_file_bytes).ok().flatten()
+            }
+            _ => None,
+        }
     }
 
     /// The raw bytes of a file inside the root (e.g. a binary file for a generator), with
