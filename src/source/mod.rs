@@ -136,6 +136,8 @@ fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     // Room for a typical manifest up front: no size probe (`fstat`) and no regrowth.
     let mut out = Vec::with_capacity(16 << 10);
     std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut out)?;
+    // The file table keeps the text for the whole run: not the 16 KiB of room around it.
+    out.shrink_to_fit();
     Ok((out.len() as u64 <= limit).then_some(out))
 }
 
