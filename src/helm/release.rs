@@ -320,8 +320,12 @@ fn jobs(repo: &Repo, config: &Config, flux: &[FluxEntry], registry: &Registry) -
     let api_versions = registry.api_versions();
     let mut out = Vec::new();
     for (dir, objects) in &clusters {
-        // Indexing a cluster's objects costs a pass over all of them: only for one with releases.
-        if !objects.iter().any(|o| o.resource.kind() == "HelmRelease" && o.resource.gvk().group == HELM_GROUP) {
+        // Its releases first: indexing a cluster's objects is only for one that has some.
+        let releases: Vec<&ClusterObject> = objects
+            .iter()
+            .filter(|o| o.resource.kind() == "HelmRelease" && o.resource.gvk().group == HELM_GROUP)
+            .collect();
+        if releases.is_empty() {
             continue;
         }
         let graph =
@@ -330,7 +334,7 @@ fn jobs(repo: &Repo, config: &Config, flux: &[FluxEntry], registry: &Registry) -
         let rel = RelPath::parse(dir).unwrap_or_default();
         let c = Cluster::new(repo, &rel, objects);
         let mut seen = BTreeSet::new();
-        for o in c.of_kind(HELM_GROUP, "HelmRelease") {
+        for o in releases {
             let hr = o.resource;
             let ns = if hr.namespace().is_empty() { "default" } else { hr.namespace() };
             if !seen.insert((ns.to_string(), hr.name().to_string())) {
