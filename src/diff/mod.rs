@@ -179,7 +179,7 @@ fn objects(r: Option<&Result<Rendered, Failed>>) -> BTreeMap<ObjectId, (String, 
         for res in &rendered.resources {
             let raw = emit::emit_node(&res.node);
             let mut masked = res.node.clone();
-            mask(&mut masked, res.kind() == "Secret" && res.gvk().group.is_empty());
+            mask(&mut masked, res.kind() == "Secret" && res.group().is_empty());
             out.insert(object_id(res), (emit::emit_node(&masked), raw));
         }
     }

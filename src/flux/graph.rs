@@ -78,7 +78,7 @@ pub fn this_repo_sources(
     for o in objects.iter().map(|o| o.resource) {
         let ns = if o.namespace().is_empty() { "default" } else { o.namespace() };
         let is_rendered = o.kind() == "Kustomization"
-            && o.gvk().group == KUSTOMIZE_GROUP
+            && o.group() == KUSTOMIZE_GROUP
             && rendered.contains(format!("{dir}/{ns}/{}", o.name()).as_str());
         let kind = o.node.str_at(&["spec", "sourceRef", "kind"]).unwrap_or("");
         if is_rendered && KUSTOMIZATION_SOURCES.contains(&kind) {
@@ -162,7 +162,7 @@ impl<'r, 'a> Cluster<'r, 'a> {
 
     /// Objects of one Flux group and kind, in input order.
     pub fn of_kind<'s>(&'s self, group: &'s str, kind: &'s str) -> impl Iterator<Item = &'s ClusterObject<'a>> + 's {
-        self.objects.iter().filter(move |o| o.resource.gvk().group == group && o.resource.kind() == kind)
+        self.objects.iter().filter(move |o| o.resource.kind() == kind && o.resource.group() == group)
     }
 
     /// A finding about `object`, located at `loc` (or the object's document when unknown).
@@ -264,7 +264,7 @@ fn dependencies(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
     for &(group, kind) in DEPENDENT_KINDS {
         for (i, o) in c.objects.iter().enumerate() {
             let r = o.resource;
-            if r.gvk().group != group || r.kind() != kind {
+            if r.group() != group || r.kind() != kind {
                 continue;
             }
             let Some(deps) = r.node.path(&["spec", "dependsOn"]).and_then(Node::as_seq) else { continue };
@@ -472,7 +472,7 @@ fn namespaces(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
     let mut made: BTreeSet<&str> = c
         .objects
         .iter()
-        .filter(|o| o.resource.kind() == "Namespace" && o.resource.gvk().group.is_empty())
+        .filter(|o| o.resource.kind() == "Namespace" && o.resource.group().is_empty())
         .map(|o| o.resource.name())
         .collect();
     for hr in c.of_kind(HELM_GROUP, "HelmRelease").map(|o| &o.resource.node) {

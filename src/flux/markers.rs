@@ -27,7 +27,7 @@ const FIELDS: &[&str] = &["tag", "name", "digest"];
 pub fn image_policies<'a>(objects: impl IntoIterator<Item = &'a Resource>) -> BTreeSet<(String, String)> {
     objects
         .into_iter()
-        .filter(|r| r.kind() == "ImagePolicy" && r.gvk().group == IMAGE_GROUP)
+        .filter(|r| r.kind() == "ImagePolicy" && r.group() == IMAGE_GROUP)
         .map(|r| (r.namespace().to_string(), r.name().to_string()))
         .collect()
 }

@@ -50,8 +50,7 @@ impl RepoObjects {
     pub fn new<'a>(objects: impl Iterator<Item = (&'a str, &'a Resource)>) -> RepoObjects {
         let mut trees: BTreeMap<Key, Vec<(String, Option<String>)>> = BTreeMap::new();
         for (tree, r) in objects {
-            let g = r.gvk();
-            trees.entry(key(&g.group, r.kind(), r.namespace(), r.name())).or_default().push((tree.to_string(), None));
+            trees.entry(key(r.group(), r.kind(), r.namespace(), r.name())).or_default().push((tree.to_string(), None));
             for (k, why) in made_by(r) {
                 trees.entry(k).or_default().push((tree.to_string(), Some(why)));
             }
@@ -93,7 +92,7 @@ impl Provenance {
             for (k, why) in made_by(r) {
                 made.entry(k).or_insert(why);
             }
-            if r.gvk().group == OPERATOR_GROUP && r.kind() == "ResourceSet" {
+            if r.group() == OPERATOR_GROUP && r.kind() == "ResourceSet" {
                 gaps.push(format!(
                     "ResourceSet '{}/{}' generates objects fluxgate does not render",
                     r.namespace(),
@@ -133,35 +132,36 @@ impl Provenance {
 
 /// The objects an operator makes from `r`, each with a phrase saying what makes it.
 fn made_by(r: &Resource) -> Vec<(Key, String)> {
-    let g = r.gvk();
+    let (group, kind) = (r.group(), r.kind());
     let ns = r.namespace();
     let node = &r.node;
-    let who = format!("{} '{}/{}'", r.kind(), ns, r.name());
-    match (g.group.as_str(), r.kind()) {
-        (OPERATOR_GROUP, "FluxInstance") => sync_objects(node.path(&["spec", "sync"]), ns, &who),
+    // Formatted only for an operator's kind: this runs for every object of the repository.
+    let who = || format!("{} '{}/{}'", kind, ns, r.name());
+    match (group, kind) {
+        (OPERATOR_GROUP, "FluxInstance") => sync_objects(node.path(&["spec", "sync"]), ns, &who()),
         ("helm.toolkit.fluxcd.io", "HelmRelease") if super::version::installs_flux_instance(node) => {
             let ns = node.str_at(&["spec", "targetNamespace"]).unwrap_or(ns);
             sync_objects(
                 node.path(&["spec", "values", "instance", "sync"]),
                 ns,
-                &format!("{who} (flux-instance chart)"),
+                &format!("{} (flux-instance chart)", who()),
             )
         }
         ("external-secrets.io", "ExternalSecret") => {
             let name = node.str_at(&["spec", "target", "name"]).unwrap_or(r.name());
-            vec![(key("", "Secret", ns, name), who)]
+            vec![(key("", "Secret", ns, name), who())]
         }
         ("bitnami.com", "SealedSecret") => {
             let name = node.str_at(&["spec", "template", "metadata", "name"]).unwrap_or(r.name());
-            vec![(key("", "Secret", ns, name), who)]
+            vec![(key("", "Secret", ns, name), who())]
         }
         ("cert-manager.io", "Certificate") => {
-            node.str_at(&["spec", "secretName"]).map(|s| (key("", "Secret", ns, s), who)).into_iter().collect()
+            node.str_at(&["spec", "secretName"]).map(|s| (key("", "Secret", ns, s), who())).into_iter().collect()
         }
         // The bucket provisioner (Rook, NooBaa) writes the endpoint to a ConfigMap and the
         // credentials to a Secret, both named after the claim.
         ("objectbucket.io", "ObjectBucketClaim") => {
-            vec![(key("", "ConfigMap", ns, r.name()), who.clone()), (key("", "Secret", ns, r.name()), who)]
+            vec![(key("", "ConfigMap", ns, r.name()), who()), (key("", "Secret", ns, r.name()), who())]
         }
         _ => Vec::new(),
     }

@@ -65,7 +65,7 @@ pub fn external_artifact(
     base: &dyn Fn(&SourceRef) -> Option<RelPath>,
 ) -> Option<Result<GeneratedRoot, String>> {
     let generators = objects.iter().filter(|r| {
-        r.kind() == "ArtifactGenerator" && r.gvk().group == EXTENSIONS_GROUP && r.namespace() == source.namespace
+        r.kind() == "ArtifactGenerator" && r.group() == EXTENSIONS_GROUP && r.namespace() == source.namespace
     });
     for g in generators {
         let mut artifacts = g.node.path(&["spec", "artifacts"]).and_then(Node::as_seq).into_iter().flatten();

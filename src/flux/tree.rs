@@ -541,7 +541,7 @@ fn lookup(ctx: &Ctx, pool: &[Resource], cluster: &str, kind: &str, ns: &str, nam
     if kind == "Secret" {
         let es = pool.iter().find(|r| {
             r.kind() == "ExternalSecret"
-                && r.gvk().group == "external-secrets.io"
+                && r.group() == "external-secrets.io"
                 && r.namespace() == ns
                 && r.node.str_at(&["spec", "target", "name"]).unwrap_or(r.name()) == name
         });

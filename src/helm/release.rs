@@ -321,10 +321,8 @@ fn jobs(repo: &Repo, config: &Config, flux: &[FluxEntry], registry: &Registry) -
     let mut out = Vec::new();
     for (dir, objects) in &clusters {
         // Its releases first: indexing a cluster's objects is only for one that has some.
-        let releases: Vec<&ClusterObject> = objects
-            .iter()
-            .filter(|o| o.resource.kind() == "HelmRelease" && o.resource.gvk().group == HELM_GROUP)
-            .collect();
+        let releases: Vec<&ClusterObject> =
+            objects.iter().filter(|o| o.resource.kind() == "HelmRelease" && o.resource.group() == HELM_GROUP).collect();
         if releases.is_empty() {
             continue;
         }

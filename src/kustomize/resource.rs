@@ -229,6 +229,12 @@ impl Resource {
         self.node.str_at(&["metadata", "namespace"]).unwrap_or("")
     }
 
+    /// The API group (empty for the core group), borrowed: hot filters compare it per object
+    /// and [`Resource::gvk`] allocates.
+    pub fn group(&self) -> &str {
+        self.api_version().split_once('/').map_or("", |(g, _)| g)
+    }
+
     pub fn gvk(&self) -> Gvk {
         Gvk::from_api_version(self.api_version(), self.kind())
     }
@@ -465,6 +471,17 @@ mod tests {
 
     fn resources(text: &str) -> Vec<Resource> {
         parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect()
+    }
+
+    /// The borrowed group is the allocated one of [`Resource::gvk`], core group included.
+    #[test]
+    fn group_is_the_gvks_group() {
+        let rs = resources(
+            "apiVersion: apps/v1\nkind: D\n---\napiVersion: v1\nkind: C\n---\nkind: N\n---\napiVersion: a/b/c\n",
+        );
+        let groups: Vec<&str> = rs.iter().map(Resource::group).collect();
+        assert_eq!(groups, ["apps", "", "", "a"]);
+        assert!(rs.iter().all(|r| r.group() == r.gvk().group));
     }
 
     #[test]

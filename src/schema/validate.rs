@@ -97,6 +97,11 @@ impl CompiledSchema {
         // A SOPS-encrypted manifest carries its key material under `sops:`; the API server
         // never sees it (Flux decrypts first), so it is not part of the object.
         let sops = instance.as_object_mut().is_some_and(|m| m.remove("sops").is_some());
+        // Almost every object is valid: the short-circuiting check skips building error
+        // locations, and only an invalid object pays for the full walk below.
+        if self.validator.is_valid(&instance) {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         for err in self.validator.iter_errors(&instance) {
             self.classify(&err, &instance, &mut out);

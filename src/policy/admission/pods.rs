@@ -10,7 +10,7 @@ use crate::source::{Mapping, Node, Value};
 /// when it has no name, in the workload's namespace) and spec, every value keeping the source
 /// location it has in the workload. `None` for other kinds and templates without a spec.
 pub(super) fn synthetic_pod(workload: &Resource) -> Option<Node> {
-    let template = template_keys(&workload.gvk().group, workload.kind()).and_then(|k| workload.node.path(k));
+    let template = template_keys(workload.group(), workload.kind()).and_then(|k| workload.node.path(k));
     let template = template.filter(|t| t.as_map().is_some())?;
     let workload = &workload.node;
     let spec = template.get("spec").filter(|s| s.as_map().is_some())?.clone();

@@ -150,7 +150,7 @@ pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
             });
         }
     };
-    let group = r.gvk().group;
+    let group = r.group();
     let kind = r.kind();
 
     let labels = rs.get(Rule::LabelsRequired);
@@ -172,7 +172,7 @@ pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
         }
     }
 
-    if kind == "Ingress" && matches!(group.as_str(), "networking.k8s.io" | "extensions") {
+    if kind == "Ingress" && matches!(group, "networking.k8s.io" | "extensions") {
         let domains = rs.get(Rule::IngressHostDomain).list("domains");
         if !domains.is_empty() {
             let mut hosts: Vec<(Vec<PathSeg>, &str)> = Vec::new();
@@ -217,7 +217,7 @@ pub fn check(r: &Resource, idx: usize, ctx: &Ctx, out: &mut Vec<Hit>) {
     }
 
     // Selector vs template labels (the API server rejects a mismatch for apps/v1 kinds).
-    let sel = match (group.as_str(), kind) {
+    let sel = match (group, kind) {
         ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") => {
             node.path(&["spec", "selector"]).map(|s| (s, false))
         }
@@ -351,13 +351,13 @@ pub fn check_render(resources: &[Resource], templates: &[Option<PodTemplate>], c
     let pod_index = render_index::Pods::new(resources, &pods);
     let hpas = render_index::autoscalers(resources);
     let budgets = render_index::Budgets::new(resources.iter().filter_map(|p| {
-        let is_pdb = p.kind() == "PodDisruptionBudget" && p.gvk().group == "policy";
+        let is_pdb = p.kind() == "PodDisruptionBudget" && p.group() == "policy";
         // A budget without a selector covers nothing; one that cannot be read yet may cover any.
         let sel = p.node.path(&["spec", "selector"]).filter(|_| is_pdb)?;
         Some((p.namespace(), selector(sel, false)))
     }));
     for (i, r) in resources.iter().enumerate() {
-        let group = r.gvk().group;
+        let group = r.group();
         let what = format!("{} '{}'", r.kind(), r.name());
         if ctx.complete
             && rs.on(Rule::DanglingService)

@@ -41,7 +41,7 @@ pub fn template_keys(group: &str, kind: &str) -> Option<&'static [&'static str]>
 
 /// The pod template of a built-in workload kind, or of a Pod.
 pub fn pod_template(r: &Resource) -> Option<PodTemplate<'_>> {
-    let group = r.gvk().group;
+    let group = r.group();
     let (template, job_like): (&[&str], bool) = if group.is_empty() && r.kind() == "Pod" {
         let owned_by_job = r
             .node
@@ -50,7 +50,7 @@ pub fn pod_template(r: &Resource) -> Option<PodTemplate<'_>> {
             .is_some_and(|s| s.iter().any(|o| matches!(o.str_at(&["kind"]), Some("Job" | "CronJob"))));
         (&[], owned_by_job)
     } else {
-        (template_keys(&group, r.kind())?, group == "batch")
+        (template_keys(group, r.kind())?, group == "batch")
     };
     let keys: Vec<&str> = template.iter().copied().chain(["spec"]).collect();
     let meta: Vec<&str> = template.iter().copied().chain(["metadata", "labels"]).collect();

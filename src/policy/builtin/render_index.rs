@@ -86,7 +86,7 @@ impl<'a> Budgets<'a> {
 pub fn autoscalers(resources: &[Resource]) -> HashMap<(&str, &str, &str), usize> {
     let mut out = HashMap::new();
     for (i, h) in resources.iter().enumerate() {
-        if h.kind() != "HorizontalPodAutoscaler" || h.gvk().group != "autoscaling" {
+        if h.kind() != "HorizontalPodAutoscaler" || h.group() != "autoscaling" {
             continue;
         }
         let target = |k: &str| h.node.str_at(&["spec", "scaleTargetRef", k]);
