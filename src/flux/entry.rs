@@ -6,6 +6,8 @@
 use crate::discover::{Discovery, Needle};
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use crate::kustomize::diag::Diag;
 use crate::kustomize::kustomization::{
     ImageSpec, Located, PatchKind, PatchSource, PatchSpec, parse_patch, parse_selector,
@@ -310,8 +312,11 @@ pub fn index(repo: &Repo, discovery: &Discovery) -> RepoIndex {
     if !has_flux {
         return out;
     }
-    for p in discovery.files_with(&[Needle::FluxKustomization, Needle::ConfigMap, Needle::Secret]) {
-        let Ok(parsed) = repo.load_yaml(&p) else { continue };
+    // Parsed in parallel (a serial step before the Flux walk), indexed in file order.
+    let files = discovery.files_with(&[Needle::FluxKustomization, Needle::ConfigMap, Needle::Secret]);
+    let parsed: Vec<_> = files.into_par_iter().map(|p| (repo.load_yaml(&p), p)).collect();
+    for (parsed, p) in parsed {
+        let Ok(parsed) = parsed else { continue };
         if parsed.error.is_some() {
             continue;
         }

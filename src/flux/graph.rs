@@ -43,20 +43,20 @@ pub struct GraphFinding {
 
 /// Settings of the graph checks that depend on how the repository is wired.
 #[derive(Clone, Debug, Default)]
-pub struct GraphOptions {
+pub struct GraphOptions<'a> {
     /// The GitRepositories (namespace, name) that are this repository, whose paths are checked
     /// on disk. `None`: every GitRepository is taken to be this repository (the common
     /// single-repo layout); paths of other sources are never checked.
     pub repo_sources: Option<BTreeSet<(String, String)>>,
     /// What may supply objects the render lacks; decides whether a missing reference is an
     /// error or a [`Rule::FluxReferenceUnresolved`] warning (the default: certain).
-    pub provenance: Provenance,
+    pub provenance: Provenance<'a>,
     /// `validate --cluster`: the live cluster, asked whether a reference the render lacks
     /// exists there, which turns the warning into no finding or a certain one.
     pub cluster: Option<std::sync::Arc<crate::cluster::lookup::Lookup>>,
 }
 
-impl GraphOptions {
+impl GraphOptions<'_> {
     /// Whether a `sourceRef` (kind, namespace, name) points at this repository.
     pub fn is_this_repo(&self, kind: &str, namespace: &str, name: &str) -> bool {
         kind == "GitRepository"
@@ -91,7 +91,7 @@ pub fn this_repo_sources(
     sources
 }
 
-impl GraphOptions {
+impl GraphOptions<'_> {
     /// Whether (namespace, name) is a source the cluster's Kustomizations were rendered from:
     /// it exists, whether or not the repository defines it.
     fn is_rendered_source(&self, namespace: &str, name: &str) -> bool {

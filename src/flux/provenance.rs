@@ -8,7 +8,7 @@
 //! supply it; otherwise it is a warning that says where the object may come from.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::kustomize::resource::{Resource, is_cluster_scoped};
 use crate::source::Node;
@@ -37,56 +37,73 @@ pub enum Resolution {
     Missing,
 }
 
-/// Every object the repository's Flux trees render or make, with the trees that do: built
-/// once per run and shared by the clusters.
+/// Per object, the trees that render or make it (directory, and what makes it when an
+/// operator does), in order.
+type Trees = BTreeMap<Key, Vec<(String, Option<String>)>>;
+
+/// Every object the repository's Flux trees render or make, with the trees that do: shared
+/// by the clusters, and indexed only when a reference does not resolve in its own cluster
+/// (a healthy repository never asks, and indexing every object was a serial step of each run).
 #[derive(Debug, Default)]
-pub struct RepoObjects {
+pub struct RepoObjects<'a> {
+    /// `(tree directory, object)` pairs, in order.
+    objects: Vec<(&'a str, &'a Resource)>,
     /// Per object, the trees (directory, and what makes it when an operator does), in order.
-    trees: BTreeMap<Key, Vec<(String, Option<String>)>>,
+    trees: OnceLock<Trees>,
 }
 
-impl RepoObjects {
-    /// Indexes `(tree directory, object)` pairs: each object, and what operators make from it.
-    pub fn new<'a>(objects: impl Iterator<Item = (&'a str, &'a Resource)>) -> RepoObjects {
-        let mut trees: BTreeMap<Key, Vec<(String, Option<String>)>> = BTreeMap::new();
-        for (tree, r) in objects {
-            trees.entry(key(r.group(), r.kind(), r.namespace(), r.name())).or_default().push((tree.to_string(), None));
-            for (k, why) in made_by(r) {
-                trees.entry(k).or_default().push((tree.to_string(), Some(why)));
+impl<'a> RepoObjects<'a> {
+    /// The objects of `(tree directory, object)` pairs; each object, and what operators make
+    /// from it, is indexed on first use.
+    pub fn new(objects: impl Iterator<Item = (&'a str, &'a Resource)>) -> RepoObjects<'a> {
+        RepoObjects { objects: objects.collect(), trees: OnceLock::new() }
+    }
+
+    fn trees(&self) -> &Trees {
+        self.trees.get_or_init(|| {
+            let mut trees = Trees::new();
+            for (tree, r) in &self.objects {
+                trees
+                    .entry(key(r.group(), r.kind(), r.namespace(), r.name()))
+                    .or_default()
+                    .push((tree.to_string(), None));
+                for (k, why) in made_by(r) {
+                    trees.entry(k).or_default().push((tree.to_string(), Some(why)));
+                }
             }
-        }
-        RepoObjects { trees }
+            trees
+        })
     }
 
     /// Whether some tree of the repository renders or makes (group, kind, namespace, name).
     pub fn has(&self, group: &str, kind: &str, namespace: &str, name: &str) -> bool {
-        self.trees.contains_key(&key(group, kind, namespace, name))
+        self.trees().contains_key(&key(group, kind, namespace, name))
     }
 }
 
 /// What may supply objects to one cluster beyond its own render.
 #[derive(Clone, Debug, Default)]
-pub struct Provenance {
+pub struct Provenance<'a> {
     /// The cluster's tree directory.
     tree: String,
     /// Objects operators make from this cluster's objects, with what makes them.
     made: BTreeMap<Key, String>,
     /// The whole repository's objects (other trees may belong to the same cluster).
-    repo: Arc<RepoObjects>,
+    repo: Arc<RepoObjects<'a>>,
     /// Why this cluster's render may lack objects the cluster has (empty: it is complete).
     gaps: Vec<String>,
 }
 
-impl Provenance {
+impl<'a> Provenance<'a> {
     /// `own`: the cluster's rendered objects (tree directory `tree`); `repo`: every tree's
     /// objects; `gaps`: why the cluster's own render may be incomplete (Flux Kustomizations
     /// that did not render, sources that are not this repository).
-    pub fn new<'a>(
+    pub fn new<'o>(
         tree: &str,
-        own: impl Iterator<Item = &'a Resource>,
-        repo: Arc<RepoObjects>,
+        own: impl Iterator<Item = &'o Resource>,
+        repo: Arc<RepoObjects<'a>>,
         mut gaps: Vec<String>,
-    ) -> Provenance {
+    ) -> Provenance<'a> {
         let mut made = BTreeMap::new();
         for r in own {
             for (k, why) in made_by(r) {
@@ -111,7 +128,7 @@ impl Provenance {
         if let Some(why) = self.made.get(&k) {
             return Resolution::Made(why.clone());
         }
-        let elsewhere = self.repo.trees.get(&k).and_then(|v| v.iter().find(|(t, _)| *t != self.tree));
+        let elsewhere = self.repo.trees().get(&k).and_then(|v| v.iter().find(|(t, _)| *t != self.tree));
         if let Some((tree, why)) = elsewhere {
             let how = why.as_ref().map(|w| format!(", made by {w}")).unwrap_or_default();
             return Resolution::Unsure(format!(

@@ -58,7 +58,7 @@ pub struct NoChart {
 /// How the repository is wired: which GitRepositories are this repository, and which other
 /// sources config maps into it.
 pub struct Wiring<'a> {
-    pub graph: &'a GraphOptions,
+    pub graph: &'a GraphOptions<'a>,
     pub mappings: &'a [SourceMapping],
 }
 

@@ -47,12 +47,12 @@ pub(super) fn graph_findings(
 /// What may supply one cluster's objects beyond its render: operators fed by its objects,
 /// the other cluster trees of the repository, and the gaps of its own render (entry points
 /// that did not render, around or inside it; children whose source is not this repository).
-fn cluster_provenance(
+fn cluster_provenance<'a>(
     dir: &str,
     objects: &[flux::graph::ClusterObject],
-    repo_objects: &std::sync::Arc<flux::provenance::RepoObjects>,
+    repo_objects: &std::sync::Arc<flux::provenance::RepoObjects<'a>>,
     entries: &[FluxEntry],
-) -> flux::provenance::Provenance {
+) -> flux::provenance::Provenance<'a> {
     let mut gaps = Vec::new();
     // A failed render whose directory holds this tree's root directory: this "cluster" is
     // then most likely a child of that tree, whose other objects fluxgate has not seen.

@@ -183,8 +183,6 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     let helm_run = helm_releases(repo, config, &flux, &mut registry);
     let flux_renders = Renders { plain: Vec::new(), flux, flux_index };
     let scope = select::Scope::new(None, None, &flux_renders, &helm_run);
-    let graph_findings =
-        graph::graph_findings(repo, config, &discovery, &flux_renders.flux, admission_findings, &scope, None);
     let flux_names: BTreeSet<String> = flux_renders.flux.iter().map(|e| e.name.clone()).collect();
     let plain_dirs = render::plain_dirs(config, &discovery, &engine);
     set_total(progress, plain_dirs.len() + flux_renders.flux.len());
@@ -195,9 +193,13 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
         flux_renders.resources().filter(|r| stream::labelled_namespace(r)).cloned().collect();
     let reach = reach::FluxReach::of(repo, &flux_renders.flux);
     let nothing = plain_dirs.is_empty() && flux_renders.flux.is_empty() && helm_run.entries.is_empty();
+    // The graph checks (whole clusters at once, a few of them) and the plain overlays no Flux
+    // tree checked side by side: each alone leaves cores idle.
+    let (graph_findings, (mut results, plain_namespaces)) = rayon::join(
+        || graph::graph_findings(repo, config, &discovery, &flux_renders.flux, admission_findings, &scope, None),
+        || stream::check_plain_streamed(&checker, &engine, &plain_dirs, &reach, progress, early_plain),
+    );
     let flux_checked = check::check_all(&checker, flux_renders, helm_run, graph_findings, &scope, progress, early);
-    let (mut results, plain_namespaces) =
-        stream::check_plain_streamed(&checker, &engine, &plain_dirs, &reach, progress, early_plain);
     drop(engine);
     namespaces.extend(plain_namespaces);
     // The staged order's: plain overlays, then Flux entry points, then HelmReleases.
