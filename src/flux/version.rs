@@ -6,6 +6,7 @@
 //! (`spec.distribution.version`, a semver range such as `2.x`), or a HelmRelease of the
 //! operator's `flux-instance` chart (`values.instance.distribution.version`).
 
+use rayon::prelude::*;
 use semver::{Version, VersionReq};
 
 use crate::discover::{Discovery, Needle};
@@ -67,11 +68,10 @@ pub fn installed(repo: &Repo, discovery: &Discovery) -> Vec<Installed> {
             out.push(i);
         }
     }
-    for dir in &discovery.kustomize_dirs {
-        if let Some(i) = from_remote_install(repo, dir) {
-            out.push(i);
-        }
-    }
+    // Reads every kustomization file: in parallel, in order.
+    out.extend(
+        discovery.kustomize_dirs.par_iter().filter_map(|dir| from_remote_install(repo, dir)).collect::<Vec<_>>(),
+    );
     for p in discovery.files_with(&[Needle::FluxInstance, Needle::FluxInstanceChart]) {
         let Ok(parsed) = repo.load_yaml(&p) else { continue };
         for doc in &parsed.docs {

@@ -95,12 +95,13 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
         (change, discovery)
     });
     let change = change.transpose()?;
-    let registry = build_registry(repo, config, &discovery)?;
-    let (admission, admission_findings) = AdmissionPolicies::load(repo, &config.admission);
-    let loaded = Loaded { discovery, registry, admission, admission_findings };
     match change {
-        None if options.shard.is_none() => Ok(validate_streamed(repo, config, options, loaded)),
-        _ => Ok(validate_staged(repo, config, options, loaded, change)),
+        None if options.shard.is_none() => {
+            let registry = build_registry(repo, config, &discovery)?;
+            let (admission, admission_findings) = AdmissionPolicies::load(repo, &config.admission);
+            Ok(validate_streamed(repo, config, options, Loaded { discovery, registry, admission, admission_findings }))
+        }
+        _ => validate_staged(repo, config, options, discovery, change),
     }
 }
 
@@ -218,13 +219,18 @@ fn validate_staged(
     repo: &Repo,
     config: &Config,
     options: &RunOptions,
-    loaded: Loaded,
+    discovery: crate::discover::Discovery,
     change: Option<(crate::gate::changes::Changes, crate::gate::affected::Selection)>,
-) -> RunReport {
-    let Loaded { discovery, mut registry, admission, admission_findings } = loaded;
-    // Render: plain overlays and the Flux tree, then the HelmReleases the tree names (the CRDs
-    // their charts yield join the registry before any object is checked).
-    let all = render::for_change(repo, config, &discovery, change.as_ref().map(|(_, sel)| sel));
+) -> Result<RunReport, String> {
+    // Render: plain overlays and the Flux tree (beside the schema registry, which only the
+    // checks need), then the HelmReleases the tree names (the CRDs their charts yield join
+    // the registry before any object is checked).
+    let (registry, all) = rayon::join(
+        || build_registry(repo, config, &discovery),
+        || render::for_change(repo, config, &discovery, change.as_ref().map(|(_, sel)| sel)),
+    );
+    let mut registry = registry?;
+    let (admission, admission_findings) = AdmissionPolicies::load(repo, &config.admission);
     let helm_run = helm_releases(repo, config, &all.flux, &mut registry);
     // Select: which entry points this run checks and reports.
     let selected = change.as_ref().map(|(_, sel)| select::selected_with_helm(repo, &all, &helm_run, sel));
@@ -250,5 +256,5 @@ fn validate_staged(
         checked.outside.push(no_entry_points());
     }
     // Report: one sorted, de-duplicated model.
-    assemble::report(repo, config, &registry, checked, &flux_names, &scope, change.as_ref())
+    Ok(assemble::report(repo, config, &registry, checked, &flux_names, &scope, change.as_ref()))
 }
