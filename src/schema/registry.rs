@@ -87,6 +87,9 @@ pub enum Resolved {
     Missing { other_versions: Vec<String>, flux_replacement: Option<&'static str> },
 }
 
+/// One kind's resolution, computed once however many threads ask for it first.
+type Slot = Arc<std::sync::OnceLock<Arc<Resolved>>>;
+
 /// The run's schema registry.
 pub struct Registry {
     version: String,
@@ -98,7 +101,7 @@ pub struct Registry {
     k8s: &'static KubeSchemas,
     builtin_groups: BTreeSet<String>,
     crds: BTreeMap<(String, String, String), CrdEntry>,
-    cache: Mutex<HashMap<(String, String), Arc<Resolved>>>,
+    cache: Mutex<HashMap<(String, String), Slot>>,
     /// Problems loading schema sources (unreadable catalog file...), reported once per run.
     pub load_errors: Vec<(String, String)>,
     /// (group, kind) → `spec.names.plural` of the CRDs seen, for admission policy resource rules.
@@ -461,12 +464,10 @@ impl Registry {
     /// Resolves (and compiles, once) the schema for an apiVersion/kind.
     pub fn lookup(&self, api_version: &str, kind: &str) -> Arc<Resolved> {
         let key = (api_version.to_string(), kind.to_string());
-        if let Some(r) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return r.clone();
-        }
-        let resolved = Arc::new(self.resolve(api_version, kind));
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, resolved.clone());
-        resolved
+        // The slot is taken under the lock, filled outside it: threads that meet a kind at the
+        // same time wait for one compilation instead of each compiling the schema.
+        let slot = self.cache.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone();
+        slot.get_or_init(|| Arc::new(self.resolve(api_version, kind))).clone()
     }
 
     fn resolve(&self, api_version: &str, kind: &str) -> Resolved {
