@@ -97,9 +97,15 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
     let change = change.transpose()?;
     match change {
         None if options.shard.is_none() => {
-            let registry = build_registry(repo, config, &discovery)?;
+            // The registry and the Flux index each read and parse their own files: side by side.
+            let (registry, flux_index) = rayon::join(
+                || build_registry(repo, config, &discovery),
+                || render::flux_index(repo, config, &discovery),
+            );
+            let registry = registry?;
             let (admission, admission_findings) = AdmissionPolicies::load(repo, &config.admission);
-            Ok(validate_streamed(repo, config, options, Loaded { discovery, registry, admission, admission_findings }))
+            let loaded = Loaded { discovery, registry, admission, admission_findings };
+            Ok(validate_streamed(repo, config, options, loaded, flux_index))
         }
         _ => validate_staged(repo, config, options, discovery, change),
     }
@@ -153,7 +159,13 @@ fn helm_releases(
 /// A full run (every entry point, one shard) in the memory-lean order of [`stream`]: the Flux
 /// tree and its HelmReleases rendered, checked and dropped, then each plain overlay rendered,
 /// checked and dropped in turn. The report is byte-identical to [`validate_staged`]'s.
-fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded: Loaded) -> RunReport {
+fn validate_streamed(
+    repo: &Repo,
+    config: &Config,
+    options: &RunOptions,
+    loaded: Loaded,
+    flux_index: crate::flux::entry::RepoIndex,
+) -> RunReport {
     let Loaded { discovery, mut registry, admission, admission_findings } = loaded;
     let progress = options.progress.as_deref();
     // Before helm: the entry points it checks do not depend on the CRDs helm's charts bring.
@@ -177,7 +189,8 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
         crate::kustomize::build::Engine::new(repo, crate::kustomize::build::LoadRestrictor::None).observed(&observer);
     // Each base is dropped once the overlays listing it are built: none is kept for the run.
     engine.expect_users(&discovery.kustomize_dirs);
-    let (flux, flux_index) = render::flux_tree(repo, config, &discovery, &engine, None, &|e| early.finish(e));
+    let (flux, flux_index) =
+        render::flux_tree(repo, config, &discovery, flux_index, &engine, None, &|e| early.finish(e));
     let early = early.into_checked();
     let engine = engine.unobserved();
     let early_plain = early_plain.into_done();

@@ -55,7 +55,8 @@ pub(super) fn render_scoped(
 ) -> Renders {
     let engine = Engine::new(repo, LoadRestrictor::None);
     let plain = render_plain(config, discovery, &engine, |dir| only.is_none_or(|o| o.contains(dir)));
-    let (flux, flux_index) = flux_tree(repo, config, discovery, &engine, change, &|_| {});
+    let (flux, flux_index) =
+        flux_tree(repo, config, discovery, flux_index(repo, config, discovery), &engine, change, &|_| {});
     Renders { plain, flux, flux_index }
 }
 
@@ -87,14 +88,14 @@ pub(super) fn flux_tree(
     repo: &Repo,
     config: &Config,
     discovery: &Discovery,
+    index: flux::entry::RepoIndex,
     engine: &Engine,
     change: Option<(&static_deps::StaticGraph, &BTreeSet<RelPath>)>,
     finish: flux::tree::Finish,
 ) -> (Vec<FluxEntry>, flux::entry::RepoIndex) {
     if config.flux.entry_points == EntryPoints::Kustomize {
-        return (Vec::new(), flux::entry::RepoIndex::default());
+        return (Vec::new(), index);
     }
-    let index = flux::entry::index(repo, discovery);
     let settings = flux_settings(repo, config, discovery);
     let scope = change.and_then(|(graph, changed)| {
         static_deps::FluxScope::new(repo, graph, changed, discovery, &index, &config.flux.sources)
@@ -103,6 +104,15 @@ pub(super) fn flux_tree(
         |fk: &flux::entry::FluxKustomization, dir: &RelPath| scope.as_ref().is_none_or(|s| s.wants(repo, fk, dir));
     let flux = flux::tree::render_wanted(engine, &index, &config.flux.sources, &settings, &wanted, finish);
     (flux, index)
+}
+
+/// The Flux index [`flux_tree`] walks (empty with `flux.entryPoints: kustomize`): computed on
+/// its own so that a run can build it beside the schema registry.
+pub(super) fn flux_index(repo: &Repo, config: &Config, discovery: &Discovery) -> flux::entry::RepoIndex {
+    if config.flux.entry_points == EntryPoints::Kustomize {
+        return flux::entry::RepoIndex::default();
+    }
+    flux::entry::index(repo, discovery)
 }
 
 /// The plain overlays a full run renders and checks: every kustomization directory that is
