@@ -24,6 +24,10 @@ fn key(group: &str, kind: &str, namespace: &str, name: &str) -> Key {
     format!("{}/{}/{}/{group}{kind}{ns}{name}", group.len(), kind.len(), ns.len()).into_boxed_str()
 }
 
+/// The trees that render or make one object: each tree's directory (shared by its objects)
+/// and, when an operator makes it, what does.
+type Trees = Vec<(Arc<str>, Option<String>)>;
+
 /// The API group of the Flux Operator's kinds.
 const OPERATOR_GROUP: &str = "fluxcd.controlplane.io";
 const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
@@ -46,13 +50,13 @@ pub enum Resolution {
 pub struct RepoObjects {
     /// Per object, the trees (directory, and what makes it when an operator does), in order.
     /// A tree's directory is shared by all its objects.
-    trees: BTreeMap<Key, Vec<(Arc<str>, Option<String>)>>,
+    trees: BTreeMap<Key, Trees>,
 }
 
 impl RepoObjects {
     /// Indexes `(tree directory, object)` pairs: each object, and what operators make from it.
     pub fn new<'a>(objects: impl Iterator<Item = (&'a str, &'a Resource)>) -> RepoObjects {
-        let mut trees: BTreeMap<Key, Vec<(Arc<str>, Option<String>)>> = BTreeMap::new();
+        let mut trees: BTreeMap<Key, Trees> = BTreeMap::new();
         let mut dir: Option<Arc<str>> = None;
         for (tree, r) in objects {
             if dir.as_deref() != Some(tree) {

@@ -203,6 +203,27 @@ mod tests {
     }
 
     #[test]
+    fn after_the_walk_only_configmaps_and_secrets_a_values_from_names_stay_whole() {
+        let hr = resource(
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: a, namespace: n}\nspec: {valuesFrom: [{kind: ConfigMap, name: read}]}\n",
+        );
+        let keep = values_sources(std::iter::once(&hr));
+        let cm = |name: &str| {
+            resource(&format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: n}}\ndata: {{k: v}}\n"
+            ))
+        };
+        let (read, unread) = (cm("read"), cm("unread"));
+        assert_eq!(after_walk(read.clone(), &keep).node, read.node);
+        let shrunk = after_walk(unread.clone(), &keep);
+        assert_eq!(shrunk.object_ref(), unread.object_ref());
+        assert!(shrunk.node.path(&["data"]).is_none(), "an unread ConfigMap keeps no data");
+        assert_eq!(after_walk(hr.clone(), &keep).node, hr.node);
+        let ns = resource("apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n");
+        assert_eq!(after_walk(ns.clone(), &keep).node, ns.node);
+    }
+
+    #[test]
     fn graph_view_keeps_flux_objects_whole_and_shrinks_the_rest() {
         let hr = resource(
             "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: a, namespace: n}\nspec: {chart: {spec: {chart: x}}}\n",
