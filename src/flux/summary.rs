@@ -76,7 +76,7 @@ fn shrunk(r: Resource) -> Resource {
     let str_node = |s: &str| Node::synthetic(Value::Str(s.to_string()));
     // Sized exactly: a run holds one view per object of every Flux entry point until the
     // graph is checked, and a map grown by insertion keeps room for 7 entries where 4 are
-    // used (on huge, 129,000 views: 151 -> 113 MiB).
+    // used (on huge, 132,000 views: 151 -> 111 MiB).
     let exact = |n: usize| Mapping::with_capacity_and_hasher(n, Default::default());
     let namespaced = !r.namespace().is_empty();
     let mut metadata = exact(if namespaced { 2 } else { 1 });
