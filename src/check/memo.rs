@@ -16,6 +16,13 @@ use super::objects::ObjectCheck;
 /// Shards of the memo, so parallel checks rarely wait on one lock.
 const SHARDS: usize = 16;
 
+/// Outcomes one shard keeps before it starts afresh. The memo's hits come from renders of one
+/// object close in time (a Flux Kustomization's render checked as the plain overlay it
+/// builds, on the same thread), so a bounded memo keeps them, while an unbounded one held an
+/// outcome per object of the run (on huge, 36 MiB at the peak). Forgetting only costs a
+/// second check with the same outcome.
+const SHARD_CAPACITY: usize = 4096;
+
 /// Outcomes of [`super::objects::check`] by object fingerprint. One memo serves one registry
 /// (the outcome depends on it): a run that adds CRDs from charts starts a new one.
 pub struct ObjectMemo {
@@ -123,7 +130,11 @@ impl ObjectMemo {
         }
         // Checked outside the lock: two threads may both check one object, never wait on it.
         let outcome = Arc::new(check());
-        shard.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_insert(outcome).clone()
+        let mut held = shard.lock().unwrap_or_else(|e| e.into_inner());
+        if held.len() >= SHARD_CAPACITY {
+            held.clear();
+        }
+        held.entry(key).or_insert(outcome).clone()
     }
 
     /// How many distinct objects were checked (for the tests).
@@ -163,6 +174,15 @@ mod tests {
         assert_eq!(calls, 1);
         assert_eq!((first.cel_skipped, again.cel_skipped), (7, 7));
         assert_eq!(memo.len(), 1);
+    }
+
+    #[test]
+    fn the_memo_stays_bounded_however_many_objects_it_sees() {
+        let memo = ObjectMemo::default();
+        for i in 0..(SHARDS * SHARD_CAPACITY * 2) {
+            memo.get_or(&doc(&format!("kind: ConfigMap\ndata:\n  k: v{i}\n")), || outcome(i));
+        }
+        assert!(memo.len() <= SHARDS * SHARD_CAPACITY, "{} outcomes held", memo.len());
     }
 
     #[test]

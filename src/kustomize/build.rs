@@ -253,6 +253,19 @@ impl<'r, 'o> Engine<'r, 'o> {
                     None => {}
                 }
             }
+            // A patch file is read once per build of its kustomization. A component's are
+            // left uncounted: it is applied by every overlay listing it, which would parse
+            // them again each time.
+            if k.is_component {
+                continue;
+            }
+            for p in &k.patches {
+                if let PatchSource::File(l) = &p.source
+                    && let Some(path) = k.dir.join(&l.value)
+                {
+                    self.repo.expect_parse_user(&path);
+                }
+            }
         }
     }
 
@@ -1290,6 +1303,7 @@ impl<'r, 'o> Engine<'r, 'o> {
                 let path = self.resolve_file(k, l)?;
                 acc.files.insert(path.clone());
                 let parsed = self.repo.load_yaml(&path).map_err(|e| read_diag(&e, l.loc))?;
+                self.repo.parse_served(&path);
                 if let Some(e) = &parsed.error {
                     return Err(yaml_diag(e));
                 }

@@ -94,9 +94,15 @@ impl FluxReach {
     /// Adjusts the checked plain overlay at `dir` to how it reaches the cluster (see the
     /// module docs); an overlay of its own is left as checked.
     pub(super) fn judge(&self, repo: &Repo, dir: &RelPath, checked: &mut Checked) {
+        self.judge_findings(repo, dir, checked.report.rendered, &mut checked.findings);
+    }
+
+    /// [`FluxReach::judge`] on the findings of an overlay's check (`rendered`: whether its
+    /// render succeeded).
+    pub(super) fn judge_findings(&self, repo: &Repo, dir: &RelPath, rendered: bool, findings: &mut Vec<Finding>) {
         let own = kustomization_file(repo, dir);
         if let Some(flux) = own.as_ref().and_then(|k| self.read.get(k)) {
-            return subsume_by_flux(checked, flux);
+            return subsume_by_flux(rendered, findings, flux);
         }
         // Built by a Flux Kustomization that fails: checked in full, as Flux reports it.
         if own.as_ref().is_some_and(|k| self.failed.contains(k)) {
@@ -104,9 +110,9 @@ impl FluxReach {
         }
         // The deepest such directory (an ancestor sorts before its descendants).
         if let Some((decided, why)) = self.decided.iter().rev().find(|(d, _)| dir.starts_with(d) && *d != dir) {
-            left_out(&mut checked.findings, dir, decided, why);
+            left_out(findings, dir, decided, why);
         } else if self.managed {
-            unreached(&mut checked.findings, dir);
+            unreached(findings, dir);
         }
     }
 }
@@ -114,11 +120,11 @@ impl FluxReach {
 /// A plain overlay that Flux entry point `flux` builds: Flux's render decides. Its object
 /// findings are dropped (the Flux entry point reports what applies); its failure alone, when
 /// Flux builds it, is an info.
-fn subsume_by_flux(checked: &mut Checked, flux: &str) {
-    if checked.report.rendered {
-        checked.findings.retain(|f| f.object.is_none());
+fn subsume_by_flux(rendered: bool, findings: &mut Vec<Finding>, flux: &str) {
+    if rendered {
+        findings.retain(|f| f.object.is_none());
     } else {
-        built_by_flux_only(&mut checked.findings, flux);
+        built_by_flux_only(findings, flux);
     }
 }
 

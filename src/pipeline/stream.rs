@@ -75,12 +75,37 @@ impl<'a> EarlyFlux<'a> {
         }
         if let Ok(r) = &mut e.result {
             r.resources = std::mem::take(&mut r.resources).into_iter().map(crate::flux::summary::graph_view).collect();
+            // Held until the graph is checked: no room for more.
+            r.resources.shrink_to_fit();
         }
     }
 
     /// The checks made so far, by ticket.
     pub(super) fn into_checked(self) -> Vec<Checked> {
         self.checked.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Once the tree walk is done (no level below reads them any more), shrinks the ConfigMaps
+/// and Secrets of the entry points [`EarlyFlux`] checked that only a `valuesFrom` would read
+/// whole ([`crate::flux::summary::after_walk`]): on huge, 27,000 whole objects held through
+/// the Flux graph's checks. One kept whole anywhere (an entry point not checked yet keeps
+/// its objects whole) is kept whole everywhere, so that the graph's duplicate check compares
+/// like with like.
+pub(super) fn shrink_after_walk(flux: &mut [FluxEntry]) {
+    fn objects(e: &FluxEntry) -> &[Resource] {
+        e.result.as_ref().map_or(&[], |r| r.resources.as_slice())
+    }
+    let mut keep = crate::flux::summary::values_sources(flux.iter().flat_map(objects));
+    for e in flux.iter().filter(|e| e.ticket.is_none()) {
+        let sources = objects(e).iter().filter(|r| matches!(r.kind(), "ConfigMap" | "Secret"));
+        keep.extend(sources.map(|r| (r.kind().to_string(), r.name().to_string())));
+    }
+    for e in flux.iter_mut().filter(|e| e.ticket.is_some()) {
+        if let Ok(r) = &mut e.result {
+            let views = std::mem::take(&mut r.resources).into_iter();
+            r.resources = views.map(|x| crate::flux::summary::after_walk(x, &keep)).collect();
+        }
     }
 }
 
@@ -91,10 +116,45 @@ struct PlainChecked {
     files: Option<BTreeSet<RelPath>>,
     /// Its check as a leaf.
     leaf: Checked,
-    /// Its check as a base, when that differs (a leaf-only finding was raised).
-    base: Option<Checked>,
+    /// Its check as a base, when that differs (a leaf-only finding was raised): only its
+    /// findings and suppressions, the rest of a check does not depend on leaf-ness (a base
+    /// renders tens of objects, and every overlay is kept checked until the end of the run).
+    base: Option<AsBase>,
     /// Its Namespaces with a Pod Security level.
     namespaces: Vec<Resource>,
+}
+
+/// An overlay's check as a base, kept beside its check as a leaf.
+enum AsBase {
+    /// What it changes in the check as a leaf: the findings and the suppressions they used
+    /// (checking as a base only leaves out the leaf-only checks).
+    Findings { findings: Vec<crate::finding::Finding>, suppressions: crate::policy::suppress::Usage },
+    /// A check that crashed (an internal error) one way and not the other: kept whole.
+    Whole(Checked),
+}
+
+impl AsBase {
+    fn of(base: Checked, leaf: &Checked) -> AsBase {
+        if base.report.rendered != leaf.report.rendered || base.total != leaf.total {
+            return AsBase::Whole(base);
+        }
+        AsBase::Findings { findings: base.findings, suppressions: base.suppressions }
+    }
+
+    fn findings_mut(&mut self) -> &mut Vec<crate::finding::Finding> {
+        match self {
+            AsBase::Findings { findings, .. } => findings,
+            AsBase::Whole(c) => &mut c.findings,
+        }
+    }
+
+    /// The check as a base, given the check as a leaf.
+    fn into_checked(self, leaf: Checked) -> Checked {
+        match self {
+            AsBase::Findings { findings, suppressions } => Checked { findings, suppressions, ..leaf },
+            AsBase::Whole(c) => c,
+        }
+    }
 }
 
 impl PlainChecked {
@@ -104,7 +164,11 @@ impl PlainChecked {
         let name = dir.to_string();
         let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
         let leaf = checker.check(&ep, r, true);
-        let base = leaf.findings.iter().any(|f| LEAF_ONLY.contains(&f.rule)).then(|| checker.check(&ep, r, false));
+        let base = leaf
+            .findings
+            .iter()
+            .any(|f| LEAF_ONLY.contains(&f.rule))
+            .then(|| AsBase::of(checker.check(&ep, r, false), &leaf));
         let namespaces = match r {
             Some(Ok(x)) => x.resources.iter().filter(|r| labelled_namespace(r)).cloned().collect(),
             _ => Vec::new(),
@@ -184,7 +248,11 @@ pub(super) fn check_plain_streamed(
             });
             reach.judge(repo, dir, &mut p.leaf);
             if let Some(b) = &mut p.base {
-                reach.judge(repo, dir, b);
+                let rendered = match b {
+                    AsBase::Whole(c) => c.report.rendered,
+                    AsBase::Findings { .. } => p.leaf.report.rendered,
+                };
+                reach.judge_findings(repo, dir, rendered, b.findings_mut());
             }
             Progress::tick(progress);
             p
@@ -204,7 +272,7 @@ pub(super) fn check_plain_streamed(
         .map(|(p, leaf)| {
             namespaces.extend(p.namespaces);
             match p.base {
-                Some(base) if !leaf => base,
+                Some(base) if !leaf => base.into_checked(p.leaf),
                 _ => p.leaf,
             }
         })
