@@ -5,6 +5,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+use rayon::prelude::*;
+
 use crate::rules::Rule;
 use crate::source::yaml::{self, Dialect, YamlErrorKind};
 use crate::source::{Loc, Node, ReadError, RelPath, Repo, Value};
@@ -241,8 +243,12 @@ impl<'r, 'o> Engine<'r, 'o> {
     /// has read it, so memory follows the largest render rather than the repository (see
     /// [`super::memo`], [`Repo::expect_parse_user`]). Without it everything is kept.
     pub fn expect_users<'d>(&self, dirs: impl IntoIterator<Item = &'d RelPath>) {
-        for dir in dirs {
-            let Ok(Some(k)) = self.load(dir) else { continue };
+        // Every kustomization is parsed here, before the first build can start: in parallel,
+        // counted in order.
+        let dirs: Vec<&RelPath> = dirs.into_iter().collect();
+        let loaded: Vec<_> = dirs.par_iter().map(|dir| self.load(dir)).collect();
+        for k in loaded {
+            let Ok(Some(k)) = k else { continue };
             for l in &k.resources {
                 if is_remote(&l.value) || is_file_url(&l.value) {
                     continue;
