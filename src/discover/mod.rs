@@ -84,9 +84,13 @@ impl Discovery {
 }
 
 fn scan(repo: &Repo, files: &[RelPath]) -> Vec<u16> {
-    let texts: Vec<&str> = Needle::ALL.iter().map(|n| n.text()).collect();
-    let finders = finders(&texts);
+    let finders = needle_finders();
     files.par_iter().map(|p| needles_of(repo, p, &finders)).collect()
+}
+
+/// One searcher per [`Needle`], in [`Needle::ALL`]'s order.
+fn needle_finders() -> Vec<memchr::memmem::Finder<'static>> {
+    finders(&Needle::ALL.map(Needle::text))
 }
 
 /// The needles a file may contain, as bits.
@@ -105,9 +109,7 @@ fn finders<'n>(needles: &[&'n str]) -> Vec<memchr::memmem::Finder<'n>> {
 /// alone is a third of a `--base` run on a large repository when done one directory at a
 /// time); the result is sorted, so it does not depend on the order of completion.
 pub fn discover(repo: &Repo, config: &Config) -> Discovery {
-    let texts: Vec<&str> = Needle::ALL.iter().map(|n| n.text()).collect();
-    let finders = finders(&texts);
-    let mut found = walk(repo, config, &finders, RelPath::root());
+    let mut found = walk(repo, config, &needle_finders(), RelPath::root());
     found.kustomize_dirs.sort();
     found.files.sort_by(|a, b| a.0.cmp(&b.0));
     let (yaml_files, contents) = found.files.into_iter().unzip();
@@ -157,7 +159,14 @@ fn walk(repo: &Repo, config: &Config, finders: &[memchr::memmem::Finder], dir: R
     }
     let (below, scanned) = rayon::join(
         || subdirs.into_par_iter().map(|d| walk(repo, config, finders, d)).reduce(Walked::default, Walked::merge),
-        || yaml.into_par_iter().map(|p| (needles_of(repo, &p, finders), p)).map(|(n, p)| (p, n)).collect::<Vec<_>>(),
+        || {
+            yaml.into_par_iter()
+                .map(|p| {
+                    let bits = needles_of(repo, &p, finders);
+                    (p, bits)
+                })
+                .collect()
+        },
     );
     here.files = scanned;
     here.merge(below)

@@ -220,10 +220,9 @@ fn missing_ref(
 
 /// [`Resource::id`]'s group, kind, namespace and name, borrowed.
 fn key_of(r: &Resource) -> Key<'_> {
-    let (api_version, kind) = (r.api_version(), r.kind());
-    let group = api_version.split_once('/').map_or("", |(g, _)| g);
-    let namespace = if kustomize_cluster_scoped(api_version, kind) { "" } else { r.namespace() };
-    (group, kind, namespace, r.name())
+    let kind = r.kind();
+    let namespace = if kustomize_cluster_scoped(r.api_version(), kind) { "" } else { r.namespace() };
+    (r.group(), kind, namespace, r.name())
 }
 
 /// `namespace/name` of an object, for messages.

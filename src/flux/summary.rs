@@ -23,8 +23,7 @@ pub fn read_whole(r: &Resource) -> bool {
     if super::tree::pooled(r) {
         return true;
     }
-    let gvk = r.gvk();
-    let group = gvk.group.as_str();
+    let group = r.group();
     group.contains("fluxcd")
         || (group.is_empty() && matches!(r.kind(), "ConfigMap" | "Secret" | "Namespace"))
         || matches!(
@@ -65,7 +64,7 @@ pub fn values_sources<'a>(objects: impl Iterator<Item = &'a Resource>) -> BTreeS
 /// as [`graph_view`] keeps them.
 pub fn after_walk(r: Resource, values_sources: &BTreeSet<(String, String)>) -> Resource {
     let unread = matches!(r.kind(), "ConfigMap" | "Secret")
-        && r.gvk().group.is_empty()
+        && r.group().is_empty()
         && !values_sources.contains(&(r.kind().to_string(), r.name().to_string()));
     if unread { shrunk(r) } else { r }
 }

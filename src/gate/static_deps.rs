@@ -14,7 +14,6 @@ use crate::discover::{Discovery, Needle};
 use crate::flux::entry::{FluxKustomization, RepoIndex};
 use crate::flux::tree::SourceMapping;
 use crate::kustomize::build::kustomization_file;
-use crate::kustomize::kustomization::FILE_NAMES;
 use crate::source::yaml::{self, Dialect, Parsed};
 use crate::source::{FileId, Node, RelPath, Repo, Value};
 
@@ -185,16 +184,9 @@ fn direct(repo: &Repo, dir: &RelPath, known: &HashSet<&RelPath>) -> Inputs {
 /// rendered). The text comes from [`Repo`]'s file table: the Flux version probe has read every
 /// kustomization file of the run already ([`crate::flux::version::installed`]).
 fn parse_kustomization(repo: &Repo, dir: &RelPath) -> Option<Parsed> {
-    for name in FILE_NAMES {
-        let p = dir.join(name)?;
-        if !repo.is_file(&p) {
-            continue;
-        }
-        let f = repo.read(&p).ok()?;
-        let parsed = yaml::parse(&f.text, FileId(u32::MAX), Dialect::Yaml12, &repo.limits);
-        return parsed.error.is_none().then_some(parsed);
-    }
-    None
+    let f = repo.read(&kustomization_file(repo, dir)?).ok()?;
+    let parsed = yaml::parse(&f.text, FileId(u32::MAX), Dialect::Yaml12, &repo.limits);
+    parsed.error.is_none().then_some(parsed)
 }
 
 impl StaticGraph {

@@ -104,8 +104,8 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
             );
             let registry = registry?;
             let (admission, admission_findings) = AdmissionPolicies::load(repo, &config.admission);
-            let loaded = Loaded { discovery, registry, admission, admission_findings };
-            Ok(validate_streamed(repo, config, options, loaded, flux_index))
+            let loaded = Loaded { discovery, registry, flux_index, admission, admission_findings };
+            Ok(validate_streamed(repo, config, options, loaded))
         }
         _ => validate_staged(repo, config, options, discovery, change),
     }
@@ -115,6 +115,7 @@ pub fn validate_with(repo: &Repo, config: &Config, options: &RunOptions) -> Resu
 struct Loaded {
     discovery: crate::discover::Discovery,
     registry: crate::schema::registry::Registry,
+    flux_index: crate::flux::entry::RepoIndex,
     admission: AdmissionPolicies,
     admission_findings: Vec<crate::finding::Finding>,
 }
@@ -159,14 +160,8 @@ fn helm_releases(
 /// A full run (every entry point, one shard) in the memory-lean order of [`stream`]: the Flux
 /// tree and its HelmReleases rendered, checked and dropped, then each plain overlay rendered,
 /// checked and dropped in turn. The report is byte-identical to [`validate_staged`]'s.
-fn validate_streamed(
-    repo: &Repo,
-    config: &Config,
-    options: &RunOptions,
-    loaded: Loaded,
-    flux_index: crate::flux::entry::RepoIndex,
-) -> RunReport {
-    let Loaded { discovery, mut registry, admission, admission_findings } = loaded;
+fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded: Loaded) -> RunReport {
+    let Loaded { discovery, mut registry, flux_index, admission, admission_findings } = loaded;
     let progress = options.progress.as_deref();
     // Before helm: the entry points it checks do not depend on the CRDs helm's charts bring.
     let early_memo = ObjectMemo::default();
