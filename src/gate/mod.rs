@@ -5,5 +5,6 @@
 
 pub mod affected;
 pub mod changes;
+pub mod scan;
 pub mod shard;
 pub mod static_deps;

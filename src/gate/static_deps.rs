@@ -10,15 +10,16 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rayon::prelude::*;
 
+use super::scan;
 use crate::discover::{Discovery, Needle};
 use crate::flux::entry::{FluxKustomization, RepoIndex};
 use crate::flux::tree::SourceMapping;
 use crate::kustomize::build::kustomization_file;
-use crate::source::yaml::{self, Dialect, Parsed};
+use crate::source::yaml::{self, Dialect};
 use crate::source::{FileId, Node, RelPath, Repo, Value};
 
 /// The static inputs of one directory: path prefixes whose change may change its render.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct Inputs {
     prefixes: BTreeSet<RelPath>,
     /// Unparseable, remote, or part of a cycle: always a candidate.
@@ -108,7 +109,12 @@ fn strings<'a>(node: &'a Node, out: &mut Vec<&'a str>) {
     }
 }
 
-/// The paths a string may name, relative to `dir` (`key=path` generator entries included).
+/// The paths outside `dir` a string may name, relative to `dir` (`key=path` generator
+/// entries included).
+///
+/// Why only outside: `dir` itself is always an input, and every question asked of inputs
+/// (does one meet a changed path, hold a Flux file, lie above a kustomization file) holds for
+/// `dir` whenever it holds for a path below it. Only a `..` segment leaves `dir`.
 fn resolve(dir: &RelPath, s: &str, inputs: &mut Inputs) {
     if s.contains('\n') || s.is_empty() {
         return;
@@ -117,76 +123,117 @@ fn resolve(dir: &RelPath, s: &str, inputs: &mut Inputs) {
         inputs.unknown = true;
         return;
     }
+    if !s.contains("..") {
+        return;
+    }
     for cand in std::iter::once(s).chain(s.split_once('=').map(|(_, p)| p)) {
-        if let Some(p) = dir.join(cand.trim()) {
+        if let Some(p) = dir.join(cand.trim()).filter(|p| !p.starts_with(dir)) {
             inputs.prefixes.insert(p);
         }
     }
 }
 
+/// Keys whose entries may name a directory that is built (a base, a component, a directory of
+/// plugin configurations).
+const BUILT_KEYS: [&str; 6] = ["resources", "bases", "components", "generators", "transformers", "validators"];
+
 /// The direct static inputs of one directory (its own directory, and every path its
 /// kustomization names).
 fn direct(repo: &Repo, dir: &RelPath, known: &HashSet<&RelPath>) -> Inputs {
+    direct_by(repo, dir, known, true)
+}
+
+/// [`direct`], with the line scan tried first (`scan_first`) or the full parse alone (to test
+/// that both agree).
+fn direct_by(repo: &Repo, dir: &RelPath, known: &HashSet<&RelPath>, scan_first: bool) -> Inputs {
     let mut inputs = Inputs::default();
     inputs.prefixes.insert(dir.clone());
-    let Some(parsed) = parse_kustomization(repo, dir) else {
+    let Some(file) = kustomization_file(repo, dir).and_then(|p| repo.read(&p).ok()) else {
         inputs.unknown = true;
         return inputs;
     };
-    for doc in &parsed.docs {
-        let mut all = Vec::new();
-        strings(doc, &mut all);
-        for s in all {
+    // The line scan where the file is simple enough for it; the full parse otherwise.
+    let scanned = scan_first.then(|| scan::sections(&file.text)).flatten().filter(|s| s.iter().all(scan_is_enough));
+    let parsed;
+    let sections: Vec<(Option<&str>, Vec<&str>)> = match &scanned {
+        Some(s) => s.iter().map(|x| (Some(x.key.as_ref()), x.values.iter().map(|v| v.as_ref()).collect())).collect(),
+        None => {
+            parsed = yaml::parse(&file.text, FileId(u32::MAX), Dialect::Yaml12, &repo.limits);
+            if parsed.error.is_some() {
+                inputs.unknown = true;
+                return inputs;
+            }
+            parsed.docs.iter().flat_map(doc_sections).collect()
+        }
+    };
+    let mut refs = BTreeSet::new();
+    for (key, values) in &sections {
+        for s in values {
             resolve(dir, s, &mut inputs);
         }
-        // Plugin configuration files name files relative to the kustomization directory.
-        for key in PLUGIN_KEYS {
-            let mut listed = Vec::new();
-            if let Some(n) = doc.get(key) {
-                strings(n, &mut listed);
-            }
-            for s in listed {
-                let Some(p) = dir.join(s.trim()) else { continue };
-                if !repo.is_file(&p) {
-                    continue;
-                }
-                match repo.load_yaml(&p) {
-                    Ok(c) if c.error.is_none() => {
-                        for d in &c.docs {
-                            let mut inner = Vec::new();
-                            strings(d, &mut inner);
-                            for s in inner {
-                                resolve(dir, s, &mut inputs);
-                            }
-                        }
-                    }
-                    _ => inputs.unknown = true,
-                }
+        if key.is_some_and(|k| PLUGIN_KEYS.contains(&k)) {
+            // Plugin configuration files name files relative to the kustomization directory.
+            for s in values {
+                plugin_inputs(repo, dir, s, &mut inputs);
             }
         }
-    }
-    // Only these keys can name a directory that is built (a base, a component, a directory of
-    // plugin configurations): testing just their entries saves a `stat` per other string.
-    let mut refs = Vec::new();
-    for doc in &parsed.docs {
-        for key in ["resources", "bases", "components"].iter().chain(PLUGIN_KEYS.iter()) {
-            if let Some(n) = doc.get(key) {
-                strings(n, &mut refs);
-            }
+        if key.is_some_and(|k| BUILT_KEYS.contains(&k)) {
+            refs.extend(values.iter().filter_map(|s| dir.join(s.trim())));
         }
     }
-    let refs: BTreeSet<RelPath> = refs.iter().filter_map(|s| dir.join(s.trim())).collect();
     inputs.subs = refs.into_iter().filter(|p| p != dir && is_kustomize_dir(repo, p, known)).collect();
     inputs
 }
 
-/// Parses a directory's kustomization file on its own (the parse is not kept: most are never
-/// rendered). The text comes from [`Repo`]'s file table: the Flux version probe has read every
-/// kustomization file of the run already ([`crate::flux::version::installed`]).
-fn parse_kustomization(repo: &Repo, dir: &RelPath) -> Option<Parsed> {
-    let f = repo.read(&kustomization_file(repo, dir)?).ok()?;
-    let parsed = yaml::parse(&f.text, FileId(u32::MAX), Dialect::Yaml12, &repo.limits);
-    parsed.error.is_none().then_some(parsed)
+/// Whether a scanned section says all the graph needs: a block scalar's value is not
+/// computed, so it may only stand where it can name no input (outside [`BUILT_KEYS`], without
+/// a `..` or anything remote in its text).
+fn scan_is_enough(section: &scan::Section) -> bool {
+    section.blocks.is_empty()
+        || (!BUILT_KEYS.contains(&section.key.as_ref())
+            && section.blocks.iter().all(|b| {
+                !["..", "://", "git@", "github.com/", "gitlab.com/", "bitbucket.org/"].iter().any(|m| b.contains(m))
+            }))
+}
+
+/// A parsed document as (top-level key, every string below it); a document that is not a
+/// mapping is one keyless section.
+fn doc_sections(doc: &Node) -> Vec<(Option<&str>, Vec<&str>)> {
+    match doc.as_map() {
+        Some(m) => m
+            .iter()
+            .map(|(k, v)| {
+                let mut all = Vec::new();
+                strings(v, &mut all);
+                (Some(k.as_str()), all)
+            })
+            .collect(),
+        None => {
+            let mut all = Vec::new();
+            strings(doc, &mut all);
+            vec![(None, all)]
+        }
+    }
+}
+
+/// The inputs a plugin configuration file listed in a kustomization names.
+fn plugin_inputs(repo: &Repo, dir: &RelPath, listed: &str, inputs: &mut Inputs) {
+    let Some(p) = dir.join(listed.trim()) else { return };
+    if !repo.is_file(&p) {
+        return;
+    }
+    match repo.load_yaml(&p) {
+        Ok(c) if c.error.is_none() => {
+            for d in &c.docs {
+                let mut inner = Vec::new();
+                strings(d, &mut inner);
+                for s in inner {
+                    resolve(dir, s, inputs);
+                }
+            }
+        }
+        _ => inputs.unknown = true,
+    }
 }
 
 impl StaticGraph {
@@ -457,5 +504,58 @@ mod tests {
         let cands = graph.candidates(&set(&["base/cm.yaml"]));
         assert_eq!(cands, set(&["base", "dev", "loop-a", "loop-b", "uses-loop"]));
         assert_eq!(graph.users_of(&repo, &set(&["base"])), set(&["dev", "loop-a", "loop-b", "uses-loop"]));
+    }
+
+    /// The line scan and the full parse give every kustomization directory the same direct
+    /// inputs: on every fixture, and on the checkouts listed in `FLUXGATE_SCAN_ROOTS`
+    /// (`:`-separated, for local runs on public repositories).
+    #[test]
+    fn the_line_scan_and_the_full_parse_agree() {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut roots: Vec<std::path::PathBuf> =
+            std::fs::read_dir(&fixtures).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+        roots.extend(
+            std::env::var("FLUXGATE_SCAN_ROOTS")
+                .unwrap_or_default()
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(Into::into),
+        );
+        roots.sort();
+        let (mut scanned, mut total) = (0, 0);
+        for root in &roots {
+            let Ok(repo) = Repo::open(root) else { continue };
+            let mut dirs = Vec::new();
+            let mut stack = vec![RelPath::root()];
+            while let Some(d) = stack.pop() {
+                let Ok(entries) = repo.list_dir(&d) else { continue };
+                for (name, is_dir) in entries {
+                    let Some(p) = d.join(&name) else { continue };
+                    if is_dir && name != ".git" {
+                        stack.push(p);
+                    } else if !is_dir && crate::kustomize::kustomization::FILE_NAMES.contains(&name.as_str()) {
+                        dirs.push(d.clone());
+                    }
+                }
+            }
+            dirs.sort();
+            dirs.dedup();
+            let known: HashSet<&RelPath> = dirs.iter().collect();
+            for d in &dirs {
+                total += 1;
+                let text = kustomization_file(&repo, d).and_then(|p| repo.read(&p).ok()).map(|f| f.text.clone());
+                if text.as_deref().and_then(scan::sections).is_some_and(|s| s.iter().all(scan_is_enough)) {
+                    scanned += 1;
+                }
+                let full = direct_by(&repo, d, &known, false);
+                // A file the parser refuses renders nothing; the scan may still read it.
+                if full.unknown && !direct_by(&repo, d, &known, true).unknown {
+                    continue;
+                }
+                assert_eq!(direct_by(&repo, d, &known, true), full, "{} {d}", root.display());
+            }
+        }
+        eprintln!("line scan used for {scanned} of {total} kustomizations");
+        assert!(total > 500 && scanned * 2 > total, "{scanned} of {total}");
     }
 }
