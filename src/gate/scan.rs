@@ -131,6 +131,9 @@ fn line_item(content: &str, indent: usize) -> Option<LineItem<'_>> {
             let value = value_of(after.trim_start_matches(' '))?;
             Some(LineItem { dashes, key: Some(key), value, column: column_of_rest })
         }
+        // A scalar alone on its line is a value begun on the line before (`key:` then the
+        // value), which the next lines may continue at any depth: not read here.
+        None if dashes == 0 => None,
         None => {
             let value = value_of(rest)?;
             Some(LineItem { dashes, key: None, value, column })
@@ -298,6 +301,7 @@ mod tests {
             "resources: a: b\n",
             "patches:\n- patch: |2\n    x\n",
             "namespace: a\n- b\n",
+            "namespace:\n  a\n",
         ] {
             assert_eq!(sections(text), None, "{text:?}");
         }
@@ -311,5 +315,122 @@ mod tests {
         assert_eq!(s[1].values, ["1"]);
         let s = sections("a: |\n  x\nb: c\n").unwrap();
         assert_eq!((s[0].blocks.as_slice(), s[1].values.as_slice()), (&["  x\n"][..], &[Cow::Borrowed("c")][..]));
+    }
+
+    /// Seeded random kustomization-like texts: wherever the scan answers and the parser
+    /// reads one document, every string the parser finds below a key is among the scan's
+    /// values for that key or, word by word, inside one of its block scalars (folding joins lines with a space: it
+    /// makes no `..` that the raw text lacks), and every other value the scan
+    /// lists is a scalar the parser reads as null, boolean or number.
+    #[test]
+    fn the_scan_finds_every_string_the_parser_finds() {
+        use crate::source::yaml::{self, Dialect};
+        use crate::source::{FileId, Limits, Node, Value};
+        fn strings(n: &Node, out: &mut Vec<String>) {
+            match &n.value {
+                Value::Str(s) => out.push(s.clone()),
+                Value::Map(m) => m.values().for_each(|v| strings(v, out)),
+                Value::Seq(s) => s.iter().for_each(|v| strings(v, out)),
+                _ => {}
+            }
+        }
+        let keys = ["resources", "components", "namespace", "patches", "a", "'q k'", "\"d\"", "x-y"];
+        let values = [
+            "../a",
+            "'../b'",
+            "\"../c d\"",
+            "a: b",
+            "x #c",
+            "'it''s'",
+            "\"a\\b\"",
+            "|",
+            "|-",
+            ">",
+            ">+",
+            "[]",
+            "{}",
+            "[a]",
+            "&x v",
+            "*x",
+            "~",
+            "null",
+            "true",
+            "1",
+            "0x1F",
+            "1.5",
+            "http://x/y",
+            "a#b",
+            "- z",
+            "\"q\" # c",
+            "''",
+            "\"\"",
+            ":x",
+            "-x",
+            "?x",
+            "a:",
+            "b :c",
+            "..",
+            "git@h:r",
+            "'#'",
+            "x  ",
+            "",
+            "# c",
+            "'a' b",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let (mut answered, mut compared) = (0, 0);
+        for _ in 0..100_000 {
+            let mut text = String::new();
+            for _ in 0..1 + next(7) {
+                let indent = [0, 0, 0, 2, 4, 6][next(6)];
+                let line = match next(6) {
+                    0 => format!("{}:", keys[next(keys.len())]),
+                    1 => format!("{}: {}", keys[next(keys.len())], values[next(values.len())]),
+                    2 => format!("- {}", values[next(values.len())]),
+                    3 => format!("- {}: {}", keys[next(keys.len())], values[next(values.len())]),
+                    4 => format!("{}", values[next(values.len())]),
+                    _ => format!("- - {}", values[next(values.len())]),
+                };
+                text.push_str(&" ".repeat(indent));
+                text.push_str(&line);
+                text.push('\n');
+            }
+            let Some(scanned) = sections(&text) else { continue };
+            answered += 1;
+            let parsed = yaml::parse(&text, FileId(0), Dialect::Yaml12, &Limits::default());
+            if parsed.error.is_some() || parsed.docs.len() != 1 {
+                continue;
+            }
+            let Some(map) = parsed.docs[0].as_map() else { continue };
+            compared += 1;
+            for (key, value) in map {
+                let found: Vec<&Section> = scanned.iter().filter(|x| x.key == key.as_str()).collect();
+                assert!(!found.is_empty(), "key {key:?} missing in {text:?}");
+                let mut all = Vec::new();
+                strings(value, &mut all);
+                for s in &all {
+                    let listed = found.iter().any(|x| x.values.iter().any(|v| v == s));
+                    let in_block =
+                        found.iter().any(|x| x.blocks.iter().any(|b| s.split_whitespace().all(|w| b.contains(w))));
+                    assert!(listed || in_block, "{s:?} of {key:?} not found in {text:?}: {found:?}");
+                }
+                for v in found.iter().flat_map(|x| x.values.iter()) {
+                    if all.iter().any(|s| s == v) {
+                        continue;
+                    }
+                    let alone = yaml::parse(&format!("k: {v}\n"), FileId(0), Dialect::Yaml12, &Limits::default());
+                    let plain = alone.docs.first().and_then(|d| d.get("k")).map(|n| &n.value);
+                    assert!(!matches!(plain, Some(Value::Str(_))), "extra value {v:?} of {key:?} in {text:?}");
+                }
+            }
+            assert_eq!(scanned.len(), map.len(), "{text:?}");
+        }
+        assert!(answered > 4_000 && compared > 3_000, "answered {answered}, compared {compared}");
     }
 }
