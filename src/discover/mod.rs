@@ -202,8 +202,6 @@ pub fn may_contain(repo: &Repo, p: &RelPath, needles: &[&str]) -> Vec<bool> {
 fn contains_each(repo: &Repo, p: &RelPath, finders: &[memchr::memmem::Finder]) -> Vec<bool> {
     // Symlinks, special and over-size files also go through Repo, which reports them instead
     // of scanning 50 MB.
-    match repo.peek(p) {
-        Some(bytes) => finders.iter().map(|f| f.find(&bytes).is_some()).collect(),
-        None => vec![true; finders.len()],
-    }
+    repo.peek_with(p, |bytes| finders.iter().map(|f| f.find(bytes).is_some()).collect())
+        .unwrap_or_else(|| vec![true; finders.len()])
 }

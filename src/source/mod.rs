@@ -382,12 +382,37 @@ impl Repo {
     /// (missing, a symlink, a special file, over the limit, unreadable): the caller then goes
     /// through [`Repo::read`] and its checks.
     pub fn peek(&self, p: &RelPath) -> Option<Vec<u8>> {
-        match self.listings.lookup(&self.canonical_root, p) {
-            listing::Lookup::Plain(listing::Kind::File) => {
-                read_bounded(&self.abs(p), self.limits.max_file_bytes).ok().flatten()
-            }
-            _ => None,
+        self.peek_with(p, <[u8]>::to_vec)
+    }
+
+    /// [`Repo::peek`] for a scan that only looks: the bytes are read into a buffer the thread
+    /// reuses (discovery reads every YAML file of the repository and keeps nothing: one
+    /// allocation, one shrinking copy and one free per file were a tenth of its time).
+    pub fn peek_with<R>(&self, p: &RelPath, look: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        use std::io::Read;
+        thread_local! {
+            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
+        let listing::Lookup::Plain(listing::Kind::File) = self.listings.lookup(&self.canonical_root, p) else {
+            return None;
+        };
+        let limit = self.limits.max_file_bytes;
+        BUFFER.with(|b| {
+            // A re-entrant look (none today) gets a buffer of its own instead of a panic.
+            let mut own = Vec::new();
+            let mut borrowed = b.try_borrow_mut();
+            let buf = borrowed.as_deref_mut().unwrap_or(&mut own);
+            buf.clear();
+            let file = std::fs::File::open(self.abs(p)).ok()?;
+            file.take(limit + 1).read_to_end(buf).ok()?;
+            let bytes: &[u8] = buf;
+            let out = (bytes.len() as u64 <= limit).then(|| look(bytes));
+            // A rare large file does not pin its size for the rest of the run.
+            if buf.capacity() > 1 << 20 {
+                *buf = Vec::new();
+            }
+            out
+        })
     }
 
     /// The raw bytes of a file inside the root (e.g. a binary file for a generator), with
