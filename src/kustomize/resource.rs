@@ -356,12 +356,7 @@ impl Resource {
 
     pub fn object_ref(&self) -> ObjectRef {
         let ns = self.namespace();
-        ObjectRef {
-            api_version: self.api_version().to_string(),
-            kind: self.kind().to_string(),
-            namespace: (!ns.is_empty()).then(|| ns.to_string()),
-            name: self.name().to_string(),
-        }
+        ObjectRef::new(self.api_version(), self.kind(), (!ns.is_empty()).then_some(ns), self.name())
     }
 }
 
