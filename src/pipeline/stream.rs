@@ -136,6 +136,12 @@ impl UsedFiles {
         }
     }
 
+    /// Whether a render gathered so far read `dir`'s kustomization file: `dir` is then a base.
+    fn reads_own(&self, repo: &crate::source::Repo, dir: &RelPath) -> bool {
+        let Some(own) = kustomization_file(repo, dir) else { return false };
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(&own)
+    }
+
     fn into_inner(self) -> BTreeSet<RelPath> {
         self.0.into_inner().unwrap_or_else(|p| p.into_inner())
     }
@@ -144,7 +150,8 @@ impl UsedFiles {
 /// One plain overlay, checked as soon as it rendered (not yet judged by the Flux reach).
 struct PlainChecked {
     dir: RelPath,
-    /// Its check as a leaf.
+    /// Its check as a leaf; as a base when another overlay's render was already known to read
+    /// its kustomization file (then it is no leaf, whatever else renders, and `base` is `None`).
     leaf: Checked,
     /// Its check as a base, when that differs (a leaf-only finding was raised): only its
     /// findings and suppressions, the rest of a check does not depend on leaf-ness (a base
@@ -193,11 +200,11 @@ impl PlainChecked {
     fn of(checker: &Checker, dir: &RelPath, r: Option<&Result<Rendered, Failed>>, used: &UsedFiles) -> PlainChecked {
         let name = dir.to_string();
         let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
-        let leaf = checker.check(&ep, r, true);
-        let base = leaf
-            .findings
-            .iter()
-            .any(|f| LEAF_ONLY.contains(&f.rule))
+        // A base's check as a leaf would be kept until every overlay is checked, for nothing (on
+        // huge, 44,000 namespace-missing findings of the bases' objects): checked as a base only.
+        let known_base = used.reads_own(checker.repo, dir);
+        let leaf = checker.check(&ep, r, !known_base);
+        let base = (!known_base && leaf.findings.iter().any(|f| LEAF_ONLY.contains(&f.rule)))
             .then(|| AsBase::of(checker.check(&ep, r, false), &leaf));
         let namespaces = match r {
             Some(Ok(x)) => x.resources.iter().filter(|r| labelled_namespace(r)).cloned().collect(),
