@@ -98,10 +98,12 @@ impl ObjectRef {
         s
     }
 
+    /// `apps/v1`, or `v1` for the core group: as the object says.
     pub fn api_version(&self) -> &str {
         &self.scope.api_version
     }
 
+    /// The object's kind, as it says.
     pub fn kind(&self) -> &str {
         &self.scope.kind
     }
@@ -111,6 +113,7 @@ impl ObjectRef {
         self.scope.namespace.as_deref()
     }
 
+    /// The object's `metadata.name` (empty when it has none).
     pub fn name(&self) -> &str {
         &self.name
     }
