@@ -1,7 +1,11 @@
 //! The one model of a problem fluxgate reports. Every check, render error and parse error
 //! becomes a [`Finding`]; reporters only format findings.
 
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, LazyLock, Mutex};
+
 use serde::Serialize;
+use serde::ser::SerializeStruct;
 
 use crate::rules::Rule;
 pub use crate::rules::Severity;
@@ -19,20 +23,157 @@ pub enum EntryPointKind {
     HelmRelease,
 }
 
-/// Which Kubernetes object a finding is about.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// Which Kubernetes object a finding is about. Compact, because a run holds one for every
+/// object of every entry point until the report (372,000 on huge, at 4 Strings each 160 bytes):
+/// the apiVersion, kind and namespace, which many objects share, are interned once per run
+/// ([`Scope`]), so a reference is one pointer and the name. Compares, hashes and serializes
+/// as the four fields it stands for, in this order.
+#[derive(Clone)]
 pub struct ObjectRef {
-    pub api_version: String,
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub name: String,
+    scope: Arc<Scope>,
+    name: Box<str>,
+}
+
+/// The apiVersion, kind and namespace of an [`ObjectRef`], interned: objects of one kind in
+/// one namespace share one.
+#[derive(PartialEq, Eq)]
+struct Scope {
+    api_version: Box<str>,
+    kind: Box<str>,
+    namespace: Option<Box<str>>,
+}
+
+/// A [`Scope`] looked up without allocating; hashes exactly as the scope it stands for.
+#[derive(Hash)]
+struct ScopeKey<'a>(&'a str, &'a str, Option<&'a str>);
+
+impl Scope {
+    fn key(&self) -> ScopeKey<'_> {
+        ScopeKey(&self.api_version, &self.kind, self.namespace.as_deref())
+    }
+}
+
+impl Hash for Scope {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key().hash(state)
+    }
+}
+
+impl indexmap::Equivalent<Arc<Scope>> for ScopeKey<'_> {
+    fn equivalent(&self, s: &Arc<Scope>) -> bool {
+        (self.0, self.1, self.2) == (&*s.api_version, &*s.kind, s.namespace.as_deref())
+    }
+}
+
+/// The run's interned scopes: few (kinds times namespaces), kept until the process ends. Seeded
+/// per process, as [`crate::source::Mapping`], so that crafted names cannot collide on purpose.
+type Scopes = indexmap::IndexSet<Arc<Scope>, foldhash::fast::RandomState>;
+static SCOPES: LazyLock<Mutex<Scopes>> = LazyLock::new(Mutex::default);
+
+thread_local! {
+    /// The scope this thread interned last.
+    static LAST: std::cell::RefCell<Option<Arc<Scope>>> = const { std::cell::RefCell::new(None) };
 }
 
 impl ObjectRef {
+    /// The reference to an object (`namespace` `None` when cluster-scoped or unset).
+    pub fn new(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> ObjectRef {
+        let key = ScopeKey(api_version, kind, namespace);
+        // A render's objects come grouped by kind and namespace: most lookups are the last one.
+        let scope = LAST.with_borrow_mut(|last| match last {
+            Some(s) if indexmap::Equivalent::equivalent(&key, &*s) => Arc::clone(s),
+            _ => Arc::clone(last.insert(Self::intern(&key))),
+        });
+        ObjectRef { scope, name: name.into() }
+    }
+
+    /// The run's one [`Scope`] equal to `key`.
+    fn intern(key: &ScopeKey) -> Arc<Scope> {
+        let mut scopes = SCOPES.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = scopes.get(key) {
+            return Arc::clone(s);
+        }
+        let s = Arc::new(Scope { api_version: key.0.into(), kind: key.1.into(), namespace: key.2.map(Into::into) });
+        scopes.insert(Arc::clone(&s));
+        s
+    }
+
+    /// `apps/v1`, or `v1` for the core group: as the object says.
+    pub fn api_version(&self) -> &str {
+        &self.scope.api_version
+    }
+
+    /// The object's kind, as it says.
+    pub fn kind(&self) -> &str {
+        &self.scope.kind
+    }
+
+    /// `None` when cluster-scoped or unset.
+    pub fn namespace(&self) -> Option<&str> {
+        self.scope.namespace.as_deref()
+    }
+
+    /// The object's `metadata.name` (empty when it has none).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The four fields, as they compare.
+    fn fields(&self) -> (&str, &str, Option<&str>, &str) {
+        (self.api_version(), self.kind(), self.namespace(), self.name())
+    }
+
     /// `Kind/namespace/name` (namespace `_` when cluster-scoped or unset), the stable test name.
     pub fn display(&self) -> String {
-        format!("{}/{}/{}", self.kind, self.namespace.as_deref().unwrap_or("_"), self.name)
+        format!("{}/{}/{}", self.kind(), self.namespace().unwrap_or("_"), self.name)
+    }
+}
+
+impl PartialEq for ObjectRef {
+    fn eq(&self, other: &Self) -> bool {
+        (Arc::ptr_eq(&self.scope, &other.scope) || self.scope == other.scope) && self.name == other.name
+    }
+}
+
+impl Eq for ObjectRef {}
+
+impl PartialOrd for ObjectRef {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ObjectRef {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.fields().cmp(&other.fields())
+    }
+}
+
+impl Hash for ObjectRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.fields().hash(state)
+    }
+}
+
+impl std::fmt::Debug for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectRef")
+            .field("api_version", &self.api_version())
+            .field("kind", &self.kind())
+            .field("namespace", &self.namespace())
+            .field("name", &self.name())
+            .finish()
+    }
+}
+
+impl Serialize for ObjectRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("ObjectRef", 4)?;
+        s.serialize_field("apiVersion", self.api_version())?;
+        s.serialize_field("kind", self.kind())?;
+        s.serialize_field("namespace", &self.namespace())?;
+        s.serialize_field("name", self.name())?;
+        s.end()
     }
 }
 

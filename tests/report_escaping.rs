@@ -35,12 +35,7 @@ fn report() -> RunReport {
     let mut findings = Vec::new();
     for (i, (h, _)) in HOSTILE.iter().enumerate() {
         let ep = format!("apps/{i}-{h}");
-        let obj = ObjectRef {
-            api_version: "v1".into(),
-            kind: "ConfigMap".into(),
-            namespace: Some(h.to_string()),
-            name: h.to_string(),
-        };
+        let obj = ObjectRef::new("v1", "ConfigMap", Some(h), h);
         eps.push(EntryPointReport {
             name: ep.clone(),
             kind: EntryPointKind::Kustomize,

@@ -169,10 +169,10 @@ pub struct AuditObject {
 impl AuditObject {
     fn of(o: &ObjectRef) -> AuditObject {
         AuditObject {
-            api_version: o.api_version.clone(),
-            kind: o.kind.clone(),
-            namespace: o.namespace.clone(),
-            name: o.name.clone(),
+            api_version: o.api_version().to_string(),
+            kind: o.kind().to_string(),
+            namespace: o.namespace().map(str::to_string),
+            name: o.name().to_string(),
         }
     }
 

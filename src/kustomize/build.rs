@@ -809,7 +809,7 @@ impl<'r, 'o> Engine<'r, 'o> {
         for (config, from) in self.plugins(k, &k.generator_plugins, acc, stack)? {
             if let PluginConfig::Iam(iam) = &config {
                 let mut r = Resource::new(iam_service_account(iam, from.loc));
-                r.origin = Some(Origin::Generator(from.configured(config.kind())));
+                r.origin = Some(Origin::Generator(Box::new(from.configured(config.kind()))));
                 self.append(acc, r, from.loc)?;
                 continue;
             }
@@ -1102,7 +1102,7 @@ impl<'r, 'o> Engine<'r, 'o> {
             let mut obj = generator::make_object(g, options, entries);
             let kind = if g.is_secret { "SecretGenerator" } else { "ConfigMapGenerator" };
             let by = origin.cloned().unwrap_or(Configured { file: k.file.clone(), kind, name: None, namespace: None });
-            obj.origin = Some(Origin::Generator(by));
+            obj.origin = Some(Origin::Generator(Box::new(by)));
             let id = obj.id();
             // kustomize matches the generated id (an unset namespace is `default`) against every
             // id an object has had; more than one match is ambiguous.

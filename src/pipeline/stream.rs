@@ -109,12 +109,49 @@ pub(super) fn shrink_after_walk(flux: &mut [FluxEntry]) {
     }
 }
 
+/// The files the plain overlays' renders read, each overlay's own kustomization file left out:
+/// an overlay whose kustomization file is among them is a base, not a leaf. Gathered as each
+/// overlay is checked, rather than kept per overlay until every one is (on huge, 4,006 sets of
+/// about 60 paths, most of them the same files). Every overlay [`EarlyPlain`] checks is one of
+/// [`check_plain_streamed`]'s (it never sees a Component), so the set is the same.
+#[derive(Default)]
+pub(super) struct UsedFiles(Mutex<BTreeSet<RelPath>>);
+
+impl UsedFiles {
+    /// Adds what the render of `dir` read (`None`: the renderer crashed, it read nothing).
+    fn add(&self, repo: &crate::source::Repo, dir: &RelPath, r: Option<&Result<Rendered, Failed>>) {
+        // A render that failed still uses its bases (see `check::check_plain`).
+        let Some(files) = r.map(|r| match r {
+            Ok(x) => &x.files,
+            Err(f) => &f.files,
+        }) else {
+            return;
+        };
+        let own = kustomization_file(repo, dir);
+        let mut used = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for f in files.iter().filter(|f| Some(*f) != own.as_ref()) {
+            if !used.contains(f) {
+                used.insert(f.clone());
+            }
+        }
+    }
+
+    /// Whether a render gathered so far read `dir`'s kustomization file: `dir` is then a base.
+    fn reads_own(&self, repo: &crate::source::Repo, dir: &RelPath) -> bool {
+        let Some(own) = kustomization_file(repo, dir) else { return false };
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(&own)
+    }
+
+    fn into_inner(self) -> BTreeSet<RelPath> {
+        self.0.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// One plain overlay, checked as soon as it rendered (not yet judged by the Flux reach).
 struct PlainChecked {
     dir: RelPath,
-    /// The files its render read (`None`: the renderer crashed).
-    files: Option<BTreeSet<RelPath>>,
-    /// Its check as a leaf.
+    /// Its check as a leaf; as a base when another overlay's render was already known to read
+    /// its kustomization file (then it is no leaf, whatever else renders, and `base` is `None`).
     leaf: Checked,
     /// Its check as a base, when that differs (a leaf-only finding was raised): only its
     /// findings and suppressions, the rest of a check does not depend on leaf-ness (a base
@@ -159,25 +196,22 @@ impl AsBase {
 
 impl PlainChecked {
     /// Checks one plain overlay's render (`None`: the renderer crashed) as a leaf, and as a
-    /// base when that differs.
-    fn of(checker: &Checker, dir: &RelPath, r: Option<&Result<Rendered, Failed>>) -> PlainChecked {
+    /// base when that differs; the files it read go to `used`.
+    fn of(checker: &Checker, dir: &RelPath, r: Option<&Result<Rendered, Failed>>, used: &UsedFiles) -> PlainChecked {
         let name = dir.to_string();
         let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
-        let leaf = checker.check(&ep, r, true);
-        let base = leaf
-            .findings
-            .iter()
-            .any(|f| LEAF_ONLY.contains(&f.rule))
+        // A base's check as a leaf would be kept until every overlay is checked, for nothing (on
+        // huge, 44,000 namespace-missing findings of the bases' objects): checked as a base only.
+        let known_base = used.reads_own(checker.repo, dir);
+        let leaf = checker.check(&ep, r, !known_base);
+        let base = (!known_base && leaf.findings.iter().any(|f| LEAF_ONLY.contains(&f.rule)))
             .then(|| AsBase::of(checker.check(&ep, r, false), &leaf));
         let namespaces = match r {
             Some(Ok(x)) => x.resources.iter().filter(|r| labelled_namespace(r)).cloned().collect(),
             _ => Vec::new(),
         };
-        let files = r.map(|r| match r {
-            Ok(x) => x.files.clone(),
-            Err(f) => f.files.clone(),
-        });
-        PlainChecked { dir: dir.clone(), files, leaf, base, namespaces }
+        used.add(checker.repo, dir, r);
+        PlainChecked { dir: dir.clone(), leaf, base, namespaces }
     }
 }
 
@@ -191,11 +225,17 @@ pub(super) struct EarlyPlain<'a> {
     checker: Checker<'a>,
     wanted: BTreeSet<&'a RelPath>,
     done: Mutex<HashMap<RelPath, PlainChecked>>,
+    used: UsedFiles,
 }
 
 impl<'a> EarlyPlain<'a> {
     pub(super) fn new(checker: Checker<'a>, dirs: &[&'a RelPath]) -> Self {
-        EarlyPlain { checker, wanted: dirs.iter().copied().collect(), done: Mutex::new(HashMap::new()) }
+        EarlyPlain {
+            checker,
+            wanted: dirs.iter().copied().collect(),
+            done: Mutex::new(HashMap::new()),
+            used: UsedFiles::default(),
+        }
     }
 
     /// The engine's observer.
@@ -207,19 +247,19 @@ impl<'a> EarlyPlain<'a> {
         if self.done.lock().unwrap_or_else(|p| p.into_inner()).contains_key(dir) {
             return;
         }
-        let checked = PlainChecked::of(&self.checker, dir, Some(r));
+        let checked = PlainChecked::of(&self.checker, dir, Some(r), &self.used);
         self.done.lock().unwrap_or_else(|p| p.into_inner()).entry(dir.clone()).or_insert(checked);
     }
 
     /// The overlays checked so far (this drops the checker, and with it the registry borrow,
     /// before helm's chart CRDs join the registry).
     pub(super) fn into_done(self) -> PlainDone {
-        PlainDone(self.done.into_inner().unwrap_or_else(|p| p.into_inner()))
+        PlainDone(self.done.into_inner().unwrap_or_else(|p| p.into_inner()), self.used)
     }
 }
 
-/// The plain overlays [`EarlyPlain`] checked, by directory.
-pub(super) struct PlainDone(HashMap<RelPath, PlainChecked>);
+/// The plain overlays [`EarlyPlain`] checked, by directory, and the files they read.
+pub(super) struct PlainDone(HashMap<RelPath, PlainChecked>, UsedFiles);
 
 /// Renders and checks every plain overlay in `dirs`, in parallel, dropping each render once it
 /// is checked (each directory's memoised build is taken, not copied: this is its last user),
@@ -235,7 +275,7 @@ pub(super) fn check_plain_streamed(
     early: PlainDone,
 ) -> (Vec<Checked>, Vec<Resource>) {
     let repo = checker.repo;
-    let PlainDone(mut early) = early;
+    let PlainDone(mut early, used) = early;
     let early: Vec<Option<PlainChecked>> = dirs.iter().map(|d| early.remove(*d)).collect();
     let done: Vec<PlainChecked> = dirs
         .par_iter()
@@ -244,7 +284,7 @@ pub(super) fn check_plain_streamed(
             let mut p = early.unwrap_or_else(|| {
                 let r = catch_unwind(AssertUnwindSafe(|| engine.render_last(dir))).ok();
                 let r = r.map(|r| r.map_err(needs_flag_skipped));
-                PlainChecked::of(checker, dir, r.as_ref())
+                PlainChecked::of(checker, dir, r.as_ref(), &used)
             });
             reach.judge(repo, dir, &mut p.leaf);
             if let Some(b) = &mut p.base {
@@ -258,12 +298,8 @@ pub(super) fn check_plain_streamed(
             p
         })
         .collect();
-    let mut used: BTreeSet<&RelPath> = BTreeSet::new();
+    let used = used.into_inner();
     let own: Vec<Option<RelPath>> = done.iter().map(|p| kustomization_file(repo, &p.dir)).collect();
-    for (p, own) in done.iter().zip(&own) {
-        // A render that failed still uses its bases (see `check::check_plain`).
-        used.extend(p.files.iter().flatten().filter(|f| Some(*f) != own.as_ref()));
-    }
     let is_leaf: Vec<bool> = own.iter().map(|k| k.as_ref().is_none_or(|k| !used.contains(k))).collect();
     let mut namespaces = Vec::new();
     let checked = done

@@ -65,7 +65,7 @@ impl PodSecurity {
         {
             return;
         }
-        let Some(ns) = f.object.as_ref().and_then(|o| o.namespace.as_deref()) else { return };
+        let Some(ns) = f.object.as_ref().and_then(|o| o.namespace()) else { return };
         if self.allows_privileged(ns) {
             f.severity = Severity::Warning;
             f.message = format!("{}; allowed: namespace '{ns}' is labelled {ENFORCE_LABEL}: privileged", f.message);
@@ -100,12 +100,7 @@ mod tests {
 
     fn finding(rule: Rule, ns: &str) -> Finding {
         let mut f = Finding::new(rule, "container 'c' of Deployment 'd' is privileged");
-        f.object = Some(ObjectRef {
-            api_version: "apps/v1".into(),
-            kind: "Deployment".into(),
-            namespace: Some(ns.into()),
-            name: "d".into(),
-        });
+        f.object = Some(ObjectRef::new("apps/v1", "Deployment", Some(ns), "d"));
         f
     }
 

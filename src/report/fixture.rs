@@ -30,12 +30,7 @@ pub fn source() -> FakeSource {
 }
 
 pub fn obj(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> ObjectRef {
-    ObjectRef {
-        api_version: api_version.into(),
-        kind: kind.into(),
-        namespace: namespace.map(Into::into),
-        name: name.into(),
-    }
+    ObjectRef::new(api_version, kind, namespace, name)
 }
 
 fn loc(file: &str, line: u32, column: u32) -> Option<Location> {

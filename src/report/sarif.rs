@@ -98,7 +98,7 @@ fn result(f: &Finding) -> SarifResult {
     if let Some(obj) = &f.object {
         logical_locations.push(LogicalLocation {
             name: obj.display(),
-            fully_qualified_name: Some(format!("{}/{}", obj.api_version, obj.display())),
+            fully_qualified_name: Some(format!("{}/{}", obj.api_version(), obj.display())),
             kind: "resource",
         });
     }

@@ -89,7 +89,7 @@ mod tests {
         let mut rs: Vec<Resource> =
             parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.into_iter().map(Resource::new).collect();
         let at = |kind| Configured { file: p("a/kustomization.yaml"), kind, name: None, namespace: None };
-        rs[0].origin = Some(Origin::Generator(at("ConfigMapGenerator")));
+        rs[0].origin = Some(Origin::Generator(Box::new(at("ConfigMapGenerator"))));
         rs[0].transformations.push(&std::sync::Arc::new(at("PrefixTransformer")));
         apply(&mut rs, &p("a"), BuildMetadata { origin: true, transformations: true, managed_by: true });
         assert_eq!(
