@@ -394,7 +394,7 @@ mod tests {
                     1 => format!("{}: {}", keys[next(keys.len())], values[next(values.len())]),
                     2 => format!("- {}", values[next(values.len())]),
                     3 => format!("- {}: {}", keys[next(keys.len())], values[next(values.len())]),
-                    4 => format!("{}", values[next(values.len())]),
+                    4 => values[next(values.len())].to_string(),
                     _ => format!("- - {}", values[next(values.len())]),
                 };
                 text.push_str(&" ".repeat(indent));
