@@ -66,12 +66,13 @@ impl<'a> RepoObjects<'a> {
     fn trees(&self) -> &BTreeMap<Key, Trees> {
         self.trees.get_or_init(|| {
             let mut trees: BTreeMap<Key, Trees> = BTreeMap::new();
-            let mut dir: Option<Arc<str>> = None;
+            // A tree's objects come together: one shared directory string per run of them.
+            let mut dir: Arc<str> = Arc::from("");
             for &(tree, r) in &self.objects {
-                if dir.as_deref() != Some(tree) {
-                    dir = Some(Arc::from(tree));
+                if *dir != *tree {
+                    dir = Arc::from(tree);
                 }
-                let tree: Arc<str> = dir.clone().unwrap_or_else(|| Arc::from(tree));
+                let tree = Arc::clone(&dir);
                 trees.entry(key(r.group(), r.kind(), r.namespace(), r.name())).or_default().push((tree.clone(), None));
                 for (k, why) in made_by(r) {
                     trees.entry(k).or_default().push((tree.clone(), Some(why)));

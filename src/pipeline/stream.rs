@@ -118,8 +118,9 @@ pub(super) fn shrink_after_walk(flux: &mut [FluxEntry]) {
 pub(super) struct UsedFiles(Mutex<BTreeSet<RelPath>>);
 
 impl UsedFiles {
-    /// Adds what the render of `dir` read (`None`: the renderer crashed, it read nothing).
-    fn add(&self, repo: &crate::source::Repo, dir: &RelPath, r: Option<&Result<Rendered, Failed>>) {
+    /// Adds what a render read (`None`: the renderer crashed, it read nothing), but for the
+    /// overlay's `own` kustomization file.
+    fn add(&self, own: Option<&RelPath>, r: Option<&Result<Rendered, Failed>>) {
         // A render that failed still uses its bases (see `check::check_plain`).
         let Some(files) = r.map(|r| match r {
             Ok(x) => &x.files,
@@ -127,19 +128,18 @@ impl UsedFiles {
         }) else {
             return;
         };
-        let own = kustomization_file(repo, dir);
         let mut used = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        for f in files.iter().filter(|f| Some(*f) != own.as_ref()) {
+        for f in files.iter().filter(|f| Some(*f) != own) {
             if !used.contains(f) {
                 used.insert(f.clone());
             }
         }
     }
 
-    /// Whether a render gathered so far read `dir`'s kustomization file: `dir` is then a base.
-    fn reads_own(&self, repo: &crate::source::Repo, dir: &RelPath) -> bool {
-        let Some(own) = kustomization_file(repo, dir) else { return false };
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(&own)
+    /// Whether a render gathered so far read an overlay's `own` kustomization file: it is then
+    /// a base.
+    fn reads(&self, own: Option<&RelPath>) -> bool {
+        own.is_some_and(|own| self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(own))
     }
 
     fn into_inner(self) -> BTreeSet<RelPath> {
@@ -149,7 +149,8 @@ impl UsedFiles {
 
 /// One plain overlay, checked as soon as it rendered (not yet judged by the Flux reach).
 struct PlainChecked {
-    dir: RelPath,
+    /// Its kustomization file, if it has one.
+    own: Option<RelPath>,
     /// Its check as a leaf; as a base when another overlay's render was already known to read
     /// its kustomization file (then it is no leaf, whatever else renders, and `base` is `None`).
     leaf: Checked,
@@ -202,7 +203,8 @@ impl PlainChecked {
         let ep = Ep { name: &name, kind: EntryPointKind::Kustomize, path: &name };
         // A base's check as a leaf would be kept until every overlay is checked, for nothing (on
         // huge, 44,000 namespace-missing findings of the bases' objects): checked as a base only.
-        let known_base = used.reads_own(checker.repo, dir);
+        let own = kustomization_file(checker.repo, dir);
+        let known_base = used.reads(own.as_ref());
         let leaf = checker.check(&ep, r, !known_base);
         let base = (!known_base && leaf.findings.iter().any(|f| LEAF_ONLY.contains(&f.rule)))
             .then(|| AsBase::of(checker.check(&ep, r, false), &leaf));
@@ -210,8 +212,8 @@ impl PlainChecked {
             Some(Ok(x)) => x.resources.iter().filter(|r| labelled_namespace(r)).cloned().collect(),
             _ => Vec::new(),
         };
-        used.add(checker.repo, dir, r);
-        PlainChecked { dir: dir.clone(), leaf, base, namespaces }
+        used.add(own.as_ref(), r);
+        PlainChecked { own, leaf, base, namespaces }
     }
 }
 
@@ -299,8 +301,7 @@ pub(super) fn check_plain_streamed(
         })
         .collect();
     let used = used.into_inner();
-    let own: Vec<Option<RelPath>> = done.iter().map(|p| kustomization_file(repo, &p.dir)).collect();
-    let is_leaf: Vec<bool> = own.iter().map(|k| k.as_ref().is_none_or(|k| !used.contains(k))).collect();
+    let is_leaf: Vec<bool> = done.iter().map(|p| p.own.as_ref().is_none_or(|k| !used.contains(k))).collect();
     let mut namespaces = Vec::new();
     let checked = done
         .into_iter()

@@ -132,13 +132,20 @@ impl NotText {
 /// Reads at most `limit` bytes; `None` when the file holds more (it grew after its size was
 /// checked, or reports a wrong size, as some special files do).
 fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
-    use std::io::Read;
     // Room for a typical manifest up front: no size probe (`fstat`) and no regrowth.
     let mut out = Vec::with_capacity(16 << 10);
-    std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut out)?;
+    let within = read_bounded_into(path, limit, &mut out)?;
     // The file table keeps the text for the whole run: not the 16 KiB of room around it.
     out.shrink_to_fit();
-    Ok((out.len() as u64 <= limit).then_some(out))
+    Ok(within.then_some(out))
+}
+
+/// [`read_bounded`] into `buf` (cleared first): whether the file held at most `limit` bytes.
+fn read_bounded_into(path: &Path, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    use std::io::Read;
+    buf.clear();
+    std::fs::File::open(path)?.take(limit + 1).read_to_end(buf)?;
+    Ok(buf.len() as u64 <= limit)
 }
 
 /// Bounds on what one file may cost; crossing one is a located finding, not a crash.
@@ -376,37 +383,26 @@ impl Repo {
             })
     }
 
-    /// The bytes of a regular file that its directory listing shows (no symlink on the way),
-    /// within the size limit, read without entering the file table: for scans of many files
-    /// that keep nothing (discovery, the `--base` dependency graph). `None` for anything else
-    /// (missing, a symlink, a special file, over the limit, unreadable): the caller then goes
-    /// through [`Repo::read`] and its checks.
-    pub fn peek(&self, p: &RelPath) -> Option<Vec<u8>> {
-        self.peek_with(p, <[u8]>::to_vec)
-    }
-
-    /// [`Repo::peek`] for a scan that only looks: the bytes are read into a buffer the thread
-    /// reuses (discovery reads every YAML file of the repository and keeps nothing: one
-    /// allocation, one shrinking copy and one free per file were a tenth of its time).
+    /// Looks at the bytes of a regular file that its directory listing shows (no symlink on
+    /// the way), within the size limit, without entering the file table: for scans of many
+    /// files that keep nothing (discovery). The bytes are read into a buffer the thread reuses,
+    /// so a scan of every YAML file of the repository allocates once per thread, not per file.
+    /// `None` for anything else (missing, a symlink, a special file, over the limit,
+    /// unreadable): the caller then goes through [`Repo::read`] and its checks.
     pub fn peek_with<R>(&self, p: &RelPath, look: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        use std::io::Read;
         thread_local! {
             static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
         let listing::Lookup::Plain(listing::Kind::File) = self.listings.lookup(&self.canonical_root, p) else {
             return None;
         };
-        let limit = self.limits.max_file_bytes;
         BUFFER.with(|b| {
             // A re-entrant look (none today) gets a buffer of its own instead of a panic.
             let mut own = Vec::new();
             let mut borrowed = b.try_borrow_mut();
             let buf = borrowed.as_deref_mut().unwrap_or(&mut own);
-            buf.clear();
-            let file = std::fs::File::open(self.abs(p)).ok()?;
-            file.take(limit + 1).read_to_end(buf).ok()?;
-            let bytes: &[u8] = buf;
-            let out = (bytes.len() as u64 <= limit).then(|| look(bytes));
+            let within = read_bounded_into(&self.abs(p), self.limits.max_file_bytes, buf).ok()?;
+            let out = within.then(|| look(buf));
             // A rare large file does not pin its size for the rest of the run.
             if buf.capacity() > 1 << 20 {
                 *buf = Vec::new();

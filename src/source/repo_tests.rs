@@ -34,7 +34,7 @@ fn symlinks_leaving_the_root_are_refused() {
     for p in ["apps/base/leak.yaml", "rootfs/etc/passwd", "rootfs/etc", "rootfs"] {
         assert!(matches!(repo.read(&rel(p)), Err(ReadError::OutsideRoot(_))), "{p}");
         assert!(!repo.is_file(&rel(p)) && !repo.is_dir(&rel(p)), "{p}");
-        assert!(repo.peek(&rel(p)).is_none(), "{p}");
+        assert!(repo.peek_with(&rel(p), <[u8]>::to_vec).is_none(), "{p}");
     }
     assert!(matches!(repo.list_dir(&rel("rootfs")), Err(ReadError::OutsideRoot(_))));
     assert!(matches!(repo.read_bytes(&rel("apps/base/leak.yaml")), Err(ReadError::OutsideRoot(_))));
@@ -49,8 +49,8 @@ fn symlinks_inside_the_root_resolve() {
     let names: Vec<String> = repo.list_dir(&rel("apps/alias")).unwrap().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["cm.yaml", "kustomization.yaml", "leak.yaml", "linked.yaml"]);
     // Read through Repo's checks only: a scan does not follow symlinks.
-    assert!(repo.peek(&rel("apps/base/linked.yaml")).is_none());
-    assert_eq!(repo.peek(&rel("apps/base/cm.yaml")).unwrap(), b"kind: ConfigMap\n");
+    assert!(repo.peek_with(&rel("apps/base/linked.yaml"), <[u8]>::to_vec).is_none());
+    assert_eq!(repo.peek_with(&rel("apps/base/cm.yaml"), <[u8]>::to_vec).unwrap(), b"kind: ConfigMap\n");
 }
 
 #[test]
@@ -80,8 +80,8 @@ fn special_and_oversize_files_are_refused_with_their_size() {
     std::fs::write(root.join("apps/big.yaml"), "x".repeat(100)).unwrap();
     let e = repo.read(&rel("apps/fifo.yaml")).unwrap_err().to_string();
     assert!(e.contains("not a regular file"), "{e}");
-    assert!(repo.peek(&rel("apps/fifo.yaml")).is_none() && !repo.is_file(&rel("apps/fifo.yaml")));
+    assert!(repo.peek_with(&rel("apps/fifo.yaml"), <[u8]>::to_vec).is_none() && !repo.is_file(&rel("apps/fifo.yaml")));
     repo.limits.max_file_bytes = 10;
     assert!(matches!(repo.read(&rel("apps/big.yaml")), Err(ReadError::TooLarge { size: 100, limit: 10, .. })));
-    assert!(repo.peek(&rel("apps/big.yaml")).is_none());
+    assert!(repo.peek_with(&rel("apps/big.yaml"), <[u8]>::to_vec).is_none());
 }
