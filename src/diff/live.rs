@@ -16,13 +16,12 @@ use crate::cluster::lookup::{Fact, Lookup};
 use crate::config::Config;
 use crate::discover::discover;
 use crate::finding::EntryPointKind;
+use crate::flux::entry::{NAME_LABEL, NAMESPACE_LABEL};
 use crate::kustomize::build::{Failed, Rendered};
 use crate::pipeline;
 use crate::source::{Loc, Node, Repo, emit};
 
-/// The labels kustomize-controller sets on what it applies, and its opt-out annotation.
-const NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
-const NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
+/// kustomize-controller's opt-out annotation.
 const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
 
 /// Compares every entry point (or those `base` selects) with the live cluster. With Flux entry

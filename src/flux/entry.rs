@@ -18,6 +18,12 @@ use crate::source::{Loc, Node, RelPath, Repo};
 /// The API group of Flux Kustomizations.
 pub const GROUP: &str = "kustomize.toolkit.fluxcd.io";
 
+/// The labels kustomize-controller sets on every object it applies: the name and namespace of
+/// the Flux Kustomization that owns it.
+pub const NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
+/// See [`NAME_LABEL`].
+pub const NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
+
 /// Whether a document is a Flux Kustomization (any version of the group).
 pub fn is_flux_kustomization(doc: &Node) -> bool {
     doc.str_at(&["kind"]) == Some("Kustomization")

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 
 use base64::Engine as _;
 
-use super::entry::{FluxKustomization, GROUP};
+use super::entry::{FluxKustomization, NAME_LABEL, NAMESPACE_LABEL};
 use super::sourceignore::SourceIgnore;
 use super::substitute::{Vars, substitute_changed};
 use crate::kustomize::build::{Engine, Failed, Rendered, kustomization_file};
@@ -400,7 +400,7 @@ pub fn render(
         }
         let name = fk.key.name.clone();
         let ns = fk.key.namespace.clone();
-        set_meta(&mut r.node, "labels", &[(format!("{GROUP}/name"), name), (format!("{GROUP}/namespace"), ns)]);
+        set_meta(&mut r.node, "labels", &[(NAME_LABEL.to_string(), name), (NAMESPACE_LABEL.to_string(), ns)]);
         for (field, pairs) in [("labels", &fk.common_labels), ("annotations", &fk.common_annotations)] {
             let pairs: Vec<(String, String)> =
                 pairs.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect();

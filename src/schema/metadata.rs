@@ -56,6 +56,12 @@ fn qualified_name_error(key: &str) -> Option<String> {
     None
 }
 
+/// Whether `v` is a label value the API server accepts: a check that only reads a label's syntax
+/// has nothing to say about it.
+pub fn is_valid_label_value(v: &str) -> bool {
+    label_value_error(v).is_none()
+}
+
 fn label_value_error(v: &str) -> Option<String> {
     if v.is_empty() {
         return None;
