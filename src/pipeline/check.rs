@@ -16,7 +16,7 @@ use crate::flux::tree::FluxEntry;
 use crate::helm::release::{HelmEntry, HelmInfo, HelmRun};
 use crate::kustomize::build::{Failed, Rendered, kustomization_file};
 use crate::kustomize::diag::{BuildFlag, Diag};
-use crate::kustomize::resource::is_cluster_scoped;
+use crate::kustomize::resource::{Resource, is_cluster_scoped};
 use crate::policy::admission::AdmissionPolicies;
 use crate::rules::Rule;
 use crate::schema::registry::Registry;
@@ -119,6 +119,21 @@ impl Checker<'_> {
             Some(r) => catch_unwind(AssertUnwindSafe(|| check_rendered(*self, ep, r, is_leaf)))
                 .unwrap_or_else(|_| internal_error(ep)),
             None => internal_error(ep),
+        }
+    }
+
+    /// Resolves (compiles, once) the schemas of `resources`' kinds that are not built in, for a
+    /// check that must wait for helm's chart CRDs: done while the tree walk keeps every core
+    /// busy, it spares the run's serial tail. A chart CRD that joins the registry later
+    /// empties its cache, so the check never reads a stale schema; the work is then lost.
+    pub(super) fn prepare_schemas(&self, resources: &[Resource]) {
+        let kinds: BTreeSet<(&str, &str)> = resources
+            .iter()
+            .filter(|r| !self.registry.is_builtin(r.api_version()))
+            .map(|r| (r.api_version(), r.kind()))
+            .collect();
+        for (api_version, kind) in kinds {
+            self.registry.lookup(api_version, kind);
         }
     }
 
@@ -289,6 +304,8 @@ pub(super) struct CheckedRun {
 /// contribute their render findings (and a Flux entry point is still checked when a plain
 /// overlay's object finding points into a file it read, so de-duplication stays exact). A Flux
 /// entry point with a [`FluxEntry::ticket`] was checked as it rendered: `early[ticket]`.
+/// `reach`: how the Flux tree reaches each plain overlay, as the caller computed it once.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn check_all(
     checker: &Checker,
     all: Renders,
@@ -297,12 +314,12 @@ pub(super) fn check_all(
     scope: &Scope,
     progress: Option<&Progress>,
     early: Vec<Checked>,
+    reach: &FluxReach,
 ) -> CheckedRun {
     let repo = checker.repo;
     let Renders { plain: renders, flux: entries, .. } = all;
     let mut outside: Vec<Finding> = Vec::new();
-    let reach = FluxReach::of(repo, &entries);
-    let mut results = check_plain(checker, renders, scope, progress, &reach, &mut outside);
+    let mut results = check_plain(checker, renders, scope, progress, reach, &mut outside);
     results.extend(check_flux(checker, entries, scope, progress, &results, &mut outside, early));
     let HelmRun { entries: helm_entries, helm } = helm_run;
     let helm_skipped = helm_entries

@@ -213,7 +213,8 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
         || graph::graph_findings(repo, config, &discovery, &flux_renders.flux, admission_findings, &scope, None),
         || stream::check_plain_streamed(&checker, &engine, &plain_dirs, &reach, progress, early_plain),
     );
-    let flux_checked = check::check_all(&checker, flux_renders, helm_run, graph_findings, &scope, progress, early);
+    let flux_checked =
+        check::check_all(&checker, flux_renders, helm_run, graph_findings, &scope, progress, early, &reach);
     drop(engine);
     namespaces.extend(plain_namespaces);
     // The staged order's: plain overlays, then Flux entry points, then HelmReleases.
@@ -263,7 +264,8 @@ fn validate_staged(
         all.plain.iter().filter(|(d, _)| scope.in_scope(&d.to_string())).count()
             + all.flux.iter().filter(|e| scope.in_scope(&e.name)).count(),
     );
-    let mut checked = check::check_all(&checker, all, helm_run, graph_findings, &scope, progress, Vec::new());
+    let reach = reach::FluxReach::of(repo, &all.flux);
+    let mut checked = check::check_all(&checker, all, helm_run, graph_findings, &scope, progress, Vec::new(), &reach);
     check::apply_pod_security(&levels, &mut checked.results);
     if nothing && scope.in_shard(None) {
         checked.outside.push(no_entry_points());

@@ -64,6 +64,9 @@ impl<'a> EarlyFlux<'a> {
     pub(super) fn finish(&self, e: &mut FluxEntry) {
         let builtin = |r: &Resource| self.checker.registry.is_builtin(r.api_version());
         if !e.result.as_ref().is_ok_and(|r| r.resources.iter().all(builtin)) {
+            if let Ok(r) = &e.result {
+                self.checker.prepare_schemas(&r.resources);
+            }
             return;
         }
         let c = self.checker.flux(e);
@@ -101,12 +104,12 @@ pub(super) fn shrink_after_walk(flux: &mut [FluxEntry]) {
         let sources = objects(e).iter().filter(|r| matches!(r.kind(), "ConfigMap" | "Secret"));
         keep.extend(sources.map(|r| (r.kind().to_string(), r.name().to_string())));
     }
-    for e in flux.iter_mut().filter(|e| e.ticket.is_some()) {
+    flux.par_iter_mut().filter(|e| e.ticket.is_some()).for_each(|e| {
         if let Ok(r) = &mut e.result {
             let views = std::mem::take(&mut r.resources).into_iter();
             r.resources = views.map(|x| crate::flux::summary::after_walk(x, &keep)).collect();
         }
-    }
+    });
 }
 
 /// The files the plain overlays' renders read, each overlay's own kustomization file left out:
@@ -243,7 +246,13 @@ impl<'a> EarlyPlain<'a> {
     /// The engine's observer.
     pub(super) fn observe(&self, dir: &RelPath, r: &Result<Rendered, Failed>) {
         let builtin = |x: &Resource| self.checker.registry.is_builtin(x.api_version());
-        if !self.wanted.contains(dir) || !r.as_ref().is_ok_and(|x| x.resources.iter().all(builtin)) {
+        if !self.wanted.contains(dir) {
+            return;
+        }
+        if !r.as_ref().is_ok_and(|x| x.resources.iter().all(builtin)) {
+            if let Ok(x) = r {
+                self.checker.prepare_schemas(&x.resources);
+            }
             return;
         }
         if self.done.lock().unwrap_or_else(|p| p.into_inner()).contains_key(dir) {

@@ -9,6 +9,7 @@ pub mod crd;
 pub mod gopattern;
 pub mod import;
 pub mod metadata;
+pub mod node_json;
 pub mod registry;
 pub mod removed;
 pub mod validate;
