@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 use base64::Engine as _;
 
 use crate::cluster::lookup::Fact;
@@ -142,12 +144,16 @@ pub(crate) struct Cluster<'r, 'a> {
     pub repo: &'r Repo,
     pub dir: &'r RelPath,
     pub objects: &'r [ClusterObject<'a>],
-    index: BTreeMap<Key<'a>, Vec<usize>>,
+    /// Hashed, not ordered: lookups are all it serves but for [`duplicates`], which orders the
+    /// few identities held more than once (on large, ordering every key was most of the
+    /// graph's index cost).
+    index: HashMap<Key<'a>, Vec<usize>>,
 }
 
 impl<'r, 'a> Cluster<'r, 'a> {
     pub(crate) fn new(repo: &'r Repo, dir: &'r RelPath, objects: &'r [ClusterObject<'a>]) -> Self {
-        let mut index: BTreeMap<Key<'a>, Vec<usize>> = BTreeMap::new();
+        let mut index: HashMap<Key<'a>, Vec<usize>> =
+            HashMap::with_capacity_and_hasher(objects.len(), Default::default());
         for (i, o) in objects.iter().enumerate() {
             index.entry(key_of(o.resource)).or_default().push(i);
         }
@@ -512,7 +518,9 @@ fn namespaces(c: &Cluster, opts: &GraphOptions, out: &mut Vec<GraphFinding>) {
 }
 
 fn duplicates(c: &Cluster, out: &mut Vec<GraphFinding>) {
-    for (key, idx) in &c.index {
+    let mut held_twice: Vec<(&Key, &Vec<usize>)> = c.index.iter().filter(|(_, idx)| idx.len() > 1).collect();
+    held_twice.sort_unstable_by_key(|(key, _)| **key);
+    for (key, idx) in held_twice {
         let mut by_ep: BTreeMap<&str, Vec<&ClusterObject>> = BTreeMap::new();
         for o in idx.iter().filter_map(|&i| c.objects.get(i)) {
             by_ep.entry(o.entry_point).or_default().push(o);
