@@ -89,7 +89,12 @@ pub(crate) fn audit(a: AuditArgs) -> Result<ExitCode, String> {
     let progress = Arc::new(fluxgate::pipeline::Progress::default());
     let done = Arc::new(AtomicBool::new(false));
     let bar = progress_bar(progress.clone(), done.clone());
-    let options = fluxgate::pipeline::RunOptions { progress: Some(progress), teams: true, ..Default::default() };
+    let options = fluxgate::pipeline::RunOptions {
+        progress: Some(progress),
+        teams: true,
+        exit_after: true,
+        ..Default::default()
+    };
     let result = fluxgate::pipeline::validate_with(&repo, &config, &options);
     done.store(true, Ordering::Relaxed);
     if let Some(b) = bar {

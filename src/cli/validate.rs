@@ -95,7 +95,8 @@ pub(crate) fn validate(a: ValidateArgs) -> Result<ExitCode, String> {
     if a.cluster {
         config.cluster = cluster_lookup(&a.kube);
     }
-    let options = fluxgate::pipeline::RunOptions { base: a.base.clone(), shard: a.shard, ..Default::default() };
+    let options =
+        fluxgate::pipeline::RunOptions { base: a.base.clone(), shard: a.shard, exit_after: true, ..Default::default() };
     let report = fluxgate::pipeline::validate_with(&repo, &config, &options)?;
     for problem in config.cluster.as_ref().map(|l| l.problems()).unwrap_or_default() {
         eprintln!("fluxgate: warning: --cluster: {problem}; the answers that needed it are the offline ones");

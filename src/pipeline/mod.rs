@@ -44,6 +44,10 @@ pub struct RunOptions {
     /// Record each object's team (`audit.teamLabels`) in [`RunReport::teams`]; only the audit
     /// reads it, so `validate` does not pay for it.
     pub teams: bool,
+    /// The process ends with this run (the command line): the schema registry, whose compiled
+    /// schemas take a few milliseconds to free piece by piece at the end of a small run, is
+    /// left to the process exit.
+    pub exit_after: bool,
 }
 
 /// Progress of a run, polled by the command line from another thread: `total` is 0 while
@@ -224,7 +228,11 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
     if nothing {
         checked.outside.push(no_entry_points());
     }
-    assemble::report(repo, config, &registry, checked, &flux_names, &scope, None)
+    let report = assemble::report(repo, config, &registry, checked, &flux_names, &scope, None);
+    if options.exit_after {
+        std::mem::forget(registry);
+    }
+    report
 }
 
 /// A run in stages: every entry point rendered first, then selected (`--base`, `--shard`, which
@@ -271,5 +279,9 @@ fn validate_staged(
         checked.outside.push(no_entry_points());
     }
     // Report: one sorted, de-duplicated model.
-    Ok(assemble::report(repo, config, &registry, checked, &flux_names, &scope, change.as_ref()))
+    let report = assemble::report(repo, config, &registry, checked, &flux_names, &scope, change.as_ref());
+    if options.exit_after {
+        std::mem::forget(registry);
+    }
+    Ok(report)
 }

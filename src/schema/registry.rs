@@ -3,6 +3,7 @@
 //! repo-local catalog; the bundled Flux CRDs. Earlier sources win. Schemas are compiled lazily,
 //! once, only for the kinds that appear.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -63,7 +64,9 @@ impl Origin {
 #[derive(Clone, Debug)]
 struct CrdEntry {
     origin: Origin,
-    open_api: Option<serde_json::Value>,
+    /// The schema: borrowed from the bundled Flux schemas (they live as long as the process), or
+    /// owned.
+    open_api: Option<Cow<'static, serde_json::Value>>,
     /// A bundled catalog CRD whose schema is decompressed on first use (then `open_api` is None).
     bundled: Option<&'static catalog::Crd>,
     deprecated: Option<String>,
@@ -161,7 +164,7 @@ impl Registry {
         for f in bundled::flux_crd_schemas() {
             r.crds.entry((f.group.clone(), f.version.clone(), f.kind.clone())).or_insert(CrdEntry {
                 origin: Origin::BundledFlux,
-                open_api: Some(f.schema.clone()),
+                open_api: Some(Cow::Borrowed(&f.schema)),
                 bundled: None,
                 deprecated: None,
                 namespaced: true,
@@ -222,7 +225,7 @@ impl Registry {
             if !matches!(entry.origin, Origin::BundledFlux) {
                 continue;
             }
-            let Some(schema) = entry.open_api.as_mut() else { continue };
+            let Some(schema) = entry.open_api.as_mut().map(Cow::to_mut) else { continue };
             let path = ["properties", "spec", "properties", field, "items", "properties", "kind", "enum"];
             let enum_values = path.iter().try_fold(schema, |node, key| node.get_mut(*key));
             if let Some(serde_json::Value::Array(values)) = enum_values {
@@ -309,7 +312,7 @@ impl Registry {
             let key = (v.group.clone(), v.version.clone(), v.kind.clone());
             let entry = CrdEntry {
                 origin: origin.clone(),
-                open_api: v.schema.clone(),
+                open_api: v.schema.clone().map(Cow::Owned),
                 bundled: None,
                 deprecated: v.deprecated.then(|| {
                     v.deprecation_warning
@@ -378,7 +381,7 @@ impl Registry {
                         let key = (group.to_string(), version.to_string(), kind.to_string());
                         let entry = CrdEntry {
                             origin: Origin::Catalog(name.clone()),
-                            open_api: Some(schema),
+                            open_api: Some(Cow::Owned(schema)),
                             bundled: None,
                             deprecated: None,
                             namespaced: true,
@@ -525,9 +528,13 @@ impl Registry {
                 }
                 _ => None,
             };
-            let open_api = match e.bundled {
+            let bundled_schema;
+            let open_api: Option<&serde_json::Value> = match e.bundled {
                 Some(c) => match c.schemas().map(|mut m| m.remove(version)) {
-                    Ok(oa) => oa,
+                    Ok(oa) => {
+                        bundled_schema = oa;
+                        bundled_schema.as_ref()
+                    }
                     Err(err) => {
                         return Resolved::Schema {
                             origin: e.origin.clone(),
@@ -537,9 +544,9 @@ impl Registry {
                         };
                     }
                 },
-                None => e.open_api.clone(),
+                None => e.open_api.as_deref(),
             };
-            let (schema, cel) = match &open_api {
+            let (schema, cel) = match open_api {
                 Some(oa) => {
                     let rules = CelRules::compile(oa);
                     (validate::compile(&crd::crd_to_json_schema(oa)), (!rules.is_empty()).then_some(rules))
