@@ -127,14 +127,12 @@ impl Checker<'_> {
     /// busy, it spares the run's serial tail. A chart CRD that joins the registry later
     /// empties its cache, so the check never reads a stale schema; the work is then lost.
     pub(super) fn prepare_schemas(&self, resources: &[Resource]) {
-        let kinds: BTreeSet<(&str, &str)> = resources
-            .iter()
-            .filter(|r| !self.registry.is_builtin(r.api_version()))
-            .map(|r| (r.api_version(), r.kind()))
-            .collect();
-        for (api_version, kind) in kinds {
-            self.registry.lookup(api_version, kind);
-        }
+        self.registry.prepare(
+            resources
+                .iter()
+                .filter(|r| !self.registry.is_builtin(r.api_version()))
+                .map(|r| (r.api_version(), r.kind())),
+        );
     }
 
     /// Checks a Flux entry point, with the notes about children it could not render.
@@ -176,6 +174,7 @@ fn check_rendered(checker: Checker, ep: &Ep, result: &Result<Rendered, Failed>, 
             // Exact: every entry point's list is held until the report (on huge, 372,000
             // objects; grown by pushes, a sixth of the room was empty).
             c.report.objects.reserve_exact(rendered.resources.len());
+            registry.prepare(rendered.resources.iter().map(|r| (r.api_version(), r.kind())));
             c.findings.extend(rendered.notes.iter().map(|d| diag_finding(repo, d, &name)));
             for r in &rendered.resources {
                 let obj = r.object_ref();

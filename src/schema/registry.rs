@@ -5,7 +5,8 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::source::{Node, RelPath, Repo};
 
@@ -91,7 +92,12 @@ pub enum Resolved {
 }
 
 /// One kind's resolution, computed once however many threads ask for it first.
-type Slot = Arc<std::sync::OnceLock<Arc<Resolved>>>;
+#[derive(Default)]
+struct Slot {
+    /// Set by the first thread to start on the kind, so [`Registry::prepare`] can pass it by.
+    claimed: AtomicBool,
+    resolved: OnceLock<Arc<Resolved>>,
+}
 
 /// The run's schema registry.
 pub struct Registry {
@@ -104,7 +110,7 @@ pub struct Registry {
     k8s: &'static KubeSchemas,
     builtin_groups: BTreeSet<String>,
     crds: BTreeMap<(String, String, String), CrdEntry>,
-    cache: Mutex<HashMap<(String, String), Slot>>,
+    cache: Mutex<HashMap<(String, String), Arc<Slot>>>,
     /// Problems loading schema sources (unreadable catalog file...), reported once per run.
     pub load_errors: Vec<(String, String)>,
     /// (group, kind) → `spec.names.plural` of the CRDs seen, for admission policy resource rules.
@@ -466,11 +472,32 @@ impl Registry {
 
     /// Resolves (and compiles, once) the schema for an apiVersion/kind.
     pub fn lookup(&self, api_version: &str, kind: &str) -> Arc<Resolved> {
+        let slot = self.slot(api_version, kind);
+        slot.claimed.store(true, Ordering::Release);
+        slot.resolved.get_or_init(|| Arc::new(self.resolve(api_version, kind))).clone()
+    }
+
+    /// Resolves each of `kinds` that no thread has started on, passing by those another thread
+    /// is resolving: threads that meet the same new kinds at once (the first renders of a run
+    /// all need Deployment, Service...) compile different ones side by side, where each
+    /// [`Registry::lookup`] would wait for the other's compilation.
+    pub fn prepare<'k>(&self, kinds: impl IntoIterator<Item = (&'k str, &'k str)>) {
+        let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
+        for (api_version, kind) in kinds {
+            if !seen.insert((api_version, kind)) {
+                continue;
+            }
+            let slot = self.slot(api_version, kind);
+            if !slot.claimed.swap(true, Ordering::AcqRel) {
+                slot.resolved.get_or_init(|| Arc::new(self.resolve(api_version, kind)));
+            }
+        }
+    }
+
+    /// The kind's slot, taken under the lock and filled outside it.
+    fn slot(&self, api_version: &str, kind: &str) -> Arc<Slot> {
         let key = (api_version.to_string(), kind.to_string());
-        // The slot is taken under the lock, filled outside it: threads that meet a kind at the
-        // same time wait for one compilation instead of each compiling the schema.
-        let slot = self.cache.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone();
-        slot.get_or_init(|| Arc::new(self.resolve(api_version, kind))).clone()
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone()
     }
 
     fn resolve(&self, api_version: &str, kind: &str) -> Resolved {
@@ -568,5 +595,50 @@ impl Registry {
             _ => None,
         };
         Resolved::Missing { other_versions, flux_replacement }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KINDS: [(&str, &str); 5] = [
+        ("v1", "ConfigMap"),
+        ("apps/v1", "Deployment"),
+        ("v1", "Service"),
+        ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"),
+        ("example.com/v1", "Nothing"),
+    ];
+
+    fn resolved(r: &Registry, (api_version, kind): (&str, &str)) -> bool {
+        r.slot(api_version, kind).resolved.get().is_some()
+    }
+
+    #[test]
+    fn threads_preparing_the_same_kinds_resolve_each_once_for_every_lookup() {
+        let r = Registry::new(None).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| r.prepare(KINDS.iter().chain(KINDS.iter()).copied()));
+            }
+        });
+        for k in KINDS {
+            assert!(resolved(&r, k), "{k:?} resolved");
+            assert!(Arc::ptr_eq(&r.lookup(k.0, k.1), &r.lookup(k.0, k.1)), "{k:?} resolved once");
+        }
+        assert!(matches!(*r.lookup("apps/v1", "Deployment"), Resolved::Schema { schema: Ok(_), .. }));
+        assert!(matches!(*r.lookup("example.com/v1", "Nothing"), Resolved::Missing { .. }));
+    }
+
+    #[test]
+    fn prepare_passes_by_a_kind_another_thread_has_claimed() {
+        let r = Registry::new(None).unwrap();
+        // As if another thread were compiling it right now.
+        r.slot("apps/v1", "Deployment").claimed.store(true, Ordering::Release);
+        r.prepare(KINDS);
+        assert!(!resolved(&r, ("apps/v1", "Deployment")), "left to the thread that claimed it");
+        assert!(resolved(&r, ("v1", "Service")));
+        // A lookup never passes by: it resolves (or waits for) the kind it needs.
+        assert!(matches!(*r.lookup("apps/v1", "Deployment"), Resolved::Schema { schema: Ok(_), .. }));
     }
 }
