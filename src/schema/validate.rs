@@ -65,8 +65,13 @@ pub(super) static FLUX_VAR: LazyLock<Regex> = LazyLock::new(|| {
 /// Compiles `schema` (JSON Schema; 2020-12 unless it names another `$schema`; local `$ref`s
 /// such as `#/$defs/...` resolve, remote ones are refused because fluxgate runs offline).
 pub fn compile(schema: &Value) -> Result<CompiledSchema, String> {
-    let fast = build::<NodeJson>(schema)?;
-    Ok(CompiledSchema { fast, explain: OnceLock::new(), schema: Arc::new(schema.clone()) })
+    compile_owned(schema.clone())
+}
+
+/// [`compile`], keeping `schema` itself (a kind's schema is built for its compilation only).
+pub fn compile_owned(schema: Value) -> Result<CompiledSchema, String> {
+    let fast = build::<NodeJson>(&schema)?;
+    Ok(CompiledSchema { fast, explain: OnceLock::new(), schema: Arc::new(schema) })
 }
 
 /// One validator of `schema` for the representation `F`, every one configured alike.
