@@ -206,21 +206,17 @@ impl ObjectMemo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::yaml::{Dialect, parse};
-    use crate::source::{FileId, Limits, Loc};
+    use crate::source::Loc;
+    use crate::source::yaml::first_doc;
 
     fn outcome(n: usize) -> ObjectCheck {
         ObjectCheck { findings: Vec::new(), checked: true, cel_skipped: n }
     }
 
-    fn doc(text: &str) -> Node {
-        parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.remove(0)
-    }
-
     #[test]
     fn the_same_object_is_checked_once() {
         let memo = ObjectMemo::default();
-        let a = doc("kind: ConfigMap\ndata:\n  k: v\n");
+        let a = first_doc("kind: ConfigMap\ndata:\n  k: v\n");
         let mut calls = 0;
         let first = memo.get_or(&a, false, || {
             calls += 1;
@@ -239,7 +235,7 @@ mod tests {
     fn the_memo_stays_bounded_however_many_objects_it_sees() {
         let memo = ObjectMemo::default();
         for i in 0..(SHARDS * SHARD_CAPACITY * 2) {
-            memo.get_or(&doc(&format!("kind: ConfigMap\ndata:\n  k: v{i}\n")), false, || outcome(i));
+            memo.get_or(&first_doc(&format!("kind: ConfigMap\ndata:\n  k: v{i}\n")), false, || outcome(i));
         }
         assert!(memo.len() <= SHARDS * SHARD_CAPACITY, "{} outcomes held", memo.len());
     }
@@ -247,20 +243,20 @@ mod tests {
     #[test]
     fn values_types_forms_and_positions_all_tell_objects_apart() {
         let memo = ObjectMemo::default();
-        let base = doc("kind: ConfigMap\ndata:\n  k: v\n");
+        let base = first_doc("kind: ConfigMap\ndata:\n  k: v\n");
         let mut moved = base.clone();
         moved.loc = Loc { line: base.loc.line + 1, ..base.loc };
         let variants = [
             base.clone(),
             moved,
-            doc("kind: ConfigMap\ndata:\n  k: w\n"),
-            doc("kind: ConfigMap\ndata:\n  k: '1'\n"),
-            doc("kind: ConfigMap\ndata:\n  k: 1\n"),
-            doc("kind: ConfigMap\ndata:\n  k:\n"),
-            doc("kind: ConfigMap\ndata:\n  k: ~\n"),
-            doc("kind: ConfigMap\ndata:\n  j: v\n"),
-            doc("data:\n  k: v\nkind: ConfigMap\n"),
-            doc("kind: ConfigMap\ndata: [k, v]\n"),
+            first_doc("kind: ConfigMap\ndata:\n  k: w\n"),
+            first_doc("kind: ConfigMap\ndata:\n  k: '1'\n"),
+            first_doc("kind: ConfigMap\ndata:\n  k: 1\n"),
+            first_doc("kind: ConfigMap\ndata:\n  k:\n"),
+            first_doc("kind: ConfigMap\ndata:\n  k: ~\n"),
+            first_doc("kind: ConfigMap\ndata:\n  j: v\n"),
+            first_doc("data:\n  k: v\nkind: ConfigMap\n"),
+            first_doc("kind: ConfigMap\ndata: [k, v]\n"),
         ];
         for (i, v) in variants.iter().enumerate() {
             memo.get_or(v, false, || outcome(i));
@@ -288,12 +284,12 @@ mod tests {
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    app: web\ndata:\n  k: v\n",
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: {}\n",
         ] {
-            let plain = doc(text);
+            let plain = first_doc(text);
             let flux = owned(plain.clone(), "apps");
             assert_eq!(memo.fingerprint(&plain, true), memo.fingerprint(&flux, true), "{text}");
             assert_ne!(memo.fingerprint(&plain, false), memo.fingerprint(&flux, false), "{text}");
         }
-        let plain = doc("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n");
+        let plain = first_doc("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n");
         let differ = |other: Node, why: &str| {
             assert_ne!(memo.fingerprint(&plain, true), memo.fingerprint(&other, true), "{why}");
         };
@@ -312,12 +308,12 @@ mod tests {
         t.insert(NAME_LABEL.into(), Node::string("apps", Loc::NONE));
         differ(templated, "an owner label in a pod template");
         differ(
-            doc(
+            first_doc(
                 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    kustomize.toolkit.fluxcd.io/name: 1\n",
             ),
             "a number",
         );
-        differ(doc("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: ~\n"), "null labels");
+        differ(first_doc("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: ~\n"), "null labels");
     }
 
     /// What the memo relies on: for built-in kinds, valid owner labels change no check's outcome
@@ -342,7 +338,7 @@ mod tests {
             "apiVersion: v1\nkind: Nothing\nmetadata: {name: n}\n",
         ];
         for text in cases {
-            let plain = doc(text);
+            let plain = first_doc(text);
             let (findings, checked, skipped) = outcome(&plain);
             assert_eq!((findings.clone(), checked, skipped), outcome(&owned(plain.clone(), "apps")), "{text}");
             assert!(!findings.is_empty(), "every case has something to find: {text}");

@@ -5,8 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-
 use base64::Engine as _;
 
 use crate::cluster::lookup::Fact;
@@ -138,6 +136,8 @@ pub fn sort(findings: &mut [GraphFinding]) {
 /// any served version is the same object), borrowed from the object: a cluster's index holds
 /// one per object (on huge, 53,000 per cluster, two clusters at once).
 type Key<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A cluster's objects, indexed for reference lookups.
 pub(crate) struct Cluster<'r, 'a> {

@@ -51,7 +51,7 @@ pub(crate) fn check(c: &Cluster, opts: &GraphOptions) -> Vec<GraphFinding> {
             .read(&schema_path)
             .map_err(|e| e.to_string())
             .and_then(|f| serde_json::from_str::<serde_json::Value>(&f.text).map_err(|e| e.to_string()))
-            .and_then(|j| compile(&j));
+            .and_then(compile);
         let schema = match schema {
             Ok(s) => s,
             Err(e) => {

@@ -122,17 +122,13 @@ impl Checker<'_> {
         }
     }
 
-    /// Resolves (compiles, once) the schemas of `resources`' kinds that are not built in, for a
-    /// check that must wait for helm's chart CRDs: done while the tree walk keeps every core
-    /// busy, it spares the run's serial tail. A chart CRD that joins the registry later
-    /// empties its cache, so the check never reads a stale schema; the work is then lost.
+    /// Resolves (compiles, once) the schemas of `resources`' kinds ahead of their checks (see
+    /// [`Registry::prepare`]). Also called for a render whose check must wait for helm's chart
+    /// CRDs: done while the tree walk keeps every core busy, it spares the run's serial tail.
+    /// A chart CRD that joins the registry later empties its cache, so no check reads a stale
+    /// schema; the work is then lost.
     pub(super) fn prepare_schemas(&self, resources: &[Resource]) {
-        self.registry.prepare(
-            resources
-                .iter()
-                .filter(|r| !self.registry.is_builtin(r.api_version()))
-                .map(|r| (r.api_version(), r.kind())),
-        );
+        self.registry.prepare(resources.iter().map(|r| (r.api_version(), r.kind())));
     }
 
     /// Checks a Flux entry point, with the notes about children it could not render.
@@ -174,7 +170,7 @@ fn check_rendered(checker: Checker, ep: &Ep, result: &Result<Rendered, Failed>, 
             // Exact: every entry point's list is held until the report (on huge, 372,000
             // objects; grown by pushes, a sixth of the room was empty).
             c.report.objects.reserve_exact(rendered.resources.len());
-            registry.prepare(rendered.resources.iter().map(|r| (r.api_version(), r.kind())));
+            checker.prepare_schemas(&rendered.resources);
             c.findings.extend(rendered.notes.iter().map(|d| diag_finding(repo, d, &name)));
             for r in &rendered.resources {
                 let obj = r.object_ref();

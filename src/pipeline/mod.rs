@@ -229,10 +229,15 @@ fn validate_streamed(repo: &Repo, config: &Config, options: &RunOptions, loaded:
         checked.outside.push(no_entry_points());
     }
     let report = assemble::report(repo, config, &registry, checked, &flux_names, &scope, None);
+    release(registry, options);
+    report
+}
+
+/// Frees the run's registry, or leaves it to the process exit ([`RunOptions::exit_after`]).
+fn release(registry: crate::schema::registry::Registry, options: &RunOptions) {
     if options.exit_after {
         std::mem::forget(registry);
     }
-    report
 }
 
 /// A run in stages: every entry point rendered first, then selected (`--base`, `--shard`, which
@@ -280,8 +285,6 @@ fn validate_staged(
     }
     // Report: one sorted, de-duplicated model.
     let report = assemble::report(repo, config, &registry, checked, &flux_names, &scope, change.as_ref());
-    if options.exit_after {
-        std::mem::forget(registry);
-    }
+    release(registry, options);
     Ok(report)
 }

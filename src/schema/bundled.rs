@@ -210,7 +210,7 @@ mod tests {
         }
         assert!(kinds > 400, "{kinds}");
         let pv = kubernetes(KUBERNETES_VERSIONS[0]).unwrap().kind_schema("v1", "PersistentVolume").unwrap();
-        assert!(crate::schema::validate::compile(&pv).is_ok());
+        assert!(crate::schema::validate::compile(pv).is_ok());
     }
 
     #[test]
@@ -282,7 +282,7 @@ mod tests {
 
     fn compiled(group: &str, version: &str, kind: &str) -> crate::schema::validate::CompiledSchema {
         let schema = crate::schema::crd::crd_to_json_schema(&flux(group, version, kind).schema);
-        crate::schema::validate::compile(&schema).unwrap_or_else(|e| panic!("{group}/{version} {kind}: {e}"))
+        crate::schema::validate::compile(schema).unwrap_or_else(|e| panic!("{group}/{version} {kind}: {e}"))
     }
 
     fn violations(text: &str) -> Vec<(String, &'static str)> {

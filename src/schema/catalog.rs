@@ -228,7 +228,7 @@ mod tests {
             for v in &c.versions {
                 let oa = schemas.get(&v.name).unwrap_or_else(|| panic!("{} {} {}: no schema", c.group, v.name, c.kind));
                 let strict = crate::schema::crd::crd_to_json_schema(oa);
-                crate::schema::validate::compile(&strict)
+                crate::schema::validate::compile(strict)
                     .unwrap_or_else(|e| panic!("{} {} {} ({} {}): {e}", c.group, v.name, c.kind, c.project, c.release));
                 let _ = crate::schema::cel::CelRules::compile(oa);
                 versions += 1;

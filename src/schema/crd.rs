@@ -270,7 +270,7 @@ mod tests {
 
     fn check(schema_yaml: &str, obj: &str) -> Vec<(String, &'static str, String)> {
         let schema = crd_to_json_schema(&yaml(schema_yaml).to_json());
-        let compiled = compile(&schema).unwrap_or_else(|e| panic!("{e}: {schema:#}"));
+        let compiled = compile(schema.clone()).unwrap_or_else(|e| panic!("{e}: {schema:#}"));
         let v: Vec<SchemaViolation> = compiled.validate(&yaml(obj));
         v.into_iter().map(|v| (display_path(&v.path), v.rule.id(), v.message)).collect()
     }
@@ -367,7 +367,7 @@ status:
     #[test]
     fn did_you_mean_in_crd() {
         let schema = crd_to_json_schema(&yaml(APP).to_json());
-        let s = compile(&schema).expect("compiles");
+        let s = compile(schema).expect("compiles");
         let v = s.validate(&yaml(&GOOD.replace("  mode: fast", "  mdoe: fast")));
         assert_eq!(v[0].help.as_deref(), Some("did you mean 'mode'?"));
     }
@@ -528,12 +528,12 @@ spec:
             ["[]", "42", "{type: 7}", "{properties: 3}", "{items: [1, {type: string}]}", "{exclusiveMinimum: true}"]
         {
             let converted = crd_to_json_schema(&yaml(s).to_json());
-            let _ = compile(&converted);
+            let _ = compile(converted);
         }
         let mut deep = json!({"type": "string"});
         for _ in 0..500 {
             deep = json!({"type": "object", "properties": {"a": deep}});
         }
-        let _ = compile(&crd_to_json_schema(&deep));
+        let _ = compile(crd_to_json_schema(&deep));
     }
 }

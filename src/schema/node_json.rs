@@ -232,17 +232,13 @@ impl<'a> Array<'a, NodeJson> for &'a [Node] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::yaml::{Dialect, parse};
-    use crate::source::{FileId, Limits};
-
-    fn doc(text: &str) -> Node {
-        parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.remove(0)
-    }
+    use crate::source::yaml::first_doc;
 
     /// The view's answers are those of the node's JSON form, value by value.
     #[test]
     fn the_view_reads_as_the_json_form_does() {
-        let root = doc("a: 1\nb: -2\nc: 1.5\nd: 3.0\ne: .inf\nf: .nan\ng: ~\nh: true\ni: text\nj: [1, x]\nk: {x: 1}\n");
+        let root =
+            first_doc("a: 1\nb: -2\nc: 1.5\nd: 3.0\ne: .inf\nf: .nan\ng: ~\nh: true\ni: text\nj: [1, x]\nk: {x: 1}\n");
         let Value::Map(m) = &root.value else { panic!("a map") };
         for (key, node) in m.iter() {
             let json = node.to_json();
@@ -269,7 +265,7 @@ mod tests {
     fn maps_find_every_key_small_or_large() {
         for n in [1, SCANNED, SCANNED + 1, 40] {
             let text: String = (0..n).map(|i| format!("k{i}: {i}\n")).collect();
-            let root = doc(&text);
+            let root = first_doc(&text);
             let map = (&root).as_object().unwrap();
             for i in 0..n {
                 let v = map.get(&NodeJson::prepare_key(&format!("k{i}"))).unwrap();

@@ -513,7 +513,7 @@ impl Registry {
                 };
                 return Resolved::Schema {
                     origin: Origin::Kubernetes(self.version.clone()),
-                    schema: validate::compile_owned(schema),
+                    schema: validate::compile(schema),
                     cel: None,
                     deprecated,
                 };
@@ -576,10 +576,10 @@ impl Registry {
             let (schema, cel) = match open_api {
                 Some(oa) => {
                     let rules = CelRules::compile(oa);
-                    (validate::compile_owned(crd::crd_to_json_schema(oa)), (!rules.is_empty()).then_some(rules))
+                    (validate::compile(crd::crd_to_json_schema(oa)), (!rules.is_empty()).then_some(rules))
                 }
                 // A CRD without a schema accepts anything: that is a pass by definition.
-                None => (validate::compile_owned(serde_json::json!({})), None),
+                None => (validate::compile(serde_json::json!({})), None),
             };
             return Resolved::Schema {
                 origin: e.origin.clone(),

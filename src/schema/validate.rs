@@ -64,12 +64,7 @@ pub(super) static FLUX_VAR: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Compiles `schema` (JSON Schema; 2020-12 unless it names another `$schema`; local `$ref`s
 /// such as `#/$defs/...` resolve, remote ones are refused because fluxgate runs offline).
-pub fn compile(schema: &Value) -> Result<CompiledSchema, String> {
-    compile_owned(schema.clone())
-}
-
-/// [`compile`], keeping `schema` itself (a kind's schema is built for its compilation only).
-pub fn compile_owned(schema: Value) -> Result<CompiledSchema, String> {
+pub fn compile(schema: Value) -> Result<CompiledSchema, String> {
     let fast = build::<NodeJson>(&schema)?;
     Ok(CompiledSchema { fast, explain: OnceLock::new(), schema: Arc::new(schema) })
 }
@@ -540,11 +535,7 @@ impl ListType {
                 for (i, item) in items.iter().enumerate() {
                     let Some(obj) = item.as_object() else { continue };
                     let vals: Vec<&Value> = keys.iter().map(|k| obj.get(k).unwrap_or(&Value::Null)).collect();
-                    // A `${VAR}` key may differ once Flux substitutes it.
-                    if vals.iter().any(|v| contains_var_ref(v)) {
-                        continue;
-                    }
-                    let id = vals.iter().map(|v| canonical(v)).collect::<Vec<_>>().join("\u{0}");
+                    let Some(id) = map_item_id(&vals) else { continue };
                     if let Some(first) = seen.get(&id) {
                         let named: Vec<String> = keys
                             .iter()
@@ -561,10 +552,7 @@ impl ListType {
             ListType::Set => {
                 let mut seen: HashMap<String, usize> = HashMap::new();
                 for (i, item) in items.iter().enumerate() {
-                    if contains_var_ref(item) {
-                        continue;
-                    }
-                    let id = canonical(item);
+                    let Some(id) = set_item_id(item) else { continue };
                     if let Some(first) = seen.get(&id) {
                         out.push((i, format!("duplicate value {item} in a set (first at index {first})")));
                     } else {
@@ -576,27 +564,40 @@ impl ListType {
         }
         out
     }
-}
 
-impl ListType {
     /// Whether rendered `items` hold no duplicate: what [`ListType::duplicates`] finds in their
-    /// JSON form, reading only the values that decide it.
+    /// JSON form, converting only the values that decide it.
     fn nodes_unique(&self, items: &[Node]) -> bool {
         let mut seen = std::collections::HashSet::new();
+        let mut unseen = |id: Option<String>| id.is_none_or(|id| seen.insert(id));
         match self {
             ListType::Map(keys) => items.iter().all(|item| {
                 let NodeValue::Map(obj) = &item.value else { return true };
                 let vals: Vec<Value> = keys.iter().map(|k| obj.get(k).map_or(Value::Null, Node::to_json)).collect();
-                vals.iter().any(contains_var_ref)
-                    || seen.insert(vals.iter().map(canonical).collect::<Vec<_>>().join("\u{0}"))
+                unseen(map_item_id(&vals.iter().collect::<Vec<_>>()))
             }),
-            ListType::Set => items.iter().all(|item| {
-                let v = item.to_json();
-                contains_var_ref(&v) || seen.insert(canonical(&v))
-            }),
+            ListType::Set => items.iter().all(|item| unseen(set_item_id(&item.to_json()))),
             ListType::Atomic => true,
         }
     }
+
+    /// The list-type errors of `items`, each naming its item.
+    fn errors<'i>(&self, items: Option<&[Value]>) -> Box<dyn Iterator<Item = ValidationError<'i>> + 'i> {
+        let dups = items.map(|a| self.duplicates(a)).unwrap_or_default();
+        Box::new(dups.into_iter().map(|(i, m)| ValidationError::custom(format!("{i}{INDEX_SEP}{m}"))))
+    }
+}
+
+/// The identity of a `map` list item, from the values of its keys (`None`: a `${VAR}` key may
+/// differ once Flux substitutes it).
+fn map_item_id(key_values: &[&Value]) -> Option<String> {
+    (!key_values.iter().any(|v| contains_var_ref(v)))
+        .then(|| key_values.iter().map(|v| canonical(v)).collect::<Vec<_>>().join("\u{0}"))
+}
+
+/// The identity of a `set` item (`None`: it holds a `${VAR}`).
+fn set_item_id(item: &Value) -> Option<String> {
+    (!contains_var_ref(item)).then(|| canonical(item))
 }
 
 impl<'i> Keyword<'i, NodeJson> for ListType {
@@ -615,11 +616,7 @@ impl<'i> Keyword<'i, NodeJson> for ListType {
     }
 
     fn iter_errors(&self, instance: &'i Node) -> Box<dyn Iterator<Item = ValidationError<'i>> + 'i> {
-        let dups = match instance.to_json() {
-            Value::Array(a) => self.duplicates(&a),
-            _ => Vec::new(),
-        };
-        Box::new(dups.into_iter().map(|(i, m)| ValidationError::custom(format!("{i}{INDEX_SEP}{m}"))))
+        self.errors(instance.to_json().as_array().map(Vec::as_slice))
     }
 }
 
@@ -636,8 +633,7 @@ impl<'i> Keyword<'i> for ListType {
     }
 
     fn iter_errors(&self, instance: &'i Value) -> Box<dyn Iterator<Item = ValidationError<'i>> + 'i> {
-        let dups = instance.as_array().map(|a| self.duplicates(a)).unwrap_or_default();
-        Box::new(dups.into_iter().map(|(i, m)| ValidationError::custom(format!("{i}{INDEX_SEP}{m}"))))
+        self.errors(instance.as_array().map(Vec::as_slice))
     }
 }
 
@@ -809,13 +805,13 @@ spec:
 
     #[test]
     fn valid_object_has_no_violations() {
-        let s = compile(&deployment_schema()).expect("compiles");
+        let s = compile(deployment_schema()).expect("compiles");
         assert_eq!(ids(&s.validate(&obj(GOOD))), vec![]);
     }
 
     #[test]
     fn unknown_field_at_depth_with_did_you_mean() {
-        let s = compile(&deployment_schema()).expect("compiles");
+        let s = compile(deployment_schema()).expect("compiles");
         let text = GOOD.replace("imagePullPolicy: IfNotPresent", "imagePullPolic: IfNotPresent\n          extra: 1");
         let v = s.validate(&obj(&text));
         assert_eq!(
@@ -839,7 +835,7 @@ spec:
 
     #[test]
     fn wrong_type_required_enum_and_minimum() {
-        let s = compile(&deployment_schema()).expect("compiles");
+        let s = compile(deployment_schema()).expect("compiles");
         let text = GOOD
             .replace("replicas: 3", "replicas: three")
             .replace("protocol: TCP", "protocol: TCPX")
@@ -868,7 +864,7 @@ spec:
 
     #[test]
     fn duplicate_list_map_key_and_set_item() {
-        let s = compile(&deployment_schema()).expect("compiles");
+        let s = compile(deployment_schema()).expect("compiles");
         let text = GOOD.replace(
             "              protocol: TCP\n",
             "              protocol: TCP\n          args: [a, b, a]\n        - name: side\n        - name: web\n",
@@ -893,7 +889,7 @@ spec:
 
     #[test]
     fn flux_variable_is_not_an_error() {
-        let s = compile(&deployment_schema()).expect("compiles");
+        let s = compile(deployment_schema()).expect("compiles");
         let text = GOOD
             .replace("replicas: 3", "replicas: ${REPLICAS:=2}")
             .replace("containerPort: 80", "containerPort: \"${PORT}\"")
@@ -920,7 +916,7 @@ spec:
                 "spec": {"type": "object", "properties": {"port": {"type": "integer"}}}
             }
         });
-        let s = compile(&schema).expect("compiles");
+        let s = compile(schema).expect("compiles");
         let text = "\
 apiVersion: v1
 kind: Secret
@@ -946,7 +942,7 @@ sops:
             "type": "object",
             "properties": {"port": {"anyOf": [{"type": "integer"}, {"type": "string"}]}}
         });
-        let s = compile(&schema).expect("compiles");
+        let s = compile(schema).expect("compiles");
         assert!(s.validate(&obj("port: 80")).is_empty());
         assert!(s.validate(&obj("port: http")).is_empty());
         let v = s.validate(&obj("port: [1]"));
@@ -964,20 +960,20 @@ sops:
                 {"type": "string"}
             ]
         });
-        let s = compile(&schema).expect("compiles");
+        let s = compile(schema).expect("compiles");
         let v = s.validate(&obj("a: 1"));
         assert_eq!(ids(&v), vec![("a".into(), "schema-invalid-type", "expected string, found integer 1".into())]);
     }
 
     #[test]
     fn compile_rejects_a_bad_schema_and_remote_refs() {
-        assert!(compile(&json!({"type": 5})).is_err());
-        assert!(compile(&json!({"$ref": "https://example.com/x.json"})).is_err());
+        assert!(compile(json!({"type": 5})).is_err());
+        assert!(compile(json!({"$ref": "https://example.com/x.json"})).is_err());
     }
 
     #[test]
     fn odd_inputs_do_not_panic() {
-        let s = compile(&deployment_schema()).expect("compiles");
+        let s = compile(deployment_schema()).expect("compiles");
         for text in ["[]", "42", "\"x\"", "spec: null", "spec: {template: {spec: {containers: {}}}}", "a: ~"] {
             let n = obj(text);
             let _ = s.validate(&n);
@@ -988,7 +984,7 @@ sops:
 
     #[test]
     fn measure_deployment_validation() {
-        let s = compile(&deployment_schema()).expect("compiles");
+        let s = compile(deployment_schema()).expect("compiles");
         let n = obj(GOOD);
         let rounds = 2000;
         let start = std::time::Instant::now();

@@ -43,6 +43,12 @@ pub struct Parsed {
     pub error: Option<YamlError>,
 }
 
+/// The first document of `text` (YAML 1.2, file 0), for the tests of every layer.
+#[cfg(test)]
+pub(crate) fn first_doc(text: &str) -> Node {
+    parse(text, FileId(0), Dialect::Yaml12, &Limits::default()).docs.remove(0)
+}
+
 /// Parses `text` (from file `file`) into documents. Empty and null documents are dropped, as
 /// kustomize drops them.
 pub fn parse(text: &str, file: FileId, dialect: Dialect, limits: &Limits) -> Parsed {
